@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The one test command (README, CI): sets up what the tests need, then runs pytest.
+# Servers the tests need (FHIR server, PostgreSQL, browser) are started by the tests'
+# own fixtures on 127.0.0.1 and stopped when the session ends.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+# Quietly bring the environment up to date; a fresh machine installs everything here.
+.venv/bin/python -m pip install --disable-pip-version-check -q -e ".[dev]" 2>&1 \
+  | grep -v "^WARNING: Location" || true
+
+if [ -x scripts/system-deps.sh ]; then
+  scripts/system-deps.sh
+fi
+
+.venv/bin/ruff check --quiet .
+status=0
+.venv/bin/python -m pytest "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+  echo "pytest collected no tests: that is a failure here, not a pass." >&2
+fi
+exit "$status"

@@ -1,0 +1,51 @@
+"""mcas-cds: a CDS Hooks 2.0 service for the MCAS treatment ladder.
+
+``create_app(test_config=None)`` builds the app: embedded defaults, then environment
+variables (``MCAS_*``), then ``test_config``. Knowledge and thresholds are loaded here,
+at start-up, so a bad thresholds file stops the service before it answers anything.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import settings
+from .errors import register_error_handlers
+from .knowledge import bundled_cards_dir, load_knowledge
+from .state import ServiceState, install
+from .thresholds import load_thresholds
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    known = settings.all_settings()
+    app.config.from_mapping(settings.defaults(known))
+    app.config.from_mapping(settings.from_environment(known, os.environ))
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    # Flask already answers 413 past MAX_CONTENT_LENGTH; JSON stays UTF-8, unsorted.
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    cards_dir = Path(app.config["CARDS_DIR"] or bundled_cards_dir())
+    thresholds_path = Path(app.config["THRESHOLDS_FILE"] or cards_dir / "thresholds.yaml")
+    thresholds = load_thresholds(thresholds_path)
+    service_state = ServiceState(
+        knowledge=load_knowledge(cards_dir),
+        thresholds=lambda: thresholds,
+    )
+    if "CLOCK" in app.config:  # tests only: a frozen "now"
+        service_state.clock = app.config["CLOCK"]
+    install(app, service_state)
+
+    register_error_handlers(app)
+    from .http import discovery, hooks
+
+    app.register_blueprint(discovery.bp)
+    app.register_blueprint(hooks.bp)
+    return app

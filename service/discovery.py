@@ -1,0 +1,53 @@
+"""The service's discovery entry: id, hook, texts and prefetch templates.
+
+The prefetch templates are a fixed interface (EHR administrators configure against
+them). The Observation query lists the mediator LOINC codes of ``cards/mediators.yaml``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SERVICE_ID = "mcas-therapy-tier"
+HOOK = "patient-view"
+
+TITLE = "MCAS therapy ladder"
+DESCRIPTION = (
+    "For patients with Mast Cell Activation Syndrome: where the patient stands on the "
+    "treatment ladder (H1/H2 antihistamines, leukotriene modifiers and oral cromolyn, "
+    "omalizumab, off-label dupilumab), whether the current tier has failed, which therapy "
+    "tier to consider next, and the safety gaps (epinephrine auto-injector, albuterol, "
+    "aspirin, long-term steroids, missing mediator evidence), with the evidence behind each."
+)
+USAGE_REQUIREMENTS = (
+    "Send the patient's Conditions (ICD-10-CM or SNOMED CT), mediator laboratory "
+    "Observations (LOINC), MedicationStatements and active MedicationRequests (RxNorm), "
+    "as prefetched or through fhirServer with an access token allowing read of those "
+    "resources. Decision support for clinicians only: it never orders anything."
+)
+
+
+def prefetch_templates(mediator_loincs: list[str], loinc_system: str) -> dict[str, str]:
+    codes = ",".join(f"{loinc_system}|{code}" for code in mediator_loincs)
+    return {
+        "patient": "Patient/{{context.patientId}}",
+        "conditions": "Condition?patient={{context.patientId}}",
+        "observations": "Observation?patient={{context.patientId}}&code=" + codes,
+        "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
+        "medicationRequests": "MedicationRequest?patient={{context.patientId}}&status=active",
+    }
+
+
+def discovery_document(templates: dict[str, str]) -> dict[str, Any]:
+    return {
+        "services": [
+            {
+                "hook": HOOK,
+                "id": SERVICE_ID,
+                "title": TITLE,
+                "description": DESCRIPTION,
+                "usageRequirements": USAGE_REQUIREMENTS,
+                "prefetch": dict(templates),
+            }
+        ]
+    }

@@ -1,0 +1,1 @@
+"""Thin Flask blueprints: parse, call the pipeline, answer. No clinical logic here."""

@@ -1,0 +1,106 @@
+"""Prefetch resolution: from the request's prefetch (or the FHIR fallback) to raw resources.
+
+Per key: present (a Bundle or a single resource) is used; ``null`` is real absence (no
+data, nothing to query); absent is fetched from ``fhirServer`` when a fetcher is given,
+otherwise it is unavailable. An OperationOutcome in place of the data, or a Bundle with
+an ``error``/``fatal`` OperationOutcome entry, counts as absent (CDS Hooks asks services to
+check prefetched data for OperationOutcomes); warning-level outcome entries are ignored.
+
+Resources stay raw JSON here: the facts layer filters them by code before any model
+validation, because most of a large record is never read by the rules.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_BLOCKING_SEVERITIES = {"error", "fatal"}
+
+
+@dataclass
+class ResolvedPrefetch:
+    # key -> raw resources; [] for `null` or an empty Bundle (real absence).
+    resources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # key -> why its data could not be had (safe to show: no token, no patient data).
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+    def has(self, key: str) -> bool:
+        return key in self.resources
+
+
+class Unavailable(Exception):
+    """A key's data could not be had; the message is safe to show to the caller."""
+
+
+def _blocking_outcome(resource: Mapping[str, Any]) -> bool:
+    return any(
+        isinstance(issue, Mapping) and issue.get("severity") in _BLOCKING_SEVERITIES
+        for issue in resource.get("issue") or ()
+    )
+
+
+def resources_of(data: Any) -> list[dict[str, Any]]:
+    """The resources a prefetch value carries; raises Unavailable when it carries an error."""
+    if data is None:
+        return []
+    if not isinstance(data, Mapping) or not isinstance(data.get("resourceType"), str):
+        raise Unavailable("the data is not a FHIR resource or Bundle")
+    kind = data["resourceType"]
+    if kind == "OperationOutcome":
+        raise Unavailable("the EHR sent an OperationOutcome instead of the data")
+    if kind != "Bundle":
+        return [dict(data)]
+    found: list[dict[str, Any]] = []
+    for entry in data.get("entry") or ():
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if not isinstance(resource, Mapping):
+            continue
+        if resource.get("resourceType") == "OperationOutcome":
+            if _blocking_outcome(resource):
+                raise Unavailable("the EHR's search returned an error OperationOutcome")
+            continue
+        found.append(resource)  # type: ignore[arg-type]
+    return found
+
+
+# A fetcher gets {key: query template} for the keys the prefetch lacks and returns, per
+# key, the raw FHIR JSON it obtained or an Unavailable explaining why not.
+Fetcher = Callable[[dict[str, str]], Mapping[str, Any]]
+
+
+def resolve_prefetch(
+    prefetch: Mapping[str, Any],
+    templates: Mapping[str, str],
+    fetch_missing: Fetcher | None = None,
+) -> ResolvedPrefetch:
+    resolved = ResolvedPrefetch()
+    missing: dict[str, str] = {}
+    for key, template in templates.items():
+        if key not in prefetch:
+            missing[key] = template
+            continue
+        try:
+            resolved.resources[key] = resources_of(prefetch[key])
+        except Unavailable as exc:
+            log.warning("prefetch key unusable", extra={"prefetch_key": key, "reason": str(exc)})
+            missing[key] = template
+    if not missing:
+        return resolved
+    if fetch_missing is None:
+        for key in missing:
+            resolved.unavailable[key] = "not in the prefetch, and no FHIR server to query"
+        return resolved
+    for key, outcome in fetch_missing(missing).items():
+        if isinstance(outcome, Unavailable):
+            resolved.unavailable[key] = str(outcome)
+            continue
+        try:
+            resolved.resources[key] = resources_of(outcome)
+        except Unavailable as exc:
+            resolved.unavailable[key] = str(exc)
+    return resolved

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from service import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+SANDBOX_DIR = Path(__file__).resolve().parent / "real_clients" / "cds-hooks-sandbox"
+
+
+@pytest.fixture
+def app() -> Iterator[Flask]:
+    yield create_app({"TESTING": True})
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def load_recording(name: str) -> Any:
+    return json.loads((SANDBOX_DIR / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def sandbox_hook() -> dict[str, Any]:
+    """The CDS Hooks Sandbox's recorded patient-view call: method, path, headers, body."""
+    return load_recording("hook-request.json")

@@ -1,0 +1,34 @@
+"""Discovery (CDS Hooks 2.0 reqs 4-12): the fixed interface EHR administrators configure."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+MEDIATOR_LOINCS = [
+    "21582-2", "44340-8", "13781-0", "33343-5", "101115-4",
+    "94381-1", "97658-9", "14054-1", "34316-0",
+]
+
+
+def test_discovery_lists_the_one_service(client: FlaskClient) -> None:
+    response = client.get("/cds-services")
+    assert response.status_code == 200
+    services = response.get_json()["services"]
+    assert len(services) == 1
+    service = services[0]
+    assert service["id"] == "mcas-therapy-tier"
+    assert service["hook"] == "patient-view"
+    for member in ("title", "description", "usageRequirements"):
+        assert isinstance(service[member], str) and service[member]
+
+
+def test_prefetch_templates_are_exactly_the_published_ones(client: FlaskClient) -> None:
+    prefetch = client.get("/cds-services").get_json()["services"][0]["prefetch"]
+    codes = ",".join(f"http://loinc.org|{code}" for code in MEDIATOR_LOINCS)
+    assert prefetch == {
+        "patient": "Patient/{{context.patientId}}",
+        "conditions": "Condition?patient={{context.patientId}}",
+        "observations": "Observation?patient={{context.patientId}}&code=" + codes,
+        "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
+        "medicationRequests": "MedicationRequest?patient={{context.patientId}}&status=active",
+    }
