@@ -1,4 +1,4 @@
-.PHONY: run test lint
+.PHONY: run test lint bench bench-quick
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -17,3 +17,10 @@ test:
 
 lint: $(PY)
 	$(VENV)/bin/ruff check .
+
+# The hook's benchmark (bench/README.md): prints a table, writes bench/results/*.json.
+bench: $(PY)
+	$(PY) -m bench
+
+bench-quick: $(PY)
+	$(PY) -m bench --quick

@@ -1,0 +1,62 @@
+"""The floor and the hook in-process: ``json.loads`` of the body, then the same body
+through the app's test client, interleaved so both see the same machine load."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+
+from .patients import Patient
+from .stats import summarize
+
+HOOK_PATH = "/cds-services/mcas-therapy-tier"
+# The test client's URL, hence the token audience in-process.
+TEST_CLIENT_BASE = "http://localhost"
+
+
+def topics_of(response_json: Any) -> list[str]:
+    cards = response_json.get("cards", []) if isinstance(response_json, dict) else []
+    return sorted(card.get("source", {}).get("topic", {}).get("code", "?") for card in cards)
+
+
+def measure_inprocess(
+    app: Flask,
+    patient: Patient,
+    *,
+    iterations: int,
+    warmup: int,
+    headers: Callable[[], dict[str, str]],
+) -> dict[str, Any]:
+    client = app.test_client()
+    body = patient.body
+    floor: list[float] = []
+    hook: list[float] = []
+    statuses: Counter[int] = Counter()
+    topics: list[str] | None = None
+    for index in range(warmup + iterations):
+        started = time.perf_counter()
+        json.loads(body)
+        parsed = time.perf_counter()
+        request_headers = headers()
+        sent = time.perf_counter()
+        response = client.post(HOOK_PATH, data=body, headers=request_headers)
+        answered = time.perf_counter()
+        statuses[response.status_code] += 1
+        if topics is None and response.status_code == 200:
+            topics = topics_of(response.get_json())
+        if index >= warmup:
+            floor.append(parsed - started)
+            hook.append(answered - sent)
+    errors = sum(count for status, count in statuses.items() if status != 200)
+    return {
+        "floor": summarize(floor),
+        "hook": summarize(hook),
+        "errors": errors,
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "topics": topics,
+    }
