@@ -141,37 +141,55 @@ def render(results: dict[str, Any]) -> str:
         f"{name} {p['resources']} resources, {p['body_bytes'] / 1e6:.2f} MB"
         for name, p in patients.items()))
     lines.append("")
+    lines.append("in-process, ms (median unless p99): floor = json.loads of the body, hook = "
+                 "the same body through the app's test client; cpu = thread CPU time")
     header = (f"{'config':<9}{'patient':<9}{'floor':>8}{'hook':>8}{'p99':>8}{'ratio':>7}"
-              f"{'http c1':>9}{'p99':>8}{'rps c1':>8}{'rps c4':>8}{'rps c16':>8}"
-              f"{'err':>5}  cards")
-    lines.append("latency in ms (median unless p99); floor = json.loads of the body; hook = "
-                 "in-process test client; http = gunicorn, 2 sync workers")
+              f"{'floor cpu':>10}{'hook cpu':>9}{'ratio':>7}{'err':>5}  cards")
     lines.append(header)
     lines.append("-" * len(header))
     for name, config in results["configs"].items():
         for patient in patients:
             inproc = _get(config, "inprocess", patient) or {}
-            http = _get(config, "http", patient) or {}
-            errors = (inproc.get("errors") or 0) + sum(
-                phase.get("errors", 0) for phase in http.values())
-            cards = config.get("cards", {}).get(patient, "-")
             lines.append(
                 f"{name:<9}{patient:<9}"
                 f"{_fmt(_get(inproc, 'floor', 'median_ms'), 2):>8}"
                 f"{_fmt(_get(inproc, 'hook', 'median_ms'), 2):>8}"
                 f"{_fmt(_get(inproc, 'hook', 'p99_ms'), 2):>8}"
                 f"{_fmt(inproc.get('ratio'), 2):>7}"
-                f"{_fmt(_get(http, 'c1', 'latency', 'median_ms'), 2):>9}"
-                f"{_fmt(_get(http, 'c1', 'latency', 'p99_ms'), 2):>8}"
-                f"{_fmt(_get(http, 'c1', 'throughput_rps'), 0):>8}"
-                f"{_fmt(_get(http, 'c4', 'throughput_rps'), 0):>8}"
-                f"{_fmt(_get(http, 'c16', 'throughput_rps'), 0):>8}"
-                f"{errors:>5}  {cards}"
+                f"{_fmt(_get(inproc, 'floor_cpu', 'median_ms'), 2):>10}"
+                f"{_fmt(_get(inproc, 'hook_cpu', 'median_ms'), 2):>9}"
+                f"{_fmt(inproc.get('ratio_cpu'), 2):>7}"
+                f"{inproc.get('errors', '-'):>5}  {config.get('cards', {}).get(patient, '-')}"
             )
         features = config.get("features", {})
-        extra = f"  gunicorn config: {config['gunicorn']}" if config.get("gunicorn") else ""
-        lines.append(f"{'':<9}features: token verification {features.get('token_verification')}, "
-                     f"card recording {features.get('card_recording')}{extra}")
+        lines.append(f"{'':<9}features: token verification {features.get('token_verification')}"
+                     f", card recording {features.get('card_recording')}")
+    if any(config.get("http") for config in results["configs"].values()):
+        lines.append("")
+        lines.append("over HTTP (gunicorn, 2 sync workers, loopback): latency ms at 1 client, "
+                     "req/s at 1/4/16 clients; srv cpu = workers' CPU ms per request (c1); "
+                     "cap = req/s 2 dedicated cores would serve at that cost")
+        header = (f"{'config':<9}{'patient':<9}{'median':>8}{'p99':>8}{'rps c1':>8}"
+                  f"{'rps c4':>8}{'rps c16':>8}{'srv cpu':>9}{'cap':>8}{'err':>5}")
+        lines.append(header)
+        lines.append("-" * len(header))
+        for name, config in results["configs"].items():
+            for patient in patients:
+                http = _get(config, "http", patient) or {}
+                errors = sum(phase.get("errors", 0) for phase in http.values())
+                lines.append(
+                    f"{name:<9}{patient:<9}"
+                    f"{_fmt(_get(http, 'c1', 'latency', 'median_ms'), 2):>8}"
+                    f"{_fmt(_get(http, 'c1', 'latency', 'p99_ms'), 2):>8}"
+                    f"{_fmt(_get(http, 'c1', 'throughput_rps'), 0):>8}"
+                    f"{_fmt(_get(http, 'c4', 'throughput_rps'), 0):>8}"
+                    f"{_fmt(_get(http, 'c16', 'throughput_rps'), 0):>8}"
+                    f"{_fmt(_get(http, 'c1', 'server_cpu_ms_per_request'), 2):>9}"
+                    f"{_fmt(_get(http, 'c1', 'cpu_bound_capacity_rps'), 0):>8}"
+                    f"{errors:>5}"
+                )
+            if config.get("gunicorn"):
+                lines.append(f"{'':<9}gunicorn configuration: {config['gunicorn']}")
     lines.append("")
     cost = results.get("feature_cost")
     if cost:

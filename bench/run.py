@@ -124,10 +124,13 @@ def _inprocess(config: BenchConfig, patients: dict[str, Patient], plan: Plan,
                                          warmup=plan.inprocess_warmup, headers=headers)
             measured["ratio"] = ratio(measured["hook"]["median_ms"],
                                       measured["floor"]["median_ms"])
+            measured["ratio_cpu"] = ratio(measured["hook_cpu"]["median_ms"],
+                                          measured["floor_cpu"]["median_ms"])
             results[name] = measured
             print(f"  in-process {config.name:<8} {name:<8} floor "
                   f"{measured['floor']['median_ms']} ms, hook {measured['hook']['median_ms']} ms "
-                  f"(x{measured['ratio']}), errors {measured['errors']}", flush=True)
+                  f"(x{measured['ratio']}; CPU x{measured['ratio_cpu']}), errors "
+                  f"{measured['errors']}", flush=True)
         gc.unfreeze()
     return results
 
@@ -150,17 +153,21 @@ def _http(config: BenchConfig, patients: dict[str, Patient], plan: Plan, workdir
                 budget = plan.http_requests[name]
                 seconds = plan.http_seconds_one_client if clients == 1 else plan.http_seconds
                 headers.prepare(budget)
+                cpu_before = server.workers_cpu()
                 result = run_load("127.0.0.1", server.port, HOOK_PATH, [patient.body],
                                   concurrency=clients, max_requests=budget,
                                   max_seconds=seconds, headers=headers)
                 phases[f"c{clients}"] = result.as_dict()
+                phases[f"c{clients}"].update(_server_cpu(cpu_before, server.workers_cpu(),
+                                                         result.completed))
                 if name not in topics and result.first_body is not None:
                     topics[name] = topics_of(json.loads(result.first_body))
                 summary = phases[f"c{clients}"]
                 print(f"  http       {config.name:<8} {name:<8} c={clients:<2} "
                       f"{summary['requests']} req, {summary['throughput_rps']} req/s, median "
                       f"{summary['latency']['median_ms']} ms, p99 {summary['latency']['p99_ms']}"
-                      f" ms, errors {summary['errors']}", flush=True)
+                      f" ms, errors {summary['errors']}, server CPU "
+                      f"{summary['server_cpu_ms_per_request']} ms/req", flush=True)
             out["http"][name] = phases
         out["http_topics"] = topics
         if with_memory:
@@ -170,6 +177,20 @@ def _http(config: BenchConfig, patients: dict[str, Patient], plan: Plan, workdir
         }
         out["workers_seen"] = len(server.seen_workers)
     return out
+
+
+def _server_cpu(before: dict[int, float], after: dict[int, float],
+                requests: int) -> dict[str, Any]:
+    """The workers' CPU per request over a phase, and the rate 2 dedicated cores could
+    serve at that cost: a noise-resistant view of what the wall clock shows."""
+    used = sum(after[pid] - before[pid] for pid in after if pid in before)
+    if not requests or used <= 0:
+        return {"server_cpu_ms_per_request": None, "cpu_bound_capacity_rps": None}
+    per_request = used / requests
+    return {
+        "server_cpu_ms_per_request": round(per_request * 1000, 3),
+        "cpu_bound_capacity_rps": round(len(after) / per_request, 1),
+    }
 
 
 def _memory(server: Gunicorn, headers: Any, patients: dict[str, Patient],

@@ -70,6 +70,17 @@ def peak_rss(pid: int) -> int | None:
     return _status_field(pid, "VmHWM")
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time the process has used (/proc/<pid>/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # After the command name: state is field 3, utime 14 and stime 15 (1-based).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def children(pid: int) -> list[int]:
     try:
         with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as listing:
@@ -124,6 +135,9 @@ class Gunicorn:
         found = children(self.process.pid)
         self.seen_workers.update(found)
         return found
+
+    def workers_cpu(self) -> dict[int, float]:
+        return {pid: cpu for pid in self.workers() if (cpu := cpu_seconds(pid)) is not None}
 
     def stop(self) -> int | None:
         if self.process is None or self.process.poll() is not None:

@@ -51,6 +51,8 @@ def test_quick_run_measures_every_patient_in_both_configurations(quick_run) -> N
         assert set(config["features"].values()) <= {"on", "off", "n/a"}
         for name in PATIENT_NAMES:
             inproc = config["inprocess"][name]
+            for measure in ("floor", "hook", "floor_cpu", "hook_cpu"):
+                assert inproc[measure]["n"] > 0
             _latency_ok(inproc["floor"])
             _latency_ok(inproc["hook"])
             assert inproc["ratio"] > 0
@@ -62,6 +64,7 @@ def test_quick_run_measures_every_patient_in_both_configurations(quick_run) -> N
                 assert phase["errors"] == 0, phase["statuses"]
                 assert set(phase["statuses"]) == {"200"}
                 assert phase["throughput_rps"] > 0
+                assert "server_cpu_ms_per_request" in phase
                 _latency_ok(phase["latency"])
 
 
