@@ -38,23 +38,24 @@ SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 
+
+def _codes(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 # knowledge.md, normalised (upper case, no dot); entries ending in * are families.
-KNOWN_ICD10CM = (
+KNOWN_ICD10CM = _codes(
     "D8940 D8941 D8942 D8943 D8949 D8944 D4701 D4702 D4709 Q822 C962* C943* "
     "T782* T780* T886* T805* T783* Z87892 R062 R061 R060*"
-).split()
-KNOWN_SNOMED = set(
-    "39579001 41291007 4386001 56018004 126485001 195967001 16697871000119100".split()
 )
-KNOWN_LOINC = set("21582-2 44340-8 13781-0 33343-5 101115-4 94381-1 97658-9 14054-1 34316-0".split())
-KNOWN_RXNORM = set(
-    (
-        "20610 356887 28889 275635 87636 3498 5553 4278 2541 42319 9143 88249 114970 40575 "
-        "42612 3992 435 237159 1191 302379 1876376 8640 8638 6902 3264 "
-        # product-level codes seen in real data
-        "1870230 1014678 1014676 311372 997501 997488 1049630 312617 745752 859088 746763 "
-        "801095 351137 745791 746466"
-    ).split()
+KNOWN_SNOMED = _codes("39579001 41291007 4386001 56018004 126485001 195967001 16697871000119100")
+KNOWN_LOINC = _codes("21582-2 44340-8 13781-0 33343-5 101115-4 94381-1 97658-9 14054-1 34316-0")
+KNOWN_RXNORM = _codes(
+    "20610 356887 28889 275635 87636 3498 5553 4278 2541 42319 9143 88249 114970 40575 "
+    "42612 3992 435 237159 1191 302379 1876376 8640 8638 6902 3264 "
+    # product-level codes seen in real data
+    "1870230 1014678 1014676 311372 997501 997488 1049630 312617 745752 859088 746763 "
+    "801095 351137 745791 746466"
 )
 # Code systems a fixture may use besides the knowledge.md ones: FHIR's own terminology
 # (statuses, interpretation, categories), UCUM, and deliberately local systems.
