@@ -262,7 +262,11 @@ def _format_instant(
     text = moment.strftime("%Y-%m-%dT%H:%M")
     if has_seconds or moment.second or moment.microsecond:
         text += moment.strftime(":%S")
-        if fraction_digits:
-            digits = f"{moment.microsecond:06d}"
-            text += "." + (digits + "0" * fraction_digits)[:fraction_digits]
+        digits = f"{moment.microsecond:06d}"
+        # Keep the value's own precision, but never round the shift away: a delta with
+        # microseconds must stay exact, or a boundary ("exactly 180 days") would move.
+        needed = len(digits.rstrip("0"))
+        width = max(fraction_digits, needed)
+        if width:
+            text += "." + (digits + "0" * width)[:width]
     return text + zone

@@ -31,6 +31,18 @@ def test_full_datetime_moves_by_the_exact_delta() -> None:
     assert shifted == {"onsetDateTime": "2026-11-10T15:43:05Z"}
 
 
+def test_sub_second_deltas_stay_exact() -> None:
+    delta = timedelta(days=3, seconds=7, microseconds=123456)
+    shifted = _shift(
+        {"onsetDateTime": "2026-05-29T12:00:00Z", "authoredOn": "2026-05-29"}, delta
+    )
+    assert shifted == {
+        "onsetDateTime": "2026-06-01T12:00:07.123456Z",
+        "authoredOn": "2026-06-01T00:00:07.123456Z",
+    }
+    assert parse_instant(shifted["onsetDateTime"]) == datetime(2026, 5, 29, 12, tzinfo=UTC) + delta
+
+
 def test_offset_and_fraction_are_kept() -> None:
     shifted = _shift(
         {"issued": "2026-10-01T08:30:00.250+02:00"}, timedelta(hours=1, milliseconds=500)
