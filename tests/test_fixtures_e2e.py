@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +22,7 @@ from flask.testing import FlaskClient
 from service import create_app
 from service.fixtures import Fixture, iter_fixtures, request_for
 
-from .test_fixture_files import KNOWN_TOPICS
+from .test_fixture_files import KNOWN_TOPICS, PREFETCH_KEYS
 from .test_response_schema import response_validator
 
 URL = "/cds-services/mcas-therapy-tier"
@@ -235,8 +234,10 @@ def test_shifted_requests_differ_but_answers_agree(
     assert early["hookInstance"] != late["hookInstance"]
 
 
-def _unshifted(fixture: Fixture) -> Callable[[], datetime]:
-    return lambda: fixture.evaluated_at
+def test_fixtures_use_the_discovery_prefetch_keys(frozen_client: FlaskClient) -> None:
+    """The scenarios prefetch exactly what the service asks EHRs for (issue 2 interface)."""
+    services = frozen_client.get("/cds-services").get_json()["services"]
+    assert set(services[0]["prefetch"]) == PREFETCH_KEYS
 
 
 def test_fixtures_also_hold_at_their_own_evaluation_instant() -> None:
