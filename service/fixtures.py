@@ -95,6 +95,13 @@ class Fixture:
     malformed: frozenset[str] = field(default_factory=frozenset)
     # Prefetch keys the scenario deliberately leaves unavailable (cards must say so).
     unavailable_keys: frozenset[str] = field(default_factory=frozenset)
+    # topic -> groups of RxNorm ingredient codes: the card's suggestions use only codes of
+    # these groups and at least one code of each group.
+    suggests: dict[str, tuple[frozenset[str], ...]] = field(default_factory=dict)
+    # topic -> codes, one of which the card's first suggestion must carry.
+    first_suggestion: dict[str, frozenset[str]] = field(default_factory=dict)
+    # topic -> regular expressions the card's summary or detail must match (ignoring case).
+    mentions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
@@ -128,6 +135,9 @@ def load_fixture(path: Path) -> Fixture:
     absent = frozenset(data.get("absentTopics", ()))
     if absent & set(topics):
         raise FixtureError(f"{path.name}: a topic is both expected and absent")
+    for key in ("suggests", "firstSuggestion", "mentions"):
+        if not set(data.get(key, {})) <= set(topics):
+            raise FixtureError(f"{path.name}: {key} names a topic that is not expected")
     if not isinstance(data["request"], dict):
         raise FixtureError(f"{path.name}: request must be a JSON object")
     return Fixture(
@@ -141,6 +151,14 @@ def load_fixture(path: Path) -> Fixture:
         request=data["request"],
         malformed=frozenset(data.get("malformed", ())),
         unavailable_keys=frozenset(data.get("unavailableKeys", ())),
+        suggests={
+            topic: tuple(frozenset(group) for group in groups)
+            for topic, groups in data.get("suggests", {}).items()
+        },
+        first_suggestion={
+            topic: frozenset(codes) for topic, codes in data.get("firstSuggestion", {}).items()
+        },
+        mentions={topic: tuple(words) for topic, words in data.get("mentions", {}).items()},
         raw=data,
     )
 

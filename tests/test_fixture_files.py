@@ -149,6 +149,10 @@ def test_fixture_format(fixture: Fixture) -> None:
     elif topic == "out-of-scope":
         assert not fixture.expected_topics
     assert fixture.unavailable_keys <= PREFETCH_KEYS
+    for groups in fixture.suggests.values():
+        assert groups and all(group <= KNOWN_RXNORM for group in groups)
+    for codes in fixture.first_suggestion.values():
+        assert codes <= KNOWN_RXNORM
 
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=_ids(FIXTURES))

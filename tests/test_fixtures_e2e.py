@@ -163,16 +163,29 @@ def check_card(card: dict[str, Any], patient_id: str, fixture: Fixture) -> None:
         assert "0.15" in text and "0.3" in text, "epinephrine dose depends on weight"
     if topic not in SUGGESTING_TOPICS:
         assert "suggestions" not in card, f"{topic} gives links and a referral, no order"
-    for suggestion in card.get("suggestions", ()):
-        check_suggestion(suggestion, patient_id)
+    codes_per_suggestion = [
+        check_suggestion(suggestion, patient_id) for suggestion in card.get("suggestions", ())
+    ]
+    if topic in fixture.suggests:
+        groups = fixture.suggests[topic]
+        suggested = set().union(*codes_per_suggestion)
+        assert suggested <= set().union(*groups), f"{topic} suggests {sorted(suggested)}"
+        for group in groups:
+            assert suggested & group, f"{topic} suggests none of {sorted(group)}"
+    if topic in fixture.first_suggestion:
+        assert codes_per_suggestion and codes_per_suggestion[0] & fixture.first_suggestion[topic]
+    for pattern in fixture.mentions.get(topic, ()):
+        assert re.search(pattern, text, re.IGNORECASE), f"{topic} card should mention {pattern}"
     if fixture.unavailable_keys:
         assert UNAVAILABLE_WORDING.search(detail), "the card says which data were unavailable"
 
 
-def check_suggestion(suggestion: dict[str, Any], patient_id: str) -> None:
+def check_suggestion(suggestion: dict[str, Any], patient_id: str) -> set[str]:
+    """The safety invariants of one suggestion; returns the RxNorm codes it proposes."""
     uuid.UUID(suggestion["uuid"])
     assert not FORBIDDEN_WORDS.search(suggestion["label"]), suggestion["label"]
     assert suggestion.get("actions")
+    proposed: set[str] = set()
     for action in suggestion["actions"]:
         assert action["type"] == "create"
         resource = action["resource"]
@@ -189,6 +202,8 @@ def check_suggestion(suggestion: dict[str, Any], patient_id: str) -> None:
         assert codes and codes <= SUGGESTIBLE_INGREDIENTS, codes
         assert not codes & FORBIDDEN_CODES
         get_fhir_model_class("MedicationRequest").model_validate(resource)
+        proposed |= codes
+    return proposed
 
 
 @pytest.mark.parametrize("fixture", _cases(FIXTURES))
