@@ -26,7 +26,10 @@ def _section(title: str, lines: list[str]) -> list[str]:
 def _therapy(therapy: Therapy, knowledge: Knowledge) -> str:
     drug_class = knowledge.drugs.classes[therapy.drug_class].label
     since = f"since {day(therapy.start)}" if therapy.start else "start date not recorded"
-    return f"{escape(therapy.label)} ({drug_class}), {since} ({therapy.source})"
+    named = escape(therapy.label)
+    if drug_class.lower() != therapy.label.lower():
+        named += f" ({drug_class})"
+    return f"{named}, {since} ({therapy.source})"
 
 
 def _cluster(cluster: Cluster) -> str:
