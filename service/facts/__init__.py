@@ -8,7 +8,8 @@ The same resource type and id counts once, whichever prefetch key carried it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from types import MappingProxyType
 from typing import Any
 
@@ -18,6 +19,8 @@ from .conditions import read_condition
 from .medications import read_medication
 from .model import Diagnosis, Event, Facts, Result, Therapy
 from .observations import read_observation
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Diagnosis", "Event", "Facts", "Result", "Therapy", "extract_facts"]
 
@@ -32,6 +35,14 @@ def _unique(prefetch: ResolvedPrefetch) -> Iterator[dict[str, Any]]:
                     continue
                 seen.add((kind, rid))
             yield resource
+
+
+_READERS: dict[str, Callable[..., Any]] = {
+    "Condition": lambda resource, knowledge, _: read_condition(resource, knowledge),
+    "Observation": lambda resource, knowledge, _: read_observation(resource, knowledge),
+    "MedicationStatement": read_medication,
+    "MedicationRequest": read_medication,
+}
 
 
 def extract_facts(
@@ -49,21 +60,24 @@ def extract_facts(
     skipped = 0
     for resource in resources:
         kind = resource.get("resourceType")
-        if kind == "Condition":
-            read = read_condition(resource, knowledge)
-            if isinstance(read, tuple):
-                diagnoses += read[0]
-                events += read[1]
-        elif kind == "Observation":
-            read = read_observation(resource, knowledge)
-            if isinstance(read, Result):
-                results.append(read)
-        elif kind in ("MedicationStatement", "MedicationRequest"):
-            read = read_medication(resource, knowledge, medications)
-            if isinstance(read, list):
-                therapies += read
-        else:
+        reader = _READERS.get(kind) if isinstance(kind, str) else None
+        if reader is None:
             continue
+        try:
+            read = reader(resource, knowledge, medications)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            # The raw JSON is read (for codes) before validation: a resource shaped so
+            # oddly that even that fails is skipped like any invalid one.
+            log.warning("resource skipped",
+                        extra={"resource_type": kind, "reason": exc.__class__.__name__})
+            read = False
+        if isinstance(read, tuple):
+            diagnoses += read[0]
+            events += read[1]
+        elif isinstance(read, Result):
+            results.append(read)
+        elif isinstance(read, list):
+            therapies += read
         skipped += read is False
     return Facts(
         patient_id=patient_id,

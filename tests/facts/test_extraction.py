@@ -72,3 +72,24 @@ def test_unit_falls_back_to_the_unit_text() -> None:
     resource = observation("33343-5", 180, None, when=ago(3))
     resource["valueQuantity"]["unit"] = "pg/mg{creat}"
     assert facts_of([resource]).results[0].unit == "pg/mg{creat}"
+
+
+@pytest.mark.parametrize("odd", [
+    {"resourceType": "Condition", "id": "x1", "code": {"coding": 5}},
+    {"resourceType": "Condition", "id": "x2", "code": "D89.42"},
+    {"resourceType": "Observation", "id": "x3", "status": ["final"]},
+    {"resourceType": "Observation", "id": "x4", "status": "final",
+     "code": {"coding": [{"system": "http://loinc.org", "code": "33343-5"}]},
+     "valueQuantity": "180 pg/mg"},
+    {"resourceType": "MedicationStatement", "id": "x5", "status": "active",
+     "medicationReference": "Medication/1"},
+    {"resourceType": "MedicationStatement", "id": "x6", "status": "active",
+     "medicationReference": {"reference": "#m"}, "contained": 7},
+    {"resourceType": "MedicationRequest", "id": "x7", "status": "active",
+     "medicationCodeableConcept": {"text": "cetirizine"}, "dosageInstruction": 3},
+    {"resourceType": "MedicationStatement", "id": "x8", "status": "active",
+     "medicationCodeableConcept": {"text": ["cetirizine"], "coding": "x"}},
+])
+def test_oddly_shaped_resources_never_break_extraction(odd: dict) -> None:
+    facts = facts_of([mcas(), odd, medication(code="4278")])
+    assert len(facts.diagnoses) == 1 and [t.drug for t in facts.therapies] == ["famotidine"]
