@@ -74,7 +74,8 @@ def _card(
         "source": {
             "label": texts.source_label,
             "url": texts.source_url,
-            "topic": {"system": texts.topic_system, "code": decision.topic},
+            "topic": {"system": texts.topic_system, "code": decision.topic,
+                      "display": topic.title},
         },
     }
     allowed = [c for c in decision.suggestions

@@ -66,6 +66,7 @@ class Reference:
 
 @dataclass(frozen=True)
 class TopicText:
+    title: str
     indicator: str
     summary: str
     detail: str
@@ -103,8 +104,12 @@ def _read(cards_dir: Path, name: str) -> Mapping[str, Any]:
     path = cards_dir / name
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise KnowledgeError(f"{path}: cannot be read as YAML ({exc.__class__.__name__})") from None
+    except OSError as exc:
+        raise KnowledgeError(f"{path}: cannot be read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        raise KnowledgeError(f"{path}: not valid YAML{line}") from None
     if not isinstance(data, Mapping):
         raise KnowledgeError(f"{path}: must hold a mapping")
     return data
@@ -163,7 +168,10 @@ def _topics(raw: Mapping[str, Any], references: Mapping[str, Reference]) -> dict
             "missing", "tier", "days", "drug", "lookback", "max_days"
         }:
             raise KnowledgeError(f"{where}.summary: needs 1-120 characters and known placeholders")
+        if not isinstance(spec.get("title"), str) or not spec["title"].strip():
+            raise KnowledgeError(f"{where}.title: a non-empty title is needed")
         topics[topic] = TopicText(
+            title=spec["title"].strip(),
             indicator=spec["indicator"],
             summary=summary,
             detail=str(spec.get("detail") or "").strip(),
@@ -174,6 +182,16 @@ def _topics(raw: Mapping[str, Any], references: Mapping[str, Reference]) -> dict
 
 
 def load_knowledge(cards_dir: Path) -> Knowledge:
+    try:
+        return _load(cards_dir)
+    except (KeyError, TypeError, AttributeError) as exc:
+        # A missing or mistyped entry the cross-checks did not name more precisely.
+        detail = (f"missing entry {exc}" if isinstance(exc, KeyError)
+                  else "an entry has the wrong type")
+        raise KnowledgeError(f"{cards_dir}: {detail}") from None
+
+
+def _load(cards_dir: Path) -> Knowledge:
     codes = _read(cards_dir, "codes.yaml")
     mediators = _read(cards_dir, "mediators.yaml")
     cards = _read(cards_dir, "cards.yaml")

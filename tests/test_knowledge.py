@@ -63,3 +63,13 @@ def test_a_site_can_confirm_an_unverified_code(tmp_path: Path) -> None:
     edit(cards / "drugs.yaml",
          lambda d: d["drugs"]["levocetirizine"]["rxnorm"].update(site_confirmed=True))
     assert load_knowledge(cards).drugs.codes["356887"][0] == ("levocetirizine",)
+
+
+def test_a_missing_entry_or_broken_yaml_is_a_knowledge_error(tmp_path: Path) -> None:
+    cards = copy_cards(tmp_path)
+    edit(cards / "cards.yaml", lambda d: d.pop("topic_system"))
+    with pytest.raises(KnowledgeError, match="topic_system"):
+        load_knowledge(cards)
+    (cards / "codes.yaml").write_text("systems: [\n", encoding="utf-8")
+    with pytest.raises(KnowledgeError, match=r"codes\.yaml: not valid YAML"):
+        load_knowledge(cards)
