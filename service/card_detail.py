@@ -44,10 +44,15 @@ def _mediator(finding: MediatorFinding) -> str:
     return f"{result.display}, {day(result.when)}: {escape(finding.reason)}"
 
 
+# The prefetch keys the rules read (the Patient resource is not read).
+CLINICAL_KEYS = ("conditions", "observations", "medicationStatements", "medicationRequests")
+
+
 def data_notes(facts: Facts) -> list[str]:
     notes = [
-        f"Not available: {key} ({escape(reason)}). Cards that depend on the absence of "
-        "these data are not shown." for key, reason in sorted(facts.unavailable.items())
+        f"Not available: {key} ({escape(facts.unavailable[key])}). Cards that depend on "
+        "the absence of these data are not shown."
+        for key in CLINICAL_KEYS if key in facts.unavailable
     ]
     if facts.skipped_resources:
         notes.append(

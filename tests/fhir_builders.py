@@ -130,6 +130,8 @@ def facts_of(resources: list[dict[str, Any]], *, unavailable: tuple[str, ...] = 
     if observations is not None:
         by_key["observations"] += observations
     prefetch = ResolvedPrefetch()
+    for key in set(unavailable) - set(by_key):
+        prefetch.unavailable[key] = "not in the prefetch, and no FHIR server to query"
     for key, found in by_key.items():
         if key in unavailable:
             prefetch.unavailable[key] = "not in the prefetch, and no FHIR server to query"

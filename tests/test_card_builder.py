@@ -159,3 +159,8 @@ def test_mediator_card_links_the_tryptase_formula() -> None:
                                                                when=ago(2))]))["mediator-evidence"]
     assert any("10.1159/000501079" in link["url"] for link in card["links"])
     assert "single tryptase is never evidence" in card["detail"]
+
+
+def test_an_unavailable_patient_resource_is_not_reported_as_missing_clinical_data() -> None:
+    found = cards([mcas(), condition("Z87.892")], unavailable=("patient",))
+    assert found and not any("Not available" in c["detail"] for c in found)
