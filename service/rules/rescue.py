@@ -15,7 +15,7 @@ from datetime import datetime
 from ..facts.model import Facts
 from ..thresholds import Thresholds
 from .model import Cluster, Decision, day
-from .timeline import has_class, lookback_start
+from .timeline import dated, has_class, lookback_start
 
 _HISTORY = ("anaphylaxis", "anaphylaxis_follow_up", "angioedema", "history")
 
@@ -30,9 +30,9 @@ def epinephrine(facts: Facts) -> Decision | None:
         return None
     if has_class(facts.therapies, "epinephrine_autoinjector"):
         return None
-    dated = sorted((e for e in history if e.when is not None), key=lambda e: e.when)  # type: ignore[arg-type,return-value]
-    undated = len(history) - len(dated)
-    shown = [f"{e.label} ({e.code}) on {day(e.when)}" for e in dated[-5:]]
+    with_dates = dated(history)
+    undated = len(history) - len(with_dates)
+    shown = [f"{e.label} ({e.code}) on {day(when)}" for when, e in with_dates[-5:]]
     reason = "Anaphylaxis history on record: " + "; ".join(shown) if shown else ""
     if undated:
         reason = (reason + "; " if reason else "Anaphylaxis history on record: ") + \
@@ -46,11 +46,10 @@ def epinephrine(facts: Facts) -> Decision | None:
 
 def albuterol(facts: Facts, thresholds: Thresholds, now: datetime) -> Decision | None:
     since = lookback_start(now, thresholds.lookback_days)
-    events = sorted(
-        (e for e in facts.events
-         if e.kind == "respiratory" and e.bronchospasm and e.when is not None and e.when >= since),
-        key=lambda e: e.when,  # type: ignore[arg-type,return-value]
-    )
+    events = [
+        (when, e) for when, e in dated(facts.events)
+        if e.kind == "respiratory" and e.bronchospasm and when >= since
+    ]
     if not events or not _medications_known(facts) or has_class(facts.therapies, "albuterol"):
         return None
     return Decision(
@@ -61,6 +60,6 @@ def albuterol(facts: Facts, thresholds: Thresholds, now: datetime) -> Decision |
             f"{thresholds.lookback_days} days.",
             "No active albuterol or levalbuterol is on record.",
         ),
-        respiratory=tuple(Cluster(e.when, (e,)) for e in events),  # type: ignore[arg-type]
+        respiratory=tuple(Cluster(when, (e,)) for when, e in events),
         suggestions=("albuterol",),
     )

@@ -31,16 +31,21 @@ def present(facts: Facts, now: datetime) -> Facts:
     )
 
 
+def dated(events: Iterable[Event]) -> list[tuple[datetime, Event]]:
+    """The events that carry a date, oldest first, with that date."""
+    return sorted(((e.when, e) for e in events if e.when is not None), key=lambda pair: pair[0])
+
+
 def clusters(events: Iterable[Event], merge_hours: float) -> tuple[Cluster, ...]:
-    dated = sorted((e for e in events if e.when is not None), key=lambda e: e.when)  # type: ignore[arg-type,return-value]
     gap = timedelta(hours=merge_hours)
-    found: list[list[Event]] = []
-    for event in dated:
-        if found and event.when - found[-1][-1].when < gap:  # type: ignore[operator]
-            found[-1].append(event)
+    found: list[tuple[datetime, list[Event], datetime]] = []  # (start, events, last)
+    for when, event in dated(events):
+        if found and when - found[-1][2] < gap:
+            start, members, _ = found[-1]
+            found[-1] = (start, [*members, event], when)
         else:
-            found.append([event])
-    return tuple(Cluster(start=group[0].when, events=tuple(group)) for group in found)  # type: ignore[arg-type]
+            found.append((when, [event], when))
+    return tuple(Cluster(start=start, events=tuple(members)) for start, members, _ in found)
 
 
 def lookback_start(now: datetime, lookback_days: int) -> datetime:

@@ -11,42 +11,46 @@ baseline, tryptase is not evidence: a single value, flagged or not, never is.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ..facts.model import Result
 from ..thresholds import Thresholds
 from .model import Cluster, MediatorFinding, day
 
 
-def _usable(result: Result) -> bool:
-    units = {result.expected_unit, *result.unit_synonyms} - {None}
-    return (result.tryptase and result.value is not None and result.when is not None
-            and result.unit in units)
+def _usable(results: Iterable[Result]) -> list[tuple[datetime, float, Result]]:
+    """(when, value, result) of the dated tryptase values in ng/mL or ug/L, oldest first."""
+    found = []
+    for r in results:
+        units = {r.expected_unit, *r.unit_synonyms} - {None}
+        if r.tryptase and r.value is not None and r.when is not None and r.unit in units:
+            found.append((r.when, r.value, r))
+    return sorted(found, key=lambda item: item[0])
 
 
 def assess_tryptase(
     results: Iterable[Result], episodes: tuple[Cluster, ...], thresholds: Thresholds
 ) -> tuple[MediatorFinding, ...]:
     """One finding per acute tryptase compared with the baseline (none without a pair)."""
-    usable = [r for r in results if _usable(r)]
+    usable = _usable(results)
     window = timedelta(hours=thresholds.tryptase_acute_window_hours)
 
-    def near(result: Result) -> bool:
-        return any(abs(result.when - c.start) <= window for c in episodes)  # type: ignore[operator]
+    def near(when: datetime) -> bool:
+        return any(abs(when - c.start) <= window for c in episodes)
 
-    acute = [r for r in usable if near(r)]
-    baselines = [r for r in usable if not near(r)]
+    acute = [item for item in usable if near(item[0])]
+    baselines = [item for item in usable if not near(item[0])]
     if not acute or not baselines:
         return ()
-    baseline = min(baselines, key=lambda r: r.value)  # type: ignore[arg-type,return-value]
-    limit = thresholds.tryptase_factor * baseline.value + thresholds.tryptase_addend  # type: ignore[operator]
+    base_when, base_value, baseline = min(baselines, key=lambda item: item[1])
+    limit = thresholds.tryptase_factor * base_value + thresholds.tryptase_addend
     findings = []
-    for result in sorted(acute, key=lambda r: r.when):  # type: ignore[arg-type,return-value]
-        above = result.value > limit  # type: ignore[operator]
+    for _, value, result in acute:
+        above = value > limit
         reason = (
-            f"acute {result.value:g} {result.unit} is {'above' if above else 'not above'} "
-            f"{thresholds.tryptase_factor:g} x baseline {baseline.value:g} {baseline.unit} "
-            f"({day(baseline.when)}) + {thresholds.tryptase_addend:g} = {limit:.2f} ng/mL"
+            f"acute {value:g} {result.unit} is {'above' if above else 'not above'} "
+            f"{thresholds.tryptase_factor:g} x baseline {base_value:g} {baseline.unit} "
+            f"({day(base_when)}) + {thresholds.tryptase_addend:g} = {limit:.2f} ng/mL"
         )
         findings.append(MediatorFinding(result, above, reason, baseline=baseline))
     return tuple(findings)
