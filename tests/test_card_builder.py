@@ -164,3 +164,12 @@ def test_mediator_card_links_the_tryptase_formula() -> None:
 def test_an_unavailable_patient_resource_is_not_reported_as_missing_clinical_data() -> None:
     found = cards([mcas(), condition("Z87.892")], unavailable=("patient",))
     assert found and not any("Not available" in c["detail"] for c in found)
+
+
+def test_summary_stays_under_140_characters_whatever_is_filled_in() -> None:
+    from service.card_builder import _summary
+
+    assert _summary("{drug} started {days} days ago", {"drug": "x" * 200, "days": "5"}).endswith(
+        "…")
+    assert len(_summary("{drug} started", {"drug": "x" * 200})) < 140
+    assert _summary("tier {tier}", {}) == "tier ?"
