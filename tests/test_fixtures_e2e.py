@@ -92,7 +92,9 @@ def _cases(fixtures: list[Fixture]) -> list[Any]:
 
 
 def frozen_app(now: datetime) -> Flask:
-    return create_app({"TESTING": True, "CLOCK": lambda: now})
+    # Local-testing mode (no client JWT) set here explicitly, not only through the
+    # environment: these apps are module-scoped and built before function fixtures run.
+    return create_app({"TESTING": True, "AUTH_DISABLED": True, "CLOCK": lambda: now})
 
 
 @pytest.fixture(scope="module")
