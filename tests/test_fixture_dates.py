@@ -151,3 +151,20 @@ def test_bad_fixture_files_are_refused(tmp_path: Path, content: str) -> None:
     path.write_text(content)
     with pytest.raises(FixtureError):
         load_fixture(path)
+
+
+def test_command_line_prints_the_shifted_request(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from service.fixtures import FIXTURES_DIR, main
+
+    path = FIXTURES_DIR / "tier-2--fires--trial-exactly-28-days.json"
+    assert main([str(path), "2027-01-01T12:00:00Z"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    fixture = load_fixture(path)
+    expected = request_for(fixture, datetime(2027, 1, 1, 12, tzinfo=UTC))
+    printed.pop("hookInstance")
+    expected.pop("hookInstance")
+    assert printed == expected
+    assert main([str(tmp_path / "missing.json")]) == 2
+    assert "error:" in capsys.readouterr().err
