@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-import service.rules
 from bench.patients import PATIENT_NAMES
 from bench.report import evaluate_targets
 
@@ -20,8 +19,6 @@ TARGET_IDS = {
     "heavy_p99_http_1_client", "extreme_p99_http_1_client", "heavy_hook_vs_floor",
     "extreme_hook_vs_floor", "typical_throughput", "no_errors_under_load", "memory_flat",
 }
-# The clinical core replaces placeholder rules; until it has landed no cards can fire.
-CORE_PRESENT = "PLACEHOLDER" not in (service.rules.__doc__ or "")
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +90,6 @@ def test_quick_run_reports_every_target_and_prints_the_table(quick_run) -> None:
     assert "results: " in stdout
 
 
-@pytest.mark.skipif(not CORE_PRESENT, reason="the clinical core has not landed on this branch")
 def test_quick_run_patients_get_their_expected_cards(quick_run) -> None:
     results, _ = quick_run
     for config in results["configs"].values():
