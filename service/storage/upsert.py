@@ -1,0 +1,20 @@
+"""INSERT ... ON CONFLICT DO NOTHING on both databases: a duplicate is stored once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+def insert_or_ignore(connection: Connection, table: Table, row: dict[str, Any], key: str) -> bool:
+    """Insert ``row`` unless ``key`` already holds its value; True when it was new."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        statement = postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
+    elif dialect == "sqlite":
+        statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
+    else:
+        raise NotImplementedError(f"no insert-or-ignore for {dialect}")
+    return connection.execute(statement, row).rowcount == 1
