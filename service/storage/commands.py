@@ -6,7 +6,7 @@ import json
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from ..state import state
 from .database import storage
@@ -33,6 +33,7 @@ def db_current() -> None:
 
 
 @click.command("feedback-report")
+@with_appcontext
 @click.option(
     "--since", help="Start (inclusive): a date or an ISO instant. Default: until - 30 days."
 )

@@ -12,9 +12,15 @@ def insert_or_ignore(connection: Connection, table: Table, row: dict[str, Any], 
     """Insert ``row`` unless ``key`` already holds its value; True when it was new."""
     dialect = connection.dialect.name
     if dialect == "postgresql":
-        statement = postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
-    elif dialect == "sqlite":
+        # With RETURNING (which SQLAlchemy adds for the key anyway) psycopg reports no
+        # rowcount; a returned row is what tells a new row from an ignored one.
+        statement = (
+            postgresql.insert(table)
+            .on_conflict_do_nothing(index_elements=[key])
+            .returning(table.c[key])
+        )
+        return connection.execute(statement, row).first() is not None
+    if dialect == "sqlite":
         statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
-    else:
-        raise NotImplementedError(f"no insert-or-ignore for {dialect}")
-    return connection.execute(statement, row).rowcount == 1
+        return connection.execute(statement, row).rowcount == 1
+    raise NotImplementedError(f"no insert-or-ignore for {dialect}")
