@@ -277,3 +277,30 @@ def test_schema_made_by_migrations_matches_the_models(storage_app: Flask) -> Non
         assert differences == []
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert version == "0001"
+
+
+def test_sandbox_hook_cards_are_recorded_and_its_feedback_tied_to_them(
+    storage_app: Flask, sandbox_hook: dict[str, Any]
+) -> None:
+    """The real pipeline on the Sandbox's recorded call, then the Sandbox's Dismiss."""
+    response = storage_app.test_client().post(sandbox_hook["path"], json=sandbox_hook["body"])
+    assert response.status_code == 200
+    cards = response.get_json()["cards"]
+    if not cards:
+        pytest.skip("the clinical pipeline issues no cards on this branch yet (core not merged)")
+    recorded = rows(storage_app, issued_cards)
+    assert sorted((r.card_uuid, r.topic) for r in recorded) == sorted(
+        (c["uuid"], c["source"]["topic"]["code"]) for c in cards
+    )
+    assert {r.hook_instance for r in recorded} == {sandbox_hook["body"]["hookInstance"]}
+    dismiss = {
+        "card": cards[0]["uuid"],
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-25T11:44:40.745Z",
+    }
+    assert post_feedback(storage_app, dismiss).status_code == 200
+    topic = cards[0]["source"]["topic"]["code"]
+    assert (
+        by_topic(report(storage_app, since="2026-11-25", until="2026-11-26"))[topic]["overridden"]
+        == 1
+    )
