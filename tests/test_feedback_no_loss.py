@@ -186,6 +186,8 @@ def test_postgresql_stopped_and_started_again(
 
         server.start()
         assert client.post(FEEDBACK_PATH, json={"feedback": [later]}).status_code == 200
+        # Recording pauses for a few seconds after a failure; let that pause end.
+        app.extensions["mcas_storage"].recording_paused_until = 0.0
         assert client.post("/cds-services/mcas-therapy-tier", json=hook_body()).status_code == 200
         engine = create_engine(url.replace("postgresql:", "postgresql+psycopg:"))
         with engine.connect() as connection:

@@ -224,6 +224,10 @@ def test_a_locked_or_stopped_database_gives_503_and_the_hook_still_answers(
         hook = client.post("/cds-services/mcas-therapy-tier", json=hook_body())
         assert hook.status_code == 200 and len(hook.get_json()["cards"]) == 1
         assert recording_failures() == before + 1
+        # Paused after the failure: the next hook does not wait a timeout, and counts.
+        again = client.post("/cds-services/mcas-therapy-tier", json=hook_body())
+        assert again.status_code == 200 and len(again.get_json()["cards"]) == 1
+        assert recording_failures() == before + 2
         unavailable = client.post(FEEDBACK_PATH, json={"feedback": [item]})
         assert unavailable.status_code == 503
         assert unavailable.headers["Retry-After"] == "5"

@@ -8,6 +8,14 @@ from __future__ import annotations
 
 from ..settings import Setting, parse_bool
 
+
+def _parse_auto_migrate(raw: str) -> str:
+    mode = raw.strip().lower()
+    if mode not in {"auto", "always", "never"}:
+        raise ValueError(f"expected auto, always or never, got {raw!r}")
+    return mode
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "DATABASE_URL",
@@ -27,7 +35,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "DB_AUTO_MIGRATE",
         "auto",
-        str,
+        _parse_auto_migrate,
         "Bring the schema up to date on first use: `auto` (SQLite yes, PostgreSQL no: run "
         "`flask --app service db upgrade` as a deploy step), `always` or `never`.",
     ),
@@ -51,7 +59,8 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         str,
         "Secret key of the HMAC-SHA256 that replaces patient ids in stored card records "
-        "(at least 16 characters). Required with `MCAS_DATABASE_URL`; with the embedded "
-        "SQLite default one is generated into the data directory, with a warning.",
+        "(at least 16 characters). Required with a PostgreSQL `MCAS_DATABASE_URL` (every "
+        "replica must use the same); with SQLite one is generated into the data directory "
+        "on first use, with a warning.",
     ),
 )

@@ -67,6 +67,9 @@ class Storage:
         self.data_dir = data_dir(app.config, app.instance_path)
         self.timeout = float(app.config.get("DB_TIMEOUT_SECONDS", 5.0))
         self.auto_migrate = _auto_migrate(str(app.config.get("DB_AUTO_MIGRATE", "auto")), self.url)
+        # While monotonic() is below this, card recording is skipped (and counted as
+        # failed): during an outage the hook must not wait a timeout on every call.
+        self.recording_paused_until = 0.0
         self._engine: Engine | None = None
         self._pid: int | None = None
         self._migrated = False

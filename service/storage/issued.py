@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 _failures = 0
 _failures_lock = threading.Lock()
 _SALT_CACHE_KEY = "mcas_patient_salt"
+# After a failure, recording pauses this long, so an outage costs the hook one timeout.
+RECORDING_BACKOFF_SECONDS = 5.0
 
 
 def recording_failures() -> int:
@@ -78,6 +81,12 @@ def record_issued_cards(
     cards = list(cards)
     if not cards or not current_app.config.get("RECORD_CARDS", True):
         return True
+    store = storage()
+    if time.monotonic() < store.recording_paused_until:
+        for _ in cards:
+            _count_failure()
+        log.debug("card recording paused after a failure; %d card(s) not recorded", len(cards))
+        return False
     try:
         hashed = patient_hash(_salt(), patient_id)
         rows = [
@@ -91,15 +100,17 @@ def record_issued_cards(
             }
             for card in cards
         ]
-        with storage().engine().begin() as connection:
+        with store.engine().begin() as connection:
             for row in rows:
                 insert_or_ignore(connection, issued_cards, row, "card_uuid")
     except Exception as exc:  # any failure: the clinician still gets the cards
         for _ in cards:
             _count_failure()
+        store.recording_paused_until = time.monotonic() + RECORDING_BACKOFF_SECONDS
         log.warning(
-            "could not record %d issued card(s): %s: %s",
+            "could not record %d issued card(s), pausing recording for %.0f s: %s: %s",
             len(cards),
+            RECORDING_BACKOFF_SECONDS,
             type(exc).__name__,
             _safe_reason(exc),
         )
