@@ -41,7 +41,11 @@ class Gunicorn:
             stderr=subprocess.STDOUT,
         )
         self.workers = workers
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()  # never leave a server behind when start-up fails
+            raise
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
