@@ -12,7 +12,7 @@ import hmac
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import current_app, request
+from flask import Blueprint, Response, current_app, request
 
 from .errors import outcome_response
 from .settings import Setting
@@ -50,18 +50,32 @@ def admin_token_matches(authorization: str | None, expected: str) -> bool:
     return hmac.compare_digest(presented.strip().encode("utf-8"), expected.encode("utf-8"))
 
 
+def admin_denial() -> Response | None:
+    """The response refusing this request, or None when it carries the admin token."""
+    expected = current_app.config.get("ADMIN_TOKEN")
+    if not expected:
+        return outcome_response(
+            503, "Administrator access is not configured on this service (MCAS_ADMIN_TOKEN)."
+        )
+    if not admin_token_matches(request.headers.get("Authorization"), expected):
+        response = outcome_response(401, "An administrator bearer token is required.")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="mcas-cds-admin"'
+        return response
+    return None
+
+
 def require_admin(view: F) -> F:
+    """Guard one view."""
+
     @functools.wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        expected = current_app.config.get("ADMIN_TOKEN")
-        if not expected:
-            return outcome_response(
-                503, "Administrator access is not configured on this service (MCAS_ADMIN_TOKEN)."
-            )
-        if not admin_token_matches(request.headers.get("Authorization"), expected):
-            response = outcome_response(401, "An administrator bearer token is required.")
-            response.headers["WWW-Authenticate"] = 'Bearer realm="mcas-cds-admin"'
-            return response
-        return view(*args, **kwargs)
+        denial = admin_denial()
+        return denial if denial is not None else view(*args, **kwargs)
 
     return guarded  # type: ignore[return-value]
+
+
+def protect_blueprint(blueprint: Blueprint) -> Blueprint:
+    """Guard every route of an administrator blueprint (API and pages alike)."""
+    blueprint.before_request(admin_denial)
+    return blueprint

@@ -263,3 +263,25 @@ def test_generated_salt_is_private_and_stable(
     with engine.connect() as connection:
         hashes = {r[0] for r in connection.exec_driver_sql("SELECT patient_hash FROM issued_cards")}
     assert len(hashes) == 1
+
+
+def test_protect_blueprint_guards_every_route(tmp_path: Path) -> None:
+    from flask import Blueprint
+
+    from service.admin_auth import protect_blueprint
+
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "ADMIN_TOKEN": ADMIN_TOKEN})
+    bp = protect_blueprint(Blueprint("guarded", __name__))
+    bp.add_url_rule("/admin/x", "x", lambda: {"ok": True})
+    app.register_blueprint(bp)
+    client = app.test_client()
+    assert client.get("/admin/x").status_code == 401
+    assert client.get("/admin/x", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json == {
+        "ok": True
+    }
+
+
+def test_feedback_with_a_wrong_method_is_405_json(sqlite_app: Flask) -> None:
+    response = sqlite_app.test_client().get(FEEDBACK_PATH)
+    assert response.status_code == 405
+    assert response.get_json()["resourceType"] == "OperationOutcome"

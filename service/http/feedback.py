@@ -36,4 +36,5 @@ def receive_feedback(service_id: str) -> ResponseReturnValue:
         response = outcome_response(503, "Feedback could not be stored just now; retry later.")
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+    log.info("feedback: %d item(s) stored, %d duplicate(s)", result.stored, result.duplicates)
     return jsonify({"stored": result.stored, "duplicates": result.duplicates})
