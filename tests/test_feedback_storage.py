@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, text
 
+from service.state import state
 from service.storage.issued import recording_failures
 from service.storage.models import feedback, issued_cards
 from tests.conftest import load_recording
@@ -81,7 +82,9 @@ def test_issued_cards_are_recorded_without_the_patient_id(
     assert {r.hook_instance for r in recorded} == {body["hookInstance"]}
     # From the card's extension when it states one, else the active thresholds' version.
     assert recorded[0].thresholds_version == "2026-11-v3"
-    assert recorded[1].thresholds_version == "placeholder"
+    with storage_app.app_context():
+        active_version = state().thresholds().version
+    assert recorded[1].thresholds_version == active_version
     expected = hmac.new(SALT.encode(), b"mcas-1", hashlib.sha256).hexdigest()
     assert {r.patient_hash for r in recorded} == {expected}
     assert recorded[0].issued_at.isoformat() == "2026-11-25T11:44:40+00:00"
