@@ -285,3 +285,10 @@ def test_feedback_with_a_wrong_method_is_405_json(sqlite_app: Flask) -> None:
     response = sqlite_app.test_client().get(FEEDBACK_PATH)
     assert response.status_code == 405
     assert response.get_json()["resourceType"] == "OperationOutcome"
+
+
+def test_too_many_items_in_one_request_is_400(sqlite_app: Flask) -> None:
+    item = {"card": "c", "outcome": "overridden", "outcomeTimestamp": TS}
+    response = sqlite_app.test_client().post(FEEDBACK_PATH, json={"feedback": [item] * 501})
+    assert response.status_code == 400
+    assert response.get_json()["issue"][0]["diagnostics"].startswith("feedback: At most 500")

@@ -30,7 +30,8 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         str,
         "Directory for the embedded SQLite database and the generated patient-hash salt. "
-        "Default: Flask's instance folder (`instance/` next to the package).",
+        "Default: Flask's instance folder (`instance/` in a source checkout, "
+        "`<venv>/var/service-instance` when installed). Give it a persistent volume.",
     ),
     Setting(
         "DB_AUTO_MIGRATE",
