@@ -292,3 +292,25 @@ def test_too_many_items_in_one_request_is_400(sqlite_app: Flask) -> None:
     response = sqlite_app.test_client().post(FEEDBACK_PATH, json={"feedback": [item] * 501})
     assert response.status_code == 400
     assert response.get_json()["issue"][0]["diagnostics"].startswith("feedback: At most 500")
+
+
+def test_the_flask_command_line_migrates_and_reports(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MCAS_DATA_DIR": str(tmp_path), "MCAS_LOG_LEVEL": "WARNING"}
+
+    def flask(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "service", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "sqlite database at revision 0001" in flask("db", "upgrade")
+    assert "topics" in flask("feedback-report", "--format", "json")
