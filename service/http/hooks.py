@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, abort, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from ..discovery import SERVICE_ID
@@ -16,6 +16,7 @@ def call_service(service_id: str) -> ResponseReturnValue:
     if service_id != SERVICE_ID:
         abort(404, description=f"No CDS service with id '{service_id[:64]}'.")
     hook_request = load_hook_request(parse_json_body(request.get_data(cache=False)))
+    g.hook_instance = hook_request.hook_instance  # for the request log line
     current = state()
     result = run_hook(
         hook_request,
@@ -23,4 +24,5 @@ def call_service(service_id: str) -> ResponseReturnValue:
         thresholds=current.thresholds(),
         now=current.clock(),
     )
+    g.card_topics = result.topics
     return jsonify({"cards": result.cards})
