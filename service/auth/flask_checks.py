@@ -124,9 +124,7 @@ def _verify_request() -> Response | None:
     assert auth.verifier is not None and auth.replay is not None
     now = state().clock().timestamp()
     try:
-        token = auth.verifier.verify(
-            request.headers.get("Authorization"), expected_audience(), now
-        )
+        token = auth.verifier.verify(request.headers.get("Authorization"), expected_audience(), now)
     except InvalidToken as exc:
         log.warning("client token rejected", extra={"reason": exc.reason})
         g.auth_failure = exc.reason

@@ -74,4 +74,3 @@ SETTINGS: tuple[Setting, ...] = (
         "See docs/security.md for several replicas.",
     ),
 )
-
