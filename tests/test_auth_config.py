@@ -103,7 +103,7 @@ def test_unsafe_algorithms_cannot_be_configured(tmp_path: Path, algorithms: str)
 
 def test_missing_trust_file_setting_names_the_way_out(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MCAS_AUTH_DISABLED", "false")
-    with pytest.raises(TrustConfigError, match="MCAS_TRUST_FILE.*MCAS_AUTH_DISABLED=true"):
+    with pytest.raises(TrustConfigError, match=r"MCAS_TRUST_FILE.*MCAS_AUTH_DISABLED=true"):
         create_app({"TESTING": True})
 
 
