@@ -150,3 +150,19 @@ def test_local_testing_mode_refuses_requests_through_a_proxy() -> None:
     client = create_app({"TESTING": True, "AUTH_DISABLED": True}).test_client()
     response = client.get("/cds-services", headers={"X-Forwarded-For": "203.0.113.9"})
     assert response.status_code == 403
+
+
+def test_documented_example_trust_file_is_valid(tmp_path: Path) -> None:
+    from tests.conftest import ROOT
+
+    example = (ROOT / "docs" / "trust.example.yaml").read_text(encoding="utf-8")
+    write_json(tmp_path / "ehr-example-jwks.json", Signer().jwks())
+    assert start(tmp_path, example) is not None
+
+
+def test_makefile_run_uses_the_documented_local_testing_mode() -> None:
+    from tests.conftest import ROOT
+
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    run = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    assert "MCAS_AUTH_DISABLED=true" in run and "--host 127.0.0.1" in run

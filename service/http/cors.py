@@ -54,6 +54,7 @@ def _answer_preflight() -> Response | None:
     if not (request.path == PROTECTED_PREFIX or request.path.startswith(PROTECTED_PREFIX + "/")):
         return None
     response = Response(status=204)
+    del response.headers["Content-Type"]  # no body, so no type
     origin = _allowed_origin()
     if origin is not None:
         requested = request.headers.get("Access-Control-Request-Headers", "")
