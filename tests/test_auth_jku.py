@@ -1,4 +1,4 @@
-"""Issuers trusted by `jku` allowlist (spec 195): keys fetched from a key server on
+"""Issuers trusted by `jku` allowlist (spec 195, 199): keys fetched from a key server on
 loopback, cached, fetched again on an unknown kid; a `jku` off the list is never fetched."""
 
 from __future__ import annotations

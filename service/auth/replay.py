@@ -101,6 +101,9 @@ class SqliteReplayCache:
         if db is None:
             db = self._connect()
             db.execute("PRAGMA busy_timeout=5000")
+            # WAL + NORMAL: no fsync per request; a power cut may forget the last few
+            # jtis, which only reopens replays of tokens that expire within minutes.
+            db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
         return db
 
