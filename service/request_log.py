@@ -27,6 +27,7 @@ ALLOWED_FIELDS = (
     "duration_ms",
     "topics",
     "reason",
+    "iss",
     "error_type",
 )
 _HANDLER_MARK = "_mcas_json_lines"
@@ -89,6 +90,8 @@ def _log_request(response: Response) -> Response:
     topics = g.get("card_topics")
     if topics is not None:
         fields["topics"] = list(topics)
+    if "client_iss" in g:
+        fields["iss"] = g.client_iss  # which trusted client called: not a secret
     if "auth_failure" in g:
         fields["reason"] = g.auth_failure
     _request_log.info("request answered", extra=fields)

@@ -62,6 +62,7 @@ def test_hook_call_is_one_line_with_the_fields(
     assert isinstance(line["duration_ms"], int | float) and line["duration_ms"] >= 0
     cards = response.get_json()["cards"]
     assert line["topics"] == [card["source"]["topic"]["code"] for card in cards]
+    assert line["iss"] == "https://sandbox.cds-hooks.org"
     assert {"ts", "level", "logger"} <= set(line)
     assert_clean(err, recording["headers"]["Authorization"].split()[1])
 

@@ -121,7 +121,8 @@ def _verify_request() -> Response | None:
     if not _is_protected(request.path) or _is_preflight():
         return None
     auth: _Auth = current_app.extensions[EXTENSION_KEY]
-    assert auth.verifier is not None and auth.replay is not None
+    if auth.verifier is None or auth.replay is None:  # cannot happen: installed together
+        raise RuntimeError("authentication is not installed")
     now = state().clock().timestamp()
     try:
         token = auth.verifier.verify(request.headers.get("Authorization"), expected_audience(), now)
