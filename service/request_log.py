@@ -61,8 +61,9 @@ def configure_logging(app: Flask) -> None:
     setattr(handler, _HANDLER_MARK, True)
     logger.addHandler(handler)
     logger.setLevel(str(app.config["LOG_LEVEL"]).upper())
-    # Our lines are complete; a host's root handler would print them a second time.
-    logger.propagate = False
+    # Records still propagate: flask run and gunicorn leave the root logger without
+    # handlers (so no line is printed twice), and tests or a host may collect them there.
+    logger.propagate = True
 
     app.before_request(_start_timer)
     app.after_request(_log_request)
