@@ -18,7 +18,9 @@ from typing import Any
 import requests
 import yaml
 
-TOKEN = "fallback-test-token"
+TOKEN = "fallback-test-token"  # a test server's credentials
+CLIENT_ID = "mcas-cds"
+CLIENT_SECRET = "fallback-test-secret"
 
 
 def free_port() -> int:
@@ -45,7 +47,18 @@ class SekmetServer:
             "host": "127.0.0.1",
             "port": self.port,
             "data_dir": str(self.workdir / "data"),
-            "server_auth": {"types": ["bearer"], "tokens": [TOKEN]},
+            # A static token with every right, and SMART tokens limited to their scopes.
+            "server_auth": {
+                "types": ["bearer", "smart"],
+                "tokens": [TOKEN],
+                "smart_clients": [
+                    {
+                        "client_id": CLIENT_ID,
+                        "client_secret": CLIENT_SECRET,
+                        "scopes": "user/*.read",
+                    }
+                ],
+            },
             # The fixtures include a deliberately malformed resource: store it as sent.
             "validation": {"inbound": "off"},
             "simulator": {"enabled": False},
@@ -115,6 +128,19 @@ class SekmetServer:
         ]
         if failed:
             raise RuntimeError(f"sekmet refused {len(failed)} resources: {failed[:3]}")
+
+    def scoped_token(self, resource_types: Iterable[str]) -> str:
+        """A SMART access token that lets its bearer read only these resource types."""
+        scope = " ".join(f"user/{t}.read" for t in sorted(resource_types))
+        response = self._http.post(
+            f"{self.base_url.removesuffix('/fhir')}/auth/token",
+            data={"grant_type": "client_credentials", "scope": scope},
+            auth=(CLIENT_ID, CLIENT_SECRET),
+            headers={"Authorization": None},
+            timeout=10,
+        )
+        response.raise_for_status()
+        return response.json()["access_token"]
 
     def get(self, relative: str) -> dict[str, Any]:
         response = self._http.get(f"{self.base_url}/{relative}", timeout=10)

@@ -178,3 +178,15 @@ def test_no_token_at_all_gets_the_same_401_answer(fhir_server: SekmetServer) -> 
     resolved = resolve(fhir_server, {}, token=None)
 
     assert "HTTP 401" in resolved.unavailable["conditions"]
+
+
+def test_403_for_a_type_outside_the_token_scope_makes_only_that_key_unavailable(
+    fhir_server: SekmetServer,
+) -> None:
+    token = fhir_server.scoped_token(["Patient", "Condition", "Observation", "MedicationStatement"])
+
+    resolved = resolve(fhir_server, {}, token=token)
+
+    assert set(resolved.unavailable) == {"medicationRequests"}
+    assert "HTTP 403" in resolved.unavailable["medicationRequests"]
+    assert len(resolved.resources["conditions"]) == 4
