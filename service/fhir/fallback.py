@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from ..prefetch import NextPages, Unavailable
 from ..settings import Setting, parse_list
 from . import tokens
-from .allowlist import Allowlist, parse_allowed, under
+from .allowlist import Allowlist, normalise, parse_allowed, under
 from .client import NOT_FOUND, ClientSettings, Deadline, get_json
 
 log = logging.getLogger(__name__)
@@ -190,7 +191,7 @@ class FhirFallback:
 
     def _one(self, item: str | NextPages, deadline: Deadline) -> Any:
         if isinstance(item, NextPages):
-            return self._rest_of(item.bundle, deadline)
+            return self._with_medications(self._rest_of(item.bundle, deadline), deadline)
         relative = tokens.render(item, self._context)
         data = self._get(f"{self._base}/{relative}", deadline)
         if data is NOT_FOUND:
@@ -198,7 +199,7 @@ class FhirFallback:
                 return None  # a read of a resource that does not exist: no data
             raise Unavailable("the FHIR server answered HTTP 404 to the search")
         if isinstance(data, Mapping) and data.get("resourceType") == "Bundle":
-            return self._rest_of(data, deadline)
+            return self._with_medications(self._rest_of(data, deadline), deadline)
         return data
 
     def _get(self, url: str, deadline: Deadline) -> Any:
@@ -227,6 +228,61 @@ class FhirFallback:
         merged = {key: value for key, value in first.items() if key != "link"}
         merged["entry"] = entries
         return merged
+
+    def _with_medications(self, bundle: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
+        """The Bundle plus the Medications its resources reference and it lacks.
+
+        The prefetch templates cannot ``_include`` them, yet a MedicationStatement naming
+        its drug only by ``medicationReference`` says nothing without its Medication: read
+        each from the server, as an EHR's prefetch would include it.
+        """
+        entries = bundle["entry"]
+        have = {
+            resource.get("id")
+            for resource in _resources(entries)
+            if resource.get("resourceType") == "Medication"
+        }
+        wanted: list[str] = []
+        for resource in _resources(entries):
+            ident = self._medication_id(resource)
+            if ident is not None and ident not in have and ident not in wanted:
+                wanted.append(ident)
+        for ident in wanted:
+            medication = self._get(f"{self._base}/Medication/{quote(ident, safe='')}", deadline)
+            if medication is NOT_FOUND:
+                continue  # the drug stays unknown, as with a prefetch that lacks it
+            if (
+                not isinstance(medication, Mapping)
+                or medication.get("resourceType") != "Medication"
+            ):
+                raise Unavailable("a Medication it references could not be read")
+            entries.append({"resource": medication, "search": {"mode": "include"}})
+        return bundle
+
+    def _medication_id(self, resource: Mapping[str, Any]) -> str | None:
+        reference = resource.get("medicationReference")
+        target = reference.get("reference") if isinstance(reference, Mapping) else None
+        if not isinstance(target, str) or target.startswith("#"):
+            return None  # contained, or not a literal reference
+        segments: tuple[str, ...] = tuple(target.split("/"))
+        if target.startswith(("http://", "https://")):
+            base, absolute = normalise(self._base), normalise(target)
+            if base is None or absolute is None or not base.contains(absolute):
+                return None  # on another server: never followed
+            segments = absolute.path[len(base.path) :]
+        # Medication/id, or a version of it (Medication/id/_history/n).
+        if len(segments) not in (2, 4) or segments[0] != "Medication" or not segments[1]:
+            return None
+        return segments[1]
+
+
+def _resources(entries: list[Any]) -> list[Mapping[str, Any]]:
+    found = []
+    for entry in entries:
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if isinstance(resource, Mapping):
+            found.append(resource)
+    return found
 
 
 class RefusingFetcher:

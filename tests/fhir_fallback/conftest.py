@@ -80,13 +80,55 @@ def _paged_patient() -> list[dict[str, Any]]:
     return resources
 
 
+MEDREF_PATIENT = "medref-1"
+
+
+def _medication_reference_patient() -> list[dict[str, Any]]:
+    """Drugs named only through medicationReference, as many EHRs record them."""
+    subject = {"reference": f"Patient/{MEDREF_PATIENT}"}
+    return [
+        {"resourceType": "Patient", "id": MEDREF_PATIENT},
+        {
+            "resourceType": "Medication",
+            "id": "med-levocetirizine",
+            "code": {"text": "Xyzal (levocetirizine) 5 mg tablet"},
+        },
+        {
+            "resourceType": "MedicationStatement",
+            "id": "medref-ms-1",
+            "status": "active",
+            "medicationReference": {"reference": "Medication/med-levocetirizine"},
+            "subject": subject,
+        },
+        {
+            "resourceType": "MedicationStatement",
+            "id": "medref-ms-2",
+            "status": "active",
+            "medicationReference": {"reference": "Medication/med-levocetirizine"},
+            "subject": subject,
+        },
+        {
+            "resourceType": "MedicationStatement",
+            "id": "medref-ms-3",
+            "status": "active",
+            "medicationReference": {"reference": "Medication/deleted-long-ago"},
+            "subject": subject,
+        },
+    ]
+
+
 @pytest.fixture(scope="session")
 def fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SekmetServer]:
     """sekmet-fhir on 127.0.0.1, loaded with the Sandbox patient; stopped at the end."""
     server = SekmetServer(Path(tmp_path_factory.mktemp("sekmet")))
     server.start()
     try:
-        server.load(sandbox_resources() + _outside_the_queries() + _paged_patient())
+        server.load(
+            sandbox_resources()
+            + _outside_the_queries()
+            + _paged_patient()
+            + _medication_reference_patient()
+        )
         yield server
     finally:
         server.stop()

@@ -293,3 +293,62 @@ def test_reasons_never_carry_the_token_or_the_patient() -> None:
     text = json.dumps(resolved.unavailable)
     assert TOKEN not in text and "secret-patient-42" not in text
     assert "HTTP 401" in resolved.unavailable["conditions"]
+
+
+def test_medication_references_stay_on_the_allowed_server() -> None:
+    def respond(seen: Seen) -> Reply:
+        if seen.path.startswith("/fhir/MedicationStatement"):
+            statements = [
+                {
+                    "resourceType": "MedicationStatement",
+                    "id": f"ms{n}",
+                    "status": "active",
+                    "medicationReference": {"reference": reference},
+                    "subject": {"reference": "Patient/p-1"},
+                }
+                for n, reference in enumerate(
+                    [
+                        f"{elsewhere.base_url}/Medication/far",
+                        f"{base_url}/Medication/near/_history/2",
+                        "#contained",
+                    ]
+                )
+            ]
+            return Reply(body=_bundle(*statements))
+        if seen.path.startswith("/fhir/Medication/"):
+            return Reply(body={"resourceType": "Medication", "id": seen.path.rsplit("/", 1)[1]})
+        return Reply(body=_bundle())
+
+    with LoopbackServer() as elsewhere, LoopbackServer(respond) as server:
+        base_url = server.base_url
+        resolved = resolve(server.base_url)
+
+    assert elsewhere.seen == []
+    medication_reads = [s.path for s in server.seen if s.path.startswith("/fhir/Medication/")]
+    assert medication_reads == ["/fhir/Medication/near"]
+    kinds = [r["resourceType"] for r in resolved.resources["medicationStatements"]]
+    assert kinds.count("Medication") == 1
+
+
+def test_a_referenced_medication_that_cannot_be_read_makes_the_key_unavailable() -> None:
+    def respond(seen: Seen) -> Reply:
+        if seen.path.startswith("/fhir/MedicationRequest"):
+            request = {
+                "resourceType": "MedicationRequest",
+                "id": "mr1",
+                "status": "active",
+                "intent": "order",
+                "medicationReference": {"reference": "Medication/m1"},
+                "subject": {"reference": "Patient/p-1"},
+            }
+            return Reply(body=_bundle(request))
+        if seen.path.startswith("/fhir/Medication/"):
+            return Reply(403)
+        return Reply(body=_bundle())
+
+    with LoopbackServer(respond) as server:
+        resolved = resolve(server.base_url)
+
+    # An unreadable drug could be the epinephrine: missing, not absent.
+    assert "HTTP 403" in resolved.unavailable["medicationRequests"]
+    assert resolved.has("medicationStatements")

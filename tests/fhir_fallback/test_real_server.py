@@ -8,6 +8,7 @@ from service.fhir import fetcher_for
 from service.prefetch import ResolvedPrefetch, resolve_prefetch
 
 from .conftest import (
+    MEDREF_PATIENT,
     PAGED_OBSERVATIONS,
     PAGED_PATIENT,
     SANDBOX_PATIENT,
@@ -190,3 +191,17 @@ def test_403_for_a_type_outside_the_token_scope_makes_only_that_key_unavailable(
     assert set(resolved.unavailable) == {"medicationRequests"}
     assert "HTTP 403" in resolved.unavailable["medicationRequests"]
     assert len(resolved.resources["conditions"]) == 4
+
+
+def test_medications_referenced_by_a_fetched_statement_are_read_too(
+    fhir_server: SekmetServer,
+) -> None:
+    resolved = resolve(fhir_server, {}, patient_id=MEDREF_PATIENT)
+
+    assert resolved.unavailable == {}
+    statements = resolved.resources["medicationStatements"]
+    medications = [r for r in statements if r["resourceType"] == "Medication"]
+    # Read once for the two statements naming it; the one that no longer exists is
+    # left unknown, as it would be in a prefetch.
+    assert [m["id"] for m in medications] == ["med-levocetirizine"]
+    assert len(statements) == 4
