@@ -109,8 +109,13 @@ class SekmetServer:
                 self._process.wait()
         self._http.close()
 
-    def load(self, resources: Iterable[dict[str, Any]]) -> None:
-        """PUT every resource (a batch, so each stands alone), keeping its id."""
+    def load(self, resources: Iterable[dict[str, Any]], tolerate: Iterable[str] = ()) -> set[str]:
+        """PUT every resource (a batch, so each stands alone), keeping its id.
+
+        Returns the "Type/id" of the resources the server refused; refusing one not in
+        ``tolerate`` (the deliberately malformed ones) is an error.
+        """
+        resources = [r for r in resources if isinstance(r.get("id"), str) and r["id"]]
         entries = [
             {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
             for r in resources
@@ -121,13 +126,14 @@ class SekmetServer:
             timeout=60,
         )
         response.raise_for_status()
-        failed = [
-            e["response"]["status"]
-            for e in response.json().get("entry", [])
-            if not e["response"]["status"].startswith(("200", "201"))
-        ]
-        if failed:
-            raise RuntimeError(f"sekmet refused {len(failed)} resources: {failed[:3]}")
+        refused = {
+            f"{resource['resourceType']}/{resource['id']}"
+            for resource, entry in zip(resources, response.json().get("entry", []), strict=True)
+            if not entry["response"]["status"].startswith(("200", "201"))
+        }
+        if not refused <= set(tolerate):
+            raise RuntimeError(f"sekmet refused {sorted(refused)}")
+        return refused
 
     def scoped_token(self, resource_types: Iterable[str]) -> str:
         """A SMART access token that lets its bearer read only these resource types."""
