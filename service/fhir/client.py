@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ def session() -> requests.Session:
 
 
 def _new_session() -> requests.Session:
+    # urllib3 logs every request line at DEBUG, and ours carry the patient id.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
     http_session = requests.Session()
     # Environment proxies and ~/.netrc credentials must not change where requests go or
     # what they carry; cookies must not carry one EHR user's session into another's call.

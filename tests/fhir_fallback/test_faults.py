@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -352,3 +353,14 @@ def test_a_referenced_medication_that_cannot_be_read_makes_the_key_unavailable()
     # An unreadable drug could be the epinephrine: missing, not absent.
     assert "HTTP 403" in resolved.unavailable["medicationRequests"]
     assert resolved.has("medicationStatements")
+
+
+def test_nothing_logged_carries_the_token_or_the_patient(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    with LoopbackServer(lambda _: Reply(503)) as server:
+        resolve(server.base_url, context={"patientId": "secret-patient-42"})
+
+    assert caplog.records  # the unavailable keys are logged
+    for record in caplog.records:
+        text = record.getMessage() + repr(record.__dict__)
+        assert "secret-patient-42" not in text and TOKEN not in text
