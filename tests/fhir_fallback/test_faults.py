@@ -1,4 +1,8 @@
-"""Faults a real FHIR server will not produce on demand, from a small loopback server."""
+"""Faults a real FHIR server will not produce on demand, from a small loopback server.
+
+Service requirements: 54 (412 when the server cannot be reached), 61 (the token with
+each call, and only to the allowed server).
+"""
 
 from __future__ import annotations
 

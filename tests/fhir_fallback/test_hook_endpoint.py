@@ -2,6 +2,8 @@
 
 SPEC (CDS Hooks 2.0, Prefetch template / HTTP status codes): a service unable to obtain
 required data through the prefetch or the FHIR server answers 412 Precondition Failed.
+
+Service requirements: 34, 54.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""The FHIR fallback against a real FHIR server (sekmet-fhir) on loopback."""
+"""The FHIR fallback against a real FHIR server (sekmet-fhir) on loopback.
+
+Service requirements (cds-hooks-2.0-service-requirements.tsv): 34 (data from the
+prefetch or the FHIR server), 52 (OperationOutcomes in prefetched data), 61 (the access
+token with each call).
+"""
 
 from __future__ import annotations
 

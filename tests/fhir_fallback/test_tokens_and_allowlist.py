@@ -1,3 +1,9 @@
+"""Prefetch tokens and the list of FHIR servers the service may query.
+
+Service requirements: 55 (`{{` `}}` delimiters), 56 (context paths and user
+identifiers), 57 (only root-level primitive context fields), 59 (`context.` names).
+"""
+
 from __future__ import annotations
 
 import pytest
