@@ -368,3 +368,15 @@ def test_nothing_logged_carries_the_token_or_the_patient(caplog: pytest.LogCaptu
     for record in caplog.records:
         text = record.getMessage() + repr(record.__dict__)
         assert "secret-patient-42" not in text and TOKEN not in text
+
+
+def test_null_and_present_keys_are_never_queried() -> None:
+    with LoopbackServer() as server:
+        resolved = resolve(
+            server.base_url,
+            prefetch={"observations": None, "conditions": _bundle(_CONDITION), "patient": None},
+        )
+
+    queried = sorted(urlsplit(s.path).path.split("/")[2] for s in server.seen)
+    assert queried == ["MedicationRequest", "MedicationStatement"]
+    assert resolved.resources["observations"] == []
