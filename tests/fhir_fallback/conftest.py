@@ -135,7 +135,10 @@ def fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SekmetServ
 
 
 def make_app(allowed: list[str], **config: Any) -> Flask:
-    return create_app({"TESTING": True, "FHIR_ALLOWED_SERVERS": allowed, **config})
+    # AUTH_DISABLED: these tests are about FHIR data, not about the EHR's JWT (trust work).
+    return create_app(
+        {"TESTING": True, "AUTH_DISABLED": True, "FHIR_ALLOWED_SERVERS": allowed, **config}
+    )
 
 
 def hook_body(
