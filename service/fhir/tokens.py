@@ -53,7 +53,10 @@ def render(template: str, context: Mapping[str, Any]) -> str:
     segments = []
     for segment in path.split("/"):
         if _TOKEN.search(segment):
-            segment = quote(_fill(segment, context), safe="")
+            filled = _fill(segment, context)
+            if filled in {".", ".."}:  # would climb the server's path, not name a resource
+                raise Unavailable("its prefetch template would be filled with a path segment")
+            segment = quote(filled, safe="")
         segments.append(segment)
     relative = "/".join(segments)
     if not query:

@@ -50,6 +50,13 @@ def test_unknown_or_unusable_tokens_are_unavailable(template: str) -> None:
         render(template, CONTEXT)
 
 
+@pytest.mark.parametrize("patient_id", [".", ".."])
+def test_a_context_value_cannot_climb_the_server_path(patient_id: str) -> None:
+    with pytest.raises(Unavailable):
+        render("Patient/{{context.patientId}}", {"patientId": patient_id})
+    assert render("Condition?patient={{context.patientId}}", {"patientId": patient_id})
+
+
 def test_non_primitive_context_fields_are_not_tokens() -> None:
     with pytest.raises(Unavailable):
         render("X?a={{context.draftOrders}}", {"draftOrders": {"resourceType": "Bundle"}})
