@@ -68,7 +68,7 @@ CORE_SETTINGS: tuple[Setting, ...] = (
 )
 
 # Modules that declare a SETTINGS tuple of their own.
-_SETTING_MODULES: tuple[str, ...] = ("service.fhir",)
+_SETTING_MODULES: tuple[str, ...] = ("service.storage", "service.admin_auth", "service.fhir")
 
 
 def all_settings() -> tuple[Setting, ...]:

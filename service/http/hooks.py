@@ -8,6 +8,7 @@ from ..envelope import load_hook_request, parse_json_body
 from ..fhir import fetcher_for
 from ..pipeline import run_hook
 from ..state import state
+from ..storage.issued import record_issued_cards
 
 bp = Blueprint("hooks", __name__)
 
@@ -18,10 +19,11 @@ def call_service(service_id: str) -> ResponseReturnValue:
         abort(404, description=f"No CDS service with id '{service_id[:64]}'.")
     hook_request = load_hook_request(parse_json_body(request.get_data(cache=False)))
     current = state()
+    thresholds = current.thresholds()
     result = run_hook(
         hook_request,
         knowledge=current.knowledge,
-        thresholds=current.thresholds(),
+        thresholds=thresholds,
         now=current.clock(),
         fetch_missing=fetcher_for(
             hook_request.fhir_server,
@@ -29,5 +31,12 @@ def call_service(service_id: str) -> ResponseReturnValue:
             hook_request.context,
             current_app.config,
         ),
+    )
+    record_issued_cards(
+        result.cards,
+        hook_instance=hook_request.hook_instance,
+        patient_id=hook_request.patient_id,
+        issued_at=current.clock(),
+        thresholds_version=getattr(thresholds, "version", None),
     )
     return jsonify({"cards": result.cards})
