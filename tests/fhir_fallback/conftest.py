@@ -135,10 +135,9 @@ def fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SekmetServ
 
 
 def make_app(allowed: list[str], **config: Any) -> Flask:
-    # AUTH_DISABLED: these tests are about FHIR data, not about the EHR's JWT (trust work).
-    return create_app(
-        {"TESTING": True, "AUTH_DISABLED": True, "FHIR_ALLOWED_SERVERS": allowed, **config}
-    )
+    # These tests are about FHIR data: not about the EHR's JWT, nor about card storage.
+    base = {"TESTING": True, "AUTH_DISABLED": True, "RECORD_CARDS": False}
+    return create_app({**base, "FHIR_ALLOWED_SERVERS": allowed, **config})
 
 
 def hook_body(
