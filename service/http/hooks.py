@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from ..discovery import SERVICE_ID
 from ..envelope import load_hook_request, parse_json_body
+from ..fhir import fetcher_for
 from ..pipeline import run_hook
 from ..state import state
+from ..storage.issued import record_issued_cards
 
 bp = Blueprint("hooks", __name__)
 
@@ -16,11 +18,27 @@ def call_service(service_id: str) -> ResponseReturnValue:
     if service_id != SERVICE_ID:
         abort(404, description=f"No CDS service with id '{service_id[:64]}'.")
     hook_request = load_hook_request(parse_json_body(request.get_data(cache=False)))
+    g.hook_instance = hook_request.hook_instance  # for the request log line
     current = state()
+    thresholds = current.thresholds()
     result = run_hook(
         hook_request,
         knowledge=current.knowledge,
-        thresholds=current.thresholds(),
+        thresholds=thresholds,
         now=current.clock(),
+        fetch_missing=fetcher_for(
+            hook_request.fhir_server,
+            hook_request.access_token,
+            hook_request.context,
+            current_app.config,
+        ),
+    )
+    g.card_topics = result.topics
+    record_issued_cards(
+        result.cards,
+        hook_instance=hook_request.hook_instance,
+        patient_id=hook_request.patient_id,
+        issued_at=current.clock(),
+        thresholds_version=thresholds.version,
     )
     return jsonify({"cards": result.cards})
