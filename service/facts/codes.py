@@ -21,9 +21,21 @@ def codings(concept: Any) -> Iterator[dict[str, Any]]:
 
 
 def codes_in(concept: Any, system: str, knowledge: Knowledge) -> list[str]:
-    """The codes of `concept` under code system `system` (its URI or an OID form)."""
+    """The codes of `concept` under code system `system` (its URI or an OID form).
+
+    The same test as ``codings`` written as one loop: it runs for every resource of the
+    record, thousands per call, before anything is filtered out.
+    """
+    if not isinstance(concept, dict):
+        return []
     accepted = knowledge.systems.get(system, frozenset())
-    return [c["code"].strip() for c in codings(concept) if c.get("system") in accepted]
+    found: list[str] = []
+    for coding in concept.get("coding") or ():
+        if isinstance(coding, dict):
+            code = coding.get("code")
+            if isinstance(code, str) and coding.get("system") in accepted:
+                found.append(code.strip())
+    return found
 
 
 def words_of(concept: Any) -> list[str]:
