@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -57,7 +58,21 @@ class DrugTable:
     form_words: Mapping[str, re.Pattern[str]]
 
     def by_names(self, text: str) -> list[str]:
+        # Most medications of a record name no drug of the table: one search of all the
+        # names together settles those before the per-drug searches.
+        if not self._any_name.search(text):
+            return []
         return [key for key, drug in self.drugs.items() if drug.names.search(text)]
+
+    @cached_property
+    def _any_name(self) -> re.Pattern[str]:
+        """Matches wherever some drug's ``names`` pattern matches (their alternation)."""
+        if not self.drugs:
+            return re.compile(r"(?!)")
+        return re.compile(
+            "|".join(f"(?:{drug.names.pattern})" for drug in self.drugs.values()),
+            re.IGNORECASE,
+        )
 
     def suggested_drug(self, drug_class: str) -> Drug:
         for drug in self.drugs.values():

@@ -1,0 +1,70 @@
+"""The facts layer's fast paths (bench/, issue 8) answer exactly as the plain readings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from service.facts.codes import codes_in, codings
+from service.knowledge import bundled_cards_dir, load_knowledge
+
+KNOWLEDGE = load_knowledge(bundled_cards_dir())
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+
+
+def _plain_codes_in(concept: Any, system: str) -> list[str]:
+    accepted = KNOWLEDGE.systems.get(system, frozenset())
+    return [c["code"].strip() for c in codings(concept) if c.get("system") in accepted]
+
+
+@pytest.mark.parametrize(
+    "concept",
+    [
+        None,
+        "text",
+        {},
+        {"coding": None},
+        {"coding": {"system": "http://loinc.org", "code": "21582-2"}},
+        {"coding": ["x", None, 3]},
+        {"coding": [{"system": "http://loinc.org", "code": " 21582-2 "},
+                    {"system": "http://loinc.org", "code": 21582},
+                    {"system": "urn:oid:2.16.840.1.113883.6.1", "code": "33343-5"},
+                    {"system": "http://snomed.info/sct", "code": "39579001"},
+                    {"code": "44340-8"}]},
+        # An unhashable system is never looked at when the code is not a string.
+        {"coding": [{"system": ["http://loinc.org"], "code": None}]},
+    ],
+)
+@pytest.mark.parametrize("system", ["loinc", "snomed", "icd10cm", "rxnorm", "unknown"])
+def test_codes_in_reads_as_the_plain_comprehension(concept: Any, system: str) -> None:
+    assert codes_in(concept, system, KNOWLEDGE) == _plain_codes_in(concept, system)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "lisinopril 10 MG Oral Tablet",
+        "norepinephrine | noradrenaline",
+        "Zyrtec",
+        "EPIPEN 2-PAK",
+        "cetirizine / pseudoephedrine | Allegra-D",
+        "montelukast sodium 10 MG",
+        "pre-dupilumab visit",
+        "Epinephrine auto injector | Auvi-Q",
+        "prednisone | ranitidine | omalizumab",
+    ],
+)
+def test_by_names_finds_what_the_per_drug_searches_find(text: str) -> None:
+    table = KNOWLEDGE.drugs
+    plain = [key for key, drug in table.drugs.items() if drug.names.search(text)]
+    assert table.by_names(text) == plain
+
+
+def test_by_names_finds_every_drug_by_each_of_its_names() -> None:
+    table = KNOWLEDGE.drugs
+    for key, drug in table.drugs.items():
+        for name in drug.names.pattern.split("(?:", 1)[1].rsplit(")", 1)[0].split("|"):
+            text = name.replace("[\\s-]+", " ").replace("\\", "")
+            assert key in table.by_names(f"x | {text} 10 MG"), (key, text)
