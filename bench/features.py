@@ -39,6 +39,8 @@ KEY_ID = "bench-es384"
 TOKEN_LIFETIME_SECONDS = 300
 
 CONFIG_NAMES = ("off", "deployed")
+# Optional, to attribute the cost of "deployed" to each feature: one feature on at a time.
+EXTRA_CONFIG_NAMES = ("tokens", "recording")
 
 
 @dataclass(frozen=True)
@@ -56,11 +58,22 @@ class Available:
 
     def describe(self, config: str) -> dict[str, str]:
         """'on' / 'off' / 'n/a' per feature, for the table and the JSON."""
-        state = "on" if config == "deployed" else "off"
+        tokens, recording = _switches(config)
         return {
-            "token_verification": state if self.token_verification else "n/a",
-            "card_recording": state if self.card_recording else "n/a",
+            "token_verification": ("on" if tokens else "off") if self.token_verification
+            else "n/a",
+            "card_recording": ("on" if recording else "off") if self.card_recording else "n/a",
         }
+
+
+def _switches(config: str) -> tuple[bool, bool]:
+    """(token verification, card recording) of a configuration name."""
+    return {
+        "off": (False, False),
+        "deployed": (True, True),
+        "tokens": (True, False),
+        "recording": (False, True),
+    }[config]
 
 
 class TokenMint:
@@ -148,15 +161,16 @@ class BenchConfig:
 
 
 def build_config(name: str, available: Available, workdir: Path, mint: TokenMint) -> BenchConfig:
-    """Settings for ``name`` ('off' or 'deployed'), with its files under ``workdir``."""
-    if name not in CONFIG_NAMES:
+    """Settings for ``name`` ('off', 'deployed', or one feature alone: 'tokens',
+    'recording'), with its files under ``workdir``."""
+    if name not in CONFIG_NAMES + EXTRA_CONFIG_NAMES:
         raise ValueError(f"unknown configuration {name!r}")
     workdir.mkdir(parents=True, exist_ok=True)
-    deployed = name == "deployed"
+    tokens, recording = _switches(name)
     values: dict[str, Any] = {}
     used_mint: TokenMint | None = None
     if available.token_verification:
-        if deployed:
+        if tokens:
             jwks_path = workdir / "bench-jwks.json"
             jwks_path.write_text(json.dumps(mint.public_jwks()), encoding="utf-8")
             trust_path = workdir / "trust.json"
@@ -171,7 +185,7 @@ def build_config(name: str, available: Available, workdir: Path, mint: TokenMint
         else:
             values["AUTH_DISABLED"] = True
     if available.card_recording:
-        values["RECORD_CARDS"] = deployed
+        values["RECORD_CARDS"] = recording
         values["DATA_DIR"] = str(workdir)
         values["DATABASE_URL"] = f"sqlite:///{workdir / 'cards.sqlite3'}"
         values["PATIENT_HASH_SALT"] = secrets.token_hex(16)

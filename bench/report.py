@@ -143,7 +143,7 @@ def render(results: dict[str, Any]) -> str:
     lines.append("")
     lines.append("in-process, ms (median unless p99): floor = json.loads of the body, hook = "
                  "the same body through the app's test client; cpu = thread CPU time")
-    header = (f"{'config':<9}{'patient':<9}{'floor':>8}{'hook':>8}{'p99':>8}{'ratio':>7}"
+    header = (f"{'config':<10}{'patient':<9}{'floor':>8}{'hook':>8}{'p99':>8}{'ratio':>7}"
               f"{'floor cpu':>10}{'hook cpu':>9}{'ratio':>7}{'err':>5}  cards")
     lines.append(header)
     lines.append("-" * len(header))
@@ -151,7 +151,7 @@ def render(results: dict[str, Any]) -> str:
         for patient in patients:
             inproc = _get(config, "inprocess", patient) or {}
             lines.append(
-                f"{name:<9}{patient:<9}"
+                f"{name:<10}{patient:<9}"
                 f"{_fmt(_get(inproc, 'floor', 'median_ms'), 2):>8}"
                 f"{_fmt(_get(inproc, 'hook', 'median_ms'), 2):>8}"
                 f"{_fmt(_get(inproc, 'hook', 'p99_ms'), 2):>8}"
@@ -162,14 +162,14 @@ def render(results: dict[str, Any]) -> str:
                 f"{inproc.get('errors', '-'):>5}  {config.get('cards', {}).get(patient, '-')}"
             )
         features = config.get("features", {})
-        lines.append(f"{'':<9}features: token verification {features.get('token_verification')}"
+        lines.append(f"{'':<10}features: token verification {features.get('token_verification')}"
                      f", card recording {features.get('card_recording')}")
     if any(config.get("http") for config in results["configs"].values()):
         lines.append("")
         lines.append("over HTTP (gunicorn, 2 sync workers, loopback): latency ms at 1 client, "
                      "req/s at 1/4/16 clients; srv cpu = workers' CPU ms per request (c1); "
                      "cap = req/s 2 dedicated cores would serve at that cost")
-        header = (f"{'config':<9}{'patient':<9}{'median':>8}{'p99':>8}{'rps c1':>8}"
+        header = (f"{'config':<10}{'patient':<9}{'median':>8}{'p99':>8}{'rps c1':>8}"
                   f"{'rps c4':>8}{'rps c16':>8}{'srv cpu':>9}{'cap':>8}{'err':>5}")
         lines.append(header)
         lines.append("-" * len(header))
@@ -178,7 +178,7 @@ def render(results: dict[str, Any]) -> str:
                 http = _get(config, "http", patient) or {}
                 errors = sum(phase.get("errors", 0) for phase in http.values())
                 lines.append(
-                    f"{name:<9}{patient:<9}"
+                    f"{name:<10}{patient:<9}"
                     f"{_fmt(_get(http, 'c1', 'latency', 'median_ms'), 2):>8}"
                     f"{_fmt(_get(http, 'c1', 'latency', 'p99_ms'), 2):>8}"
                     f"{_fmt(_get(http, 'c1', 'throughput_rps'), 0):>8}"
@@ -188,16 +188,21 @@ def render(results: dict[str, Any]) -> str:
                     f"{_fmt(_get(http, 'c1', 'cpu_bound_capacity_rps'), 0):>8}"
                     f"{errors:>5}"
                 )
-            if config.get("gunicorn"):
-                lines.append(f"{'':<9}gunicorn configuration: {config['gunicorn']}")
+        sources = {c["gunicorn"] for c in results["configs"].values() if c.get("gunicorn")}
+        lines.append("gunicorn configuration: " + "; ".join(sorted(sources)))
     lines.append("")
     cost = results.get("feature_cost")
     if cost:
-        lines.append("cost of token verification + card recording (deployed minus off, "
-                     "median ms):")
-        for patient, row in cost.items():
-            lines.append(f"  {patient:<9} in-process {_fmt(row.get('inprocess_ms'), 2):>7}   "
-                         f"http c1 {_fmt(row.get('http_c1_ms'), 2):>7}")
+        lines.append("cost of the features (configuration minus off, median ms; cpu = CPU "
+                     "time, less sensitive to other load):")
+        for name, per_patient in cost.items():
+            for patient, row in per_patient.items():
+                lines.append(
+                    f"  {name:<9} {patient:<9} in-process "
+                    f"{_fmt(row.get('inprocess_ms'), 2):>7} (cpu "
+                    f"{_fmt(row.get('inprocess_cpu_ms'), 2):>6})   http c1 "
+                    f"{_fmt(row.get('http_c1_ms'), 2):>7} (server cpu "
+                    f"{_fmt(row.get('http_server_cpu_ms'), 2):>6})")
         lines.append("")
     for name, config in results["configs"].items():
         memory = config.get("memory")

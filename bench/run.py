@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .features import CONFIG_NAMES, Available, BenchConfig, iter_configs
+from .features import CONFIG_NAMES, EXTRA_CONFIG_NAMES, Available, BenchConfig, iter_configs
 from .inprocess import HOOK_PATH, TEST_CLIENT_BASE, measure_inprocess, topics_of
 from .load import run_load
 from .patients import PATIENT_NAMES, Patient, make_patient
@@ -282,21 +282,32 @@ def run(plan: Plan, *, configs: tuple[str, ...], patient_names: tuple[str, ...],
 
 
 def _feature_cost(configs: dict[str, Any]) -> dict[str, Any]:
-    if "off" not in configs or "deployed" not in configs:
+    """Per configuration other than 'off': its median minus off's, per patient."""
+    off = configs.get("off")
+    if off is None:
         return {}
-    off, deployed = configs["off"], configs["deployed"]
-    cost: dict[str, Any] = {}
-    for patient in deployed.get("inprocess", {}):
-        def delta(*path: str, off: Any = off, deployed: Any = deployed) -> float | None:
-            a, b = deployed, off
-            for key in path:
-                a = (a or {}).get(key)
-                b = (b or {}).get(key)
-            return None if a is None or b is None else round(a - b, 3)
 
-        cost[patient] = {
-            "inprocess_ms": delta("inprocess", patient, "hook", "median_ms"),
-            "http_c1_ms": delta("http", patient, "c1", "latency", "median_ms"),
+    def delta(config: Any, *path: str) -> float | None:
+        a, b = config, off
+        for key in path:
+            a = (a or {}).get(key)
+            b = (b or {}).get(key)
+        return None if a is None or b is None else round(a - b, 3)
+
+    cost: dict[str, Any] = {}
+    for name, config in configs.items():
+        if name == "off":
+            continue
+        cost[name] = {
+            patient: {
+                "inprocess_ms": delta(config, "inprocess", patient, "hook", "median_ms"),
+                "inprocess_cpu_ms": delta(config, "inprocess", patient, "hook_cpu",
+                                          "median_ms"),
+                "http_c1_ms": delta(config, "http", patient, "c1", "latency", "median_ms"),
+                "http_server_cpu_ms": delta(config, "http", patient, "c1",
+                                            "server_cpu_ms_per_request"),
+            }
+            for patient in config.get("inprocess", {})
         }
     return cost
 
@@ -306,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: a few requests per phase, seconds not minutes")
     parser.add_argument("--configs", default=",".join(CONFIG_NAMES),
-                        help="comma-separated subset of: off,deployed (default: both)")
+                        help="comma-separated, from: off,deployed (the default: both) and "
+                             "tokens,recording (one feature on, to attribute its cost)")
     parser.add_argument("--patients", default=",".join(PATIENT_NAMES),
                         help="comma-separated subset of: typical,heavy,extreme")
     parser.add_argument("--no-http", action="store_true",
@@ -320,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configs = tuple(c for c in args.configs.split(",") if c)
     names = tuple(p for p in args.patients.split(",") if p)
-    bad = [c for c in configs if c not in CONFIG_NAMES] + [
+    bad = [c for c in configs if c not in CONFIG_NAMES + EXTRA_CONFIG_NAMES] + [
         p for p in names if p not in PATIENT_NAMES]
     if bad:
         parser.error(f"unknown: {', '.join(bad)}")
