@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pyinstrument import Profiler
 
-from .features import CONFIG_NAMES, Available, build_config
+from .features import CONFIG_NAMES, EXTRA_CONFIG_NAMES, Available, build_config
 from .inprocess import HOOK_PATH, TEST_CLIENT_BASE
 from .patients import PATIENT_NAMES, make_patient
 from .run import RESULTS_DIR
@@ -23,7 +23,7 @@ from .run import RESULTS_DIR
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
     parser.add_argument("patient", choices=PATIENT_NAMES)
-    parser.add_argument("--config", choices=CONFIG_NAMES, default="deployed")
+    parser.add_argument("--config", choices=CONFIG_NAMES + EXTRA_CONFIG_NAMES, default="deployed")
     parser.add_argument("--iterations", type=int, default=30)
     parser.add_argument("--interval", type=float, default=0.0005,
                         help="sampling interval in seconds")
