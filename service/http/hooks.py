@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from ..discovery import SERVICE_ID
 from ..envelope import load_hook_request, parse_json_body
 from ..fhir import fetcher_for
+from ..gc_pause import collection_paused
 from ..pipeline import run_hook
 from ..state import state
 from ..storage.issued import record_issued_cards
@@ -15,6 +18,14 @@ bp = Blueprint("hooks", __name__)
 
 @bp.post("/cds-services/<service_id>")
 def call_service(service_id: str) -> ResponseReturnValue:
+    # The request's objects must be freed before the collector resumes: _cards_for
+    # returns only the cards, so its locals (the parsed request) go as it returns.
+    with collection_paused():
+        cards = _cards_for(service_id)
+    return jsonify({"cards": cards})
+
+
+def _cards_for(service_id: str) -> list[dict[str, Any]]:
     if service_id != SERVICE_ID:
         abort(404, description=f"No CDS service with id '{service_id[:64]}'.")
     hook_request = load_hook_request(parse_json_body(request.get_data(cache=False)))
@@ -41,4 +52,4 @@ def call_service(service_id: str) -> ResponseReturnValue:
         issued_at=current.clock(),
         thresholds_version=thresholds.version,
     )
-    return jsonify({"cards": result.cards})
+    return result.cards
