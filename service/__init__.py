@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import settings
+from . import health, metrics, settings
 from .errors import register_error_handlers
 from .knowledge import bundled_cards_dir, load_knowledge
 from .state import ServiceState, install
@@ -44,6 +44,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     install(app, service_state)
 
     register_error_handlers(app)
+    metrics.init_app(app)
+    health.init_app(app)
     from .http import discovery, hooks
 
     app.register_blueprint(discovery.bp)

@@ -68,7 +68,7 @@ CORE_SETTINGS: tuple[Setting, ...] = (
 )
 
 # Modules that declare a SETTINGS tuple of their own.
-_SETTING_MODULES: tuple[str, ...] = ()
+_SETTING_MODULES: tuple[str, ...] = ("service.metrics", "service.serving")
 
 
 def all_settings() -> tuple[Setting, ...]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from .. import metrics
 from ..discovery import SERVICE_ID
 from ..envelope import load_hook_request, parse_json_body
 from ..pipeline import run_hook
@@ -23,4 +24,5 @@ def call_service(service_id: str) -> ResponseReturnValue:
         thresholds=current.thresholds(),
         now=current.clock(),
     )
+    metrics.record_cards(result.topics)
     return jsonify({"cards": result.cards})

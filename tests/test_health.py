@@ -1,0 +1,89 @@
+"""/healthz and /readyz, and the readiness-check registry other features extend."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from service import create_app, health
+
+
+def test_healthz_answers_json_without_touching_anything(client: FlaskClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.is_json and response.get_json() == {"status": "pass"}
+
+
+def test_readyz_reports_the_configuration_check(client: FlaskClient) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "pass"
+    assert body["checks"]["configuration"]["status"] == "pass"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_a_registered_check_that_fails_makes_readyz_503(app: Flask) -> None:
+    calls = []
+    health.register_check(app, "database", lambda: calls.append("ran"))
+
+    def broken() -> None:
+        raise health.NotReady("cannot reach the database")
+
+    health.register_check(app, "queue", broken)
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "fail"
+    assert body["checks"]["database"]["status"] == "pass" and calls == ["ran"]
+    assert body["checks"]["queue"] == {
+        "status": "fail",
+        "output": "cannot reach the database",
+        "durationMs": body["checks"]["queue"]["durationMs"],
+    }
+
+
+def test_an_unexpected_exception_is_logged_but_not_shown(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret_url = "postgresql://mcas:hunter2@db.internal:5432/mcas"
+
+    def leaky() -> None:
+        raise ConnectionError(f"could not connect to {secret_url}")
+
+    health.register_check(app, "database", leaky)
+    with caplog.at_level(logging.WARNING, logger="service.health"):
+        response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["database"]["output"] == "ConnectionError"
+    assert "hunter2" not in response.get_data(as_text=True)
+    assert any(record.getMessage() == "readiness check failed" for record in caplog.records)
+
+
+def test_a_failing_thresholds_provider_makes_the_service_unready(app: Flask) -> None:
+    def unreadable() -> None:
+        raise health.NotReady("thresholds file unreadable")
+
+    app.extensions["mcas"].thresholds = unreadable
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["configuration"]["output"] == "thresholds file unreadable"
+
+
+def test_a_check_name_cannot_be_registered_twice(app: Flask) -> None:
+    with pytest.raises(ValueError, match="configuration"):
+        health.register_check(app, "configuration", lambda: None)
+
+
+def test_probes_stay_open_when_the_app_is_built_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Orchestrators send no token: the probes must answer whatever guards /cds-services.
+    monkeypatch.setenv("MCAS_METRICS_TOKEN", "scrape-secret")
+    client = create_app({"TESTING": True}).test_client()
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
+    assert client.post("/healthz").status_code == 405
