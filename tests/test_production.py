@@ -1,0 +1,156 @@
+"""The production command, exactly as the README documents it and the image runs it.
+
+gunicorn on loopback with 2 sync workers: a hook is answered, the probes answer, and
+/metrics adds up what every worker counted, including a worker that was killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.production_server import (
+    Server,
+    documented_command,
+    image_command,
+    production_server,
+    wait_until,
+)
+
+HOOK_ROUTE = "/cds-services/<service_id>"
+
+
+def test_the_image_runs_the_documented_command() -> None:
+    assert image_command() == documented_command()
+
+
+def scrape(server: Server) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    response = requests.get(f"{server.base_url}/metrics", timeout=5)
+    assert response.status_code == 200
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def hook_count(samples: dict[tuple[str, frozenset[tuple[str, str]]], float]) -> float:
+    labels = frozenset({"route": HOOK_ROUTE, "method": "POST", "status": "200"}.items())
+    return samples.get(("mcas_http_request_duration_seconds_count", labels), 0.0)
+
+
+def cards_by_topic(samples: dict[tuple[str, frozenset[tuple[str, str]]], float]) -> Counter[str]:
+    return Counter(
+        {
+            dict(labels)["topic"]: int(value)
+            for (name, labels), value in samples.items()
+            if name == "mcas_cards_issued_total"
+        }
+    )
+
+
+def raw_post(port: int, path: str, body: bytes) -> socket.socket:
+    """Send the headers and half the body, keeping one sync worker busy until the rest."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    sock.sendall(head + body[: len(body) // 2])
+    return sock
+
+
+def finish_raw_post(sock: socket.socket, body: bytes) -> dict[str, Any]:
+    sock.sendall(body[len(body) // 2 :])
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    sock.close()
+    head, _, payload = b"".join(chunks).partition(b"\r\n\r\n")
+    assert head.split(b" ", 2)[1] == b"200", head.decode(errors="replace")
+    return json.loads(payload)
+
+
+def test_production_command_serves_probes_hooks_and_aggregated_metrics(
+    tmp_path: Path, sandbox_hook: dict[str, Any]
+) -> None:
+    command = documented_command()
+    metrics_dir = tmp_path / "prometheus"
+    env = {"MCAS_WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    body = json.dumps(sandbox_hook["body"]).encode()
+    path = sandbox_hook["path"]
+
+    with production_server(command, tmp_path, env) as server:
+        wait_until(lambda: len(server.worker_pids()) == 2, 30, "two workers")
+        port = int(server.base_url.rsplit(":", 1)[1])
+
+        ready = requests.get(f"{server.base_url}/readyz", timeout=5)
+        assert ready.status_code == 200 and ready.json()["status"] == "pass"
+
+        # One worker is held by a half-sent hook, so the other must answer the rest:
+        # both workers count, and /metrics has to add their files up.
+        held = raw_post(port, path, body)
+        responses = [
+            requests.post(
+                f"{server.base_url}{path}",
+                data=body,
+                headers={"Content-Type": "application/json"},
+                timeout=10,
+            )
+            for _ in range(4)
+        ]
+        assert [r.status_code for r in responses] == [200] * 4
+        answers = [r.json() for r in responses] + [finish_raw_post(held, body)]
+        issued = Counter(
+            card["source"]["topic"]["code"] for answer in answers for card in answer["cards"]
+        )
+
+        workers_with_metrics = {
+            p.name.rsplit("_", 1)[1].removesuffix(".db")
+            for p in metrics_dir.glob("histogram_*.db")
+        }
+        assert len(workers_with_metrics) == 2, "both workers should have answered"
+
+        samples = scrape(server)
+        assert hook_count(samples) == 5
+        assert cards_by_topic(samples) == issued
+
+        # A killed worker's counts stay in the totals (child_exit marks it dead).
+        victim = sorted(server.worker_pids())[0]
+        os.kill(victim, signal.SIGKILL)
+        wait_until(
+            lambda: victim not in server.worker_pids() and len(server.worker_pids()) == 2,
+            30,
+            "the killed worker to be replaced",
+        )
+        samples = scrape(server)
+        assert hook_count(samples) == 5
+        assert cards_by_topic(samples) == issued
+
+        probe = subprocess.run(
+            [sys.executable, "-m", "service.probe"],
+            env={**os.environ, "MCAS_BIND": server.base_url.removeprefix("http://")},
+            capture_output=True,
+            timeout=30,
+        )
+        assert probe.returncode == 0, probe.stderr
+
+    assert server.process.returncode == 0
+    lines = server.log_lines()
+    records = [json.loads(line) for line in lines]  # every line is a JSON object
+    messages = [record["message"] for record in records]
+    assert any(m.startswith("ready: 2 workers") for m in messages)
+    access = [r for r in records if r["logger"] == "gunicorn.access"]
+    assert len([r for r in access if r["path"] == path and r["status"] == 200]) == 5
+    patient_id = sandbox_hook["body"]["context"]["patientId"]
+    assert not any(patient_id in line for line in lines)
