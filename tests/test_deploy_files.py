@@ -412,3 +412,17 @@ def test_operations_guide_names_only_real_settings_and_the_real_command() -> Non
     assert " ".join(documented_command()) in text.replace('"', "")
     for path in re.findall(r"`(deploy/[\w./-]+)`", text):
         assert (ROOT / path).exists(), f"docs/operations.md names a missing {path}"
+
+
+def test_build_context_lets_in_what_the_dockerfile_copies() -> None:
+    rules = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert rules[0] == "*"
+    allowed = {rule[1:].rstrip("/") for rule in rules if rule.startswith("!")}
+    for line in DOCKERFILE.read_text(encoding="utf-8").splitlines():
+        if line.startswith("COPY ") and "--from" not in line:
+            for source in line.split()[1:-1]:
+                assert source.rstrip("/") in allowed, f".dockerignore keeps out {source}"
