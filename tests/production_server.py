@@ -22,10 +22,10 @@ from tests.conftest import ROOT
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 README = ROOT / "README.md"
 
-# What the production command needs here that the image has by other means. JWT
-# verification is not in the service yet; when it is, its documented local-testing
-# switch goes here (the server listens on loopback only).
-LOCAL_TESTING_ENV: dict[str, str] = {}
+# The one difference from production: JWT verification off through its documented
+# local-testing switch (docs/security.md), which answers loopback clients only; the
+# server here listens on 127.0.0.1. (Ignored by a service without JWT verification.)
+LOCAL_TESTING_ENV: dict[str, str] = {"MCAS_AUTH_DISABLED": "true"}
 
 
 def documented_command() -> list[str]:
@@ -95,6 +95,9 @@ def production_server(
     env.update(LOCAL_TESTING_ENV)
     env.update(extra_env)
     env["MCAS_BIND"] = f"127.0.0.1:{port}"
+    # Files the service writes (embedded SQLite, replay cache) stay in the test's folder.
+    env.setdefault("MCAS_DATA_DIR", str(workdir / "data"))
+    env.setdefault("MCAS_REPLAY_CACHE", str(workdir / "replay-cache.sqlite3"))
     # The command's own program from this environment's bin/, as the image's PATH has it.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     log_path = workdir / "server.log"

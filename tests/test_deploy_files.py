@@ -45,6 +45,9 @@ PENDING_SETTINGS = {
     "MCAS_ADMIN_TOKEN",
     "MCAS_PATIENT_HASH_SALT",
     "MCAS_DB_AUTO_MIGRATE",
+    "MCAS_TRUST_FILE",
+    "MCAS_PUBLIC_BASE_URL",
+    "MCAS_REPLAY_CACHE",
 }
 
 
@@ -314,6 +317,33 @@ def test_thresholds_configmap_is_a_valid_thresholds_file(tmp_path: Path) -> None
     )
 
 
+def test_trust_configmap_is_the_shipped_trust_template(tmp_path: Path) -> None:
+    data = resources()[("ConfigMap", "mcas-cds-trust")]["data"]
+    template = DEPLOY / "trust" / "trust.yaml"
+    assert data["trust.yaml"] == template.read_text(encoding="utf-8")
+    (container,) = pod_spec()["containers"]
+    env = {item["name"]: item["value"] for item in container["env"]}
+    assert Path(env["MCAS_TRUST_FILE"]).name == "trust.yaml"
+    try:
+        from service.auth.trust import load_trust_file  # type: ignore[import-not-found]
+    except ImportError:
+        pytest.skip("JWT trust (service.auth) not on this branch yet")
+    issuers = load_trust_file(template)
+    assert all("example" in iss for iss in issuers), "the template trusts no real issuer"
+
+
+def test_init_container_gets_the_configuration_the_app_needs() -> None:
+    # `flask --app service db upgrade` builds the app: same files and variables as serving.
+    spec = pod_spec()
+    (migrate,), (container,) = spec["initContainers"], spec["containers"]
+    assert migrate["envFrom"] == container["envFrom"]
+    names = {item["name"] for item in migrate["env"]}
+    assert {"MCAS_THRESHOLDS_FILE", "MCAS_TRUST_FILE"} <= names
+    assert [m for m in container["volumeMounts"] if m["name"] != "tmp"] == [
+        m for m in migrate["volumeMounts"] if m["name"] != "tmp"
+    ]
+
+
 # --- docker compose ---------------------------------------------------------------------
 
 COMPOSE_ENV = {
@@ -393,6 +423,9 @@ def test_compose_wires_postgres_migrations_and_the_service() -> None:
     assert cds["environment"]["MCAS_DATABASE_URL"].startswith("postgresql://")
     assert "@db:5432/" in cds["environment"]["MCAS_DATABASE_URL"]
     assert cds["read_only"] is True and "/tmp" in cds["tmpfs"]
+    for volume in cds["volumes"] + migrate["volumes"]:
+        source = volume.split(":", 1)[0]
+        assert (DEPLOY / source).exists(), f"compose mounts a missing {source}"
     for port in cds["ports"]:
         assert port.startswith("127.0.0.1:"), "publish on loopback; a TLS proxy faces out"
 
