@@ -5,8 +5,8 @@ validators (a tenth of a second per model tree). Done once in the gunicorn maste
 the app preloaded, the workers inherit the result through fork and share its memory, and
 the first hook a fresh worker answers costs no more than the thousandth.
 
-``WARM_MODELS`` lists every R4B model the service validates; a test fails when a module
-of the service imports a model that is not listed here.
+``WARM_MODELS`` lists every R4B model the service validates; a test fails when the facts
+validator accepts a type, or a module imports a model, that is not listed here.
 """
 
 from __future__ import annotations
@@ -16,12 +16,6 @@ from typing import Any
 
 # One tiny valid resource per model: enough to build every nested validator it uses.
 WARM_MODELS: dict[str, dict[str, Any]] = {
-    "Bundle": {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "entry": [{"resource": {"resourceType": "Patient", "id": "warm-up"}}],
-    },
-    "Patient": {"resourceType": "Patient", "id": "warm-up", "birthDate": "1970-01-01"},
     "Condition": {
         "resourceType": "Condition",
         "subject": {"reference": "Patient/warm-up"},
@@ -56,9 +50,10 @@ WARM_MODELS: dict[str, dict[str, Any]] = {
         "authoredOn": "2020-01-01",
         "dosageInstruction": [{"text": "warm-up"}],
     },
-    "OperationOutcome": {
-        "resourceType": "OperationOutcome",
-        "issue": [{"severity": "error", "code": "processing"}],
+    "Medication": {
+        "resourceType": "Medication",
+        "code": {"coding": [{"system": "http://example.org/warm-up", "code": "x"}]},
+        "ingredient": [{"itemCodeableConcept": {"text": "warm-up"}}],
     },
 }
 

@@ -114,6 +114,7 @@ def test_production_command_serves_probes_hooks_and_aggregated_metrics(
         issued = Counter(
             card["source"]["topic"]["code"] for answer in answers for card in answer["cards"]
         )
+        assert all(answer["cards"] for answer in answers), "the recorded patient gets cards"
 
         workers_with_metrics = {
             p.name.rsplit("_", 1)[1].removesuffix(".db")
