@@ -13,12 +13,14 @@ import socket
 import subprocess
 import sys
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from service.fixtures import FIXTURES_DIR, load_fixture, request_for
 from tests.production_server import (
     Server,
     documented_command,
@@ -28,6 +30,9 @@ from tests.production_server import (
 )
 
 HOOK_ROUTE = "/cds-services/<service_id>"
+HOOK_PATH = "/cds-services/mcas-therapy-tier"
+# A scenario whose answer has cards of two topics, so counting per topic is seen.
+FIXTURE = FIXTURES_DIR / "tier-3--fires--oral-cromolyn-respiratory-events.json"
 
 
 def test_the_image_runs_the_documented_command() -> None:
@@ -81,14 +86,17 @@ def finish_raw_post(sock: socket.socket, body: bytes) -> dict[str, Any]:
     return json.loads(payload)
 
 
-def test_production_command_serves_probes_hooks_and_aggregated_metrics(
-    tmp_path: Path, sandbox_hook: dict[str, Any]
-) -> None:
+def test_production_command_serves_probes_hooks_and_aggregated_metrics(tmp_path: Path) -> None:
     command = documented_command()
     metrics_dir = tmp_path / "prometheus"
     env = {"MCAS_WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
-    body = json.dumps(sandbox_hook["body"]).encode()
-    path = sandbox_hook["path"]
+    fixture = load_fixture(FIXTURE)
+    assert len(fixture.expected_topics) >= 2
+
+    def body() -> bytes:
+        return json.dumps(request_for(fixture, datetime.now(UTC))).encode()
+
+    path = HOOK_PATH
 
     with production_server(command, tmp_path, env) as server:
         wait_until(lambda: len(server.worker_pids()) == 2, 30, "two workers")
@@ -99,22 +107,25 @@ def test_production_command_serves_probes_hooks_and_aggregated_metrics(
 
         # One worker is held by a half-sent hook, so the other must answer the rest:
         # both workers count, and /metrics has to add their files up.
-        held = raw_post(port, path, body)
+        held_body = body()
+        held = raw_post(port, path, held_body)
         responses = [
             requests.post(
                 f"{server.base_url}{path}",
-                data=body,
+                data=body(),
                 headers={"Content-Type": "application/json"},
                 timeout=10,
             )
             for _ in range(4)
         ]
         assert [r.status_code for r in responses] == [200] * 4
-        answers = [r.json() for r in responses] + [finish_raw_post(held, body)]
+        answers = [r.json() for r in responses] + [finish_raw_post(held, held_body)]
+        for answer in answers:
+            topics = {card["source"]["topic"]["code"] for card in answer["cards"]}
+            assert topics == fixture.expected_topics
         issued = Counter(
             card["source"]["topic"]["code"] for answer in answers for card in answer["cards"]
         )
-        assert all(answer["cards"] for answer in answers), "the recorded patient gets cards"
 
         workers_with_metrics = {
             p.name.rsplit("_", 1)[1].removesuffix(".db")
@@ -153,5 +164,5 @@ def test_production_command_serves_probes_hooks_and_aggregated_metrics(
     assert any(m.startswith("ready: 2 workers") for m in messages)
     access = [r for r in records if r["logger"] == "gunicorn.access"]
     assert len([r for r in access if r["path"] == path and r["status"] == 200]) == 5
-    patient_id = sandbox_hook["body"]["context"]["patientId"]
+    patient_id = fixture.request["context"]["patientId"]
     assert not any(patient_id in line for line in lines)
