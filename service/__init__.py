@@ -42,12 +42,34 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if "CLOCK" in app.config:  # tests only: a frozen "now"
         service_state.clock = app.config["CLOCK"]
     install(app, service_state)
-
-    register_error_handlers(app)
     metrics.init_app(app)
     health.init_app(app)
-    from .http import discovery, hooks
+    _install_storage(app)
+
+    register_error_handlers(app)
+    from .http import admin_report, discovery, feedback, hooks
 
     app.register_blueprint(discovery.bp)
     app.register_blueprint(hooks.bp)
+    app.register_blueprint(feedback.bp)
+    app.register_blueprint(admin_report.bp)
     return app
+
+
+def _install_storage(app: Flask) -> None:
+    """The database is opened on first use, so the hook answers even when it is down."""
+    from .storage import commands, database, patient_hash
+
+    patient_hash.check_salt(app.config.get("PATIENT_HASH_SALT"))
+    storage = database.install(app)
+    if (
+        storage.backend != "sqlite"
+        and app.config.get("RECORD_CARDS")
+        and not app.config.get("PATIENT_HASH_SALT")
+    ):
+        raise settings.SettingError(
+            "MCAS_PATIENT_HASH_SALT is required with a MCAS_DATABASE_URL: every replica "
+            "must hash patient ids with the same secret."
+        )
+    health.register_check(app, "database", storage.ping)
+    commands.register(app)

@@ -85,7 +85,8 @@ TOKEN_REJECTIONS = Counter(
 )
 STORAGE_FAILURES = Counter(
     "mcas_storage_failures",
-    "Storage operations that failed (the hook still answered), by operation.",
+    "Storage failures by operation: record_cards counts cards not recorded (the hook still "
+    "answered), store_feedback counts feedback calls answered 503.",
     ["operation"],
 )
 
@@ -117,7 +118,7 @@ def record_token_rejection(reason: str) -> None:
 
 
 def record_storage_failure(operation: str) -> None:
-    """Count one failed storage operation, such as ``record_cards`` or ``store_feedback``."""
+    """Count one storage failure: ``record_cards`` per card, ``store_feedback`` per call."""
     STORAGE_FAILURES.labels(operation=_label(operation)).inc()
 
 

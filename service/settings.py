@@ -68,7 +68,12 @@ CORE_SETTINGS: tuple[Setting, ...] = (
 )
 
 # Modules that declare a SETTINGS tuple of their own.
-_SETTING_MODULES: tuple[str, ...] = ("service.metrics", "service.serving")
+_SETTING_MODULES: tuple[str, ...] = (
+    "service.storage",
+    "service.admin_auth",
+    "service.metrics",
+    "service.serving",
+)
 
 
 def all_settings() -> tuple[Setting, ...]:

@@ -33,3 +33,20 @@ def load_recording(name: str) -> Any:
 def sandbox_hook() -> dict[str, Any]:
     """The CDS Hooks Sandbox's recorded patient-view call: method, path, headers, body."""
     return load_recording("hook-request.json")
+
+
+pytest_plugins = ["tests.support.storage_fixtures"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _data_dir_outside_the_repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Apps made by tests keep their SQLite database and salt in a temporary directory."""
+    import os
+
+    previous = os.environ.get("MCAS_DATA_DIR")
+    os.environ["MCAS_DATA_DIR"] = str(tmp_path_factory.mktemp("mcas-data"))
+    yield
+    if previous is None:
+        os.environ.pop("MCAS_DATA_DIR", None)
+    else:
+        os.environ["MCAS_DATA_DIR"] = previous

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -28,20 +29,20 @@ def test_readyz_reports_the_configuration_check(client: FlaskClient) -> None:
 
 def test_a_registered_check_that_fails_makes_readyz_503(app: Flask) -> None:
     calls = []
-    health.register_check(app, "database", lambda: calls.append("ran"))
+    health.register_check(app, "cache", lambda: calls.append("ran"))
 
     def broken() -> None:
-        raise health.NotReady("cannot reach the database")
+        raise health.NotReady("cannot reach the queue")
 
     health.register_check(app, "queue", broken)
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     body = response.get_json()
     assert body["status"] == "fail"
-    assert body["checks"]["database"]["status"] == "pass" and calls == ["ran"]
+    assert body["checks"]["cache"]["status"] == "pass" and calls == ["ran"]
     assert body["checks"]["queue"] == {
         "status": "fail",
-        "output": "cannot reach the database",
+        "output": "cannot reach the queue",
         "durationMs": body["checks"]["queue"]["durationMs"],
     }
 
@@ -54,11 +55,11 @@ def test_an_unexpected_exception_is_logged_but_not_shown(
     def leaky() -> None:
         raise ConnectionError(f"could not connect to {secret_url}")
 
-    health.register_check(app, "database", leaky)
+    health.register_check(app, "directory", leaky)
     with caplog.at_level(logging.WARNING, logger="service.health"):
         response = app.test_client().get("/readyz")
     assert response.status_code == 503
-    assert response.get_json()["checks"]["database"]["output"] == "ConnectionError"
+    assert response.get_json()["checks"]["directory"]["output"] == "ConnectionError"
     assert "hunter2" not in response.get_data(as_text=True)
     assert any(record.getMessage() == "readiness check failed" for record in caplog.records)
 
@@ -87,3 +88,30 @@ def test_probes_stay_open_when_the_app_is_built_from_the_environment(
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 200
     assert client.post("/healthz").status_code == 405
+
+
+def test_readyz_checks_the_database_on_each_backend(storage_app: Flask) -> None:
+    response = storage_app.test_client().get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json()["checks"]["database"]["status"] == "pass"
+
+
+def test_an_unreachable_database_makes_the_service_unready_but_alive(tmp_path: Path) -> None:
+    # Nothing listens on port 9 of loopback: the connection is refused at once.
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(tmp_path),
+            "DATABASE_URL": "postgresql://mcas:hunter2-password@127.0.0.1:9/mcas",
+            "PATIENT_HASH_SALT": "s" * 32,
+            "DB_TIMEOUT_SECONDS": 2.0,
+        }
+    )
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    check = response.get_json()["checks"]["database"]
+    assert check["status"] == "fail" and check["output"] == "OperationalError"
+    assert "hunter2" not in response.get_data(as_text=True)
+    assert "127.0.0.1" not in response.get_data(as_text=True)

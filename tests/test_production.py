@@ -89,7 +89,12 @@ def finish_raw_post(sock: socket.socket, body: bytes) -> dict[str, Any]:
 def test_production_command_serves_probes_hooks_and_aggregated_metrics(tmp_path: Path) -> None:
     command = documented_command()
     metrics_dir = tmp_path / "prometheus"
-    env = {"MCAS_WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    env = {
+        "MCAS_WORKERS": "2",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        # As in production (docs/operations.md): a configured salt, none generated.
+        "MCAS_PATIENT_HASH_SALT": "production-test-salt-0123456789",
+    }
     fixture = load_fixture(FIXTURE)
     assert len(fixture.expected_topics) >= 2
 
@@ -104,6 +109,7 @@ def test_production_command_serves_probes_hooks_and_aggregated_metrics(tmp_path:
 
         ready = requests.get(f"{server.base_url}/readyz", timeout=5)
         assert ready.status_code == 200 and ready.json()["status"] == "pass"
+        assert set(ready.json()["checks"]) == {"configuration", "database"}
 
         # One worker is held by a half-sent hook, so the other must answer the rest:
         # both workers count, and /metrics has to add their files up.

@@ -8,6 +8,7 @@ from ..discovery import SERVICE_ID
 from ..envelope import load_hook_request, parse_json_body
 from ..pipeline import run_hook
 from ..state import state
+from ..storage.issued import record_issued_cards
 
 bp = Blueprint("hooks", __name__)
 
@@ -18,11 +19,19 @@ def call_service(service_id: str) -> ResponseReturnValue:
         abort(404, description=f"No CDS service with id '{service_id[:64]}'.")
     hook_request = load_hook_request(parse_json_body(request.get_data(cache=False)))
     current = state()
+    thresholds = current.thresholds()
     result = run_hook(
         hook_request,
         knowledge=current.knowledge,
-        thresholds=current.thresholds(),
+        thresholds=thresholds,
         now=current.clock(),
+    )
+    record_issued_cards(
+        result.cards,
+        hook_instance=hook_request.hook_instance,
+        patient_id=hook_request.patient_id,
+        issued_at=current.clock(),
+        thresholds_version=getattr(thresholds, "version", None),
     )
     metrics.record_cards(result.topics)
     return jsonify({"cards": result.cards})
