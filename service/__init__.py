@@ -15,8 +15,11 @@ from typing import Any
 from flask import Flask
 
 from . import health, metrics, settings
+from .auth import install_auth
 from .errors import register_error_handlers
+from .http.cors import install_cors
 from .knowledge import bundled_cards_dir, load_knowledge
+from .request_log import configure_logging
 from .state import ServiceState, install
 from .thresholds import load_thresholds
 
@@ -31,6 +34,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Flask already answers 413 past MAX_CONTENT_LENGTH; JSON stays UTF-8, unsorted.
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    configure_logging(app)
 
     cards_dir = Path(app.config["CARDS_DIR"] or bundled_cards_dir())
     thresholds_path = Path(app.config["THRESHOLDS_FILE"] or cards_dir / "thresholds.yaml")
@@ -47,6 +51,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _install_storage(app)
 
     register_error_handlers(app)
+    # Order matters: preflights are answered before the token is checked.
+    install_cors(app)
+    install_auth(app)
     from .http import admin_report, discovery, feedback, hooks
 
     app.register_blueprint(discovery.bp)

@@ -1,4 +1,5 @@
-"""gunicorn's logging as JSON lines on stdout, with an access log that leaks nothing.
+"""gunicorn's logging as JSON lines, in the same shape and on the same stream as the
+service's own (service/request_log.py): one stream of one format for the log collector.
 
 ``deploy/gunicorn.conf.py`` names :class:`JsonLogger` as its ``logger_class``.
 """
@@ -8,54 +9,47 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
 from gunicorn.glogging import Logger
 
+from .request_log import JsonLineFormatter
+
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-class JsonLineFormatter(logging.Formatter):
-    """One JSON object per line: what log collectors (Loki, Fluent Bit, CloudWatch) parse."""
+class GunicornJsonFormatter(JsonLineFormatter):
+    """The service's line format, plus the fields of an access line."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-            "pid": record.process,
-        }
-        fields = getattr(record, "json_fields", None)
-        if isinstance(fields, dict):
-            line.update(fields)
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
+        fields = getattr(record, "access", None)
+        if not isinstance(fields, dict):
+            return super().format(record)
+        line = json.loads(super().format(record))
+        line.update(fields)
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
 class JsonLogger(Logger):
-    """gunicorn's logger with JSON lines on stdout and an access log without query strings.
+    """gunicorn's logger with JSON lines on stderr and an access log that leaks nothing.
 
-    The access line keeps the method, the path (``PATH_INFO``: never the query string, which
-    could carry a patient id), the status, the duration and the size; no headers, no body,
-    no user agent. Successful probes and scrapes are left out: they come every few seconds.
+    The access line (off by default: the service logs every request itself, with its
+    route and hookInstance) keeps the method, the path (``PATH_INFO``: never the query
+    string), the status, the duration and the size; no headers, no body, no user agent.
+    Successful probes and scrapes are left out: they come every few seconds.
     """
 
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
-        formatter = JsonLineFormatter()
-        for log, target in ((self.error_log, cfg.errorlog), (self.access_log, cfg.accesslog)):
-            for handler in list(log.handlers):
+        formatter = GunicornJsonFormatter()
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
                 if not getattr(handler, "_gunicorn", False):
                     continue
-                if target == "-" and isinstance(handler, logging.StreamHandler):
-                    # gunicorn sends "-" error logs to stderr; one stream is simpler to ship.
-                    log.removeHandler(handler)
-                    handler = logging.StreamHandler(sys.stdout)
-                    handler._gunicorn = True  # type: ignore[attr-defined] - gunicorn's marker
-                    log.addHandler(handler)
+                if isinstance(handler, logging.StreamHandler) and not isinstance(
+                    handler, logging.FileHandler
+                ):
+                    handler.setStream(sys.stderr)
                 handler.setFormatter(formatter)
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
@@ -77,6 +71,5 @@ class JsonLogger(Logger):
             "status": status,
             "duration_ms": round(request_time.total_seconds() * 1000, 1),
             "bytes": getattr(resp, "sent", None),
-            "remote": environ.get("REMOTE_ADDR"),
         }
-        self.access_log.info("request", extra={"json_fields": fields})
+        self.access_log.info("request", extra={"access": fields})

@@ -56,10 +56,11 @@ SETTINGS = (
     ),
     Setting(
         "ACCESS_LOG",
-        True,
+        False,
         parse_bool,
-        "gunicorn: write a JSON access-log line per request (method, route path without "
-        "query string, status, duration). Successful probes and scrapes are not logged.",
+        "gunicorn: also write gunicorn's own JSON access line per request (method, path "
+        "without query string, status, duration). Off by default: the service logs every "
+        "request itself (`service.request`). Successful probes and scrapes are never logged.",
     ),
 )
 

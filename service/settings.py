@@ -71,6 +71,8 @@ CORE_SETTINGS: tuple[Setting, ...] = (
 _SETTING_MODULES: tuple[str, ...] = (
     "service.storage",
     "service.admin_auth",
+    "service.auth.settings",
+    "service.http.cors",
     "service.metrics",
     "service.serving",
 )

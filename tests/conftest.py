@@ -15,9 +15,19 @@ ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_DIR = Path(__file__).resolve().parent / "real_clients" / "cds-hooks-sandbox"
 
 
+@pytest.fixture(autouse=True)
+def _local_testing_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run in the documented local-testing mode (no JWT, loopback clients only).
+
+    Set through the environment, as an operator would, so tests that call create_app()
+    themselves get it too; tests of authentication turn it off (AUTH_DISABLED=False).
+    """
+    monkeypatch.setenv("MCAS_AUTH_DISABLED", "true")
+
+
 @pytest.fixture
 def app() -> Iterator[Flask]:
-    yield create_app({"TESTING": True})
+    yield create_app({"TESTING": True, "AUTH_DISABLED": True})
 
 
 @pytest.fixture

@@ -115,3 +115,15 @@ def test_an_unreachable_database_makes_the_service_unready_but_alive(tmp_path: P
     assert check["status"] == "fail" and check["output"] == "OperationalError"
     assert "hunter2" not in response.get_data(as_text=True)
     assert "127.0.0.1" not in response.get_data(as_text=True)
+
+
+def test_successful_probes_stay_out_of_the_request_log(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="service.request"):
+        client.get("/healthz")
+        client.get("/readyz")
+        client.get("/metrics")
+        client.get("/cds-services")
+    routes = [getattr(r, "route", None) for r in caplog.records if r.name == "service.request"]
+    assert routes == ["/cds-services"]

@@ -168,7 +168,12 @@ def test_production_command_serves_probes_hooks_and_aggregated_metrics(tmp_path:
     records = [json.loads(line) for line in lines]  # every line is a JSON object
     messages = [record["message"] for record in records]
     assert any(m.startswith("ready: 2 workers") for m in messages)
-    access = [r for r in records if r["logger"] == "gunicorn.access"]
-    assert len([r for r in access if r["path"] == path and r["status"] == 200]) == 5
+    answered = [
+        r
+        for r in records
+        if r["logger"] == "service.request" and r.get("route") == HOOK_ROUTE
+    ]
+    assert len(answered) == 5
+    assert all(set(r["topics"]) == fixture.expected_topics for r in answered)
     patient_id = fixture.request["context"]["patientId"]
     assert not any(patient_id in line for line in lines)

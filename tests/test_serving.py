@@ -120,10 +120,11 @@ def test_access_log_is_one_json_line_without_query_string_or_headers() -> None:
     lines = stream.getvalue().splitlines()
     assert len(lines) == 1
     line = json.loads(lines[0])
-    assert line["logger"] == "gunicorn.access"
+    assert line["logger"] == "gunicorn.access" and line["level"] == "INFO" and "ts" in line
     assert line["path"] == "/cds-services/mcas-therapy-tier"
     assert line["status"] == 200 and line["duration_ms"] == 12.5 and line["method"] == "POST"
     assert "mcas-1" not in lines[0] and "secret-token" not in lines[0]
+    assert "10.0.0.7" not in lines[0]
 
 
 def test_access_log_skips_successful_probes_and_hides_unknown_paths() -> None:

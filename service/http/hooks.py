@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, abort, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from .. import metrics
@@ -18,6 +18,7 @@ def call_service(service_id: str) -> ResponseReturnValue:
     if service_id != SERVICE_ID:
         abort(404, description=f"No CDS service with id '{service_id[:64]}'.")
     hook_request = load_hook_request(parse_json_body(request.get_data(cache=False)))
+    g.hook_instance = hook_request.hook_instance  # for the request log line
     current = state()
     thresholds = current.thresholds()
     result = run_hook(
@@ -26,12 +27,13 @@ def call_service(service_id: str) -> ResponseReturnValue:
         thresholds=thresholds,
         now=current.clock(),
     )
+    g.card_topics = result.topics
     record_issued_cards(
         result.cards,
         hook_instance=hook_request.hook_instance,
         patient_id=hook_request.patient_id,
         issued_at=current.clock(),
-        thresholds_version=getattr(thresholds, "version", None),
+        thresholds_version=thresholds.version,
     )
     metrics.record_cards(result.topics)
     return jsonify({"cards": result.cards})
