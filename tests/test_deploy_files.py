@@ -449,3 +449,90 @@ def test_build_context_lets_in_what_the_dockerfile_copies() -> None:
         if line.startswith("COPY ") and "--from" not in line:
             for source in line.split()[1:-1]:
                 assert source.rstrip("/") in allowed, f".dockerignore keeps out {source}"
+
+
+# --- the configuration the manifests give is the configuration the service accepts -------
+
+
+def kubernetes_environment(tmp_path: Path, secret: dict[str, str]) -> dict[str, str]:
+    """The pod's MCAS_* environment, with its mounted files written under tmp_path."""
+    found = resources()
+    (container,) = pod_spec()["containers"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod_spec()["volumes"]}
+    local: dict[str, Path] = {}
+    for name, mount_path in mounts.items():
+        target = tmp_path / name
+        target.mkdir()
+        local[mount_path] = target
+        config_map = volumes[name].get("configMap")
+        if config_map:
+            for file_name, text in found[("ConfigMap", config_map["name"])]["data"].items():
+                (target / file_name).write_text(text, encoding="utf-8")
+    env = dict(found[("ConfigMap", "mcas-cds-env")]["data"])
+    env.update(secret)
+    env.update({item["name"]: item["value"] for item in container["env"]})
+    for key, value in env.items():
+        for mount_path, target in local.items():
+            if value.startswith(mount_path + "/"):
+                env[key] = str(target / value.removeprefix(mount_path + "/"))
+    return env
+
+
+def start_with(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    from service import create_app
+
+    for key in list(os.environ):
+        if key.startswith(settings.ENV_PREFIX):
+            monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    create_app()
+
+
+def test_the_pod_configuration_starts_the_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = dict(resources()[("Secret", "mcas-cds")]["stringData"])
+    secret["MCAS_ADMIN_TOKEN"] = "a-real-administrator-token-0123456789"
+    secret["MCAS_PATIENT_HASH_SALT"] = "a-real-patient-hash-salt-0123"
+    # The database is opened on first use, not at start: the placeholder host is fine.
+    start_with(monkeypatch, kubernetes_environment(tmp_path, secret))
+
+
+@pytest.mark.parametrize("placeholder", ["MCAS_ADMIN_TOKEN", "MCAS_PATIENT_HASH_SALT"])
+def test_an_unchanged_secret_template_stops_the_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, placeholder: str
+) -> None:
+    secret = {
+        "MCAS_DATABASE_URL": "postgresql://mcas:pw@db.example.internal:5432/mcas",
+        "MCAS_ADMIN_TOKEN": "a-real-administrator-token-0123456789",
+        "MCAS_PATIENT_HASH_SALT": "a-real-patient-hash-salt-0123",
+    }
+    secret[placeholder] = resources()[("Secret", "mcas-cds")]["stringData"][placeholder]
+    with pytest.raises(ValueError, match=placeholder):
+        start_with(monkeypatch, kubernetes_environment(tmp_path, secret))
+
+
+def test_the_compose_configuration_starts_the_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    for name in ("migrate", "cds"):
+        environment = {**services["migrate"]["environment"], **services[name]["environment"]}
+        env = {}
+        for key, value in environment.items():
+            if key == "<<" or not key.startswith(settings.ENV_PREFIX):
+                continue
+            # ${VAR:?...} and ${VAR:-default}: the exported secret, or the default.
+            value = re.sub(
+                r"\$\{(\w+):([?-])([^}]*)\}",
+                lambda m: COMPOSE_ENV.get(m.group(1), m.group(3) if m.group(2) == "-" else ""),
+                str(value),
+            )
+            env[key] = value
+        env["MCAS_TRUST_FILE"] = str(DEPLOY / "trust" / "trust.yaml")
+        if "MCAS_REPLAY_CACHE" in env:
+            env["MCAS_REPLAY_CACHE"] = str(tmp_path / "replay-cache.sqlite3")
+        env["MCAS_DATA_DIR"] = str(tmp_path)
+        start_with(monkeypatch, env)
