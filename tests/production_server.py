@@ -22,11 +22,6 @@ from tests.conftest import ROOT
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 README = ROOT / "README.md"
 
-# The one difference from production: JWT verification off through its documented
-# local-testing switch (docs/security.md), which answers loopback clients only; the
-# server here listens on 127.0.0.1. (Ignored by a service without JWT verification.)
-LOCAL_TESTING_ENV: dict[str, str] = {"MCAS_AUTH_DISABLED": "true"}
-
 
 def documented_command() -> list[str]:
     """The one production command of the README's "Production" section."""
@@ -84,15 +79,14 @@ def wait_until(predicate: object, timeout: float, what: str) -> None:
 
 @contextlib.contextmanager
 def production_server(
-    command: list[str], workdir: Path, extra_env: Mapping[str, str]
+    command: list[str], workdir: Path, extra_env: Mapping[str, str], port: int | None = None
 ) -> Iterator[Server]:
-    port = free_port()
+    port = port or free_port()
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith("MCAS_") and key != "PROMETHEUS_MULTIPROC_DIR"
     }
-    env.update(LOCAL_TESTING_ENV)
     env.update(extra_env)
     env["MCAS_BIND"] = f"127.0.0.1:{port}"
     # Files the service writes (embedded SQLite, replay cache) stay in the test's folder.

@@ -435,6 +435,8 @@ def test_operations_guide_names_only_real_settings_and_the_real_command() -> Non
     assert " ".join(documented_command()) in text.replace('"', "")
     for path in re.findall(r"`(deploy/[\w./-]+)`", text):
         assert (ROOT / path).exists(), f"docs/operations.md names a missing {path}"
+    for link in re.findall(r"\]\(([\w./-]+\.md)\)", text):
+        assert (OPERATIONS.parent / link).is_file(), f"docs/operations.md links a missing {link}"
 
 
 def test_build_context_lets_in_what_the_dockerfile_copies() -> None:

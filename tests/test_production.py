@@ -1,7 +1,9 @@
 """The production command, exactly as the README documents it and the image runs it.
 
-gunicorn on loopback with 2 sync workers: a hook is answered, the probes answer, and
-/metrics adds up what every worker counted, including a worker that was killed.
+gunicorn on loopback with 2 sync workers and JWT verification on, as deployed (a key made
+here is the trusted EHR's): hooks are answered, the probes answer, refused tokens are
+counted, and /metrics adds up what every worker counted, including a worker that was
+killed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,9 +24,11 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.fixtures import FIXTURES_DIR, load_fixture, request_for
+from tests.auth_helpers import ISSUER, Signer, trust_file, write_json
 from tests.production_server import (
     Server,
     documented_command,
+    free_port,
     image_command,
     production_server,
     wait_until,
@@ -64,11 +69,12 @@ def cards_by_topic(samples: dict[tuple[str, frozenset[tuple[str, str]]], float])
     )
 
 
-def raw_post(port: int, path: str, body: bytes) -> socket.socket:
+def raw_post(port: int, path: str, body: bytes, token: str) -> socket.socket:
     """Send the headers and half the body, keeping one sync worker busy until the rest."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=30)
     head = (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {token}\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     ).encode()
     sock.sendall(head + body[: len(body) // 2])
@@ -86,15 +92,35 @@ def finish_raw_post(sock: socket.socket, body: bytes) -> dict[str, Any]:
     return json.loads(payload)
 
 
+def rejections(samples: dict[tuple[str, frozenset[tuple[str, str]]], float]) -> dict[str, float]:
+    return {
+        dict(labels)["reason"]: value
+        for (name, labels), value in samples.items()
+        if name == "mcas_token_rejections_total"
+    }
+
+
 def test_production_command_serves_probes_hooks_and_aggregated_metrics(tmp_path: Path) -> None:
     command = documented_command()
     metrics_dir = tmp_path / "prometheus"
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    ehr = Signer("ES384")
+    jwks = write_json(tmp_path / "jwks.json", ehr.jwks())
+    trust = trust_file(tmp_path, [{"iss": ISSUER, "jwks_file": str(jwks)}])
     env = {
         "MCAS_WORKERS": "2",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-        # As in production (docs/operations.md): a configured salt, none generated.
+        # As in production (docs/operations.md): verification on, one trusted EHR, the
+        # public base URL its tokens name, a configured salt.
+        "MCAS_TRUST_FILE": str(trust),
+        "MCAS_PUBLIC_BASE_URL": base_url,
         "MCAS_PATIENT_HASH_SALT": "production-test-salt-0123456789",
     }
+
+    def token() -> str:
+        return ehr.token(HOOK_PATH, base=base_url, now=time.time())
+
     fixture = load_fixture(FIXTURE)
     assert len(fixture.expected_topics) >= 2
 
@@ -103,9 +129,8 @@ def test_production_command_serves_probes_hooks_and_aggregated_metrics(tmp_path:
 
     path = HOOK_PATH
 
-    with production_server(command, tmp_path, env) as server:
+    with production_server(command, tmp_path, env, port) as server:
         wait_until(lambda: len(server.worker_pids()) == 2, 30, "two workers")
-        port = int(server.base_url.rsplit(":", 1)[1])
 
         ready = requests.get(f"{server.base_url}/readyz", timeout=5)
         assert ready.status_code == 200 and ready.json()["status"] == "pass"
@@ -114,12 +139,12 @@ def test_production_command_serves_probes_hooks_and_aggregated_metrics(tmp_path:
         # One worker is held by a half-sent hook, so the other must answer the rest:
         # both workers count, and /metrics has to add their files up.
         held_body = body()
-        held = raw_post(port, path, held_body)
+        held = raw_post(port, path, held_body, token())
         responses = [
             requests.post(
                 f"{server.base_url}{path}",
                 data=body(),
-                headers={"Content-Type": "application/json"},
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {token()}"},
                 timeout=10,
             )
             for _ in range(4)
@@ -139,9 +164,20 @@ def test_production_command_serves_probes_hooks_and_aggregated_metrics(tmp_path:
         }
         assert len(workers_with_metrics) == 2, "both workers should have answered"
 
+        # Refused: no token, and a token used before (the replay cache spans the workers).
+        url = f"{server.base_url}{path}"
+        used = token()
+        ok = requests.post(url, data=body(), headers={"Authorization": f"Bearer {used}"})
+        assert ok.status_code == 200
+        issued.update(card["source"]["topic"]["code"] for card in ok.json()["cards"])
+        replay = requests.post(url, data=body(), headers={"Authorization": f"Bearer {used}"})
+        missing = requests.post(url, data=body(), headers={"Content-Type": "application/json"})
+        assert replay.status_code == 401 and missing.status_code == 401
+
         samples = scrape(server)
-        assert hook_count(samples) == 5
+        assert hook_count(samples) == 6
         assert cards_by_topic(samples) == issued
+        assert rejections(samples) == {"replayed": 1.0, "missing": 1.0}
 
         # A killed worker's counts stay in the totals (child_exit marks it dead).
         victim = sorted(server.worker_pids())[0]
@@ -152,8 +188,9 @@ def test_production_command_serves_probes_hooks_and_aggregated_metrics(tmp_path:
             "the killed worker to be replaced",
         )
         samples = scrape(server)
-        assert hook_count(samples) == 5
+        assert hook_count(samples) == 6
         assert cards_by_topic(samples) == issued
+        assert rejections(samples) == {"replayed": 1.0, "missing": 1.0}
 
         probe = subprocess.run(
             [sys.executable, "-m", "service.probe"],
@@ -173,7 +210,13 @@ def test_production_command_serves_probes_hooks_and_aggregated_metrics(tmp_path:
         for r in records
         if r["logger"] == "service.request" and r.get("route") == HOOK_ROUTE
     ]
-    assert len(answered) == 5
+    assert sorted(r["status"] for r in answered) == [200] * 6 + [401] * 2
+    assert {r["reason"] for r in answered if r["status"] == 401} == {
+        "jti already used",
+        "no Authorization header",
+    }
+    answered = [r for r in answered if r["status"] == 200]
     assert all(set(r["topics"]) == fixture.expected_topics for r in answered)
     patient_id = fixture.request["context"]["patientId"]
     assert not any(patient_id in line for line in lines)
+    assert not any("eyJ" in line for line in lines), "a JWT reached the log"
