@@ -26,9 +26,11 @@ from typing import Any
 _inherited = dict(os.environ)
 _multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if _multiproc_dir:
-    # Values left by a previous run would be added to this one's: start empty.
-    shutil.rmtree(_multiproc_dir, ignore_errors=True)
+    # Values left by a previous run would be added to this one's: start without them.
+    # Only prometheus-client's own files go: the directory may hold other things.
     Path(_multiproc_dir).mkdir(parents=True, exist_ok=True)
+    for _stale in Path(_multiproc_dir).glob("*.db"):
+        _stale.unlink(missing_ok=True)
 else:
     _multiproc_dir = tempfile.mkdtemp(prefix="mcas-prometheus-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _multiproc_dir

@@ -103,6 +103,10 @@ def rejections(samples: dict[tuple[str, frozenset[tuple[str, str]]], float]) -> 
 def test_production_command_serves_probes_hooks_and_aggregated_metrics(tmp_path: Path) -> None:
     command = documented_command()
     metrics_dir = tmp_path / "prometheus"
+    # Left by an earlier run: its numbers must not count, and other files must stay.
+    metrics_dir.mkdir()
+    (metrics_dir / "counter_99999.db").write_bytes(b"stale")
+    (metrics_dir / "unrelated.txt").write_text("keep")
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     ehr = Signer("ES384")
@@ -131,6 +135,8 @@ def test_production_command_serves_probes_hooks_and_aggregated_metrics(tmp_path:
 
     with production_server(command, tmp_path, env, port) as server:
         wait_until(lambda: len(server.worker_pids()) == 2, 30, "two workers")
+        assert not (metrics_dir / "counter_99999.db").exists()
+        assert (metrics_dir / "unrelated.txt").read_text() == "keep"
 
         ready = requests.get(f"{server.base_url}/readyz", timeout=5)
         assert ready.status_code == 200 and ready.json()["status"] == "pass"
