@@ -517,3 +517,21 @@ def test_the_compose_configuration_starts_the_service(
             env["MCAS_REPLAY_CACHE"] = str(tmp_path / "replay-cache.sqlite3")
         env["MCAS_DATA_DIR"] = str(tmp_path)
         start_with(monkeypatch, env)
+
+
+def test_operations_guide_lists_the_real_metrics_and_rejection_codes() -> None:
+    from prometheus_client import REGISTRY
+
+    from service.auth.rejections import REJECTION_CODES
+
+    text = OPERATIONS.read_text(encoding="utf-8")
+    exposed = {
+        sample_name
+        for family in REGISTRY.collect()
+        if family.name.startswith("mcas_")
+        for sample_name in (family.name, f"{family.name}_total")
+    }
+    documented = set(re.findall(r"`(mcas_[a-z_]+)`", text))
+    assert documented <= exposed, documented - exposed
+    codes_line = next(line for line in text.splitlines() if "reason codes:" in line)
+    assert set(re.findall(r"`(\w+)`", codes_line)) == set(REJECTION_CODES)
