@@ -1,0 +1,39 @@
+"""mcas-cds serve starts the service on loopback, as make run does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from .conftest import free_port
+
+
+def test_serve_answers_discovery() -> None:
+    port = free_port()
+    executable = Path(sys.executable).parent / "mcas-cds"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCAS_")}
+    process = subprocess.Popen(  # noqa: S603
+        [str(executable), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                reply = requests.get(f"http://127.0.0.1:{port}/cds-services", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                assert time.monotonic() < deadline, "mcas-cds serve did not start"
+                time.sleep(0.2)
+        assert reply.status_code == 200
+        assert reply.json()["services"][0]["id"] == "mcas-therapy-tier"
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0].decode()
+    assert f"mcas-cds on http://127.0.0.1:{port}/cds-services" in output
