@@ -276,7 +276,10 @@ class Checker:
         self.add("invalid tokens", PASS, f"401 for {', '.join(answers)}")
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO | None = None) -> int:
+def run(
+    args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    out = out or sys.stdout
     style = Style(out)
     endpoints, service_id = split_url(args.url)
     client = Client(signer_from_args(args), timeout=args.timeout)

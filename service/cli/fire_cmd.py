@@ -50,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     style = Style(out)
     fixture = find_fixture(args.fixture, args.fixtures_dir or default_fixtures_dir())
     endpoints, service_id = split_url(args.url)

@@ -71,7 +71,8 @@ def _directory(args: argparse.Namespace) -> Path:
     return args.fixtures_dir or default_fixtures_dir()
 
 
-def run_list(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run_list(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     style = Style(out)
     fixtures = all_fixtures(_directory(args))
     if not fixtures:
@@ -90,7 +91,8 @@ def run_list(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return EXIT_OK
 
 
-def run_validate(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run_validate(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     style = Style(out)
     cards_dir = args.cards_dir or bundled_cards_dir()
     topics = known_topics(cards_dir)
@@ -116,7 +118,8 @@ def run_validate(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return EXIT_FAILED if failed or not paths else EXIT_OK
 
 
-def run_new(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run_new(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     try:
         path = create_fixture(
             _directory(args), args.name, patient_id=args.patient_id, force=args.force
@@ -130,7 +133,8 @@ def run_new(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return EXIT_OK
 
 
-def run_load(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run_load(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     style = Style(out)
     directory = _directory(args)
     fixtures = (

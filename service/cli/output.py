@@ -124,7 +124,7 @@ def table(
         "  ".join("-" * w for w in widths[:-1]) + "  " + "-" * min(last_width, 40),
     ]
     for row in rows:
-        wrapped = textwrap.wrap(row[-1], last_width) or [""]
+        wrapped = textwrap.wrap(row[-1], last_width, break_on_hyphens=False) or [""]
         cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
         if paint is not None:
             cells = [paint(i, row[i], cell) for i, cell in enumerate(cells)]

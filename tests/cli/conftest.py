@@ -153,7 +153,7 @@ def fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     log = (home / "server.log").open("wb")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEKMET_")}
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [executable, "serve", "-c", str(home / "settings.yaml")],
         cwd=home, stdout=log, stderr=subprocess.STDOUT, env=env,
     )

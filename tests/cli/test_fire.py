@@ -52,15 +52,22 @@ FULL_CARD = {
         }
     ],
     "overrideReasons": [
-        {"system": "https://example.org/override", "code": "declined", "display": "Patient declined"}
+        {
+            "system": "https://example.org/override",
+            "code": "declined",
+            "display": "Patient declined",
+        }
     ],
-    "links": [{"label": "Guideline summary", "url": "https://example.org/guide", "type": "absolute"}],
+    "links": [
+        {"label": "Guideline summary", "url": "https://example.org/guide", "type": "absolute"}
+    ],
 }
 
 
 def fire(run_cli: Run, fixtures_dir: Path, url: str, *extra: str) -> tuple[int, str, str]:
-    return run_cli("fire", "out-of-scope", "--url", url, "--fixtures-dir", str(fixtures_dir),
-                   *extra)
+    return run_cli(
+        "fire", "out-of-scope", "--url", url, "--fixtures-dir", str(fixtures_dir), *extra
+    )
 
 
 def test_fire_at_the_real_service(run_cli: Run, fixtures_dir: Path, live_service: str) -> None:
@@ -103,7 +110,9 @@ def test_fire_sends_shifted_dates_and_a_fresh_hook_instance(
     assert "Authorization" not in canned.requests[0]["headers"]
 
 
-def test_fire_renders_cards_readably(run_cli: Run, fixtures_dir: Path, canned: CannedServer) -> None:
+def test_fire_renders_cards_readably(
+    run_cli: Run, fixtures_dir: Path, canned: CannedServer
+) -> None:
     canned.set(200, {"cards": [FULL_CARD]})
     code, out, _ = fire(run_cli, fixtures_dir, canned.url)
     assert code == 0, out
@@ -113,7 +122,9 @@ def test_fire_renders_cards_readably(run_cli: Run, fixtures_dir: Path, canned: C
     assert max(len(line) for line in out.splitlines() if "word" in line) <= 120
     assert "Suggestions (choose at-most-one):" in out
     assert "- Add montelukast 10 mg daily (recommended)" in out
-    assert "-> create MedicationRequest (montelukast 10 mg tablet): Draft a montelukast order" in out
+    assert (
+        "-> create MedicationRequest (montelukast 10 mg tablet): Draft a montelukast order" in out
+    )
     assert "- Guideline summary" in out and "https://example.org/guide" in out
     assert "Override reasons: Patient declined" in out
     # Expected no cards, got tier-2: said plainly, yet the exchange itself is sound.
@@ -125,15 +136,21 @@ def test_fire_renders_cards_readably(run_cli: Run, fixtures_dir: Path, canned: C
     ("body", "violation"),
     [
         ({"cards": [{**FULL_CARD, "summary": "x" * 140}]}, "cards[0].summary"),
-        ({"cards": [{k: v for k, v in FULL_CARD.items() if k != "selectionBehavior"}]},
-         "'selectionBehavior' is a dependency of 'suggestions'"),
+        (
+            {"cards": [{k: v for k, v in FULL_CARD.items() if k != "selectionBehavior"}]},
+            "'selectionBehavior' is a dependency of 'suggestions'",
+        ),
         ({"cards": [{**FULL_CARD, "detail": None}]}, "cards[0].detail: null"),
         ({"cards": [{**FULL_CARD, "links": []}]}, "cards[0].links: []"),
-        ({"cards": [{**FULL_CARD, "overrideReasons": [{"system": "s", "code": "c"}]}]},
-         "'display' is a required property"),
+        (
+            {"cards": [{**FULL_CARD, "overrideReasons": [{"system": "s", "code": "c"}]}]},
+            "'display' is a required property",
+        ),
         ({"cards": [{**FULL_CARD, "indicator": "urgent"}]}, "cards[0].indicator"),
-        ({"cards": [{**FULL_CARD, "source": {"url": "https://example.org"}}]},
-         "'label' is a required property"),
+        (
+            {"cards": [{**FULL_CARD, "source": {"url": "https://example.org"}}]},
+            "'label' is a required property",
+        ),
         ({"card": []}, "'cards' is a required property"),
     ],
 )
@@ -150,9 +167,19 @@ def test_fire_fails_on_a_response_that_breaks_the_schema(
 def test_fire_fails_on_an_http_error_and_shows_the_outcome(
     run_cli: Run, fixtures_dir: Path, canned: CannedServer
 ) -> None:
-    canned.set(500, {"resourceType": "OperationOutcome", "issue": [
-        {"severity": "error", "code": "exception", "diagnostics": "Internal error in the CDS service."}
-    ]})
+    canned.set(
+        500,
+        {
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {
+                    "severity": "error",
+                    "code": "exception",
+                    "diagnostics": "Internal error in the CDS service.",
+                }
+            ],
+        },
+    )
     code, out, _ = fire(run_cli, fixtures_dir, canned.url)
     assert code == 1
     assert "error: HTTP 500 (expected 200): Internal error in the CDS service." in out
@@ -196,7 +223,7 @@ def test_fire_accepts_the_status_a_fixture_expects(
 def test_fire_usage_errors_exit_2(
     run_cli: Run, fixtures_dir: Path, argv: list[str], message: str
 ) -> None:
-    code, out, err = run_cli(*argv, "--fixtures-dir", str(fixtures_dir))
+    code, _out, err = run_cli(*argv, "--fixtures-dir", str(fixtures_dir))
     assert code == 2 and message in err
 
 
@@ -207,8 +234,15 @@ def test_fire_key_needs_issuer_and_a_readable_key(
     assert code == 2 and "--key needs --iss" in err
     junk = tmp_path / "junk.pem"
     junk.write_text("not a key")
-    code, _, err = fire(run_cli, fixtures_dir, "http://127.0.0.1:1", "--key", str(junk),
-                        "--iss", "https://ehr.example.org")
+    code, _, err = fire(
+        run_cli,
+        fixtures_dir,
+        "http://127.0.0.1:1",
+        "--key",
+        str(junk),
+        "--iss",
+        "https://ehr.example.org",
+    )
     assert code == 2 and "not an unencrypted PEM private key" in err
 
 
@@ -219,7 +253,9 @@ def _public_pem(private_pem: Path) -> bytes:
     )
 
 
-@pytest.mark.parametrize(("key_fixture", "alg"), [("ec_key_pem", "ES384"), ("rsa_key_pem", "RS384")])
+@pytest.mark.parametrize(
+    ("key_fixture", "alg"), [("ec_key_pem", "ES384"), ("rsa_key_pem", "RS384")]
+)
 def test_fire_signs_a_jwt_the_way_an_ehr_does(
     run_cli: Run,
     fixtures_dir: Path,
@@ -231,8 +267,17 @@ def test_fire_signs_a_jwt_the_way_an_ehr_does(
     key_path: Path = request.getfixturevalue(key_fixture)
     issuer = "https://ehr.example.org"
     before = int(time.time())
-    code, out, _ = fire(run_cli, fixtures_dir, canned.url + "/cds-services/", "--key",
-                        str(key_path), "--iss", issuer, "--kid", "ehr-key-1")
+    code, out, _ = fire(
+        run_cli,
+        fixtures_dir,
+        canned.url + "/cds-services/",
+        "--key",
+        str(key_path),
+        "--iss",
+        issuer,
+        "--kid",
+        "ehr-key-1",
+    )
     assert code == 0, out
     assert f"signed as {issuer}" in out
     authorization = canned.requests[0]["headers"]["Authorization"]
@@ -278,8 +323,12 @@ def test_fire_signs_with_a_private_jwk(
     assert code == 0, out
     token = canned.requests[0]["headers"]["Authorization"].split()[1]
     assert jwt.get_unverified_header(token)["kid"] == "from-the-jwk"
-    jwt.decode(token, _public_pem(ec_key_pem), algorithms=["ES384"],
-               audience=f"{canned.url}/cds-services/mcas-therapy-tier")
+    jwt.decode(
+        token,
+        _public_pem(ec_key_pem),
+        algorithms=["ES384"],
+        audience=f"{canned.url}/cds-services/mcas-therapy-tier",
+    )
 
 
 def test_fire_json_prints_the_raw_response(
@@ -296,8 +345,14 @@ def test_fire_json_prints_the_raw_response(
 def test_fire_without_prefetch_names_the_fhir_server(
     run_cli: Run, fixtures_dir: Path, canned: CannedServer
 ) -> None:
-    code, _, _ = fire(run_cli, fixtures_dir, canned.url, "--no-prefetch", "--fhir-server",
-                      "http://127.0.0.1:9/fhir")
+    code, _, _ = fire(
+        run_cli,
+        fixtures_dir,
+        canned.url,
+        "--no-prefetch",
+        "--fhir-server",
+        "http://127.0.0.1:9/fhir",
+    )
     assert code == 0
     sent = json.loads(canned.requests[0]["body"])
     assert "prefetch" not in sent and sent["fhirServer"] == "http://127.0.0.1:9/fhir"

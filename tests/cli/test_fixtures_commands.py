@@ -141,8 +141,13 @@ def test_validate_reports_fixture_field_and_envelope_problems(
         data["request"]["hookInstance"] = "not-a-uuid"
         data["request"]["prefetch"]["labs"] = None
         data["request"]["prefetch"]["conditions"]["entry"] = [
-            {"resource": {"resourceType": "Condition", "id": "c1",
-                          "subject": {"reference": "Patient/someone-else"}}}
+            {
+                "resource": {
+                    "resourceType": "Condition",
+                    "id": "c1",
+                    "subject": {"reference": "Patient/someone-else"},
+                }
+            }
         ]
 
     edit(path, spoil)
@@ -201,8 +206,13 @@ def test_load_puts_fixture_patients_into_the_fhir_server(
 
     # Loading again changes nothing: PUTs with the same ids.
     code, _, _ = run_cli(
-        "fixtures", "load", "sandbox-patient", "--fhir", fhir_server,
-        "--fixtures-dir", str(fixtures_dir),
+        "fixtures",
+        "load",
+        "sandbox-patient",
+        "--fhir",
+        fhir_server,
+        "--fixtures-dir",
+        str(fixtures_dir),
     )
     assert code == 0
     again = requests.get(f"{fhir_server}/Condition?patient=mcas-1", timeout=5).json()
@@ -217,17 +227,31 @@ def test_load_leaves_malformed_resources_out(
     def add(data: dict[str, Any]) -> None:
         entries = data["request"]["prefetch"]["conditions"]["entry"]
         entries.append({"resource": {"resourceType": "Condition", "id": "bad", "subject": 1}})
-        entries.append({"resource": {
-            "resourceType": "Condition", "id": "oos-asthma",
-            "subject": {"reference": "Patient/oos-1"},
-            "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "J45.909"}]},
-        }})
+        entries.append(
+            {
+                "resource": {
+                    "resourceType": "Condition",
+                    "id": "oos-asthma",
+                    "subject": {"reference": "Patient/oos-1"},
+                    "code": {
+                        "coding": [
+                            {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "J45.909"}
+                        ]
+                    },
+                }
+            }
+        )
         data["malformed"] = True
 
     edit(path, add)
     code, out, _ = run_cli(
-        "fixtures", "load", "out-of-scope", "--fhir", fhir_server,
-        "--fixtures-dir", str(fixtures_dir),
+        "fixtures",
+        "load",
+        "out-of-scope",
+        "--fhir",
+        fhir_server,
+        "--fixtures-dir",
+        str(fixtures_dir),
     )
     assert code == 0, out
     assert "2 resources, 1 malformed left out" in out

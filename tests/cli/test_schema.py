@@ -4,14 +4,12 @@ line and the tests)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
 from service.schemas import DISCOVERY, RESPONSE, load_schema, violations
 
 from ..conftest import ROOT
-
 
 
 def test_schemas_are_valid_json_schema() -> None:

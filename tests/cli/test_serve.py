@@ -17,7 +17,7 @@ def test_serve_answers_discovery() -> None:
     port = free_port()
     executable = Path(sys.executable).parent / "mcas-cds"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCAS_")}
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [str(executable), "serve", "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
     )
