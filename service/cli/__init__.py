@@ -39,6 +39,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, FixtureError, SigningError) as exc:
         print(f"mcas-cds: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, as other tools do.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("", file=sys.stderr)
         return 130

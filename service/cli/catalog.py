@@ -126,10 +126,7 @@ def prepare_request(fixture: Fixture, now: datetime | None = None) -> dict[str, 
     from ..fixtures import shift_dates
 
     now = now or datetime.now(UTC)
-    # A deep copy first: shift_dates may or may not copy, and fixtures stay untouched.
-    request = json.loads(json.dumps(fixture.request))
-    shifted = shift_dates(request, fixture.data.get("evaluatedAt"), now)
-    if shifted is None:  # an in-place implementation
-        shifted = request
+    evaluated_at = parse_instant(fixture.data.get("evaluatedAt"))
+    shifted = shift_dates(json.loads(json.dumps(fixture.request)), evaluated_at, now)
     shifted["hookInstance"] = str(uuid.uuid4())
     return shifted

@@ -78,15 +78,13 @@ def run_list(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if not fixtures:
         print(f"No fixtures in {_directory(args)}.", file=out)
         return EXIT_OK
-    name_width = max(len(f.name) for f in fixtures)
     for fixture in fixtures:
         topics = ", ".join(fixture.expected_topics) or "(no cards)"
         if fixture.expected_status != 200:
             topics = f"(HTTP {fixture.expected_status})"
-        print(f"{style(fixture.name.ljust(name_width), 'bold')}  {style(topics, 'cyan')}",
-              file=out)
-        for line in textwrap.wrap(fixture.description, max(30, width() - name_width - 2)):
-            print(" " * (name_width + 2) + line, file=out)
+        print(f"{style(fixture.name, 'bold')}  {style(topics, 'cyan')}", file=out)
+        for line in textwrap.wrap(fixture.description, max(40, width() - 4)):
+            print("    " + line, file=out)
     print(f"\n{len(fixtures)} fixtures in {_directory(args)}", file=out)
     return EXIT_OK
 

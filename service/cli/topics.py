@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from ..knowledge import bundled_cards_dir
+from ..knowledge import bundled_cards_dir, load_knowledge
 
 
 def _topics_in(node: Any) -> set[str]:
@@ -24,6 +24,9 @@ def _topics_in(node: Any) -> set[str]:
 
 def known_topics(cards_dir: Path | None = None) -> set[str]:
     directory = cards_dir or bundled_cards_dir()
+    topics = getattr(load_knowledge(directory), "topics", None)
+    if topics:
+        return {str(topic) for topic in topics}
     found: set[str] = set()
     for path in sorted(directory.glob("*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

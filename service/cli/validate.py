@@ -2,7 +2,8 @@
 (fhir.resources R4B) and the topics it names (against the service's known topics).
 
 Returns problems as readable sentences; an empty list means the fixture is sound.
-A fixture marked ``"malformed"`` is expected to carry resources that fail validation.
+Resources listed in ``"malformed"`` (``ResourceType/id``) must fail validation; every
+other resource must pass (fhir_fixtures/README.md describes the format).
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ from ..errors import ServiceError
 from .catalog import FixtureError, parse_instant
 
 REQUIRED_FIELDS = {"description": str, "evaluatedAt": str, "expectedTopics": list, "request": dict}
-OPTIONAL_FIELDS = {"expectedStatus": int, "absentTopics": list, "malformed": object}
+OPTIONAL_FIELDS = {
+    "expectedStatus": int,
+    "absentTopics": list,
+    "malformed": list,
+    "unavailableKeys": list,
+}
 # Resources pointing at a patient through one of these elements must point at the
 # fixture's own patient, or the FHIR server and the prefetch would disagree.
 PATIENT_REFERENCE_FIELDS = ("subject", "patient")
@@ -158,27 +164,46 @@ def _check_request(
             f"(the service asks for {', '.join(sorted(prefetch_keys))})"
         )
     patient_id = (request.get("context") or {}).get("patientId")
-    failing = 0
+    malformed = data.get("malformed") if isinstance(data.get("malformed"), list) else []
+    unavailable = data.get("unavailableKeys")
+    for key in unavailable if isinstance(unavailable, list) else []:
+        if prefetch_keys and key not in prefetch_keys:
+            report.problems.append(f"unavailableKeys: '{key}' is not a prefetch key")
+    failing: set[str] = set()
     for where, resource in prefetch_resources(prefetch):
         report.resources += 1
+        reference = _reference(resource)
         problems = resource_problems(resource)
         if problems:
-            failing += 1
-            if not data.get("malformed"):
+            if reference in malformed:
+                failing.add(reference)
+            else:
                 report.problems.extend(f"{where}: {message}" for message in problems)
             continue
-        reference = _patient_reference(resource)
-        if patient_id and reference and reference != f"Patient/{patient_id}":
+        if reference in malformed:
+            report.problems.append(f"{where}: {reference} is listed as malformed yet validates")
+        subject = _patient_reference(resource)
+        if patient_id and subject and subject != f"Patient/{patient_id}":
             report.problems.append(
-                f"{where}: refers to {reference}, but context.patientId is '{patient_id}'"
+                f"{where}: refers to {subject}, but context.patientId is '{patient_id}'"
             )
         if resource.get("resourceType") == "Patient" and resource.get("id") != patient_id:
             report.problems.append(f"{where}: Patient id differs from context.patientId")
-    if data.get("malformed"):
-        if failing:
-            report.notes.append(f"{failing} resource(s) malformed on purpose")
-        else:
-            report.problems.append("marked malformed, yet every resource validates")
+    missing = sorted(set(map(str, malformed)) - failing - _references(prefetch))
+    if missing:
+        report.problems.append(f"malformed: {', '.join(missing)} not in the prefetch")
+    if failing:
+        report.notes.append(f"{len(failing)} malformed on purpose")
+
+
+def _reference(resource: Any) -> str | None:
+    if isinstance(resource, Mapping) and resource.get("resourceType") and resource.get("id"):
+        return f"{resource['resourceType']}/{resource['id']}"
+    return None
+
+
+def _references(prefetch: Mapping[str, Any]) -> set[str]:
+    return {ref for _, r in prefetch_resources(prefetch) if (ref := _reference(r))}
 
 
 def validate_fixture(path: Path, known_topics: set[str], prefetch_keys: set[str]) -> Report:

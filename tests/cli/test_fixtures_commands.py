@@ -28,7 +28,7 @@ def test_list_shows_name_topics_and_description(run_cli: Run, fixtures_dir: Path
     code, out, _ = run_cli("fixtures", "list", "--fixtures-dir", str(fixtures_dir))
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["out-of-scope", "(no", "cards)"]
+    assert lines[0] == "out-of-scope  (no cards)"
     sandbox = next(line for line in lines if line.startswith("sandbox-patient"))
     assert sandbox.split()[1:] == ["tier-2,", "albuterol"]
     assert "two anaphylaxis episodes" in out.replace("\n ", " ").replace("  ", " ")
@@ -110,23 +110,29 @@ def test_validate_reports_a_resource_that_fails_r4b(run_cli: Run, fixtures_dir: 
     assert "0 of 1 fixtures valid" in out
 
 
-def test_validate_accepts_malformed_on_purpose_but_not_a_false_flag(
+def test_validate_accepts_resources_listed_as_malformed_only(
     run_cli: Run, fixtures_dir: Path
 ) -> None:
     path = add_sandbox_fixture(fixtures_dir)
-    edit(path, lambda d: d.update(malformed=True))
+    edit(path, lambda d: d.update(malformed=["Condition/bad-onset"]))
     code, out = _validate(run_cli, path)
-    assert code == 1 and "marked malformed, yet every resource validates" in out
+    assert code == 1 and "malformed: Condition/bad-onset not in the prefetch" in out
 
     def add_bad(data: dict[str, Any]) -> None:
         data["request"]["prefetch"]["conditions"]["entry"].append(
-            {"resource": {"resourceType": "Condition", "subject": 42}}
+            {"resource": {"resourceType": "Condition", "id": "bad-onset", "subject": 42}}
         )
 
     edit(path, add_bad)
     code, out = _validate(run_cli, path)
     assert code == 0, out
-    assert "1 resource(s) malformed on purpose" in out
+    assert "1 malformed on purpose" in out
+
+    first = json.loads(path.read_text())["request"]["prefetch"]["conditions"]["entry"][0]
+    reference = f"Condition/{first['resource']['id']}"
+    edit(path, lambda d: d["malformed"].append(reference))
+    code, out = _validate(run_cli, path)
+    assert code == 1 and f"{reference} is listed as malformed yet validates" in out
 
 
 def test_validate_reports_fixture_field_and_envelope_problems(
@@ -241,7 +247,7 @@ def test_load_leaves_malformed_resources_out(
                 }
             }
         )
-        data["malformed"] = True
+        data["malformed"] = ["Condition/bad"]
 
     edit(path, add)
     code, out, _ = run_cli(
