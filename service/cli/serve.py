@@ -14,8 +14,13 @@ from typing import TextIO
 
 from .common import EXIT_OK
 
-# The environment `make run` sets for local testing; explicit values in the environment win.
-LOCAL_TESTING_ENVIRONMENT: dict[str, str] = {}
+# What `make run` sets for local testing (docs/security.md, "Local testing mode"): token
+# verification off (loopback clients only, a warning at every start) and CORS open to a
+# CDS Hooks Sandbox served at http://127.0.0.1:8080. Values already in the environment win.
+LOCAL_TESTING_ENVIRONMENT: dict[str, str] = {
+    "MCAS_AUTH_DISABLED": "true",
+    "MCAS_CORS_ORIGINS": "http://127.0.0.1:8080",
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
