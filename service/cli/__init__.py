@@ -18,7 +18,7 @@ from .signing import SigningError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import check, fire_cmd, fixtures_cmd, serve
+    from . import check, fire_cmd, fixtures_cmd, keys_cmd, serve
 
     parser = argparse.ArgumentParser(
         prog="mcas-cds",
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         "fixtures, fire them at a service, check a deployment.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (serve, fixtures_cmd, fire_cmd, check):
+    for module in (serve, fixtures_cmd, fire_cmd, check, keys_cmd):
         module.register(commands)
     return parser
 
