@@ -25,7 +25,7 @@ from ..schemas import DISCOVERY, violations
 from .catalog import Fixture, all_fixtures, default_fixtures_dir
 from .client import Client, Endpoints, Reply, split_url
 from .common import EXIT_FAILED, EXIT_OK, add_fixtures_dir, add_signing, signer_from_args
-from .firing import build_request, fire
+from .firing import fire_fixture
 from .output import Progress, Style, table
 
 PASS, FAIL, SKIP = "pass", "FAIL", "not tested"
@@ -160,13 +160,12 @@ class Checker:
     def _fire_step(self, fixture: Fixture) -> Callable[[], None]:
         def step() -> None:
             url = self.endpoints.service(self.service_id)
-            try:
-                request = build_request(fixture)
-            except (KeyError, ValueError, TypeError) as exc:
-                self.add(f"fixture {fixture.name}", FAIL, f"cannot prepare the request: {exc}")
-                return
-            outcome = fire(self.client, url, fixture, request)
             name = f"fixture {fixture.name}"
+            try:
+                outcome = fire_fixture(self.client, url, fixture)
+            except (KeyError, ValueError, TypeError) as exc:
+                self.add(name, FAIL, f"cannot prepare the request: {exc}")
+                return
             if outcome.problems:
                 self.add(name, FAIL, self._http_problem(outcome.reply)
                          if outcome.reply.error or outcome.reply.status == 401
@@ -182,9 +181,10 @@ class Checker:
                 if isinstance(card, dict) and isinstance(card.get("uuid"), str):
                     self.card_uuid = self.card_uuid or card["uuid"]
             if fixture.expected_status != 200:
-                self.add(name, PASS, f"HTTP {fixture.expected_status} as expected")
+                detail = f"HTTP {fixture.expected_status} as expected"
             else:
-                self.add(name, PASS, ", ".join(outcome.topics) or "no cards, as expected")
+                detail = ", ".join(outcome.topics) or "no cards, as expected"
+            self.add(name, PASS, f"{detail} ({outcome.note})" if outcome.note else detail)
 
         return step
 

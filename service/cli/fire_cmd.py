@@ -15,7 +15,7 @@ from typing import TextIO
 from .catalog import default_fixtures_dir, find_fixture
 from .client import Client, split_url
 from .common import EXIT_FAILED, EXIT_OK, add_fixtures_dir, add_signing, signer_from_args
-from .firing import build_request, fire
+from .firing import fire_fixture
 from .output import Style
 from .render import render_cards
 
@@ -57,18 +57,17 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     endpoints, service_id = split_url(args.url)
     url = endpoints.service(service_id)
     client = Client(signer_from_args(args), timeout=args.timeout)
-    request = build_request(
-        fixture, fhir_server=args.fhir_server, without_prefetch=args.no_prefetch
-    )
-    signed = f", signed as {client.signer.issuer}" if client.signer else ", unsigned"
+    signed = "signed as " + client.signer.issuer if client.signer else "unsigned"
     print(style(f"{fixture.name}: {fixture.description}", "bold"), file=out)
-    print(f"POST {url} (hookInstance {request['hookInstance']}{signed})", file=out)
-    outcome = fire(client, url, fixture, request)
+    print(f"POST {url} ({signed})", file=out)
+    outcome = fire_fixture(
+        client, url, fixture, fhir_server=args.fhir_server, without_prefetch=args.no_prefetch
+    )
     reply = outcome.reply
     if reply.error:
         print(style(f"error: {reply.error}", "red"), file=out)
         return EXIT_FAILED
-    print(f"HTTP {reply.status}", file=out)
+    print(f"HTTP {reply.status} (hookInstance {outcome.hook_instance})", file=out)
     if args.json and reply.body:
         try:
             print(json.dumps(reply.json(), indent=2, ensure_ascii=False), file=out)
@@ -92,6 +91,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     print("", file=out)
     expected = ", ".join(fixture.expected_topics) or "none"
     got = ", ".join(outcome.topics) or "none"
+    if outcome.note:
+        print(style(f"Note: {outcome.note}", "yellow"), file=out)
     if outcome.topics_ok:
         print(style(f"Topics as the fixture expects: {got}", "green"), file=out)
     else:

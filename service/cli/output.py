@@ -58,7 +58,7 @@ def wrap(text: str, indent: str, columns: int | None = None) -> list[str]:
         stripped = line.lstrip()
         lead = line[: len(line) - len(stripped)]
         hang = lead
-        for bullet in ("- ", "* ", "+ "):
+        for bullet in ("- ", "* ", "+ ", "-> "):
             if stripped.startswith(bullet):
                 hang = lead + " " * len(bullet)
                 break
@@ -118,16 +118,27 @@ def table(
         for i, cell in enumerate(row[:-1]):
             widths[i] = max(widths[i], len(cell))
     fixed = sum(widths[:-1]) + 2 * (len(headers) - 1)
-    last_width = max(20, width() - fixed)
+    last_width = width() - fixed
+    # Long names leave no room for the detail column: give it lines of its own.
+    stacked = last_width < 40
+    if stacked:
+        last_width = width() - 4
+    header_cells = list(headers[:-1]) if stacked else list(headers)
     lines = [
-        style("  ".join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip(), "bold"),
-        "  ".join("-" * w for w in widths[:-1]) + "  " + "-" * min(last_width, 40),
+        style("  ".join(h.ljust(widths[i]) for i, h in enumerate(header_cells)).rstrip(), "bold"),
+        "  ".join("-" * w for w in widths[: len(header_cells)]),
     ]
     for row in rows:
-        wrapped = textwrap.wrap(row[-1], last_width, break_on_hyphens=False) or [""]
+        wrapped = textwrap.wrap(
+            row[-1], last_width, break_on_hyphens=False, break_long_words=False
+        ) or [""]
         cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
         if paint is not None:
             cells = [paint(i, row[i], cell) for i, cell in enumerate(cells)]
+        if stacked:
+            lines.append("  ".join(cells).rstrip())
+            lines.extend(("    " + extra).rstrip() for extra in wrapped if extra)
+            continue
         lines.append("  ".join([*cells, wrapped[0]]).rstrip())
         for extra in wrapped[1:]:
             lines.append((" " * fixed + extra).rstrip())

@@ -33,8 +33,14 @@ def test_check_a_running_service(run_cli: Run, fixtures_dir: Path, live_service:
         "not tested", "server runs without token verification"
     ]
     # A progress line per step on stderr (not a terminal here, so one line each).
-    assert err.splitlines()[0] == "[1/5] checking discovery…"
-    assert "checking fixture out-of-scope…" in err
+    progress = [line for line in err.splitlines() if " checking " in line]
+    assert progress == [
+        "[1/5] checking discovery…",
+        "[2/5] checking fixture out-of-scope…",
+        "[3/5] checking feedback…",
+        "[4/5] checking CORS preflight…",
+        "[5/5] checking invalid tokens…",
+    ]
     summary = out.strip().splitlines()[-1]
     failed = int(summary.split(", ")[1].split()[0])
     assert code == (1 if failed else 0)

@@ -75,7 +75,7 @@ def test_fire_at_the_real_service(run_cli: Run, fixtures_dir: Path, live_service
     assert code == 0, out
     assert f"POST {live_service}/cds-services/mcas-therapy-tier" in out
     assert "unsigned" in out
-    assert "HTTP 200" in out
+    assert "HTTP 200 (hookInstance " in out
     assert "No cards: the service has no guidance for this patient." in out
     assert "Topics as the fixture expects: none" in out
 
@@ -86,7 +86,7 @@ def test_fire_takes_base_discovery_or_service_url(
 ) -> None:
     code, out, _ = fire(run_cli, fixtures_dir, live_service + suffix)
     assert code == 0, out
-    assert f"POST {live_service}/cds-services/mcas-therapy-tier " in out
+    assert f"POST {live_service}/cds-services/mcas-therapy-tier (unsigned)" in out
 
 
 def test_fire_a_file_path(run_cli: Run, fixtures_dir: Path, live_service: str) -> None:
