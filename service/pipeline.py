@@ -16,7 +16,7 @@ from .errors import PreconditionFailed
 from .facts import extract_facts
 from .knowledge import Knowledge
 from .prefetch import Fetcher, resolve_prefetch
-from .rules import evaluate
+from .rules import evaluate, scope
 from .thresholds import Thresholds
 
 MEDICATION_KEYS = ("medicationStatements", "medicationRequests")
@@ -47,8 +47,8 @@ def run_hook(
             f"Required data 'conditions' could not be obtained: "
             f"{prefetch.unavailable['conditions']}."
         )
-    facts = extract_facts(prefetch, knowledge)
-    if not facts.in_scope:
+    facts = extract_facts(prefetch, knowledge, request.patient_id)
+    if not scope(facts, now).in_scope:
         return HookResult(cards=[], skipped_resources=facts.skipped_resources)
     if all(key in prefetch.unavailable for key in MEDICATION_KEYS):
         raise PreconditionFailed(

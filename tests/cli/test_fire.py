@@ -356,3 +356,18 @@ def test_fire_without_prefetch_names_the_fhir_server(
     assert code == 0
     sent = json.loads(canned.requests[0]["body"])
     assert "prefetch" not in sent and sent["fhirServer"] == "http://127.0.0.1:9/fhir"
+
+
+def test_fire_the_recorded_sandbox_patient_at_the_real_service(
+    run_cli: Run, fixtures_dir: Path, live_service: str
+) -> None:
+    """The patient the CDS Hooks Sandbox sent gets tier-2 and albuterol (its README)."""
+    from .conftest import add_sandbox_fixture
+
+    add_sandbox_fixture(fixtures_dir)
+    code, out, _ = run_cli("fire", "sandbox-patient", "--url", live_service,
+                           "--fixtures-dir", str(fixtures_dir))
+    assert code == 0, out
+    assert "topic: tier-2" in out and "topic: albuterol" in out
+    assert "Suggestions (choose" in out and "Links:" in out and "Override reasons:" in out
+    assert "Topics as the fixture expects: tier-2, albuterol" in out

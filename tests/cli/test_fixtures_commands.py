@@ -273,3 +273,14 @@ def test_load_into_an_unreachable_server_fails(run_cli: Run, fixtures_dir: Path)
     assert code == 1
     assert "FAIL  out-of-scope: cannot reach" in out
     assert "0 of 1 fixtures loaded" in out
+
+
+def test_validate_checks_topics_against_the_services_cards(
+    run_cli: Run, fixtures_dir: Path
+) -> None:
+    path = fixtures_dir / "out-of-scope.json"
+    edit(path, lambda d: d.update(expectedTopics=["tier-2", "albuteroll"]))
+    code, out = _validate(run_cli, path)
+    assert code == 1
+    assert "expectedTopics: unknown topic 'albuteroll' (known: albuterol, aspirin-caution," in out
+    assert "'tier-2'" not in out
