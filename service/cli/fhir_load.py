@@ -2,7 +2,9 @@
 simulator (the CDS Hooks Sandbox) or the service's FHIR fallback can read them.
 
 Each fixture becomes one transaction Bundle of PUTs (idempotent: loading twice changes
-nothing), with its dates moved to today like a fired fixture. Resources that fail R4B
+nothing), with its dates moved to today like a fired fixture. Fixtures reuse short local
+ids (``cond-1`` in many files), so every resource but the Patient gets its patient's id as
+a prefix, and references between the fixture's resources follow. Resources that fail R4B
 validation (the malformed-on-purpose ones) are left out and reported: a FHIR server would
 refuse the whole transaction for them.
 """
@@ -39,6 +41,28 @@ def _resource_id(fixture: str, where: str) -> str:
     return f"fx-{digest}"
 
 
+def _scoped_id(patient_id: str, resource_id: str) -> str:
+    """``{patient}-{id}``: unique across fixtures, within FHIR's 64-character id limit."""
+    scoped = f"{patient_id}-{resource_id}"
+    if len(scoped) <= 64:
+        return scoped
+    return "fx-" + hashlib.sha256(scoped.encode()).hexdigest()[:40]
+
+
+def _rewrite_references(node: Any, mapping: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str) and value in mapping:
+                out[key] = mapping[value]
+            else:
+                out[key] = _rewrite_references(value, mapping)
+        return out
+    if isinstance(node, list):
+        return [_rewrite_references(item, mapping) for item in node]
+    return node
+
+
 def fixture_resources(fixture: Fixture, now: datetime | None = None) -> tuple[
     str, list[dict[str, Any]], list[str]
 ]:
@@ -60,7 +84,18 @@ def fixture_resources(fixture: Fixture, now: datetime | None = None) -> tuple[
     if ("Patient", patient_id) not in resources:
         # The Sandbox opens a chart by reading Patient/{id}: the patient must exist.
         resources[("Patient", patient_id)] = {"resourceType": "Patient", "id": patient_id}
-    return patient_id, list(resources.values()), skipped
+    mapping = {
+        f"{kind}/{rid}": f"{kind}/{_scoped_id(patient_id, rid)}"
+        for kind, rid in resources
+        if kind != "Patient"
+    }
+    scoped = []
+    for (kind, rid), resource in resources.items():
+        resource = _rewrite_references(resource, mapping)
+        if kind != "Patient":
+            resource["id"] = _scoped_id(patient_id, rid)
+        scoped.append(resource)
+    return patient_id, scoped, skipped
 
 
 def transaction(resources: list[dict[str, Any]]) -> dict[str, Any]:

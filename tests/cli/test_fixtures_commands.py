@@ -262,7 +262,44 @@ def test_load_leaves_malformed_resources_out(
     assert code == 0, out
     assert "2 resources, 1 malformed left out" in out
     found = requests.get(f"{fhir_server}/Condition?patient=oos-1", timeout=5).json()
-    assert [e["resource"]["id"] for e in found["entry"]] == ["oos-asthma"]
+    assert [e["resource"]["id"] for e in found["entry"]] == ["oos-1-oos-asthma"]
+
+
+def test_load_keeps_fixtures_apart_that_reuse_resource_ids(
+    run_cli: Run, tmp_path: Path, fhir_server: str
+) -> None:
+    """Fixtures use short local ids (cond-1) over and over; loading all of them must not
+    let one patient's Condition overwrite another's, and references must follow."""
+    for name in ("first", "second"):
+        path = create_fixture(tmp_path, name, patient_id=f"reuse-{name}")
+
+        def add(data: dict[str, Any], name: str = name) -> None:
+            prefetch = data["request"]["prefetch"]
+            prefetch["conditions"]["entry"] = [{"resource": {
+                "resourceType": "Condition", "id": "cond-1",
+                "subject": {"reference": f"Patient/reuse-{name}"},
+                "code": {"text": f"condition of {name}"},
+            }}]
+            prefetch["medicationStatements"]["entry"] = [{"resource": {
+                "resourceType": "MedicationStatement", "id": "ms-1", "status": "active",
+                "medicationCodeableConcept": {"text": "cetirizine"},
+                "subject": {"reference": f"Patient/reuse-{name}"},
+                "reasonReference": [{"reference": "Condition/cond-1"}],
+            }}]
+
+        edit(path, add)
+    code, out, _ = run_cli("fixtures", "load", "--fhir", fhir_server, "--fixtures-dir",
+                           str(tmp_path))
+    assert code == 0, out
+    for name in ("first", "second"):
+        found = requests.get(f"{fhir_server}/Condition?patient=reuse-{name}", timeout=5).json()
+        assert [e["resource"]["code"]["text"] for e in found["entry"]] == [
+            f"condition of {name}"
+        ]
+        statement = requests.get(
+            f"{fhir_server}/MedicationStatement?patient=reuse-{name}", timeout=5
+        ).json()["entry"][0]["resource"]
+        assert statement["reasonReference"] == [{"reference": f"Condition/reuse-{name}-cond-1"}]
 
 
 def test_load_into_an_unreachable_server_fails(run_cli: Run, fixtures_dir: Path) -> None:
