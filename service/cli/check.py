@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from ..discovery import HOOK
 from ..schemas import DISCOVERY, violations
 from .catalog import Fixture, all_fixtures, default_fixtures_dir
-from .client import Client, Endpoints, Reply, split_url
+from .client import Client, Endpoints, Reply, UsageError, split_url
 from .common import EXIT_FAILED, EXIT_OK, add_fixtures_dir, add_signing, signer_from_args
 from .firing import fire_fixture
 from .output import Progress, Style, table
@@ -56,6 +56,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "served CDS Hooks Sandbox)",
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    parser.add_argument(
+        "--fhir-server", metavar="URL", help="set fhirServer in every request (a FHIR server "
+        "loaded with `fixtures load`)"
+    )
+    parser.add_argument(
+        "--no-prefetch",
+        action="store_true",
+        help="send no prefetch, so the service reads every fixture from --fhir-server",
+    )
     add_fixtures_dir(parser)
     add_signing(parser)
     parser.set_defaults(handler=run)
@@ -93,7 +102,12 @@ class Checker:
         fixtures: list[Fixture],
         origin: str,
         progress: Progress,
+        *,
+        fhir_server: str | None = None,
+        without_prefetch: bool = False,
     ) -> None:
+        self.fhir_server = fhir_server
+        self.without_prefetch = without_prefetch
         self.client = client
         self.endpoints = endpoints
         self.service_id = service_id
@@ -169,8 +183,20 @@ class Checker:
             if self.needs_token:
                 self.add(name, SKIP, UNSIGNED_REFUSED)
                 return
+            if self.without_prefetch and (
+                fixture.data.get("unavailableKeys") or fixture.expected_status == 412
+            ):
+                # Its point is data missing from the prefetch; the FHIR server has them.
+                self.add(name, SKIP, "a missing-data scenario: not meaningful without prefetch")
+                return
             try:
-                outcome = fire_fixture(self.client, url, fixture)
+                outcome = fire_fixture(
+                    self.client,
+                    url,
+                    fixture,
+                    fhir_server=self.fhir_server,
+                    without_prefetch=self.without_prefetch,
+                )
             except (KeyError, ValueError, TypeError) as exc:
                 self.add(name, FAIL, f"cannot prepare the request: {exc}")
                 return
@@ -298,8 +324,18 @@ def run(
     signed = f"signed as {client.signer.issuer}" if client.signer else "unsigned"
     print(f"Checking {endpoints.base} ({service_id}, {len(fixtures)} fixtures, {signed})",
           file=out)
-    checker = Checker(client, endpoints, service_id, fixtures, args.origin,
-                      Progress(err or sys.stderr))
+    if args.no_prefetch and not args.fhir_server:
+        raise UsageError("--no-prefetch needs --fhir-server: where should the data come from?")
+    checker = Checker(
+        client,
+        endpoints,
+        service_id,
+        fixtures,
+        args.origin,
+        Progress(err or sys.stderr),
+        fhir_server=args.fhir_server,
+        without_prefetch=args.no_prefetch,
+    )
     results = checker.run()
 
     def paint(column: int, raw: str, padded: str) -> str:
