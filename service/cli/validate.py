@@ -8,6 +8,7 @@ other resource must pass (fhir_fixtures/README.md describes the format).
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -27,7 +28,12 @@ OPTIONAL_FIELDS = {
     "absentTopics": list,
     "malformed": list,
     "unavailableKeys": list,
+    # Per expected topic: what its card must suggest or say (fhir_fixtures/README.md).
+    "suggests": dict,
+    "firstSuggestion": dict,
+    "mentions": dict,
 }
+PER_TOPIC_FIELDS = ("suggests", "firstSuggestion", "mentions")
 # Resources pointing at a patient through one of these elements must point at the
 # fixture's own patient, or the FHIR server and the prefetch would disagree.
 PATIENT_REFERENCE_FIELDS = ("subject", "patient")
@@ -99,10 +105,15 @@ def _check_fields(data: Mapping[str, Any], report: Report) -> None:
     for name, kind in OPTIONAL_FIELDS.items():
         if name in data and kind is not object and not isinstance(data[name], kind):
             report.problems.append(f"'{name}' must be a {kind.__name__}")
-    unknown = sorted(set(data) - set(REQUIRED_FIELDS) - set(OPTIONAL_FIELDS))
-    if unknown:
-        allowed = ", ".join([*REQUIRED_FIELDS, *OPTIONAL_FIELDS])
-        report.problems.append(f"unknown field(s) {', '.join(unknown)} (allowed: {allowed})")
+    known = [*REQUIRED_FIELDS, *OPTIONAL_FIELDS]
+    for name in sorted(set(data) - set(known)):
+        # A near miss is a typo that would silently switch a check off; anything else may
+        # be a newer member of the format this version does not know.
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+        if close:
+            report.problems.append(f"unknown field '{name}' (did you mean '{close[0]}'?)")
+        else:
+            report.notes.append(f"field '{name}' not checked")
     if isinstance(data.get("description"), str) and not data["description"].strip():
         report.problems.append("'description' is empty: say what the scenario shows")
     if "evaluatedAt" in data:
@@ -129,6 +140,12 @@ def _check_topics(data: Mapping[str, Any], known: set[str], report: Report) -> N
     both = sorted(set(map(str, expected)) & set(map(str, absent)))
     if both:
         report.problems.append(f"topic(s) both expected and absent: {', '.join(both)}")
+    for name in PER_TOPIC_FIELDS:
+        per_topic = data.get(name)
+        if isinstance(per_topic, dict):
+            stray = sorted(set(per_topic) - set(map(str, expected)))
+            if stray:
+                report.problems.append(f"{name}: {', '.join(stray)} not in expectedTopics")
     status = data.get("expectedStatus", 200)
     if isinstance(status, int) and status != 200 and expected:
         report.problems.append(f"expectedStatus {status} answers no cards, yet topics are expected")

@@ -161,7 +161,7 @@ def test_validate_reports_fixture_field_and_envelope_problems(
     assert code == 1
     assert "missing field 'description'" in out
     assert "has no time zone" in out
-    assert "unknown field(s) expectedTopic" in out
+    assert "unknown field 'expectedTopic' (did you mean 'expectedTopics'?)" in out
     assert "request: hookInstance: Not a valid UUID." in out
     assert "unknown key(s) labs" in out
     assert "refers to Patient/someone-else, but context.patientId is 'oos-1'" in out
