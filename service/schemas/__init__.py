@@ -26,7 +26,7 @@ def load_schema(name: str) -> dict[str, Any]:
 def validator(name: str) -> Draft202012Validator:
     schema = load_schema(name)
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def _empty_members(node: Any, path: str, out: list[str], top: bool = False) -> None:
