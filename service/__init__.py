@@ -15,8 +15,11 @@ from typing import Any
 from flask import Flask
 
 from . import settings
+from .auth import install_auth
 from .errors import register_error_handlers
+from .http.cors import install_cors
 from .knowledge import bundled_cards_dir, load_knowledge
+from .request_log import configure_logging
 from .state import ServiceState, install
 from .thresholds import load_thresholds
 
@@ -31,6 +34,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Flask already answers 413 past MAX_CONTENT_LENGTH; JSON stays UTF-8, unsorted.
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    configure_logging(app)
 
     cards_dir = Path(app.config["CARDS_DIR"] or bundled_cards_dir())
     thresholds_path = Path(app.config["THRESHOLDS_FILE"] or cards_dir / "thresholds.yaml")
@@ -42,10 +46,34 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if "CLOCK" in app.config:  # tests only: a frozen "now"
         service_state.clock = app.config["CLOCK"]
     install(app, service_state)
+    _install_storage(app)
 
     register_error_handlers(app)
-    from .http import discovery, hooks
+    # Order matters: preflights are answered before the token is checked.
+    install_cors(app)
+    install_auth(app)
+    from .http import admin_report, discovery, feedback, hooks
 
     app.register_blueprint(discovery.bp)
     app.register_blueprint(hooks.bp)
+    app.register_blueprint(feedback.bp)
+    app.register_blueprint(admin_report.bp)
     return app
+
+
+def _install_storage(app: Flask) -> None:
+    """The database is opened on first use, so the hook answers even when it is down."""
+    from .storage import commands, database, patient_hash
+
+    patient_hash.check_salt(app.config.get("PATIENT_HASH_SALT"))
+    storage = database.install(app)
+    if (
+        storage.backend != "sqlite"
+        and app.config.get("RECORD_CARDS")
+        and not app.config.get("PATIENT_HASH_SALT")
+    ):
+        raise settings.SettingError(
+            "MCAS_PATIENT_HASH_SALT is required with a MCAS_DATABASE_URL: every replica "
+            "must hash patient ids with the same secret."
+        )
+    commands.register(app)

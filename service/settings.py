@@ -68,7 +68,12 @@ CORE_SETTINGS: tuple[Setting, ...] = (
 )
 
 # Modules that declare a SETTINGS tuple of their own.
-_SETTING_MODULES: tuple[str, ...] = ()
+_SETTING_MODULES: tuple[str, ...] = (
+    "service.storage",
+    "service.admin_auth",
+    "service.auth.settings",
+    "service.http.cors",
+)
 
 
 def all_settings() -> tuple[Setting, ...]:

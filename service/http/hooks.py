@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, abort, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from ..discovery import SERVICE_ID
 from ..envelope import load_hook_request, parse_json_body
 from ..pipeline import run_hook
 from ..state import state
+from ..storage.issued import record_issued_cards
 
 bp = Blueprint("hooks", __name__)
 
@@ -16,11 +17,21 @@ def call_service(service_id: str) -> ResponseReturnValue:
     if service_id != SERVICE_ID:
         abort(404, description=f"No CDS service with id '{service_id[:64]}'.")
     hook_request = load_hook_request(parse_json_body(request.get_data(cache=False)))
+    g.hook_instance = hook_request.hook_instance  # for the request log line
     current = state()
+    thresholds = current.thresholds()
     result = run_hook(
         hook_request,
         knowledge=current.knowledge,
-        thresholds=current.thresholds(),
+        thresholds=thresholds,
         now=current.clock(),
+    )
+    g.card_topics = result.topics
+    record_issued_cards(
+        result.cards,
+        hook_instance=hook_request.hook_instance,
+        patient_id=hook_request.patient_id,
+        issued_at=current.clock(),
+        thresholds_version=thresholds.version,
     )
     return jsonify({"cards": result.cards})

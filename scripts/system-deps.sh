@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# System packages the tests need, installed once, quietly; anything present is skipped.
+# Servers are not started here: pytest fixtures start them on 127.0.0.1 and stop them.
+set -euo pipefail
+
+missing=()
+
+# PostgreSQL server binaries (initdb, pg_ctl, postgres) for the storage tests.
+if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+  missing+=(postgresql)
+fi
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    SUDO=(sudo -n)
+  else
+    echo "system-deps: need root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+else
+  SUDO=()
+fi
+
+echo "system-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,13 @@
+"""Client authentication: every call under /cds-services carries a JWT we verify.
+
+``install_auth(app)`` reads the settings (service/auth/settings.py), checks the trust
+file, and registers the before/after-request checks. Preflight ``OPTIONS`` requests are
+never checked (browsers send them without credentials); service/http/cors.py answers them.
+"""
+
+from __future__ import annotations
+
+from .flask_checks import install_auth
+from .trust import TrustConfigError
+
+__all__ = ["TrustConfigError", "install_auth"]

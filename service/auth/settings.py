@@ -1,0 +1,76 @@
+"""Settings of client authentication (CDS Hooks 2.0 "Trusting CDS Clients")."""
+
+from __future__ import annotations
+
+from ..settings import Setting, parse_bool, parse_list
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "AUTH_DISABLED",
+        False,
+        parse_bool,
+        "LOCAL TESTING ONLY. `true` turns off verification of the CDS client's JWT; the "
+        "service then logs a warning at every start, answers only loopback clients (403 "
+        "otherwise) and refuses requests that came through a proxy. Never set it in a "
+        "deployment. `make run` sets it.",
+    ),
+    Setting(
+        "TRUST_FILE",
+        None,
+        str,
+        "Path of the YAML (or JSON) file listing the trusted CDS clients: each issuer "
+        "(`iss`) with its keys, as a JWKS file or a `jku` allowlist, and an optional "
+        "tenant allowlist. Required while verification is on; checked at start-up. "
+        "See docs/security.md.",
+    ),
+    Setting(
+        "PUBLIC_BASE_URL",
+        None,
+        str,
+        "The service's base URL as CDS clients call it, e.g. `https://cds.example.org` or "
+        "`https://example.org/mcas`; a token's `aud` must be this plus the request path. "
+        "Set it behind a reverse proxy. Default: taken from the request URL.",
+    ),
+    Setting(
+        "JWT_ALGORITHMS",
+        "ES384,RS384",
+        parse_list,
+        "Signature algorithms accepted, comma-separated. Allowed: ES256, ES384, ES512, "
+        "RS256, RS384, RS512, PS256, PS384, PS512; `none` and HS* are refused at start-up.",
+    ),
+    Setting(
+        "JWT_LEEWAY_SECONDS",
+        5.0,
+        float,
+        "Clock skew tolerated on `exp`, `iat` and `nbf`, in seconds (the CDS Hooks "
+        "Sandbox rounds `iat`, so it can be half a second ahead).",
+    ),
+    Setting(
+        "JKU_FETCH_TIMEOUT_SECONDS",
+        3.0,
+        float,
+        "Timeout of one fetch of an allowlisted `jku` key set, in seconds.",
+    ),
+    Setting(
+        "JKU_CACHE_SECONDS",
+        3600.0,
+        float,
+        "How long a fetched `jku` key set is used before it is fetched again, in seconds.",
+    ),
+    Setting(
+        "JKU_MIN_REFRESH_SECONDS",
+        30.0,
+        float,
+        "A token with an unknown `kid` makes the service fetch the `jku` again, at most "
+        "once per this many seconds per `jku` (so unknown kids cannot flood the client).",
+    ),
+    Setting(
+        "REPLAY_CACHE",
+        None,
+        str,
+        "Where seen `jti` values are kept until their token expires: the path of an "
+        "SQLite file shared by all workers on one host, or `memory` (one cache per "
+        "process). Default: `replay-cache.sqlite3` in the Flask instance folder. "
+        "See docs/security.md for several replicas.",
+    ),
+)

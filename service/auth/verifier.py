@@ -1,0 +1,161 @@
+"""Verify the CDS client's bearer JWT (CDS Hooks 2.0 "Trusting CDS Clients").
+
+Pure: no Flask. The caller gives the Authorization header, the URL that was called and
+"now"; the answer is the verified claims or ``InvalidToken`` whose reason is for the log
+only (the caller learns just that the token is invalid).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from .keys import JkuCache, KeyNotFound, find_key
+from .trust import TrustedIssuer
+
+# Asymmetric algorithms an administrator may enable; `none` and HS* never (spec 201, 203).
+ENABLEABLE_ALGORITHMS = frozenset(
+    {"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+)
+_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
+
+
+class InvalidToken(Exception):
+    """The request's token is missing or not acceptable; ``reason`` goes to the log only."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    iss: str
+    jti: str
+    exp: float
+    sub: str | None
+    tenant: str | None
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        issuers: Mapping[str, TrustedIssuer],
+        *,
+        algorithms: frozenset[str],
+        leeway: float,
+        jku_cache: JkuCache,
+    ) -> None:
+        bad = algorithms - ENABLEABLE_ALGORITHMS
+        if bad:
+            raise ValueError(f"algorithms not allowed: {sorted(bad)}")
+        self._issuers = dict(issuers)
+        self._algorithms = algorithms
+        self._leeway = leeway
+        self._jku_cache = jku_cache
+
+    def verify(self, authorization: str | None, audience: str, now: float) -> VerifiedToken:
+        token = _bearer_token(authorization)
+        try:
+            return self._verify(token, audience, now)
+        except InvalidToken:
+            raise
+        except KeyNotFound as exc:
+            raise InvalidToken(str(exc)) from None
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(f"{type(exc).__name__}: {exc}") from None
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            # Odd but well-formed JSON (a list as header, a number as kid) must be a 401,
+            # never a 500: the token is the caller's input.
+            raise InvalidToken(f"unusable token structure ({type(exc).__name__})") from None
+
+    def _verify(self, token: str, audience: str, now: float) -> VerifiedToken:
+        header = jwt.get_unverified_header(token)
+        alg = header.get("alg")
+        if alg not in self._algorithms:
+            raise InvalidToken(f"algorithm {str(alg)[:16]!r} is not accepted")
+        typ = header.get("typ")
+        if typ is not None and str(typ).upper() != "JWT":
+            raise InvalidToken("typ is not JWT")
+        if not isinstance(header.get("kid"), str) or not header["kid"]:
+            raise InvalidToken("no kid in the header")
+
+        # The issuer picks the key source, so it is read before the signature is checked;
+        # nothing else from the unverified payload is trusted.
+        unverified = jwt.decode(token, options={"verify_signature": False})
+        iss = unverified.get("iss")
+        issuer = self._issuers.get(iss) if isinstance(iss, str) else None
+        if issuer is None:
+            raise InvalidToken("issuer is not trusted")
+
+        jwk = find_key(issuer, header, self._jku_cache)
+        _check_key_fits(jwk, alg)
+        claims = jwt.decode(
+            token,
+            key=jwt.PyJWK(jwk, algorithm=alg),
+            algorithms=[alg],
+            audience=audience,
+            issuer=iss,
+            options={
+                "require": ["iss", "aud", "exp", "iat", "jti"],
+                # Time is checked below against the injected clock.
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+                "strict_aud": False,
+            },
+        )
+        self._check_times(claims, now)
+        jti = claims["jti"]
+        if not isinstance(jti, str) or not jti:
+            raise InvalidToken("jti is not a non-empty string")
+        tenant = claims.get("tenant")
+        if issuer.tenants is not None and tenant not in issuer.tenants:
+            raise InvalidToken("tenant is not on the issuer's allowlist")
+        sub = claims.get("sub")
+        return VerifiedToken(
+            iss=iss,
+            jti=jti,
+            exp=float(claims["exp"]),
+            sub=sub if isinstance(sub, str) else None,
+            tenant=tenant if isinstance(tenant, str) else None,
+        )
+
+    def _check_times(self, claims: dict[str, Any], now: float) -> None:
+        for name in ("exp", "iat", "nbf"):
+            if name in claims and not _is_number(claims[name]):
+                raise InvalidToken(f"{name} is not a number")
+        if claims["exp"] <= now - self._leeway:
+            raise InvalidToken("token has expired")
+        if claims["iat"] > now + self._leeway:
+            raise InvalidToken("iat is in the future")
+        if "nbf" in claims and claims["nbf"] > now + self._leeway:
+            raise InvalidToken("token is not valid yet (nbf)")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise InvalidToken("no Authorization header")
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("Authorization is not a Bearer token")
+    return token.strip()
+
+
+def _check_key_fits(jwk: dict[str, Any], alg: str) -> None:
+    """The key must be meant for the header's algorithm: no cross-family tricks."""
+    if "alg" in jwk and jwk["alg"] != alg:
+        raise InvalidToken("the key's alg differs from the token's alg")
+    if alg.startswith("ES"):
+        if jwk.get("kty") != "EC" or jwk.get("crv") != _CURVES[alg]:
+            raise InvalidToken("the key does not fit the token's alg")
+    elif jwk.get("kty") != "RSA":
+        raise InvalidToken("the key does not fit the token's alg")

@@ -1,0 +1,124 @@
+"""Recording the cards the service issues, so feedback can be tied to card topics.
+
+Recording is never allowed to cost the clinician the cards: a failure is logged (without
+patient data) and counted, and the hook answers as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+
+from .database import storage
+from .models import issued_cards
+from .patient_hash import generated_salt, patient_hash
+from .upsert import insert_or_ignore
+
+log = logging.getLogger(__name__)
+
+_failures = 0
+_failures_lock = threading.Lock()
+_SALT_CACHE_KEY = "mcas_patient_salt"
+# After a failure, recording pauses this long, so an outage costs the hook one timeout.
+RECORDING_BACKOFF_SECONDS = 5.0
+
+
+def recording_failures() -> int:
+    """Cards this process failed to record since it started (for logs and metrics)."""
+    return _failures
+
+
+def _count_failure() -> None:
+    global _failures
+    with _failures_lock:
+        _failures += 1
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def card_thresholds_version(card: Mapping[str, Any]) -> str | None:
+    """The thresholds version a card states in its ``extension``, if it states one."""
+    extension = card.get("extension")
+    if not isinstance(extension, Mapping):
+        return None
+    candidates: list[Mapping[str, Any]] = [extension]
+    candidates.extend(value for value in extension.values() if isinstance(value, Mapping))
+    for candidate in candidates:
+        for name, value in candidate.items():
+            if _normalise(str(name)).endswith("thresholdsversion") and value is not None:
+                return str(value)
+    return None
+
+
+def _salt() -> bytes:
+    app = current_app
+    cached = app.extensions.get(_SALT_CACHE_KEY)
+    if cached is None:
+        configured = app.config.get("PATIENT_HASH_SALT")
+        cached = configured.encode("utf-8") if configured else generated_salt(storage().data_dir)
+        app.extensions[_SALT_CACHE_KEY] = cached
+    return cached
+
+
+def record_issued_cards(
+    cards: Iterable[Mapping[str, Any]],
+    *,
+    hook_instance: str,
+    patient_id: str,
+    issued_at: datetime,
+    thresholds_version: str | None,
+) -> bool:
+    """Store one row per card; False (logged, counted) when that failed. Never raises."""
+    cards = list(cards)
+    if not cards or not current_app.config.get("RECORD_CARDS", True):
+        return True
+    store = storage()
+    if time.monotonic() < store.recording_paused_until:
+        for _ in cards:
+            _count_failure()
+        log.debug("card recording paused after a failure; %d card(s) not recorded", len(cards))
+        return False
+    try:
+        hashed = patient_hash(_salt(), patient_id)
+        rows = [
+            {
+                "card_uuid": str(card["uuid"]),
+                "topic": str(card["source"]["topic"]["code"]),
+                "hook_instance": hook_instance,
+                "issued_at": issued_at,
+                "thresholds_version": card_thresholds_version(card) or thresholds_version,
+                "patient_hash": hashed,
+            }
+            for card in cards
+        ]
+        with store.engine().begin() as connection:
+            for row in rows:
+                insert_or_ignore(connection, issued_cards, row, "card_uuid")
+    except Exception as exc:  # any failure: the clinician still gets the cards
+        for _ in cards:
+            _count_failure()
+        store.recording_paused_until = time.monotonic() + RECORDING_BACKOFF_SECONDS
+        log.warning(
+            "could not record %d issued card(s), pausing recording for %.0f s: %s: %s",
+            len(cards),
+            RECORDING_BACKOFF_SECONDS,
+            type(exc).__name__,
+            _safe_reason(exc),
+        )
+        return False
+    return True
+
+
+def _safe_reason(exc: BaseException) -> str:
+    # SQLAlchemy's message carries the bound parameters; the driver's does not.
+    original = getattr(exc, "orig", None) or exc
+    return str(original).splitlines()[0][:200] if str(original) else type(original).__name__

@@ -1,0 +1,81 @@
+"""The tables. Changing them means a new Alembic revision in migrations/versions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        # SQLite has no time zones; it stores the UTC wall time, which sorts correctly.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+issued_cards = Table(
+    "issued_cards",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("card_uuid", String(64), nullable=False),
+    Column("topic", String(64), nullable=False),
+    Column("hook_instance", String(64), nullable=False),
+    Column("issued_at", UTCDateTime(), nullable=False),
+    Column("thresholds_version", String(64), nullable=True),
+    # HMAC-SHA256 of the patient id, hex: lets analyses count patients, never name them.
+    Column("patient_hash", String(64), nullable=False),
+    UniqueConstraint("card_uuid", name="uq_issued_cards_card_uuid"),
+)
+Index("ix_issued_cards_issued_at", issued_cards.c.issued_at)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # sha256 over (card, outcome, outcomeTimestamp, accepted suggestion ids): the same
+    # item sent twice hits this unique key and is stored once.
+    Column("item_key", String(64), nullable=False),
+    Column("card_uuid", String(64), nullable=False),
+    Column("topic", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("outcome_at", UTCDateTime(), nullable=False),
+    Column("accepted_suggestions", Text, nullable=True),
+    Column("override_system", String(256), nullable=True),
+    Column("override_code", String(128), nullable=True),
+    Column("override_display", String(256), nullable=True),
+    Column("user_comment", Text, nullable=True),
+    Column("received_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("item_key", name="uq_feedback_item_key"),
+)
+Index("ix_feedback_card_uuid", feedback.c.card_uuid)
+Index("ix_feedback_outcome_at", feedback.c.outcome_at)

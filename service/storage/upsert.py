@@ -1,0 +1,26 @@
+"""INSERT ... ON CONFLICT DO NOTHING on both databases: a duplicate is stored once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+def insert_or_ignore(connection: Connection, table: Table, row: dict[str, Any], key: str) -> bool:
+    """Insert ``row`` unless ``key`` already holds its value; True when it was new."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        # With RETURNING (which SQLAlchemy adds for the key anyway) psycopg reports no
+        # rowcount; a returned row is what tells a new row from an ignored one.
+        statement = (
+            postgresql.insert(table)
+            .on_conflict_do_nothing(index_elements=[key])
+            .returning(table.c[key])
+        )
+        return connection.execute(statement, row).first() is not None
+    if dialect == "sqlite":
+        statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
+        return connection.execute(statement, row).rowcount == 1
+    raise NotImplementedError(f"no insert-or-ignore for {dialect}")

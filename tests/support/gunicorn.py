@@ -1,0 +1,92 @@
+"""The service under gunicorn on 127.0.0.1, as deployed: several sync worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from tests.support.postgres import free_port
+
+
+class Gunicorn:
+    def __init__(self, env: dict[str, str], log_dir: Path, workers: int = 3) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = open(log_dir / "gunicorn.log", "ab")  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                str(workers),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--timeout",
+                "30",
+                "--graceful-timeout",
+                "5",
+                "--log-level",
+                "warning",
+                "service:create_app()",
+            ],
+            env={**os.environ, **env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.workers = workers
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()  # never leave a server behind when start-up fails
+            raise
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
+            try:
+                answered = requests.get(self.base + "/cds-services", timeout=5).status_code
+            except requests.RequestException:
+                answered = None
+            if answered == 200 and len(self.worker_pids()) == self.workers:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("gunicorn did not become ready")
+
+    def worker_pids(self) -> list[int]:
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            # Field 4, after the parenthesised command name, is the parent pid.
+            if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid:
+                pids.append(int(entry))
+        return pids
+
+    def kill_workers(self) -> list[int]:
+        killed = self.worker_pids()
+        for pid in killed:
+            os.kill(pid, signal.SIGKILL)
+        return killed
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
