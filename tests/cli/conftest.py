@@ -71,9 +71,13 @@ def serve_app() -> Iterator[Callable[..., ServedApp]]:
         served.__exit__()
 
 
+# The local-testing mode of `make run` / `mcas-cds serve`.
+LOCAL_MODE = {"AUTH_DISABLED": True, "CORS_ORIGINS": "http://127.0.0.1:8080"}
+
+
 @pytest.fixture
 def live_service(serve_app: Callable[..., ServedApp]) -> str:
-    return serve_app().url
+    return serve_app(LOCAL_MODE).url
 
 
 class Canned(BaseHTTPRequestHandler):

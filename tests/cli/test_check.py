@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from .conftest import CannedServer, free_port
+from .conftest import CannedServer, add_sandbox_fixture, free_port
+
+ISSUER = "https://ehr.test.invalid"
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -24,26 +27,96 @@ def row(out: str, name: str) -> list[str]:
 
 
 def test_check_a_running_service(run_cli: Run, fixtures_dir: Path, live_service: str) -> None:
+    add_sandbox_fixture(fixtures_dir)
     code, out, err = run_cli("check", live_service, "--fixtures-dir", str(fixtures_dir))
-    assert f"Checking {live_service} (mcas-therapy-tier, 1 fixtures, unsigned)" in out
+    assert f"Checking {live_service} (mcas-therapy-tier, 2 fixtures, unsigned)" in out
     assert row(out, "discovery")[1] == "pass"
-    assert "mcas-therapy-tier on patient-view; prefetch: patient, conditions" in out
+    assert row(out, "discovery")[2].startswith(
+        "mcas-therapy-tier on patient-view; prefetch: patient, conditions"
+    )
     assert row(out, "fixture out-of-scope")[1:] == ["pass", "no cards, as expected"]
+    assert row(out, "fixture sandbox-patient")[1:] == ["pass", "tier-2, albuterol"]
+    assert row(out, "feedback")[1:] == ["pass", "HTTP 200 for 'overridden' on a card it answered"]
+    assert row(out, "CORS preflight")[1:] == [
+        "pass", "http://127.0.0.1:8080 allowed on discovery, service, feedback"
+    ]
     assert row(out, "invalid tokens")[1:] == [
         "not tested", "server runs without token verification"
     ]
     # A progress line per step on stderr (not a terminal here, so one line each).
     progress = [line for line in err.splitlines() if " checking " in line]
     assert progress == [
-        "[1/5] checking discovery…",
-        "[2/5] checking fixture out-of-scope…",
-        "[3/5] checking feedback…",
-        "[4/5] checking CORS preflight…",
-        "[5/5] checking invalid tokens…",
+        "[1/6] checking discovery…",
+        "[2/6] checking fixture out-of-scope…",
+        "[3/6] checking fixture sandbox-patient…",
+        "[4/6] checking feedback…",
+        "[5/6] checking CORS preflight…",
+        "[6/6] checking invalid tokens…",
     ]
-    summary = out.strip().splitlines()[-1]
-    failed = int(summary.split(", ")[1].split()[0])
-    assert code == (1 if failed else 0)
+    assert out.strip().splitlines()[-1] == "5 passed, 0 failed, 1 not tested"
+    assert code == 0
+
+
+def _verifying_service(serve_app: Callable[..., Any], run_cli: Run, tmp_path: Path) -> str:
+    """The real app with JWT verification on, trusting a key made by `keys new`."""
+    assert run_cli("keys", "new", str(tmp_path / "keys"), "--iss", ISSUER)[0] == 0
+    return serve_app(
+        {
+            "AUTH_DISABLED": False,
+            "TRUST_FILE": str(tmp_path / "keys" / "trust.yaml"),
+            "REPLAY_CACHE": "memory",
+            "CORS_ORIGINS": "http://127.0.0.1:8080",
+        }
+    ).url
+
+
+def test_check_a_service_that_verifies_tokens(
+    run_cli: Run, fixtures_dir: Path, serve_app: Callable[..., Any], tmp_path: Path
+) -> None:
+    url = _verifying_service(serve_app, run_cli, tmp_path)
+    add_sandbox_fixture(fixtures_dir)
+    code, out, _ = run_cli(
+        "check", url, "--fixtures-dir", str(fixtures_dir),
+        "--key", str(tmp_path / "keys" / "private-key.pem"), "--iss", ISSUER,
+    )
+    assert f"signed as {ISSUER}" in out
+    assert row(out, "fixture sandbox-patient")[1:] == ["pass", "tier-2, albuterol"]
+    assert row(out, "feedback")[1] == "pass"
+    assert row(out, "invalid tokens")[1:] == [
+        "pass", "401 for no Authorization header, malformed token, alg none, wrong aud"
+    ]
+    assert out.strip().splitlines()[-1] == "6 passed, 0 failed, 0 not tested"
+    assert code == 0
+
+
+def test_check_a_verifying_service_without_a_key(
+    run_cli: Run, fixtures_dir: Path, serve_app: Callable[..., Any], tmp_path: Path
+) -> None:
+    url = _verifying_service(serve_app, run_cli, tmp_path)
+    code, out, _ = run_cli("check", url, "--fixtures-dir", str(fixtures_dir))
+    assert code == 1
+    assert row(out, "discovery")[1] == "FAIL"
+    assert "HTTP 401 (the service wants a signed JWT: pass --key and --iss)" in row(
+        out, "discovery"
+    )[2]
+    assert row(out, "fixture out-of-scope")[1:] == [
+        "not tested", "the service requires a signed JWT: pass --key and --iss"
+    ]
+    assert row(out, "invalid tokens")[1] == "pass"
+
+
+def test_fire_signed_at_a_verifying_service(
+    run_cli: Run, fixtures_dir: Path, serve_app: Callable[..., Any], tmp_path: Path
+) -> None:
+    url = _verifying_service(serve_app, run_cli, tmp_path)
+    key = str(tmp_path / "keys" / "private-key.pem")
+    code, out, _ = run_cli("fire", "out-of-scope", "--url", url, "--fixtures-dir",
+                           str(fixtures_dir), "--key", key, "--iss", ISSUER)
+    assert code == 0, out
+    code, out, _ = run_cli("fire", "out-of-scope", "--url", url, "--fixtures-dir",
+                           str(fixtures_dir), "--key", key, "--iss", "https://someone.else")
+    assert code == 1
+    assert "error: HTTP 401 (expected 200): The bearer token is missing or invalid." in out
 
 
 def test_check_reports_a_fixture_whose_topics_differ(
