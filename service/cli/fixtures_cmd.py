@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import textwrap
 from pathlib import Path
@@ -61,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     load.add_argument("--fhir", required=True, metavar="URL", help="FHIR base URL")
     load.add_argument(
         "--token", metavar="TOKEN", help="bearer token for a FHIR server that demands one "
-        "(default: $MCAS_FHIR_LOAD_TOKEN; the CDS Hooks Sandbox needs an open server)"
+        "(the CDS Hooks Sandbox itself needs an open server)"
     )
     load.add_argument("--timeout", type=float, default=30.0)
     add_fixtures_dir(load)
@@ -149,10 +148,8 @@ def run_load(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print(style(f"warning: patient '{patient_id}' is used by {', '.join(names)}; their "
                     "records are merged in the FHIR server", "yellow"), file=out)
     session = requests.Session()
-    session.trust_env = False  # loopback servers: no proxies from the environment
-    token = args.token or os.environ.get("MCAS_FHIR_LOAD_TOKEN")
-    if token:
-        session.headers["Authorization"] = f"Bearer {token}"
+    if args.token:
+        session.headers["Authorization"] = f"Bearer {args.token}"
     failed = 0
     for fixture in fixtures:
         context = fixture.request.get("context")
