@@ -13,7 +13,7 @@ import sys
 from typing import TextIO
 
 from .catalog import default_fixtures_dir, find_fixture
-from .client import Client, split_url
+from .client import Client, UsageError, split_url
 from .common import EXIT_FAILED, EXIT_OK, add_fixtures_dir, add_signing, signer_from_args
 from .firing import fire_fixture
 from .output import Style
@@ -54,6 +54,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     style = Style(out)
     fixture = find_fixture(args.fixture, args.fixtures_dir or default_fixtures_dir())
+    if args.no_prefetch and not args.fhir_server:
+        raise UsageError("--no-prefetch needs --fhir-server: where should the data come from?")
     endpoints, service_id = split_url(args.url)
     url = endpoints.service(service_id)
     client = Client(signer_from_args(args), timeout=args.timeout)
