@@ -16,6 +16,11 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _objects(value: Any) -> list[Mapping[str, Any]]:
+    """The JSON objects of a list member; anything else (a broken response) is skipped."""
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
 def _action_line(action: Mapping[str, Any]) -> str:
     kind = _text(action.get("type")) or "?"
     description = _text(action.get("description"))
@@ -55,7 +60,7 @@ def render_card(card: Mapping[str, Any], index: int, style: Style) -> list[str]:
     if detail:
         lines.append("")
         lines.extend(wrap(detail, "   ", width()))
-    suggestions = card.get("suggestions") or []
+    suggestions = _objects(card.get("suggestions"))
     if suggestions:
         behaviour = _text(card.get("selectionBehavior"))
         heading = "Suggestions" + (f" (choose {behaviour})" if behaviour else "")
@@ -63,15 +68,15 @@ def render_card(card: Mapping[str, Any], index: int, style: Style) -> list[str]:
         for suggestion in suggestions:
             mark = " (recommended)" if suggestion.get("isRecommended") else ""
             lines.extend(wrap(f"- {_text(suggestion.get('label'))}{mark}", "   "))
-            for action in suggestion.get("actions") or []:
+            for action in _objects(suggestion.get("actions")):
                 lines.extend(wrap(f"  -> {_action_line(action)}", "   "))
-    links = card.get("links") or []
+    links = _objects(card.get("links"))
     if links:
         lines += ["", "   " + style("Links:", "bold")]
         for link in links:
             lines.extend(wrap(f"- {_text(link.get('label'))}", "   "))
             lines.append("     " + style(_text(link.get("url")), "blue"))
-    reasons = card.get("overrideReasons") or []
+    reasons = _objects(card.get("overrideReasons"))
     if reasons:
         names = [_text(r.get("display")) or _text(r.get("code")) for r in reasons]
         lines += ["", *wrap("Override reasons: " + "; ".join(names), "   ")]

@@ -371,3 +371,15 @@ def test_fire_the_recorded_sandbox_patient_at_the_real_service(
     assert "topic: tier-2" in out and "topic: albuterol" in out
     assert "Suggestions (choose" in out and "Links:" in out and "Override reasons:" in out
     assert "Topics as the fixture expects: tier-2, albuterol" in out
+
+
+def test_fire_reports_a_badly_broken_card_without_crashing(
+    run_cli: Run, fixtures_dir: Path, canned: CannedServer
+) -> None:
+    canned.set(200, {"cards": [{**FULL_CARD, "suggestions": ["x", 3], "links": "none",
+                                "source": "MCAS"}, "not a card"]})
+    code, out, _ = fire(run_cli, fixtures_dir, canned.url)
+    assert code == 1
+    assert "1. [WARNING] Consider adding a leukotriene modifier" in out
+    assert "2. (not a card object)" in out
+    assert "cards[0].suggestions[0]" in out and "cards[1]" in out
