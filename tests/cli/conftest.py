@@ -45,7 +45,10 @@ class ServedApp:
         self.app = create_app({"TESTING": True, **(config or {})})
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for it, once per test.
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> ServedApp:
         self.thread.start()
@@ -111,7 +114,9 @@ class CannedServer:
         self.httpd.requests = []
         self.set(200, {"cards": []})
         self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def set(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
