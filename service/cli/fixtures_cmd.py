@@ -129,6 +129,9 @@ def run_new(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except (ValueError, FileExistsError) as exc:
         raise UsageError(str(exc)) from None
     print(f"Created {path}", file=out)
+    if "--" not in args.name:
+        print("The library names scenarios <topic>--fires--<what> or "
+              "<topic>--does-not-fire--<what> (fhir_fixtures/README.md).", file=out)
     print("Next: add the patient's Conditions, Observations and medications to the prefetch "
           "Bundles, set expectedTopics, then run: mcas-cds fixtures validate " + str(path),
           file=out)

@@ -50,6 +50,8 @@ def skeleton(name: str, patient_id: str, now: datetime) -> dict[str, Any]:
         "request": {
             "hookInstance": str(uuid.uuid4()),
             "hook": "patient-view",
+            # Every key is in the prefetch, so the FHIR server is named but never needed.
+            "fhirServer": "https://fhir.example.org/r4",
             "context": {"patientId": patient_id, "userId": "Practitioner/example"},
             "prefetch": {
                 "patient": patient,
