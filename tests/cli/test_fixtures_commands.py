@@ -11,6 +11,7 @@ from typing import Any
 import requests
 
 from service.cli.scaffold import create_fixture
+from service.fixtures import load_fixture
 
 from .conftest import add_sandbox_fixture
 
@@ -61,6 +62,9 @@ def test_new_scaffolds_a_fixture_that_validates(run_cli: Run, tmp_path: Path) ->
     code, out, _ = run_cli("fixtures", "validate", str(tmp_path / "my-scenario.json"))
     assert code == 0, out
     assert "1 of 1 fixtures valid" in out
+    # The library's own loader (used by the e2e tests) takes it as it is.
+    loaded = load_fixture(tmp_path / "my-scenario.json")
+    assert loaded.expected_topics == frozenset() and loaded.expected_status == 200
 
 
 def test_new_gives_every_fixture_a_fresh_hook_instance(tmp_path: Path) -> None:
