@@ -142,7 +142,12 @@ def canned() -> Iterator[CannedServer]:
 
 @pytest.fixture(scope="session")
 def fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """sekmet-fhir (from PyPI) on a free loopback port, with its own empty database."""
+    """sekmet-fhir (from PyPI) on a free loopback port, with its own empty database.
+
+    Open (no token) and validating, unlike tests/fhir_fallback's server: that is what the
+    CDS Hooks Sandbox needs and what `fixtures load` must cope with (a strict server
+    refuses malformed resources).
+    """
     executable = shutil.which("sekmet", path=str(Path(sys.executable).parent))
     assert executable, "sekmet-fhir is a dev dependency: pip install -e '.[dev]'"
     home = tmp_path_factory.mktemp("sekmet")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .conftest import CannedServer, add_sandbox_fixture, free_port
+from .conftest import LOCAL_MODE, CannedServer, add_sandbox_fixture, free_port
 
 ISSUER = "https://ehr.test.invalid"
 
@@ -186,3 +186,36 @@ def test_check_fails_a_service_that_refuses_only_missing_tokens(
     assert detail.startswith("not refused with 401:")
     assert "malformed token -> HTTP 200" in detail and "alg none -> HTTP 200" in detail
     assert "wrong aud -> HTTP 200" in detail
+
+
+def test_check_every_fixture_through_the_fhir_fallback(
+    run_cli: Run, fixtures_dir: Path, serve_app: Callable[..., Any], fhir_server: str
+) -> None:
+    """The local-EHR recipe: fixture patients loaded into a FHIR server, the hook sent
+    without prefetch, the service reading everything from that server."""
+    add_sandbox_fixture(fixtures_dir)
+    missing = fixtures_dir / "missing-conditions.json"
+    data = json.loads((fixtures_dir / "out-of-scope.json").read_text())
+    del data["request"]["prefetch"]["conditions"]
+    data.update(expectedStatus=412, expectedTopics=[], unavailableKeys=["conditions"])
+    data["request"].pop("fhirServer")
+    missing.write_text(json.dumps(data))
+    code, out, _ = run_cli("fixtures", "load", "--fhir", fhir_server, "--fixtures-dir",
+                           str(fixtures_dir))
+    assert code == 0, out
+    url = serve_app({**LOCAL_MODE, "FHIR_ALLOWED_SERVERS": [fhir_server]}).url
+    code, out, _ = run_cli("check", url, "--fixtures-dir", str(fixtures_dir),
+                           "--no-prefetch", "--fhir-server", fhir_server)
+    assert row(out, "fixture sandbox-patient")[1:] == ["pass", "tier-2, albuterol"]
+    assert row(out, "fixture out-of-scope")[1] == "pass"
+    assert row(out, "fixture missing-conditions")[1:] == [
+        "not tested", "a missing-data scenario: not meaningful without prefetch"
+    ]
+    assert code == 0, out
+
+    # The same server not on the service's allowlist: required data cannot be had.
+    url = serve_app(LOCAL_MODE).url
+    code, out, _ = run_cli("check", url, "--fixtures-dir", str(fixtures_dir),
+                           "--no-prefetch", "--fhir-server", fhir_server)
+    assert code == 1
+    assert "HTTP 412 (expected 200)" in row(out, "fixture sandbox-patient")[2]
