@@ -33,9 +33,22 @@ def test_serve_answers_discovery() -> None:
                 assert process.poll() is None, process.stdout.read() if process.stdout else ""
                 assert time.monotonic() < deadline, "mcas-cds serve did not start"
                 time.sleep(0.2)
+        # No token needed (verification off) ...
         assert reply.status_code == 200
         assert reply.json()["services"][0]["id"] == "mcas-therapy-tier"
+        # ... and CORS open to a locally served Sandbox, as `make run` does.
+        preflight = requests.options(
+            f"http://127.0.0.1:{port}/cds-services",
+            headers={
+                "Origin": "http://127.0.0.1:8080",
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "authorization",
+            },
+            timeout=5,
+        )
+        assert preflight.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:8080"
     finally:
         process.terminate()
         output = process.communicate(timeout=10)[0].decode()
     assert f"mcas-cds on http://127.0.0.1:{port}/cds-services" in output
+    assert "JWT verification is OFF" in output
