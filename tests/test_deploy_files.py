@@ -108,6 +108,23 @@ def test_image_command_is_the_documented_production_command() -> None:
     assert image_command() == documented_command()
 
 
+def test_the_builder_stage_copies_every_source_the_package_is_built_from() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    sources = {"pyproject.toml", "README.md"} | set(
+        project["tool"]["setuptools"]["package-dir"].values()
+    )
+    builder = stages()[0]
+    copied = {
+        source.rstrip("/")
+        for line in builder.splitlines()
+        if line.startswith("COPY ")
+        for source in line.split()[1:-1]
+    }
+    assert sources <= copied, f"deploy/Dockerfile builder stage lacks {sources - copied}"
+
+
 def test_the_wheel_the_image_installs_carries_the_whole_service(tmp_path: Path) -> None:
     # The image runs from the wheel, not from the source tree: a subpackage or data file
     # missing from pyproject's package list would only show up in production.
@@ -127,6 +144,10 @@ def test_the_wheel_the_image_installs_carries_the_whole_service(tmp_path: Path) 
         f"service/cards/{path.relative_to(ROOT / 'cards').as_posix()}"
         for path in (ROOT / "cards").rglob("*")
         if path.is_file() and path.suffix in {".yaml", ".md"}
+    } | {
+        f"service/fhir_fixtures/{path.name}"
+        for path in (ROOT / "fhir_fixtures").glob("*")
+        if path.suffix in {".json", ".md"}
     }
     missing = sorted(expected - shipped)
     assert not missing, f"add to pyproject.toml packages / package-data: {missing}"
