@@ -5,6 +5,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from .. import metrics
 from ..discovery import SERVICE_ID
 from ..envelope import load_hook_request, parse_json_body
 from ..fhir import fetcher_for
@@ -52,4 +53,5 @@ def _cards_for(service_id: str) -> list[dict[str, Any]]:
         issued_at=current.clock(),
         thresholds_version=thresholds.version,
     )
+    metrics.record_cards(result.topics)
     return result.cards
