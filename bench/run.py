@@ -126,6 +126,8 @@ def _inprocess(config: BenchConfig, patients: dict[str, Patient], plan: Plan,
                                       measured["floor"]["median_ms"])
             measured["ratio_cpu"] = ratio(measured["hook_cpu"]["median_ms"],
                                           measured["floor_cpu"]["median_ms"])
+            measured["ratio_gc_paused_floor"] = ratio(measured["hook"]["median_ms"],
+                                                      measured["floor_gc_paused"]["median_ms"])
             results[name] = measured
             print(f"  in-process {config.name:<8} {name:<8} floor "
                   f"{measured['floor']['median_ms']} ms, hook {measured['hook']['median_ms']} ms "

@@ -48,7 +48,7 @@ def test_quick_run_measures_every_patient_in_both_configurations(quick_run) -> N
         assert set(config["features"].values()) <= {"on", "off", "n/a"}
         for name in PATIENT_NAMES:
             inproc = config["inprocess"][name]
-            for measure in ("floor", "hook", "floor_cpu", "hook_cpu"):
+            for measure in ("floor", "hook", "floor_cpu", "hook_cpu", "floor_gc_paused"):
                 assert inproc[measure]["n"] > 0
             _latency_ok(inproc["floor"])
             _latency_ok(inproc["hook"])
