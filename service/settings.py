@@ -73,6 +73,8 @@ _SETTING_MODULES: tuple[str, ...] = (
     "service.admin_auth",
     "service.auth.settings",
     "service.http.cors",
+    "service.thresholds_source",
+    "service.preview",
 )
 
 
