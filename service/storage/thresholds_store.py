@@ -175,6 +175,7 @@ def _record_change(
     rollback_of: int | None,
 ) -> StoredVersion:
     values = thresholds_to_mapping(proposal)
+    content_hash = _content_hash(proposal.version)  # a stored version's id carries "vN."
     with engine.begin() as connection:
         number = active_number(connection)
         if number is None:
@@ -187,7 +188,7 @@ def _record_change(
             active_id, active_values = current.version_id, current.values
         if base_version != active_id:
             raise StaleVersion(base_version, active_id)
-        if proposal.version == _content_hash(active_id):
+        if content_hash == _content_hash(active_id):
             raise NoChange("The proposal holds exactly the active values; nothing to apply.")
         parent = number
         if number is None:
@@ -208,7 +209,7 @@ def _record_change(
         new_number = _insert_version(
             connection,
             values=values,
-            content_hash=proposal.version,
+            content_hash=content_hash,
             changes=diff(active_values, values),
             author=author,
             reason=reason,
