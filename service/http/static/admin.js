@@ -205,7 +205,7 @@ async function loadHistory() {
     head.scope = "row";
     head.textContent = version.number + (version.active ? " (active)" : "");
     row.appendChild(head);
-    cell(row, version.created_at);
+    cell(row, version.created_at.replace("T", " "));
     cell(row, version.author);
     cell(row, version.reason);
     const changes = version.action === "import"
@@ -273,7 +273,10 @@ document.addEventListener("DOMContentLoaded", () => {
   }));
   $("logout").addEventListener("click", () => { signOut(); say("Signed out."); });
   $("edit-form").addEventListener("submit", guarded(checkAndPreview));
-  $("edit-form").addEventListener("input", invalidatePreview);
+  // Editing a value voids the preview; typing your name or the reason does not.
+  $("edit-form").addEventListener("input", (event) => {
+    if (event.target.dataset.path) invalidatePreview();
+  });
   $("apply-button").addEventListener("click", guarded(applyChange));
   $("reset-button").addEventListener("click", () => { if (active) fill(active); say("Reset."); });
   $("export-link").addEventListener("click", guarded(exportYaml));
