@@ -19,6 +19,7 @@ from .errors import ServiceError
 from .fixtures import FIXTURES_DIR, FixtureError, load_fixture, request_for
 from .knowledge import Knowledge
 from .pipeline import run_hook
+from .request_log import quiet_logs
 from .settings import Setting
 from .thresholds import Thresholds
 
@@ -118,8 +119,9 @@ def preview(
 ) -> dict[str, Any]:
     rows = []
     for scenario in scenarios:
-        before, before_error = _outcome(scenario, knowledge, current, now)
-        after, after_error = _outcome(scenario, knowledge, proposed, now)
+        with quiet_logs():
+            before, before_error = _outcome(scenario, knowledge, current, now)
+            after, after_error = _outcome(scenario, knowledge, proposed, now)
         appear = sorted(set(after) - set(before))
         disappear = sorted(set(before) - set(after))
         rows.append(

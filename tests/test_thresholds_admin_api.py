@@ -271,3 +271,29 @@ def test_gitops_mode_uses_only_the_file(storage_config: dict[str, Any]) -> None:
     finally:
         database_app.extensions["mcas_storage"].dispose()
         file_app.extensions["mcas_storage"].dispose()
+
+
+def test_the_page_holds_no_data_and_a_strict_policy(storage_app: Flask) -> None:
+    client = storage_app.test_client()
+    page = client.get("/admin")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert page.headers["Cache-Control"] == "no-store"
+    html = page.get_data(as_text=True)
+    # Labels and units are rendered on the server; values only come through the API.
+    assert 'for="f-min_trial_days.tier1"' in html and "ug/g{creat}" in html
+    assert "<script>" not in html and 'value="28"' not in html
+    script = client.get("/admin/static/admin.js")
+    assert script.status_code == 200 and "sessionStorage" in script.get_data(as_text=True)
+    assert script.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_every_schema_field_has_a_meaning_and_unit() -> None:
+    from service.knowledge import bundled_cards_dir
+    from service.thresholds_fields import field_infos, leaves
+
+    paths = [info.path for info in field_infos(Path(bundled_cards_dir()))]
+    assert paths == list(leaves(default_values()))
+    meta = yaml.safe_load((Path(bundled_cards_dir()) / "thresholds_meta.yaml").read_text())
+    assert set(meta) == set(paths)  # nothing stale either

@@ -16,6 +16,7 @@ from tests.support.thresholds_admin import (
     TIER2_FIXTURE,
     apply,
     default_values,
+    fire,
     get,
     post,
     with_tier1,
@@ -101,3 +102,22 @@ def test_saved_requests_and_a_fixtures_setting_are_previewed(tmp_path: Path) -> 
     assert {(row["name"], row["source"]) for row in result["changed"]} == {
         (TIER2_FIXTURE, "fixture"), ("clinic-0001", "saved")}
     assert len(result["problems"]) == 1 and result["problems"][0].startswith("broken.json")
+
+
+def test_the_preview_does_not_flood_the_service_log(storage_app: Flask) -> None:
+    import io
+    import logging
+
+    [handler] = [h for h in logging.getLogger("service").handlers
+                 if getattr(h, "_mcas_json_lines", False)]
+    stream = io.StringIO()
+    previous = handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        run_preview(storage_app, with_tier1(200))
+        fire(storage_app, "tier-2--fires--malformed-resources-among-good-ones")
+    finally:
+        handler.setStream(previous)  # type: ignore[attr-defined]
+    loggers = [json.loads(line)["logger"] for line in stream.getvalue().splitlines()]
+    # The preview's own request line only; a hook outside the preview still warns.
+    assert loggers[0] == "service.request"
+    assert "service.facts.validation" in loggers[1:]
