@@ -5,6 +5,9 @@ data, nothing to query); absent is fetched from ``fhirServer`` when a fetcher is
 otherwise it is unavailable. An OperationOutcome in place of the data, or a Bundle with
 an ``error``/``fatal`` OperationOutcome entry, counts as absent (CDS Hooks asks services to
 check prefetched data for OperationOutcomes); warning-level outcome entries are ignored.
+A paged prefetch Bundle (one with a ``next`` link) is completed by the fetcher, which
+follows the links only on an allowed server; without one the key is unavailable, since
+its first page alone could make something look absent that is not.
 
 Resources stay raw JSON here: the facts layer filters them by code before any model
 validation, because most of a large record is never read by the rules.
@@ -68,9 +71,29 @@ def resources_of(data: Any) -> list[dict[str, Any]]:
     return found
 
 
-# A fetcher gets {key: query template} for the keys the prefetch lacks and returns, per
-# key, the raw FHIR JSON it obtained or an Unavailable explaining why not.
-Fetcher = Callable[[dict[str, str]], Mapping[str, Any]]
+@dataclass(frozen=True)
+class NextPages:
+    """A prefetch Bundle with a ``next`` link: the fetcher returns it with all its pages."""
+
+    bundle: Mapping[str, Any]
+
+
+def _has_next_link(data: Any) -> bool:
+    return (
+        isinstance(data, Mapping)
+        and data.get("resourceType") == "Bundle"
+        and any(
+            isinstance(link, Mapping) and link.get("relation") == "next"
+            for link in data.get("link") or ()
+        )
+    )
+
+
+# A fetcher gets, for the keys the prefetch lacks, {key: query template} (or NextPages for
+# a paged prefetch Bundle) and returns, per key, the raw FHIR JSON it obtained or an
+# Unavailable explaining why not. One call per hook, so the fetcher can fetch the keys
+# concurrently under one deadline.
+Fetcher = Callable[[dict[str, "str | NextPages"]], Mapping[str, Any]]
 
 
 def resolve_prefetch(
@@ -79,10 +102,13 @@ def resolve_prefetch(
     fetch_missing: Fetcher | None = None,
 ) -> ResolvedPrefetch:
     resolved = ResolvedPrefetch()
-    missing: dict[str, str] = {}
+    missing: dict[str, str | NextPages] = {}
     for key, template in templates.items():
         if key not in prefetch:
             missing[key] = template
+            continue
+        if _has_next_link(prefetch[key]):
+            missing[key] = NextPages(prefetch[key])
             continue
         try:
             resolved.resources[key] = resources_of(prefetch[key])
@@ -92,10 +118,19 @@ def resolve_prefetch(
     if not missing:
         return resolved
     if fetch_missing is None:
-        for key in missing:
-            resolved.unavailable[key] = "not in the prefetch, and no FHIR server to query"
+        for key, item in missing.items():
+            resolved.unavailable[key] = (
+                "the prefetch Bundle is paged, and there is no FHIR server to fetch its other pages"
+                if isinstance(item, NextPages)
+                else "not in the prefetch, and no FHIR server to query"
+            )
         return resolved
-    for key, outcome in fetch_missing(missing).items():
+    fetched = fetch_missing(missing)
+    for key in missing:
+        if key not in fetched:
+            resolved.unavailable[key] = "the FHIR fallback returned nothing for it"
+            continue
+        outcome = fetched[key]
         if isinstance(outcome, Unavailable):
             resolved.unavailable[key] = str(outcome)
             continue

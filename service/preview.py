@@ -28,8 +28,8 @@ SETTINGS: tuple[Setting, ...] = (
         "PREVIEW_FIXTURES_DIR",
         None,
         str,
-        "Directory of scenario fixtures the thresholds preview runs. Default: "
-        "`fhir_fixtures/` of a source checkout when present.",
+        "Directory of scenario fixtures the thresholds preview runs. Default: the "
+        "`fhir_fixtures/` shipped with the package (or of a source checkout).",
     ),
     Setting(
         "PREVIEW_REQUESTS_DIR",
@@ -54,7 +54,11 @@ class Scenario:
 
 def fixtures_dir(config: Any) -> Path | None:
     configured = config.get("PREVIEW_FIXTURES_DIR")
-    directory = Path(configured) if configured else FIXTURES_DIR
+    if configured:
+        directory = Path(configured)
+    else:
+        installed = Path(__file__).resolve().parent / "fhir_fixtures"
+        directory = installed if installed.is_dir() else FIXTURES_DIR
     return directory if directory.is_dir() else None
 
 

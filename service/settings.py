@@ -73,6 +73,7 @@ _SETTING_MODULES: tuple[str, ...] = (
     "service.admin_auth",
     "service.auth.settings",
     "service.http.cors",
+    "service.fhir",
     "service.thresholds_source",
     "service.preview",
 )

@@ -14,7 +14,13 @@ from typing import Any
 import jsonschema
 import pytest
 
-SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "cds-hooks-2.0-response.schema.json"
+# One schema for the tests and the `mcas-cds` command, shipped with the package.
+SCHEMA_PATH = (
+    Path(__file__).resolve().parent.parent
+    / "service"
+    / "schemas"
+    / "cds-hooks-2.0-response.schema.json"
+)
 
 
 def response_validator() -> jsonschema.Draft202012Validator:

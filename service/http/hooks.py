@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from ..discovery import SERVICE_ID
 from ..envelope import load_hook_request, parse_json_body
+from ..fhir import fetcher_for
 from ..pipeline import run_hook
 from ..state import state
 from ..storage.issued import record_issued_cards
@@ -25,6 +26,12 @@ def call_service(service_id: str) -> ResponseReturnValue:
         knowledge=current.knowledge,
         thresholds=thresholds,
         now=current.clock(),
+        fetch_missing=fetcher_for(
+            hook_request.fhir_server,
+            hook_request.access_token,
+            hook_request.context,
+            current_app.config,
+        ),
     )
     g.card_topics = result.topics
     record_issued_cards(

@@ -1,0 +1,355 @@
+"""``mcas-cds check URL``: a conformance self-test of a deployed service.
+
+Discovery well-formed and advertising this service; every fixture fired and its topics
+compared; feedback accepted (when the route exists); CORS preflights answered for an
+origin; an invalid token refused with 401 (not tested when the service does not verify
+tokens at all). A progress line while it runs, a pass/fail table and a summary at the end;
+exit status 1 when anything failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from ..discovery import HOOK
+from ..schemas import DISCOVERY, violations
+from .catalog import Fixture, all_fixtures, default_fixtures_dir
+from .client import Client, Endpoints, Reply, UsageError, split_url
+from .common import EXIT_FAILED, EXIT_OK, add_fixtures_dir, add_signing, signer_from_args
+from .firing import fire_fixture
+from .output import Progress, Style, table
+
+PASS, FAIL, SKIP = "pass", "FAIL", "not tested"
+DEFAULT_ORIGIN = "http://127.0.0.1:8080"
+UNSIGNED_REFUSED = "the service requires a signed JWT: pass --key and --iss"
+
+
+@dataclass
+class Result:
+    name: str
+    status: str
+    detail: str = ""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="conformance self-test of a running service",
+        description="Checks a deployed service: discovery, every fixture, feedback, CORS "
+        "preflight, rejection of invalid tokens. Prints a pass/fail table; exits 1 on any "
+        "failure.",
+    )
+    parser.add_argument("url", metavar="URL", help="the service's base URL (or …/cds-services)")
+    parser.add_argument(
+        "--origin",
+        default=DEFAULT_ORIGIN,
+        help=f"browser origin for the CORS preflight (default {DEFAULT_ORIGIN}, a locally "
+        "served CDS Hooks Sandbox)",
+    )
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    parser.add_argument(
+        "--fhir-server", metavar="URL", help="set fhirServer in every request (a FHIR server "
+        "loaded with `fixtures load`)"
+    )
+    parser.add_argument(
+        "--no-prefetch",
+        action="store_true",
+        help="send no prefetch, so the service reads every fixture from --fhir-server",
+    )
+    add_fixtures_dir(parser)
+    add_signing(parser)
+    parser.set_defaults(handler=run)
+
+
+def _b64(data: dict[str, Any]) -> str:
+    raw = json.dumps(data, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def invalid_tokens(audience: str) -> dict[str, str | None]:
+    """Tokens every verifying service must refuse; None = no Authorization header."""
+    now = int(time.time())
+    claims = {
+        "iss": "https://mcas-cds-check.invalid",
+        "aud": audience,
+        "iat": now,
+        "exp": now + 300,
+        "jti": str(uuid.uuid4()),
+    }
+    unsigned = _b64({"alg": "none", "typ": "JWT"}) + "." + _b64(claims) + "."
+    return {
+        "no Authorization header": None,
+        "malformed token": "not-a-jwt",
+        "alg none": unsigned,
+    }
+
+
+class Checker:
+    def __init__(
+        self,
+        client: Client,
+        endpoints: Endpoints,
+        service_id: str,
+        fixtures: list[Fixture],
+        origin: str,
+        progress: Progress,
+        *,
+        fhir_server: str | None = None,
+        without_prefetch: bool = False,
+    ) -> None:
+        self.fhir_server = fhir_server
+        self.without_prefetch = without_prefetch
+        self.client = client
+        self.endpoints = endpoints
+        self.service_id = service_id
+        self.fixtures = fixtures
+        self.origin = origin
+        self.progress = progress
+        self.results: list[Result] = []
+        self.card_uuid: str | None = None
+        self.has_feedback = True
+        # Set when discovery is refused for want of a token: calls would all be refused too.
+        self.needs_token = False
+        self.verifies_tokens: bool | None = None
+
+    def steps(self) -> list[tuple[str, Callable[[], None]]]:
+        steps: list[tuple[str, Callable[[], None]]] = [("discovery", self.check_discovery)]
+        steps += [(f"fixture {f.name}", self._fire_step(f)) for f in self.fixtures]
+        steps += [
+            ("feedback", self.check_feedback),
+            ("CORS preflight", self.check_cors),
+            ("invalid tokens", self.check_tokens),
+        ]
+        return steps
+
+    def run(self) -> list[Result]:
+        steps = self.steps()
+        for done, (label, step) in enumerate(steps):
+            self.progress.step(done, len(steps), f"checking {label}…")
+            step()
+        self.progress.clear()
+        return self.results
+
+    def add(self, name: str, status: str, detail: str = "") -> None:
+        self.results.append(Result(name, status, detail))
+
+    def _http_problem(self, reply: Reply) -> str:
+        if reply.error:
+            return reply.error
+        text = "; ".join(reply.outcome_messages())[:200]
+        hint = ""
+        if reply.status == 401 and self.client.signer is None:
+            hint = " (the service wants a signed JWT: pass --key and --iss)"
+        return f"HTTP {reply.status}{hint}" + (f": {text}" if text else "")
+
+    def check_discovery(self) -> None:
+        reply = self.client.request("GET", self.endpoints.discovery)
+        if reply.status == 401 and self.client.signer is None:
+            self.needs_token = True
+        if reply.error or reply.status != 200:
+            self.add("discovery", FAIL, self._http_problem(reply))
+            return
+        try:
+            document = reply.json()
+        except ValueError:
+            self.add("discovery", FAIL, "the answer is not JSON")
+            return
+        problems = violations(document, DISCOVERY)
+        services = document.get("services") if isinstance(document, dict) else None
+        ours = [s for s in services or [] if isinstance(s, dict) and s.get("id") == self.service_id]
+        if not ours:
+            problems.append(f"no service with id '{self.service_id}'")
+        elif ours[0].get("hook") != HOOK:
+            problems.append(f"service '{self.service_id}' is not on hook {HOOK}")
+        if problems:
+            self.add("discovery", FAIL, "; ".join(problems))
+            return
+        keys = ", ".join(ours[0].get("prefetch") or {}) or "none"
+        self.add("discovery", PASS, f"{self.service_id} on {HOOK}; prefetch: {keys}")
+
+    def _fire_step(self, fixture: Fixture) -> Callable[[], None]:
+        def step() -> None:
+            url = self.endpoints.service(self.service_id)
+            name = f"fixture {fixture.name}"
+            if self.needs_token:
+                self.add(name, SKIP, UNSIGNED_REFUSED)
+                return
+            if self.without_prefetch and (
+                fixture.data.get("unavailableKeys") or fixture.expected_status == 412
+            ):
+                # Its point is data missing from the prefetch; the FHIR server has them.
+                self.add(name, SKIP, "a missing-data scenario: not meaningful without prefetch")
+                return
+            try:
+                outcome = fire_fixture(
+                    self.client,
+                    url,
+                    fixture,
+                    fhir_server=self.fhir_server,
+                    without_prefetch=self.without_prefetch,
+                )
+            except (KeyError, ValueError, TypeError) as exc:
+                self.add(name, FAIL, f"cannot prepare the request: {exc}")
+                return
+            if outcome.problems:
+                self.add(name, FAIL, self._http_problem(outcome.reply)
+                         if outcome.reply.error or outcome.reply.status == 401
+                         else "; ".join(outcome.problems))
+                return
+            if outcome.violations:
+                self.add(name, FAIL, "schema: " + "; ".join(outcome.violations[:3]))
+                return
+            if not outcome.topics_ok:
+                self.add(name, FAIL, outcome.topic_summary())
+                return
+            for card in outcome.cards:
+                if isinstance(card, dict) and isinstance(card.get("uuid"), str):
+                    self.card_uuid = self.card_uuid or card["uuid"]
+            if fixture.expected_status != 200:
+                detail = f"HTTP {fixture.expected_status} as expected"
+            else:
+                detail = ", ".join(outcome.topics) or "no cards, as expected"
+            self.add(name, PASS, f"{detail} ({outcome.note})" if outcome.note else detail)
+
+        return step
+
+    def check_feedback(self) -> None:
+        if self.needs_token:
+            self.add("feedback", SKIP, UNSIGNED_REFUSED)
+            return
+        url = self.endpoints.feedback(self.service_id)
+        stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        payload = {
+            "feedback": [
+                {
+                    "card": self.card_uuid or str(uuid.uuid4()),
+                    "outcome": "overridden",
+                    "outcomeTimestamp": stamp,
+                }
+            ]
+        }
+        reply = self.client.request("POST", url, payload=payload)
+        if not reply.error and reply.status in (404, 405):
+            self.has_feedback = False
+            self.add("feedback", SKIP, f"HTTP {reply.status}: the service has no feedback route")
+        elif not reply.error and 200 <= reply.status < 300:
+            which = "a card it answered" if self.card_uuid else "an unknown card"
+            self.add("feedback", PASS, f"HTTP {reply.status} for 'overridden' on {which}")
+        else:
+            self.add("feedback", FAIL, self._http_problem(reply))
+
+    def check_cors(self) -> None:
+        targets = [
+            ("discovery", self.endpoints.discovery, "GET", "authorization"),
+            ("service", self.endpoints.service(self.service_id), "POST",
+             "authorization,content-type"),
+            ("feedback", self.endpoints.feedback(self.service_id), "POST",
+             "authorization,content-type"),
+        ]
+        if not self.has_feedback:
+            targets.pop()
+        problems, passed = [], []
+        for label, url, method, wanted in targets:
+            headers = {
+                "Origin": self.origin,
+                "Access-Control-Request-Method": method,
+                "Access-Control-Request-Headers": wanted,
+            }
+            reply = self.client.request("OPTIONS", url, headers=headers, signed=False)
+            if reply.error:
+                problems.append(f"{label}: {reply.error}")
+                continue
+            got = {k.lower(): v for k, v in reply.headers.items()}
+            allow_origin = got.get("access-control-allow-origin")
+            allow_methods = got.get("access-control-allow-methods", "").upper()
+            allow_headers = got.get("access-control-allow-headers", "").lower()
+            if not 200 <= reply.status < 300:
+                problems.append(f"{label}: HTTP {reply.status}")
+            elif allow_origin not in (self.origin, "*"):
+                problems.append(f"{label}: origin {self.origin} not allowed")
+            elif method not in allow_methods and "*" not in allow_methods:
+                problems.append(f"{label}: {method} not in Allow-Methods")
+            elif not all(h in allow_headers or "*" in allow_headers for h in wanted.split(",")):
+                problems.append(f"{label}: Allow-Headers lacks {wanted}")
+            else:
+                passed.append(label)
+        if problems:
+            self.add("CORS preflight", FAIL, "; ".join(problems))
+        else:
+            self.add("CORS preflight", PASS, f"{self.origin} allowed on {', '.join(passed)}")
+
+    def check_tokens(self) -> None:
+        url = self.endpoints.discovery
+        answers: dict[str, Reply] = {}
+        for label, token in invalid_tokens(url).items():
+            headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+            answers[label] = self.client.request("GET", url, headers=headers, signed=False)
+        if self.client.signer is not None:
+            wrong_aud = self.client.signer.token(url + "/elsewhere")
+            answers["wrong aud"] = self.client.request("GET", url, token=wrong_aud)
+        unreachable = [r for r in answers.values() if r.error]
+        if unreachable:
+            self.add("invalid tokens", FAIL, unreachable[0].error or "")
+            return
+        if answers["no Authorization header"].status == 200:
+            self.verifies_tokens = False
+            self.add("invalid tokens", SKIP, "server runs without token verification")
+            return
+        accepted = [label for label, reply in answers.items() if reply.status != 401]
+        if accepted:
+            detail = ", ".join(f"{label} -> HTTP {answers[label].status}" for label in accepted)
+            self.add("invalid tokens", FAIL, f"not refused with 401: {detail}")
+            return
+        self.verifies_tokens = True
+        self.add("invalid tokens", PASS, f"401 for {', '.join(answers)}")
+
+
+def run(
+    args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    out = out or sys.stdout
+    style = Style(out)
+    endpoints, service_id = split_url(args.url)
+    client = Client(signer_from_args(args), timeout=args.timeout)
+    fixtures = all_fixtures(args.fixtures_dir or default_fixtures_dir())
+    signed = f"signed as {client.signer.issuer}" if client.signer else "unsigned"
+    print(f"Checking {endpoints.base} ({service_id}, {len(fixtures)} fixtures, {signed})",
+          file=out)
+    if args.no_prefetch and not args.fhir_server:
+        raise UsageError("--no-prefetch needs --fhir-server: where should the data come from?")
+    checker = Checker(
+        client,
+        endpoints,
+        service_id,
+        fixtures,
+        args.origin,
+        Progress(err or sys.stderr),
+        fhir_server=args.fhir_server,
+        without_prefetch=args.no_prefetch,
+    )
+    results = checker.run()
+
+    def paint(column: int, raw: str, padded: str) -> str:
+        if column != 1:
+            return padded
+        colour = {PASS: "green", FAIL: "red", SKIP: "yellow"}.get(raw)
+        return style(padded, colour) if colour else padded
+
+    rows = [(r.name, r.status, r.detail) for r in results]
+    print("", file=out)
+    for line in table(("check", "result", "detail"), rows, style, paint):
+        print(line, file=out)
+    counts = {s: sum(1 for r in results if r.status == s) for s in (PASS, FAIL, SKIP)}
+    summary = f"{counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} not tested"
+    print("", file=out)
+    print(style(summary, "red" if counts[FAIL] else "green", "bold"), file=out)
+    return EXIT_FAILED if counts[FAIL] else EXIT_OK

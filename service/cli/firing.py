@@ -1,0 +1,140 @@
+"""Firing one fixture at a service and judging the answer; shared by ``fire`` and ``check``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ..schemas import RESPONSE, violations
+from .catalog import Fixture, prepare_request
+from .client import Client, Reply
+from .render import topics_of
+
+
+@dataclass
+class Outcome:
+    fixture: Fixture
+    url: str
+    reply: Reply
+    cards: list[Any] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # transport, status, body
+    note: str = ""  # how the answer was obtained, when it needed explaining
+    hook_instance: str = ""
+
+    @property
+    def topics(self) -> list[str]:
+        return topics_of(self.cards)
+
+    @property
+    def missing_topics(self) -> list[str]:
+        return [t for t in self.fixture.expected_topics if t not in self.topics]
+
+    @property
+    def unexpected_topics(self) -> list[str]:
+        return [t for t in self.topics if t not in self.fixture.expected_topics]
+
+    @property
+    def forbidden_topics(self) -> list[str]:
+        return [t for t in self.fixture.absent_topics if t in self.topics]
+
+    @property
+    def transport_ok(self) -> bool:
+        """The exchange itself worked: an answer with the expected status and a sound body."""
+        return not self.problems and not self.violations
+
+    @property
+    def topics_ok(self) -> bool:
+        return not (self.missing_topics or self.unexpected_topics or self.forbidden_topics)
+
+    def topic_summary(self) -> str:
+        parts = []
+        if self.missing_topics:
+            parts.append(f"missing {', '.join(self.missing_topics)}")
+        if self.unexpected_topics:
+            parts.append(f"unexpected {', '.join(self.unexpected_topics)}")
+        if self.forbidden_topics:
+            parts.append(f"must be absent: {', '.join(self.forbidden_topics)}")
+        return "; ".join(parts)
+
+
+def build_request(
+    fixture: Fixture,
+    *,
+    now: datetime | None = None,
+    fhir_server: str | None = None,
+    without_prefetch: bool = False,
+) -> dict[str, Any]:
+    request = prepare_request(fixture, now)
+    if fhir_server:
+        request["fhirServer"] = fhir_server
+    if without_prefetch:
+        # Leaving the keys out (not null) makes the service fetch from fhirServer.
+        request.pop("prefetch", None)
+    return request
+
+
+def fire(client: Client, url: str, fixture: Fixture, request: dict[str, Any]) -> Outcome:
+    reply = client.request("POST", url, payload=request)
+    outcome = Outcome(
+        fixture=fixture, url=url, reply=reply, hook_instance=str(request.get("hookInstance"))
+    )
+    if reply.error:
+        outcome.problems.append(reply.error)
+        return outcome
+    expected = fixture.expected_status
+    if reply.status != expected:
+        messages = "; ".join(reply.outcome_messages()) or "(empty body)"
+        outcome.problems.append(f"HTTP {reply.status} (expected {expected}): {messages}")
+        return outcome
+    if reply.status != 200:
+        return outcome  # an expected error status: nothing more to judge
+    try:
+        body = reply.json()
+    except ValueError:
+        outcome.problems.append("the answer is not JSON")
+        return outcome
+    outcome.violations = violations(body, RESPONSE)
+    if isinstance(body, dict) and isinstance(body.get("cards"), list):
+        outcome.cards = body["cards"]
+    return outcome
+
+
+# Fixtures at an exact time boundary ("trial of exactly 28 days", "an episode exactly 180
+# days ago") assume the service evaluates at the very instant the dates were shifted to.
+# A live service evaluates a few milliseconds later, which tips "at most" boundaries the
+# other way. Such a fixture is fired once more with its dates moved this much later and
+# once this much earlier; if either gives the expected topics, it is the boundary (within
+# this margin), not the rule, that differed.
+BOUNDARY_MARGIN = timedelta(seconds=2)
+
+
+def fire_fixture(
+    client: Client,
+    url: str,
+    fixture: Fixture,
+    *,
+    fhir_server: str | None = None,
+    without_prefetch: bool = False,
+) -> Outcome:
+    def attempt(now: datetime) -> Outcome:
+        request = build_request(
+            fixture, now=now, fhir_server=fhir_server, without_prefetch=without_prefetch
+        )
+        return fire(client, url, fixture, request)
+
+    now = datetime.now(UTC)
+    first = attempt(now)
+    if not first.transport_ok or first.topics_ok:
+        return first
+    for offset, side in ((BOUNDARY_MARGIN, "later"), (-BOUNDARY_MARGIN, "earlier")):
+        retry = attempt(datetime.now(UTC) + offset)
+        if retry.transport_ok and retry.topics_ok:
+            seconds = int(BOUNDARY_MARGIN.total_seconds())
+            retry.note = (
+                f"at an exact time boundary: as expected with the dates {seconds} s {side}; "
+                f"at the exact instant: {', '.join(first.topics) or 'no cards'}"
+            )
+            return retry
+    return first

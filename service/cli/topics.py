@@ -1,0 +1,15 @@
+"""The card topics the service knows, read from its clinical knowledge (``cards/``).
+
+Fixtures name the topics they expect; checking them against this list catches a typo
+before it turns into a silently passing "absent" check.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..knowledge import bundled_cards_dir, load_knowledge
+
+
+def known_topics(cards_dir: Path | None = None) -> set[str]:
+    return set(load_knowledge(cards_dir or bundled_cards_dir()).cards.topics)

@@ -1,0 +1,327 @@
+"""mcas-cds fixtures list / validate / new / load."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from service.cli.scaffold import create_fixture
+from service.fixtures import load_fixture
+
+from .conftest import add_sandbox_fixture
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+def edit(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def test_list_shows_name_topics_and_description(run_cli: Run, fixtures_dir: Path) -> None:
+    add_sandbox_fixture(fixtures_dir)
+    code, out, _ = run_cli("fixtures", "list", "--fixtures-dir", str(fixtures_dir))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "out-of-scope  (no cards)"
+    sandbox = next(line for line in lines if line.startswith("sandbox-patient"))
+    assert sandbox.split()[1:] == ["tier-2,", "albuterol"]
+    assert "two anaphylaxis episodes" in out.replace("\n ", " ").replace("  ", " ")
+    assert "2 fixtures in" in out
+
+
+def test_list_reads_the_fixtures_dir_from_the_environment(
+    run_cli: Run, fixtures_dir: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("MCAS_FIXTURES_DIR", str(fixtures_dir))
+    code, out, _ = run_cli("fixtures", "list")
+    assert code == 0 and out.startswith("out-of-scope")
+
+
+def test_list_of_a_missing_directory_is_a_usage_error(run_cli: Run, tmp_path: Path) -> None:
+    code, out, err = run_cli("fixtures", "list", "--fixtures-dir", str(tmp_path / "nope"))
+    assert code == 2
+    assert "does not exist" in err and out == ""
+
+
+def test_new_scaffolds_a_fixture_that_validates(run_cli: Run, tmp_path: Path) -> None:
+    code, out, _ = run_cli("fixtures", "new", "my-scenario", "--fixtures-dir", str(tmp_path))
+    assert code == 0 and "Created" in out
+    data = json.loads((tmp_path / "my-scenario.json").read_text())
+    assert data["expectedTopics"] == []
+    assert data["request"]["hook"] == "patient-view"
+    assert data["request"]["context"]["patientId"] == "my-scenario"
+    instant = datetime.fromisoformat(data["evaluatedAt"].replace("Z", "+00:00"))
+    assert abs(datetime.now(UTC) - instant) < timedelta(minutes=1)
+    code, out, _ = run_cli("fixtures", "validate", str(tmp_path / "my-scenario.json"))
+    assert code == 0, out
+    assert "1 of 1 fixtures valid" in out
+    # The library's own loader (used by the e2e tests) takes it as it is.
+    loaded = load_fixture(tmp_path / "my-scenario.json")
+    assert loaded.expected_topics == frozenset() and loaded.expected_status == 200
+
+
+def test_new_gives_every_fixture_a_fresh_hook_instance(tmp_path: Path) -> None:
+    first = json.loads(create_fixture(tmp_path, "a").read_text())
+    second = json.loads(create_fixture(tmp_path, "b").read_text())
+    assert first["request"]["hookInstance"] != second["request"]["hookInstance"]
+
+
+def test_new_refuses_to_overwrite_and_bad_names(run_cli: Run, fixtures_dir: Path) -> None:
+    code, _, err = run_cli("fixtures", "new", "out-of-scope", "--fixtures-dir", str(fixtures_dir))
+    assert code == 2 and "exists" in err
+    code, _, err = run_cli("fixtures", "new", "../escape", "--fixtures-dir", str(fixtures_dir))
+    assert code == 2 and "not a fixture name" in err
+    assert not (fixtures_dir.parent / "escape.json").exists()
+    code, _, _ = run_cli(
+        "fixtures", "new", "out-of-scope", "--force", "--fixtures-dir", str(fixtures_dir)
+    )
+    assert code == 0
+
+
+def test_validate_the_recorded_sandbox_patient(run_cli: Run, fixtures_dir: Path) -> None:
+    path = add_sandbox_fixture(fixtures_dir)
+    code, out, _ = run_cli("fixtures", "validate", str(path))
+    assert code == 0, out
+    assert "sandbox-patient: 12 resources" in out
+
+
+def _validate(run_cli: Run, path: Path) -> tuple[int, str]:
+    code, out, _ = run_cli("fixtures", "validate", str(path))
+    return code, out
+
+
+def test_validate_reports_a_resource_that_fails_r4b(run_cli: Run, fixtures_dir: Path) -> None:
+    path = add_sandbox_fixture(fixtures_dir)
+
+    def break_observation(data: dict[str, Any]) -> None:
+        observation = data["request"]["prefetch"]["observations"]["entry"][0]["resource"]
+        observation["effectiveDateTim"] = observation.pop("effectiveDateTime")
+        observation["valueQuantity"]["value"] = "high"
+
+    edit(path, break_observation)
+    code, out = _validate(run_cli, path)
+    assert code == 1
+    assert "FAIL  sandbox-patient" in out
+    assert "prefetch.observations.entry[0]: effectiveDateTim: Extra inputs are not" in out
+    assert "prefetch.observations.entry[0]: valueQuantity.value" in out
+    assert "0 of 1 fixtures valid" in out
+
+
+def test_validate_accepts_resources_listed_as_malformed_only(
+    run_cli: Run, fixtures_dir: Path
+) -> None:
+    path = add_sandbox_fixture(fixtures_dir)
+    edit(path, lambda d: d.update(malformed=["Condition/bad-onset"]))
+    code, out = _validate(run_cli, path)
+    assert code == 1 and "malformed: Condition/bad-onset not in the prefetch" in out
+
+    def add_bad(data: dict[str, Any]) -> None:
+        data["request"]["prefetch"]["conditions"]["entry"].append(
+            {"resource": {"resourceType": "Condition", "id": "bad-onset", "subject": 42}}
+        )
+
+    edit(path, add_bad)
+    code, out = _validate(run_cli, path)
+    assert code == 0, out
+    assert "1 malformed on purpose" in out
+
+    first = json.loads(path.read_text())["request"]["prefetch"]["conditions"]["entry"][0]
+    reference = f"Condition/{first['resource']['id']}"
+    edit(path, lambda d: d["malformed"].append(reference))
+    code, out = _validate(run_cli, path)
+    assert code == 1 and f"{reference} is listed as malformed yet validates" in out
+
+
+def test_validate_reports_fixture_field_and_envelope_problems(
+    run_cli: Run, fixtures_dir: Path
+) -> None:
+    path = fixtures_dir / "out-of-scope.json"
+
+    def spoil(data: dict[str, Any]) -> None:
+        del data["description"]
+        data["evaluatedAt"] = "2026-11-25T10:00:00"  # no zone
+        data["expectedTopic"] = ["tier-1"]  # typo of expectedTopics
+        data["request"]["hookInstance"] = "not-a-uuid"
+        data["request"]["prefetch"]["labs"] = None
+        data["request"]["prefetch"]["conditions"]["entry"] = [
+            {
+                "resource": {
+                    "resourceType": "Condition",
+                    "id": "c1",
+                    "subject": {"reference": "Patient/someone-else"},
+                }
+            }
+        ]
+
+    edit(path, spoil)
+    code, out = _validate(run_cli, path)
+    assert code == 1
+    assert "missing field 'description'" in out
+    assert "has no time zone" in out
+    assert "unknown field 'expectedTopic' (did you mean 'expectedTopics'?)" in out
+    assert "request: hookInstance: Not a valid UUID." in out
+    assert "unknown key(s) labs" in out
+    assert "refers to Patient/someone-else, but context.patientId is 'oos-1'" in out
+
+
+def test_validate_reports_json_errors_and_topic_contradictions(
+    run_cli: Run, fixtures_dir: Path
+) -> None:
+    (fixtures_dir / "broken.json").write_text('{"description": "x",')
+    path = fixtures_dir / "out-of-scope.json"
+    edit(path, lambda d: d.update(expectedTopics=["albuterol"], absentTopics=["albuterol"]))
+    code, out, _ = run_cli("fixtures", "validate", "--fixtures-dir", str(fixtures_dir))
+    assert code == 1
+    assert "FAIL  broken" in out and "not valid JSON" in out
+    assert "both expected and absent: albuterol" in out
+    assert "0 of 2 fixtures valid" in out
+
+
+def test_load_puts_fixture_patients_into_the_fhir_server(
+    run_cli: Run, fixtures_dir: Path, fhir_server: str
+) -> None:
+    add_sandbox_fixture(fixtures_dir)
+    code, out, _ = run_cli(
+        "fixtures", "load", "--fhir", fhir_server, "--fixtures-dir", str(fixtures_dir)
+    )
+    assert code == 0, out
+    assert "ok    sandbox-patient: Patient/mcas-1, 12 resources" in out
+    assert "ok    out-of-scope: Patient/oos-1, 1 resource" in out
+    assert "2 of 2 fixtures loaded" in out
+
+    patient = requests.get(f"{fhir_server}/Patient/mcas-1", timeout=5).json()
+    assert patient["name"][0]["family"] == "Hartley"
+    conditions = requests.get(f"{fhir_server}/Condition?patient=mcas-1", timeout=5).json()
+    assert conditions["total"] == 4
+    # Dates moved by as long as the recording is old: the newest anaphylaxis (2026-10-22
+    # when recorded on 2026-11-25) stays 34 days before today.
+    onsets = sorted(
+        datetime.fromisoformat(e["resource"]["onsetDateTime"])
+        for e in conditions["entry"]
+        if e["resource"]["code"]["coding"][0]["code"] == "T78.2XXA"
+    )
+    assert abs((datetime.now(UTC) - onsets[-1]) - timedelta(days=34)) < timedelta(days=1)
+    # The searches the service's prefetch uses find the loaded data.
+    active = requests.get(
+        f"{fhir_server}/MedicationRequest?patient=mcas-1&status=active", timeout=5
+    ).json()
+    assert active["total"] == 1
+
+    # Loading again changes nothing: PUTs with the same ids.
+    code, _, _ = run_cli(
+        "fixtures",
+        "load",
+        "sandbox-patient",
+        "--fhir",
+        fhir_server,
+        "--fixtures-dir",
+        str(fixtures_dir),
+    )
+    assert code == 0
+    again = requests.get(f"{fhir_server}/Condition?patient=mcas-1", timeout=5).json()
+    assert again["total"] == 4
+
+
+def test_load_leaves_malformed_resources_out(
+    run_cli: Run, fixtures_dir: Path, fhir_server: str
+) -> None:
+    path = fixtures_dir / "out-of-scope.json"
+
+    def add(data: dict[str, Any]) -> None:
+        entries = data["request"]["prefetch"]["conditions"]["entry"]
+        entries.append({"resource": {"resourceType": "Condition", "id": "bad", "subject": 1}})
+        entries.append(
+            {
+                "resource": {
+                    "resourceType": "Condition",
+                    "id": "oos-asthma",
+                    "subject": {"reference": "Patient/oos-1"},
+                    "code": {
+                        "coding": [
+                            {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "J45.909"}
+                        ]
+                    },
+                }
+            }
+        )
+        data["malformed"] = ["Condition/bad"]
+
+    edit(path, add)
+    code, out, _ = run_cli(
+        "fixtures",
+        "load",
+        "out-of-scope",
+        "--fhir",
+        fhir_server,
+        "--fixtures-dir",
+        str(fixtures_dir),
+    )
+    assert code == 0, out
+    assert "2 resources, 1 malformed left out" in out
+    found = requests.get(f"{fhir_server}/Condition?patient=oos-1", timeout=5).json()
+    assert [e["resource"]["id"] for e in found["entry"]] == ["oos-1-oos-asthma"]
+
+
+def test_load_keeps_fixtures_apart_that_reuse_resource_ids(
+    run_cli: Run, tmp_path: Path, fhir_server: str
+) -> None:
+    """Fixtures use short local ids (cond-1) over and over; loading all of them must not
+    let one patient's Condition overwrite another's, and references must follow."""
+    for name in ("first", "second"):
+        path = create_fixture(tmp_path, name, patient_id=f"reuse-{name}")
+
+        def add(data: dict[str, Any], name: str = name) -> None:
+            prefetch = data["request"]["prefetch"]
+            prefetch["conditions"]["entry"] = [{"resource": {
+                "resourceType": "Condition", "id": "cond-1",
+                "subject": {"reference": f"Patient/reuse-{name}"},
+                "code": {"text": f"condition of {name}"},
+            }}]
+            prefetch["medicationStatements"]["entry"] = [{"resource": {
+                "resourceType": "MedicationStatement", "id": "ms-1", "status": "active",
+                "medicationCodeableConcept": {"text": "cetirizine"},
+                "subject": {"reference": f"Patient/reuse-{name}"},
+                "reasonReference": [{"reference": "Condition/cond-1"}],
+            }}]
+
+        edit(path, add)
+    code, out, _ = run_cli("fixtures", "load", "--fhir", fhir_server, "--fixtures-dir",
+                           str(tmp_path))
+    assert code == 0, out
+    for name in ("first", "second"):
+        found = requests.get(f"{fhir_server}/Condition?patient=reuse-{name}", timeout=5).json()
+        assert [e["resource"]["code"]["text"] for e in found["entry"]] == [
+            f"condition of {name}"
+        ]
+        statement = requests.get(
+            f"{fhir_server}/MedicationStatement?patient=reuse-{name}", timeout=5
+        ).json()["entry"][0]["resource"]
+        assert statement["reasonReference"] == [{"reference": f"Condition/reuse-{name}-cond-1"}]
+
+
+def test_load_into_an_unreachable_server_fails(run_cli: Run, fixtures_dir: Path) -> None:
+    from .conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/fhir"
+    code, out, _ = run_cli("fixtures", "load", "--fhir", url, "--fixtures-dir", str(fixtures_dir))
+    assert code == 1
+    assert "FAIL  out-of-scope: cannot reach" in out
+    assert "0 of 1 fixtures loaded" in out
+
+
+def test_validate_checks_topics_against_the_services_cards(
+    run_cli: Run, fixtures_dir: Path
+) -> None:
+    path = fixtures_dir / "out-of-scope.json"
+    edit(path, lambda d: d.update(expectedTopics=["tier-2", "albuteroll"]))
+    code, out = _validate(run_cli, path)
+    assert code == 1
+    assert "expectedTopics: unknown topic 'albuteroll' (known: albuterol, aspirin-caution," in out
+    assert "'tier-2'" not in out
