@@ -9,6 +9,7 @@ is pure, so both runs happen in this process and nothing is stored or changed.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +43,8 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 MAX_SAVED_REQUESTS = 2000
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,12 @@ def _outcome(
     except ServiceError as exc:
         # The same request fails the same way under both versions (status, not content).
         return [], f"HTTP {exc.status}"
+    except Exception as exc:
+        # Shown in the preview, never turned into "no cards": the hook would answer 500.
+        log.error(
+            "preview scenario failed", extra={"error_type": type(exc).__name__}, exc_info=True
+        )
+        return [], f"HTTP 500 ({type(exc).__name__})"
     return sorted(result.topics), None
 
 

@@ -121,3 +121,19 @@ def test_the_preview_does_not_flood_the_service_log(storage_app: Flask) -> None:
     # The preview's own request line only; a hook outside the preview still warns.
     assert loggers[0] == "service.request"
     assert "service.facts.validation" in loggers[1:]
+
+
+def test_a_saved_request_the_service_rejects_shows_its_status(tmp_path: Path) -> None:
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    (saved / "not-a-hook.json").write_text(json.dumps({"hook": "order-sign"}))
+    app = create_app({
+        "TESTING": True, "DATA_DIR": str(tmp_path / "data"), "CLOCK": lambda: NOW,
+        "ADMIN_TOKEN": "admin-token-" + "x" * 32,
+        "PREVIEW_FIXTURES_DIR": str(tmp_path / "none"), "PREVIEW_REQUESTS_DIR": str(saved),
+    })
+    values = default_values()
+    values["cards_enabled"]["tier-1"] = False
+    result = run_preview(app, values)
+    assert result["scenarios_run"] == 1 and result["changed"] == []
+    assert result["unchanged"] == ["not-a-hook"]
