@@ -162,4 +162,11 @@ def preview(
         "cards_disappearing": sum(len(row["disappear"]) for row in rows),
         "changed": changed,
         "unchanged": [row["name"] for row in rows if not row["changed"]],
+        # Scenarios answered with an error (a saved request the service rejects, ...).
+        "failed": [
+            {"name": row["name"], "current": row["current_error"],
+             "proposed": row["proposed_error"]}
+            for row in rows
+            if row["current_error"] or row["proposed_error"]
+        ],
     }

@@ -137,3 +137,5 @@ def test_a_saved_request_the_service_rejects_shows_its_status(tmp_path: Path) ->
     result = run_preview(app, values)
     assert result["scenarios_run"] == 1 and result["changed"] == []
     assert result["unchanged"] == ["not-a-hook"]
+    assert result["failed"] == [
+        {"name": "not-a-hook", "current": "HTTP 400", "proposed": "HTTP 400"}]

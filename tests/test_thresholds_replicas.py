@@ -7,17 +7,32 @@ cheaply (no query per hook), and keep its last good version when the database is
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from sqlalchemy import event
 
 from service import create_app
+from service.fixtures import FIXTURES_DIR, load_fixture, request_for
 from service.thresholds_source import ActiveThresholds
-from tests.support.storage_fixtures import engine_of
-from tests.support.thresholds_admin import ADMIN, API, apply, card_versions, fire, get, with_tier1
+from tests.support.gunicorn import Gunicorn
+from tests.support.storage_fixtures import ADMIN_TOKEN, SALT, engine_of
+from tests.support.thresholds_admin import (
+    ADMIN,
+    API,
+    TIER2_FIXTURE,
+    apply,
+    card_versions,
+    fire,
+    get,
+    with_tier1,
+)
 
 
 class FakeClock:
@@ -122,3 +137,50 @@ def test_a_replica_keeps_the_last_good_version_while_the_database_is_down(
     rolled = apply(first, with_tier1(28), applied["version"]).get_json()
     clock.now += 6
     assert card_versions(fire(second)) == {rolled["version"]}
+
+
+def test_gunicorn_workers_serve_an_applied_version_within_the_interval(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Three worker processes, as deployed: each holds its own copy of the version."""
+    env = {
+        "MCAS_DATA_DIR": str(tmp_path / "data"),
+        "MCAS_PATIENT_HASH_SALT": SALT,
+        "MCAS_ADMIN_TOKEN": ADMIN_TOKEN,
+        "MCAS_THRESHOLDS_REFRESH_SECONDS": "1",
+        "MCAS_LOG_LEVEL": "WARNING",
+    }
+    if backend == "postgresql":
+        env["MCAS_DATABASE_URL"] = request.getfixturevalue("fresh_postgres_url")(True)
+    server = Gunicorn(env, tmp_path, workers=3)
+    try:
+        fixture = load_fixture(FIXTURES_DIR / f"{TIER2_FIXTURE}.json")
+
+        def versions(count: int = 15) -> set[str]:
+            seen: set[str] = set()
+            for _ in range(count):
+                body = request_for(fixture, datetime.now(UTC))
+                answer = requests.post(
+                    server.base + "/cds-services/mcas-therapy-tier", json=body, timeout=30
+                )
+                assert answer.status_code == 200
+                seen |= card_versions(answer.json()["cards"])
+            return seen
+
+        active = requests.get(server.base + API, headers=ADMIN, timeout=30).json()
+        assert versions() == {active["version"]}
+        applied = requests.post(
+            server.base + API + "/apply",
+            json={"values": with_tier1(200), "base_version": active["version"],
+                  "author": "Dr A", "reason": "replica test"},
+            headers=ADMIN,
+            timeout=30,
+        )
+        assert applied.status_code == 201, applied.text
+        applied_at = time.monotonic()
+        new_version = applied.json()["version"]
+        assert versions() <= {active["version"], new_version}
+        time.sleep(max(0.0, applied_at + 1.2 - time.monotonic()))
+        assert versions() == {new_version}
+    finally:
+        server.stop()

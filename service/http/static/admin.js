@@ -160,6 +160,8 @@ function renderPreview(result, changes) {
   $("preview-summary").textContent = "Proposal: " + changed + ". " +
     result.scenarios_changed + " of " + result.scenarios_run + " scenarios change (" +
     result.cards_appearing + " card(s) appear, " + result.cards_disappearing + " disappear)." +
+    (result.failed.length ? " Answered with an error: " +
+      result.failed.map((f) => f.name + " (" + f.current + ")").join(", ") + "." : "") +
     (result.problems.length ? " Skipped: " + result.problems.join("; ") : "");
   const body = document.querySelector("#preview-table tbody");
   body.replaceChildren();
