@@ -81,6 +81,10 @@ def test_change_preview_apply_and_roll_back_in_the_browser(page_app: Flask) -> N
 
         # The change, and what it does to the fixtures.
         tier1.fill("200")
+        expect(page.locator("#w-min_trial_days\\.tier1")).to_have_text("28 (changed)")
+        expect(page.locator("tr.changed")).to_have_count(1)
+        expect(page.locator("#e-min_trial_days\\.tier1")).to_have_text("")
+        page.screenshot(path=str(SCREENSHOTS / f"admin-edit-{backend}.png"))
         page.get_by_role("button", name="Check and preview").click()
         expect(page.locator("#preview-summary")).to_contain_text(
             "min_trial_days.tier1 28 → 200"

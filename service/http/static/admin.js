@@ -82,6 +82,18 @@ function fill(data) {
   });
   clearErrors();
   invalidatePreview();
+  markChanged();
+}
+
+// Rows whose value differs from the active version are marked (colour and text).
+function markChanged() {
+  if (!active) return;
+  active.fields.forEach((field) => {
+    const input = $("f-" + field.field);
+    const changed = readValue(input) !== field.value;
+    input.closest("tr").classList.toggle("changed", changed);
+    $("w-" + field.field).textContent = show(field.value) + (changed ? " (changed)" : "");
+  });
 }
 
 function clearErrors() {
@@ -277,7 +289,13 @@ document.addEventListener("DOMContentLoaded", () => {
   $("edit-form").addEventListener("submit", guarded(checkAndPreview));
   // Editing a value voids the preview; typing your name or the reason does not.
   $("edit-form").addEventListener("input", (event) => {
-    if (event.target.dataset.path) invalidatePreview();
+    const path = event.target.dataset.path;
+    if (!path) return;
+    invalidatePreview();
+    markChanged();
+    // The message was about the old value: clear it until the next check.
+    $("e-" + path).textContent = "";
+    event.target.removeAttribute("aria-invalid");
   });
   $("apply-button").addEventListener("click", guarded(applyChange));
   $("reset-button").addEventListener("click", () => { if (active) fill(active); say("Reset."); });
