@@ -22,7 +22,13 @@ from .storage.thresholds_store import (
     record_change,
 )
 from .thresholds import Thresholds, ThresholdsError, thresholds_from_mapping
-from .thresholds_fields import FieldInfo, thresholds_to_mapping, validation_errors
+from .thresholds_fields import (
+    FieldInfo,
+    diff,
+    leaves,
+    thresholds_to_mapping,
+    validation_errors,
+)
 from .thresholds_source import ActiveThresholds
 
 
@@ -67,9 +73,13 @@ def checked(values: Any) -> Thresholds:
         raise ProposalInvalid([{"field": "values", "message": str(exc)}]) from None
 
 
+def changes_from(active: Active, values: Any) -> list[dict[str, Any]]:
+    return diff(thresholds_to_mapping(active.thresholds), values)
+
+
 def describe(active: Active, fields: list[FieldInfo], provider: ActiveThresholds) -> dict[str, Any]:
     values = thresholds_to_mapping(active.thresholds)
-    flat = _flat_values(values)
+    flat = leaves(values)
     body: dict[str, Any] = {
         "version": active.thresholds.version,
         "content_hash": active.thresholds.version.split(".", 1)[-1],
@@ -93,12 +103,6 @@ def describe(active: Active, fields: list[FieldInfo], provider: ActiveThresholds
     if active.stored is not None:
         body["stored"] = active.stored.summary()
     return body
-
-
-def _flat_values(values: dict[str, Any]) -> dict[str, Any]:
-    from .thresholds_fields import leaves
-
-    return leaves(values)
 
 
 def apply(

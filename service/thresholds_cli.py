@@ -8,17 +8,25 @@ from pathlib import Path
 import click
 from flask import Flask
 from flask.cli import AppGroup
+from sqlalchemy import Engine
 
 from . import thresholds_admin as admin
 from .state import state
 from .storage.database import storage
+from .thresholds_source import ActiveThresholds
 
 thresholds = AppGroup("thresholds", help="Administrator thresholds: export, history.")
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _provider() -> ActiveThresholds:
     provider = state().thresholds
-    return storage().engine() if provider.uses_database else None  # type: ignore[attr-defined]
+    if not isinstance(provider, ActiveThresholds):
+        raise click.ClickException("thresholds are not administered on this app")
+    return provider
+
+
+def _engine() -> Engine | None:
+    return storage().engine() if _provider().uses_database else None
 
 
 @thresholds.command("export")
@@ -28,7 +36,7 @@ def _engine():  # type: ignore[no-untyped-def]
 )
 def export(output: Path | None) -> None:
     """The active thresholds as a YAML file for MCAS_THRESHOLDS_FILE (GitOps)."""
-    text = admin.export_yaml(admin.read_active(state().thresholds, _engine()))  # type: ignore[arg-type]
+    text = admin.export_yaml(admin.read_active(_provider(), _engine()))
     if output is None:
         click.echo(text, nl=False)
     else:
@@ -39,7 +47,7 @@ def export(output: Path | None) -> None:
 @thresholds.command("history")
 def show_history() -> None:
     """Every stored version, newest first, as JSON."""
-    found = admin.history_of(state().thresholds, _engine())  # type: ignore[arg-type]
+    found = admin.history_of(_provider(), _engine())
     click.echo(json.dumps(found, indent=2, ensure_ascii=False))
 
 

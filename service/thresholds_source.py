@@ -17,6 +17,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from sqlalchemy import Engine
+
 from .settings import Setting
 from .thresholds import Thresholds
 
@@ -69,7 +71,7 @@ class ActiveThresholds:
         *,
         source: str,
         refresh_seconds: float,
-        engine: Callable[[], object] | None,
+        engine: Callable[[], Engine] | None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.file_thresholds = file_thresholds
@@ -112,8 +114,8 @@ class ActiveThresholds:
         from .storage.thresholds_store import active_number, load_version
 
         try:
-            engine = self._engine()  # type: ignore[misc]
-            with engine.connect() as connection:  # type: ignore[attr-defined]
+            assert self._engine is not None  # uses_database checked it
+            with self._engine().connect() as connection:
                 number = active_number(connection)
                 if number == self._current_number:
                     self._recovered()

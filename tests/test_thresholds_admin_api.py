@@ -297,3 +297,40 @@ def test_every_schema_field_has_a_meaning_and_unit() -> None:
     assert paths == list(leaves(default_values()))
     meta = yaml.safe_load((Path(bundled_cards_dir()) / "thresholds_meta.yaml").read_text())
     assert set(meta) == set(paths)  # nothing stale either
+
+
+def test_a_stored_version_this_release_rejects_is_reported_not_served(
+    storage_app: Flask,
+) -> None:
+    """E.g. a release that adds a threshold, before a migration filled it in."""
+    import json
+
+    from sqlalchemy import update
+
+    from service.storage.models import thresholds_versions
+
+    applied = apply(storage_app, with_tier1(200), get(storage_app)["version"]).get_json()
+    file_version = get(storage_app, "/versions/1")["content_hash"]
+    broken = {k: v for k, v in with_tier1(200).items() if k != "steroid_max_days"}
+    with engine_of(storage_app).begin() as connection:
+        connection.execute(
+            update(thresholds_versions)
+            .where(thresholds_versions.c.id == 2)
+            .values(values_json=json.dumps(broken))
+        )
+    fresh = create_app(storage_app.config)  # a process starting after the upgrade
+    try:
+        response = fresh.test_client().get(API, headers=ADMIN)
+        assert response.status_code == 500
+        diagnostics = response.get_json()["issue"][0]["diagnostics"]
+        assert "thresholds version 2" in diagnostics and "steroid_max_days" in diagnostics
+        # Hooks keep answering with the last good version this process had: the file's.
+        assert card_versions(fire(fresh)) == {file_version}
+        # A rollback to a valid version repairs it.
+        response = post(fresh, "/rollback", {
+            "to_version": 1, "base_version": applied["version"], "author": "A",
+            "reason": "repair"})
+        assert response.status_code == 201, response.get_json()
+        assert card_versions(fire(fresh)) == {f"v3.{file_version}"}
+    finally:
+        fresh.extensions["mcas_storage"].dispose()

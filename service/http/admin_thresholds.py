@@ -23,7 +23,8 @@ from ..knowledge import bundled_cards_dir
 from ..preview import load_scenarios, preview
 from ..state import state
 from ..storage.database import storage
-from ..storage.thresholds_store import NoChange, StaleVersion
+from ..storage.thresholds_store import NoChange, StaleVersion, load_version
+from ..thresholds import ThresholdsError
 from ..thresholds_fields import FieldInfo, field_infos
 from ..thresholds_source import ActiveThresholds
 
@@ -113,6 +114,14 @@ def _database_down(exc: SQLAlchemyError) -> Response:
     return response
 
 
+@bp.errorhandler(ThresholdsError)
+def _stored_version_invalid(exc: ThresholdsError) -> Response:
+    # A stored version this code no longer accepts (a release changed the schema): say
+    # so plainly; the hooks keep serving the last good version meanwhile.
+    log.error("a stored thresholds version does not validate")
+    return outcome_response(500, f"{exc}. Apply or roll back to a version valid for this release.")
+
+
 def _engine() -> Any:
     return storage().engine() if _provider().uses_database else None
 
@@ -131,14 +140,12 @@ def validate_proposal() -> ResponseReturnValue:
     except admin.ProposalInvalid as exc:
         return jsonify({"valid": False, "errors": exc.errors})
     current = admin.read_active(_provider(), _engine())
-    from ..thresholds_fields import diff, thresholds_to_mapping
-
     return jsonify(
         {
             "valid": True,
             "errors": [],
             "content_hash": proposed.version,
-            "changes": diff(thresholds_to_mapping(current.thresholds), values),
+            "changes": admin.changes_from(current, values),
         }
     )
 
@@ -233,8 +240,6 @@ def history() -> ResponseReturnValue:
 
 @bp.get("/versions/<int:number>")
 def version(number: int) -> ResponseReturnValue:
-    from ..storage.thresholds_store import load_version
-
     engine = _engine()
     if engine is None:
         return outcome_response(404, f"There is no thresholds version {number}.")

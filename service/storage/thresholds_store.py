@@ -13,8 +13,7 @@ Version ids as cards state them: ``v<number>.sha256:<12 hex>`` for a stored vers
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -83,8 +82,6 @@ class StoredVersion:
 
 
 def _stamped(thresholds: Thresholds, version: str) -> Thresholds:
-    from dataclasses import replace
-
     return replace(thresholds, version=version)
 
 
@@ -261,7 +258,3 @@ def _move_pointer(
     )
     if moved.rowcount != 1:
         raise StaleVersion(base_version, "a newer version")
-
-
-def values_of(version: StoredVersion | Thresholds) -> Mapping[str, Any]:
-    return version.values if isinstance(version, StoredVersion) else thresholds_to_mapping(version)
