@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import settings
+from . import health, metrics, settings
 from .auth import install_auth
 from .errors import register_error_handlers
 from .http.cors import install_cors
@@ -46,6 +46,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if "CLOCK" in app.config:  # tests only: a frozen "now"
         service_state.clock = app.config["CLOCK"]
     install(app, service_state)
+    metrics.init_app(app)
+    health.init_app(app)
     _install_storage(app)
     _install_thresholds_source(app, service_state, file_thresholds)
 
@@ -97,4 +99,5 @@ def _install_storage(app: Flask) -> None:
             "MCAS_PATIENT_HASH_SALT is required with a MCAS_DATABASE_URL: every replica "
             "must hash patient ids with the same secret."
         )
+    health.register_check(app, "database", storage.ping)
     commands.register(app)

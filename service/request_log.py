@@ -98,7 +98,14 @@ def _start_timer() -> None:
     g.request_started = time.perf_counter()
 
 
+# Probes and scrapes come every few seconds from the platform: log them only when they fail.
+_QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 def _log_request(response: Response) -> Response:
+    rule = request.url_rule
+    if rule is not None and rule.rule in _QUIET_ROUTES and response.status_code < 400:
+        return response
     started = g.get("request_started")
     fields: dict[str, Any] = {
         # The rule, not the raw path: a path is caller input and can be anything.

@@ -74,6 +74,8 @@ _SETTING_MODULES: tuple[str, ...] = (
     "service.auth.settings",
     "service.http.cors",
     "service.fhir",
+    "service.metrics",
+    "service.serving",
     "service.thresholds_source",
     "service.preview",
 )

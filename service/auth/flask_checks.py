@@ -9,10 +9,12 @@ from pathlib import Path
 
 from flask import Flask, Response, current_app, g, request
 
+from .. import metrics
 from ..errors import outcome_response
 from ..settings import parse_list
 from ..state import state
 from .keys import JkuCache
+from .rejections import rejection_code
 from .replay import MemoryReplayCache, ReplayCache, SqliteReplayCache
 from .trust import TrustConfigError, load_trust_file
 from .verifier import ENABLEABLE_ALGORITHMS, InvalidToken, TokenVerifier
@@ -129,12 +131,14 @@ def _verify_request() -> Response | None:
     except InvalidToken as exc:
         log.warning("client token rejected", extra={"reason": exc.reason})
         g.auth_failure = exc.reason
+        metrics.record_token_rejection(rejection_code(exc.reason))
         return _unauthorized()
     key = f"{token.iss}\x1f{token.jti}"
     leeway = float(current_app.config["JWT_LEEWAY_SECONDS"])
     if not auth.replay.claim(key, token.exp + leeway, now):
         log.warning("client token rejected", extra={"reason": "jti already used"})
         g.auth_failure = "jti already used"
+        metrics.record_token_rejection(rejection_code("jti already used"))
         return _unauthorized()
     g.jti_claim = key
     g.client_iss = token.iss

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from .. import metrics
 from ..prefetch import NextPages, Unavailable
 from ..settings import Setting, parse_list
 from . import tokens
@@ -182,6 +183,7 @@ class FhirFallback:
             else:
                 raise exc
         for key, outcome in results.items():
+            metrics.record_fallback(key, ok=not isinstance(outcome, Unavailable))
             if isinstance(outcome, Unavailable):
                 log.warning(
                     "FHIR fallback: key unavailable",

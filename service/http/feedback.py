@@ -8,6 +8,7 @@ from flask import Blueprint, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
+from .. import metrics
 from ..discovery import SERVICE_ID
 from ..envelope import parse_json_body
 from ..errors import outcome_response
@@ -33,6 +34,7 @@ def receive_feedback(service_id: str) -> ResponseReturnValue:
     except SQLAlchemyError as exc:
         # Never 200 for feedback that was not stored: 503 tells the EHR to retry.
         log.error("feedback not stored: %s", type(getattr(exc, "orig", None) or exc).__name__)
+        metrics.record_storage_failure("store_feedback")
         response = outcome_response(503, "Feedback could not be stored just now; retry later.")
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response

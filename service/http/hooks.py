@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from .. import metrics
 from ..discovery import SERVICE_ID
 from ..envelope import load_hook_request, parse_json_body
 from ..fhir import fetcher_for
@@ -41,4 +42,5 @@ def call_service(service_id: str) -> ResponseReturnValue:
         issued_at=current.clock(),
         thresholds_version=thresholds.version,
     )
+    metrics.record_cards(result.topics)
     return jsonify({"cards": result.cards})

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,11 @@ class Storage:
                 self._pid = os.getpid()
                 self._migrated = False
             return self._engine
+
+    def ping(self) -> None:
+        """Readiness: one round trip to the database (raises when it cannot be reached)."""
+        with self.bare_engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         with self._lock:

@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import current_app
 
+from .. import metrics
 from .database import storage
 from .models import issued_cards
 from .patient_hash import generated_salt, patient_hash
@@ -39,6 +40,7 @@ def _count_failure() -> None:
     global _failures
     with _failures_lock:
         _failures += 1
+    metrics.record_storage_failure("record_cards")
 
 
 def _normalise(name: str) -> str:

@@ -1,0 +1,174 @@
+"""Prometheus metrics: what the service counts, and ``/metrics`` to scrape them.
+
+Other modules record through the small functions below (``record_cards``,
+``record_fallback``, ``record_token_rejection``, ``record_storage_failure``) and never touch
+prometheus-client directly, so metric names and labels stay in one place.
+
+Labels are bounded by construction: routes are Flask URL rules (``/cds-services/<service_id>``,
+never the raw path), topics and prefetch keys come from ``cards/``, rejection reasons and
+storage operations are short fixed codes chosen by the code that records them. No label
+ever carries a patient id, a token or free text from a request.
+
+Under gunicorn every worker is its own process. prometheus-client's multiprocess mode,
+switched on by ``PROMETHEUS_MULTIPROC_DIR`` (``deploy/gunicorn.conf.py`` sets it before the
+app is imported), writes each worker's values to files in that directory and ``/metrics``
+adds them up, so a scrape sees all workers whichever one answers it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+import time
+from collections.abc import Iterable
+
+from flask import Blueprint, Flask, Response, abort, current_app, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from .settings import Setting, parse_bool
+
+SETTINGS = (
+    Setting(
+        "METRICS_ENABLED",
+        True,
+        parse_bool,
+        "Serve Prometheus metrics at `/metrics` on the service's own port. Metrics hold no "
+        "patient data; keep `/metrics` off the Ingress all the same (see docs/operations.md).",
+    ),
+    Setting(
+        "METRICS_TOKEN",
+        None,
+        str,
+        "If set, `/metrics` answers only requests carrying `Authorization: Bearer <token>` "
+        "(Prometheus: `authorization.credentials` of the scrape config). Keep it in a Secret.",
+    ),
+)
+
+# Latency buckets: a hook answers in tens of milliseconds from prefetch, a FHIR fallback
+# can take seconds; gunicorn's timeout (30 s) bounds the top.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+REQUEST_LATENCY = Histogram(
+    "mcas_http_request_duration_seconds",
+    "Time to answer an HTTP request, by Flask route (URL rule), method and status.",
+    ["route", "method", "status"],
+    buckets=LATENCY_BUCKETS,
+)
+CARDS_ISSUED = Counter(
+    "mcas_cards_issued",
+    "Cards returned by the hook, by card topic (source.topic.code).",
+    ["topic"],
+)
+FALLBACK_CALLS = Counter(
+    "mcas_fhir_fallback_calls",
+    "Calls to the EHR's FHIR server for prefetch data the EHR did not send, by prefetch key.",
+    ["key"],
+)
+FALLBACK_FAILURES = Counter(
+    "mcas_fhir_fallback_failures",
+    "FHIR fallback calls that failed (error status, timeout, unreadable answer), by key.",
+    ["key"],
+)
+TOKEN_REJECTIONS = Counter(
+    "mcas_token_rejections",
+    "Requests refused with 401 because the bearer JWT was missing or invalid, by reason.",
+    ["reason"],
+)
+STORAGE_FAILURES = Counter(
+    "mcas_storage_failures",
+    "Storage failures by operation: record_cards counts cards not recorded (the hook still "
+    "answered), store_feedback counts feedback calls answered 503.",
+    ["operation"],
+)
+
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_UNSAFE_LABEL = re.compile(r"[^A-Za-z0-9_.:\-]")
+
+
+def _label(value: str) -> str:
+    """A label value that cannot grow the series count without bound by accident."""
+    return _UNSAFE_LABEL.sub("_", value)[:64] or "unknown"
+
+
+def record_cards(topics: Iterable[str]) -> None:
+    """Count the cards of one hook answer, one increment per card, by topic."""
+    for topic in topics:
+        CARDS_ISSUED.labels(topic=_label(topic)).inc()
+
+
+def record_fallback(key: str, ok: bool) -> None:
+    """Count one call to the EHR's FHIR server for prefetch ``key``, and whether it failed."""
+    FALLBACK_CALLS.labels(key=_label(key)).inc()
+    if not ok:
+        FALLBACK_FAILURES.labels(key=_label(key)).inc()
+
+
+def record_token_rejection(reason: str) -> None:
+    """Count one refused token; ``reason`` is a short fixed code such as ``expired``."""
+    TOKEN_REJECTIONS.labels(reason=_label(reason)).inc()
+
+
+def record_storage_failure(operation: str) -> None:
+    """Count one storage failure: ``record_cards`` per card, ``store_feedback`` per call."""
+    STORAGE_FAILURES.labels(operation=_label(operation)).inc()
+
+
+def _route_label() -> str:
+    rule = request.url_rule
+    return rule.rule if rule is not None else "unmatched"
+
+
+def _start_timer() -> None:
+    g.mcas_request_started = time.perf_counter()
+
+
+def _observe(response: Response) -> Response:
+    started = g.pop("mcas_request_started", None)
+    if started is not None:
+        method = request.method if request.method in _KNOWN_METHODS else "OTHER"
+        REQUEST_LATENCY.labels(
+            route=_route_label(), method=method, status=str(response.status_code)
+        ).observe(time.perf_counter() - started)
+    return response
+
+
+def _exposition() -> bytes:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # A fresh registry per scrape, as prometheus-client's multiprocess guide says:
+        # the collector reads every worker's files, live and dead.
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
+
+
+bp = Blueprint("metrics", __name__)
+
+
+@bp.get("/metrics")
+def scrape() -> Response:
+    token = current_app.config.get("METRICS_TOKEN")
+    if token:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            abort(401, description="Metrics need the configured bearer token.")
+    return Response(_exposition(), mimetype=None, content_type=CONTENT_TYPE_LATEST)
+
+
+def init_app(app: Flask) -> None:
+    """Time every request; serve ``/metrics`` unless switched off."""
+    # First in line, so time spent in other before_request hooks (token checks) counts
+    # and requests those hooks refuse are timed too.
+    app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
+    app.after_request(_observe)
+    if app.config["METRICS_ENABLED"]:
+        app.register_blueprint(bp)

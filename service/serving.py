@@ -1,0 +1,106 @@
+"""Serving under gunicorn: its settings, the worker count, and JSON-line logs.
+
+``deploy/gunicorn.conf.py`` reads these; they are declared here so the one configuration
+reference (docs/configuration.md) lists them with every other setting. Flask ignores them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from .settings import Setting, parse_bool
+
+
+def parse_workers(raw: str) -> int | None:
+    if raw.strip().lower() in {"", "auto"}:
+        return None
+    workers = int(raw)
+    if workers < 1:
+        raise ValueError(f"expected a positive number of workers or 'auto', got {raw!r}")
+    return workers
+
+
+def parse_seconds(raw: str) -> int:
+    seconds = int(raw)
+    if seconds < 1:
+        raise ValueError(f"expected a positive number of seconds, got {raw!r}")
+    return seconds
+
+
+DEFAULT_BIND = "127.0.0.1:8080"
+
+SETTINGS = (
+    Setting(
+        "BIND",
+        DEFAULT_BIND,
+        str,
+        "gunicorn: address and port to listen on (`HOST:PORT`). The container image sets "
+        "`0.0.0.0:8080`.",
+    ),
+    Setting(
+        "WORKERS",
+        None,
+        parse_workers,
+        "gunicorn: number of sync worker processes; `auto` or unset means one per CPU "
+        "available to the container (its CPU limit, else its CPU set).",
+    ),
+    Setting(
+        "TIMEOUT",
+        30,
+        parse_seconds,
+        "gunicorn: seconds a worker may spend on one request before it is killed and "
+        "replaced; also the grace period for requests in flight at shutdown.",
+    ),
+    Setting(
+        "ACCESS_LOG",
+        False,
+        parse_bool,
+        "gunicorn: also write gunicorn's own JSON access line per request (method, path "
+        "without query string, status, duration). Off by default: the service logs every "
+        "request itself (`service.request`). Successful probes and scrapes are never logged.",
+    ),
+)
+
+
+def serving_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """The serving settings: defaults, overridden by ``MCAS_*`` environment variables."""
+    from .settings import defaults, from_environment
+
+    values = defaults(SETTINGS)
+    values.update(from_environment(SETTINGS, os.environ if environ is None else environ))
+    if values["WORKERS"] is None:
+        values["WORKERS"] = available_cpus()
+    return values
+
+
+def available_cpus(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
+    """CPUs this process may use: the cgroup CPU limit if there is one, else its CPU set.
+
+    In a container ``os.cpu_count()`` reports the node's cores, and one worker per node
+    core under a 2-CPU limit only adds memory and throttling.
+    """
+    try:
+        count = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        count = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota(cgroup_root)
+    if quota is not None:
+        count = min(count, max(1, math.ceil(quota)))
+    return max(1, count)
+
+
+def _cgroup_cpu_quota(cgroup_root: Path) -> float | None:
+    try:  # cgroup v2: "max 100000" or "200000 100000"
+        quota, period = (cgroup_root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:  # cgroup v1
+        quota_us = int((cgroup_root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((cgroup_root / "cpu" / "cpu.cfs_period_us").read_text())
+        return None if quota_us <= 0 else quota_us / period_us
+    except (OSError, ValueError):
+        return None
