@@ -128,6 +128,9 @@ class ActiveThresholds:
                         raise LookupError(f"active thresholds version {number} is missing")
                     fresh, fresh_number = stored.thresholds(), number
         except Exception as exc:  # any failure: keep serving the last good version
+            from . import metrics
+
+            metrics.record_storage_failure("read_thresholds")
             if not self._failing:
                 log.warning(
                     "cannot read the active thresholds version; keeping %s: %s",

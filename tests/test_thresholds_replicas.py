@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask
+from prometheus_client import REGISTRY
 from sqlalchemy import event
 
 from service import create_app
@@ -125,10 +126,14 @@ def test_a_replica_keeps_the_last_good_version_while_the_database_is_down(
     server.execute(
         f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
     )
+    failures = REGISTRY.get_sample_value(
+        "mcas_storage_failures_total", {"operation": "read_thresholds"}) or 0.0
     try:
         clock.now += 6
         # The pointer cannot be read: the hook still answers, with the last good version.
         assert card_versions(fire(second)) == {applied["version"]}
+        assert REGISTRY.get_sample_value(
+            "mcas_storage_failures_total", {"operation": "read_thresholds"}) == failures + 1
         # The administrator API says the database is down rather than guessing.
         response = second.test_client().get(API, headers=ADMIN)
         assert response.status_code == 503
