@@ -4,7 +4,7 @@ The YAML file (default ``cards/thresholds.yaml``) is checked by ``ThresholdsSche
 start-up: a wrong type, a value out of range or an unknown key raises ``ThresholdsError``
 naming the file, the field and the problem, so a bad file stops the service before it
 answers. ``thresholds_from_mapping`` builds the frozen value from an already-parsed
-mapping (a later issue stores versions of thresholds; it reuses the schema and this).
+mapping (stored versions, service/storage/thresholds_store.py, reuse the schema and this).
 """
 
 from __future__ import annotations
@@ -124,7 +124,8 @@ class Thresholds:
     steroid_max_days: int
     biologic_review_window_days: tuple[int, int]
     cards_enabled: Mapping[str, bool]
-    # "sha256:" + 12 hex digits of the canonical values: which thresholds made a card.
+    # Which thresholds made a card: "sha256:" + 12 hex digits of the canonical values;
+    # "v<n>.sha256:..." when stored version n is in force (docs/administration.md).
     version: str
 
     def enabled(self, topic: str) -> bool:
