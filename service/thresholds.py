@@ -20,6 +20,8 @@ from typing import Any
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from .validation_errors import error_pairs
+
 TOPICS: tuple[str, ...] = (
     "tier-1", "tier-2", "tier-3", "tier-4", "specialist-referral",
     "epinephrine-autoinjector", "albuterol", "aspirin-caution", "steroid-long-term",
@@ -132,18 +134,6 @@ class Thresholds:
         return self.cards_enabled.get(topic, False)
 
 
-def _flatten(messages: Any, prefix: str = "") -> list[str]:
-    if isinstance(messages, dict):
-        out: list[str] = []
-        for key, value in messages.items():
-            path = prefix if key == "_schema" else (f"{prefix}.{key}" if prefix else str(key))
-            out.extend(_flatten(value, path))
-        return out
-    if isinstance(messages, list):
-        return [line for item in messages for line in _flatten(item, prefix)]
-    return [f"field '{prefix}': {messages}" if prefix else str(messages)]
-
-
 def canonical_version(values: Mapping[str, Any]) -> str:
     canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=float)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
@@ -156,7 +146,12 @@ def thresholds_from_mapping(raw: Any, *, origin: str = "thresholds") -> Threshol
     try:
         data = ThresholdsSchema().load(dict(raw))
     except ValidationError as exc:
-        problems = "; ".join(sorted(_flatten(exc.messages)))
+        problems = "; ".join(
+            sorted(
+                f"field '{path}': {text}" if path else text
+                for path, text in error_pairs(exc.messages)
+            )
+        )
         raise ThresholdsError(f"{origin}: {problems}") from None
     canonical = {
         **data,

@@ -16,6 +16,7 @@ import yaml
 from marshmallow import ValidationError
 
 from .thresholds import Thresholds, ThresholdsSchema
+from .validation_errors import error_pairs
 
 META_FILE = "thresholds_meta.yaml"
 
@@ -135,17 +136,9 @@ def validation_errors(values: Any) -> list[dict[str, str]]:
     try:
         ThresholdsSchema().load(dict(values))
     except ValidationError as exc:
-        return sorted(_flatten(exc.messages), key=lambda e: (_field_order(e["field"]), e["field"]))
+        found = [
+            {"field": path or "values", "message": text}
+            for path, text in error_pairs(exc.messages)
+        ]
+        return sorted(found, key=lambda e: (_field_order(e["field"]), e["field"]))
     return []
-
-
-def _flatten(messages: Any, prefix: str = "") -> list[dict[str, str]]:
-    if isinstance(messages, dict):
-        out: list[dict[str, str]] = []
-        for key, value in messages.items():
-            path = prefix if key == "_schema" else (f"{prefix}.{key}" if prefix else str(key))
-            out.extend(_flatten(value, path))
-        return out
-    if isinstance(messages, list):
-        return [entry for item in messages for entry in _flatten(item, prefix)]
-    return [{"field": prefix or "values", "message": str(messages)}]
