@@ -10,6 +10,12 @@ if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
   missing+=(postgresql)
 fi
 
+# Debian's Chromium for the administrator page's browser test (driven by Playwright,
+# which must never download a browser of its own).
+if [ ! -x /usr/bin/chromium ]; then
+  missing+=(chromium)
+fi
+
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
 fi

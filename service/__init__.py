@@ -21,7 +21,7 @@ from .http.cors import install_cors
 from .knowledge import bundled_cards_dir, load_knowledge
 from .request_log import configure_logging
 from .state import ServiceState, install
-from .thresholds import load_thresholds
+from .thresholds import Thresholds, load_thresholds
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -38,10 +38,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     cards_dir = Path(app.config["CARDS_DIR"] or bundled_cards_dir())
     thresholds_path = Path(app.config["THRESHOLDS_FILE"] or cards_dir / "thresholds.yaml")
-    thresholds = load_thresholds(thresholds_path)
+    file_thresholds = load_thresholds(thresholds_path)
     service_state = ServiceState(
         knowledge=load_knowledge(cards_dir),
-        thresholds=lambda: thresholds,
+        thresholds=lambda: file_thresholds,
     )
     if "CLOCK" in app.config:  # tests only: a frozen "now"
         service_state.clock = app.config["CLOCK"]
@@ -49,18 +49,39 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     metrics.init_app(app)
     health.init_app(app)
     _install_storage(app)
+    _install_thresholds_source(app, service_state, file_thresholds)
 
     register_error_handlers(app)
     # Order matters: preflights are answered before the token is checked.
     install_cors(app)
     install_auth(app)
-    from .http import admin_report, discovery, feedback, hooks
+    from .http import admin_page, admin_report, admin_thresholds, discovery, feedback, hooks
 
     app.register_blueprint(discovery.bp)
     app.register_blueprint(hooks.bp)
     app.register_blueprint(feedback.bp)
     app.register_blueprint(admin_report.bp)
+    app.register_blueprint(admin_thresholds.bp)
+    app.register_blueprint(admin_page.bp)
     return app
+
+
+def _install_thresholds_source(
+    app: Flask, service_state: ServiceState, file_thresholds: Thresholds
+) -> None:
+    """The active version stored by administrators, else the file (docs/administration.md)."""
+    from .storage.database import EXTENSION_KEY as STORAGE_KEY
+    from .thresholds_cli import register
+    from .thresholds_source import ActiveThresholds
+
+    store = app.extensions[STORAGE_KEY]
+    service_state.thresholds = ActiveThresholds(
+        file_thresholds,
+        source=app.config["THRESHOLDS_SOURCE"],
+        refresh_seconds=float(app.config["THRESHOLDS_REFRESH_SECONDS"]),
+        engine=store.engine,
+    )
+    register(app)
 
 
 def _install_storage(app: Flask) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from .errors import BadRequest
+from .validation_errors import error_lines
 
 SUPPORTED_HOOK = "patient-view"
 
@@ -74,19 +75,6 @@ class HookRequest:
     prefetch: dict[str, Any]
 
 
-def _flatten(messages: Any, prefix: str = "") -> list[str]:
-    """marshmallow's nested error dict as 'field.path: message' lines."""
-    if isinstance(messages, dict):
-        out: list[str] = []
-        for key, value in messages.items():
-            path = prefix if key == "_schema" else (f"{prefix}.{key}" if prefix else str(key))
-            out.extend(_flatten(value, path))
-        return out
-    if isinstance(messages, list):
-        return [line for item in messages for line in _flatten(item, prefix)]
-    return [f"{prefix}: {messages}" if prefix else str(messages)]
-
-
 def parse_json_body(raw: bytes) -> Any:
     try:
         return json.loads(raw)
@@ -101,7 +89,7 @@ def load_hook_request(body: Any) -> HookRequest:
     try:
         data = _SCHEMA.load(body)
     except ValidationError as exc:
-        raise BadRequest(sorted(_flatten(exc.messages))) from None
+        raise BadRequest(error_lines(exc.messages)) from None
     authorization = data.get("fhirAuthorization") or {}
     return HookRequest(
         hook_instance=str(data["hookInstance"]),

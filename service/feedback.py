@@ -20,9 +20,9 @@ from marshmallow import (
     validates_schema,
 )
 
-from .envelope import _flatten
 from .errors import BadRequest
 from .storage.feedback_store import FeedbackItem
+from .validation_errors import error_lines
 
 MAX_ITEMS = 500
 OUTCOMES = ("accepted", "overridden")
@@ -119,7 +119,7 @@ def load_feedback(body: Any) -> list[FeedbackItem]:
     try:
         data = _SCHEMA.load(body)
     except ValidationError as exc:
-        raise BadRequest(sorted(_flatten(exc.messages))) from None
+        raise BadRequest(error_lines(exc.messages)) from None
     return [_item(raw) for raw in data["feedback"]]
 
 

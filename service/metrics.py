@@ -86,7 +86,8 @@ TOKEN_REJECTIONS = Counter(
 STORAGE_FAILURES = Counter(
     "mcas_storage_failures",
     "Storage failures by operation: record_cards counts cards not recorded (the hook still "
-    "answered), store_feedback counts feedback calls answered 503.",
+    "answered), store_feedback counts feedback calls answered 503, read_thresholds counts "
+    "failed re-reads of the active thresholds version (the last good one stayed in use).",
     ["operation"],
 )
 

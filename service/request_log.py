@@ -13,6 +13,9 @@ import logging
 import sys
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +34,24 @@ ALLOWED_FIELDS = (
     "error_type",
 )
 _HANDLER_MARK = "_mcas_json_lines"
+_quiet: ContextVar[bool] = ContextVar("mcas_quiet_logs", default=False)
+
+
+@contextmanager
+def quiet_logs() -> Iterator[None]:
+    """Below ERROR, drop this context's lines: the thresholds preview runs 266 scenarios,
+    many with deliberately malformed resources, and must not flood the service's log
+    with warnings that read like an EHR's problems."""
+    token = _quiet.set(True)
+    try:
+        yield
+    finally:
+        _quiet.reset(token)
+
+
+class _UnlessQuiet(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or not _quiet.get()
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -58,6 +79,7 @@ def configure_logging(app: Flask) -> None:
             logger.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLineFormatter())
+    handler.addFilter(_UnlessQuiet())
     setattr(handler, _HANDLER_MARK, True)
     logger.addHandler(handler)
     logger.setLevel(str(app.config["LOG_LEVEL"]).upper())

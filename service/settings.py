@@ -76,6 +76,8 @@ _SETTING_MODULES: tuple[str, ...] = (
     "service.fhir",
     "service.metrics",
     "service.serving",
+    "service.thresholds_source",
+    "service.preview",
 )
 
 

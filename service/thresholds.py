@@ -4,7 +4,7 @@ The YAML file (default ``cards/thresholds.yaml``) is checked by ``ThresholdsSche
 start-up: a wrong type, a value out of range or an unknown key raises ``ThresholdsError``
 naming the file, the field and the problem, so a bad file stops the service before it
 answers. ``thresholds_from_mapping`` builds the frozen value from an already-parsed
-mapping (a later issue stores versions of thresholds; it reuses the schema and this).
+mapping (stored versions, service/storage/thresholds_store.py, reuse the schema and this).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from .validation_errors import error_pairs
 
 TOPICS: tuple[str, ...] = (
     "tier-1", "tier-2", "tier-3", "tier-4", "specialist-referral",
@@ -124,23 +126,12 @@ class Thresholds:
     steroid_max_days: int
     biologic_review_window_days: tuple[int, int]
     cards_enabled: Mapping[str, bool]
-    # "sha256:" + 12 hex digits of the canonical values: which thresholds made a card.
+    # Which thresholds made a card: "sha256:" + 12 hex digits of the canonical values;
+    # "v<n>.sha256:..." when stored version n is in force (docs/administration.md).
     version: str
 
     def enabled(self, topic: str) -> bool:
         return self.cards_enabled.get(topic, False)
-
-
-def _flatten(messages: Any, prefix: str = "") -> list[str]:
-    if isinstance(messages, dict):
-        out: list[str] = []
-        for key, value in messages.items():
-            path = prefix if key == "_schema" else (f"{prefix}.{key}" if prefix else str(key))
-            out.extend(_flatten(value, path))
-        return out
-    if isinstance(messages, list):
-        return [line for item in messages for line in _flatten(item, prefix)]
-    return [f"field '{prefix}': {messages}" if prefix else str(messages)]
 
 
 def canonical_version(values: Mapping[str, Any]) -> str:
@@ -155,7 +146,12 @@ def thresholds_from_mapping(raw: Any, *, origin: str = "thresholds") -> Threshol
     try:
         data = ThresholdsSchema().load(dict(raw))
     except ValidationError as exc:
-        problems = "; ".join(sorted(_flatten(exc.messages)))
+        problems = "; ".join(
+            sorted(
+                f"field '{path}': {text}" if path else text
+                for path, text in error_pairs(exc.messages)
+            )
+        )
         raise ThresholdsError(f"{origin}: {problems}") from None
     canonical = {
         **data,

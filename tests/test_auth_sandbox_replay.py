@@ -156,10 +156,21 @@ def test_sandbox_key_is_not_trusted_without_configuration(tmp_path: Path) -> Non
     assert replay(app, load_recording("discovery-request.json")).status_code == 401
 
 
-def test_verification_is_on_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verification_is_on_by_default(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    # Req 177: with nothing configured the service starts (flask --app service run works)
+    # but trusts no client: every call is refused and readiness says why.
     monkeypatch.delenv("MCAS_AUTH_DISABLED")
-    with pytest.raises(ValueError, match="MCAS_TRUST_FILE is not set"):
-        create_app({"TESTING": True})
+    app = create_app(
+        {"TESTING": True, "CLOCK": frozen(1_795_607_080), "DATA_DIR": str(tmp_path)}
+    )
+    assert "MCAS_TRUST_FILE is not set" in caplog.text
+    for name in ("discovery-request.json", "hook-request.json"):
+        assert replay(app, load_recording(name)).status_code == 401
+    ready = app.test_client().get("/readyz")
+    assert ready.status_code == 503
+    assert "trust" in ready.get_data(as_text=True)
 
 
 def test_recorded_token_half_a_second_early_fails_without_leeway(tmp_path: Path) -> None:

@@ -25,3 +25,11 @@ def test_rules_and_facts_stay_free_of_flask_and_io() -> None:
             source = module.read_text(encoding="utf-8")
             for forbidden in ("flask", "requests", "open(", "current_app"):
                 assert forbidden not in source, f"{module.name} uses {forbidden}"
+
+
+def test_the_administrator_page_ships_its_template_and_assets() -> None:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["service.http"]
+    for pattern in patterns:
+        assert list((REPO / "service" / "http").glob(pattern)), pattern
+    assert {"templates/*.html", "static/*.js", "static/*.css"} <= set(patterns)

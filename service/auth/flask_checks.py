@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flask import Flask, Response, current_app, g, request
 
-from .. import metrics
+from .. import health, metrics
 from ..errors import outcome_response
 from ..settings import parse_list
 from ..state import state
@@ -48,6 +48,17 @@ def install_auth(app: Flask) -> None:
     app.teardown_request(_release_unsettled_jti)
 
 
+NO_TRUST_MESSAGE = (
+    "MCAS_TRUST_FILE is not set: JWT verification is on and no CDS client is trusted, so "
+    "every call under /cds-services gets 401 and /readyz fails. Point it at a trust file "
+    "(docs/security.md), or set MCAS_AUTH_DISABLED=true for local testing only."
+)
+
+
+def _no_client_trusted() -> None:
+    raise health.NotReady("no CDS client is trusted: MCAS_TRUST_FILE is not set")
+
+
 def _warn_local_testing() -> None:
     log.warning(
         "JWT verification is OFF (MCAS_AUTH_DISABLED=true): local testing only; "
@@ -57,13 +68,14 @@ def _warn_local_testing() -> None:
 
 def _build_verifier(app: Flask) -> TokenVerifier:
     trust_file = app.config.get("TRUST_FILE")
-    if not trust_file:
-        raise TrustConfigError(
-            "MCAS_TRUST_FILE is not set: JWT verification is on and no CDS client is "
-            "trusted. Point it at a trust file (docs/security.md), or set "
-            "MCAS_AUTH_DISABLED=true for local testing only."
-        )
-    issuers = load_trust_file(Path(trust_file))
+    if trust_file:
+        issuers = load_trust_file(Path(trust_file))
+    else:
+        # Secure and still startable (`flask --app service run` works): nobody is
+        # trusted, every call gets 401, and /readyz says why so no traffic is routed here.
+        issuers = {}
+        log.error(NO_TRUST_MESSAGE)
+        health.register_check(app, "trust", _no_client_trusted)
     raw_algorithms = app.config["JWT_ALGORITHMS"]
     algorithms = frozenset(
         parse_list(raw_algorithms) if isinstance(raw_algorithms, str) else raw_algorithms

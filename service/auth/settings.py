@@ -20,7 +20,8 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "Path of the YAML (or JSON) file listing the trusted CDS clients: each issuer "
         "(`iss`) with its keys, as a JWKS file or a `jku` allowlist, and an optional "
-        "tenant allowlist. Required while verification is on; checked at start-up. "
+        "tenant allowlist, checked at start-up. Without it no client is trusted: every call "
+        "gets 401 and /readyz fails. "
         "See docs/security.md.",
     ),
     Setting(

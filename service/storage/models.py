@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -79,3 +80,33 @@ feedback = Table(
 )
 Index("ix_feedback_card_uuid", feedback.c.card_uuid)
 Index("ix_feedback_outcome_at", feedback.c.outcome_at)
+
+# Versions of the administrator thresholds (issue 6). A version is never changed once
+# written; the active pointer (one row) says which one the service uses. The id is the
+# version number shown to administrators and stamped, with the content hash, on cards.
+thresholds_versions = Table(
+    "thresholds_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("content_hash", String(64), nullable=False),
+    # The full validated values, JSON in the shape of thresholds.yaml.
+    Column("values_json", Text, nullable=False),
+    # [{"field": "min_trial_days.tier1", "old": 28, "new": 200}, ...] against the parent.
+    Column("changes_json", Text, nullable=False),
+    Column("author", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("parent_id", Integer, ForeignKey("thresholds_versions.id"), nullable=True),
+    # "import" (the file's values, recorded by the first change), "apply" or "rollback".
+    Column("action", String(16), nullable=False),
+    Column("rollback_of", Integer, ForeignKey("thresholds_versions.id"), nullable=True),
+)
+
+thresholds_active = Table(
+    "thresholds_active",
+    metadata,
+    # Always 1: a single row, so "insert the first pointer" is a unique-key race.
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version_id", Integer, ForeignKey("thresholds_versions.id"), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
