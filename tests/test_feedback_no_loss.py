@@ -212,7 +212,7 @@ def test_recording_failure_is_counted_per_card_and_never_raises(tmp_path: Path) 
             hook_instance="h",
             patient_id="p",
             issued_at=datetime.now(UTC),
-            thresholds_version=None,
+            thresholds_version="v",
         )
     assert ok is False
     assert recording_failures() == before + 2

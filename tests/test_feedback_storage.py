@@ -68,7 +68,7 @@ def test_sandbox_feedback_is_stored_under_unknown_and_reported(storage_app: Flas
 def test_issued_cards_are_recorded_without_the_patient_id(
     storage_app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cards = [card("tier-2", version="2026-11-v3"), card("albuterol", version=None)]
+    cards = [card("tier-2", version=None), card("albuterol", version=None)]
     answer_with(monkeypatch, cards)
     body = hook_body("mcas-1")
     response = storage_app.test_client().post("/cds-services/mcas-therapy-tier", json=body)
@@ -81,11 +81,10 @@ def test_issued_cards_are_recorded_without_the_patient_id(
         (cards[1]["uuid"], "albuterol"),
     ]
     assert {r.hook_instance for r in recorded} == {body["hookInstance"]}
-    # From the card's extension when it states one, else the active thresholds' version.
-    assert recorded[0].thresholds_version == "2026-11-v3"
+    # The version of the thresholds that produced the cards (the one in force).
     with storage_app.app_context():
         active_version = state().thresholds().version
-    assert recorded[1].thresholds_version == active_version
+    assert {r.thresholds_version for r in recorded} == {active_version}
     expected = hmac.new(SALT.encode(), b"mcas-1", hashlib.sha256).hexdigest()
     assert {r.patient_hash for r in recorded} == {expected}
     assert recorded[0].issued_at.isoformat() == "2026-11-25T11:44:40+00:00"

@@ -33,11 +33,12 @@ def _cards_for(service_id: str) -> list[dict[str, Any]]:
     g.hook_instance = hook_request.hook_instance  # for the request log line
     current = state()
     thresholds = current.thresholds()
+    now = current.clock()
     result = run_hook(
         hook_request,
         knowledge=current.knowledge,
         thresholds=thresholds,
-        now=current.clock(),
+        now=now,
         fetch_missing=fetcher_for(
             hook_request.fhir_server,
             hook_request.access_token,
@@ -50,7 +51,7 @@ def _cards_for(service_id: str) -> list[dict[str, Any]]:
         result.cards,
         hook_instance=hook_request.hook_instance,
         patient_id=hook_request.patient_id,
-        issued_at=current.clock(),
+        issued_at=now,
         thresholds_version=thresholds.version,
     )
     metrics.record_cards(result.topics)

@@ -7,7 +7,6 @@ patient data) and counted, and the hook answers as usual.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -43,24 +42,6 @@ def _count_failure() -> None:
     metrics.record_storage_failure("record_cards")
 
 
-def _normalise(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-def card_thresholds_version(card: Mapping[str, Any]) -> str | None:
-    """The thresholds version a card states in its ``extension``, if it states one."""
-    extension = card.get("extension")
-    if not isinstance(extension, Mapping):
-        return None
-    candidates: list[Mapping[str, Any]] = [extension]
-    candidates.extend(value for value in extension.values() if isinstance(value, Mapping))
-    for candidate in candidates:
-        for name, value in candidate.items():
-            if _normalise(str(name)).endswith("thresholdsversion") and value is not None:
-                return str(value)
-    return None
-
-
 def _salt() -> bytes:
     app = current_app
     cached = app.extensions.get(_SALT_CACHE_KEY)
@@ -77,7 +58,7 @@ def record_issued_cards(
     hook_instance: str,
     patient_id: str,
     issued_at: datetime,
-    thresholds_version: str | None,
+    thresholds_version: str,
 ) -> bool:
     """Store one row per card; False (logged, counted) when that failed. Never raises."""
     cards = list(cards)
@@ -97,7 +78,7 @@ def record_issued_cards(
                 "topic": str(card["source"]["topic"]["code"]),
                 "hook_instance": hook_instance,
                 "issued_at": issued_at,
-                "thresholds_version": card_thresholds_version(card) or thresholds_version,
+                "thresholds_version": thresholds_version,
                 "patient_hash": hashed,
             }
             for card in cards
