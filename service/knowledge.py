@@ -16,8 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
+from .config_files import read_yaml
 from .discovery import prefetch_templates
 from .drug_table import ALLOWED_SUGGESTIONS, DrugTable, DrugTableError, build_drug_table
 from .thresholds import ANALYTES_WITH_THRESHOLD, TOPICS
@@ -102,14 +101,7 @@ class Knowledge:
 
 def _read(cards_dir: Path, name: str) -> Mapping[str, Any]:
     path = cards_dir / name
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise KnowledgeError(f"{path}: cannot be read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        raise KnowledgeError(f"{path}: not valid YAML{line}") from None
+    data = read_yaml(path, str(path), KnowledgeError)
     if not isinstance(data, Mapping):
         raise KnowledgeError(f"{path}: must hold a mapping")
     return data

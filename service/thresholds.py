@@ -17,9 +17,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from .config_files import read_yaml
 from .validation_errors import error_pairs
 
 TOPICS: tuple[str, ...] = (
@@ -185,12 +185,5 @@ def thresholds_from_mapping(raw: Any, *, origin: str = "thresholds") -> Threshol
 
 def load_thresholds(path: Path) -> Thresholds:
     origin = f"thresholds file {path}"
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ThresholdsError(f"{origin}: cannot be read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where is not None else ""
-        raise ThresholdsError(f"{origin}: not valid YAML{line}") from None
+    raw = read_yaml(path, origin, ThresholdsError)
     return thresholds_from_mapping(raw, origin=origin)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
+from ..config_files import read_yaml
 
 
 class TrustConfigError(ValueError):
@@ -37,12 +37,7 @@ class TrustedIssuer:
 
 
 def load_trust_file(path: Path) -> dict[str, TrustedIssuer]:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise TrustConfigError(f"trust file {path}: cannot be read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise TrustConfigError(f"trust file {path}: not valid YAML/JSON ({exc})") from None
+    raw = read_yaml(path, f"trust file {path}", TrustConfigError)
     if not isinstance(raw, dict) or not isinstance(raw.get("issuers"), list):
         raise TrustConfigError(f"trust file {path}: expected a mapping with an 'issuers' list")
     unknown = set(raw) - {"issuers"}
