@@ -142,81 +142,56 @@ def record_change(
     rollback_of: int | None = None,
 ) -> StoredVersion:
     """Store ``proposal`` as a new version and make it active, if ``base_version`` is."""
+    values = thresholds_to_mapping(proposal)
+    content_hash = _content_hash(proposal.version)  # a stored version's id carries "vN."
     try:
-        return _record_change(
-            engine,
-            proposal=proposal,
-            base_version=base_version,
-            file_thresholds=file_thresholds,
-            author=author,
-            reason=reason,
-            now=now,
-            action=action,
-            rollback_of=rollback_of,
-        )
+        with engine.begin() as connection:
+            number = active_number(connection)
+            if number is None:
+                active_id, active_values = file_thresholds.version, thresholds_to_mapping(
+                    file_thresholds
+                )
+            else:
+                current = load_version(connection, number)
+                assert current is not None  # the foreign key guarantees it
+                active_id, active_values = current.version_id, current.values
+            if base_version != active_id:
+                raise StaleVersion(base_version, active_id)
+            if content_hash == _content_hash(active_id):
+                raise NoChange("The proposal holds exactly the active values; nothing to apply.")
+            parent = number
+            if number is None:
+                # The file's values become version 1, so the history starts from what was
+                # in force and a rollback to the defaults is one click like any other.
+                parent = _insert_version(
+                    connection,
+                    values=active_values,
+                    content_hash=file_thresholds.version,
+                    changes=diff(None, active_values),
+                    author="thresholds file",
+                    reason="Values of the thresholds file in force before the first change.",
+                    now=now,
+                    parent=None,
+                    action="import",
+                    rollback_of=None,
+                )
+            new_number = _insert_version(
+                connection,
+                values=values,
+                content_hash=content_hash,
+                changes=diff(active_values, values),
+                author=author,
+                reason=reason,
+                now=now,
+                parent=parent,
+                action=action,
+                rollback_of=rollback_of,
+            )
+            _move_pointer(connection, number, new_number, now, base_version)
+            made = load_version(connection, new_number)
     except IntegrityError:
         # Another administrator's first change won the race for the pointer row.
         raise StaleVersion(base_version, "a newer version") from None
-
-
-def _record_change(
-    engine: Engine,
-    *,
-    proposal: Thresholds,
-    base_version: str,
-    file_thresholds: Thresholds,
-    author: str,
-    reason: str,
-    now: datetime,
-    action: str,
-    rollback_of: int | None,
-) -> StoredVersion:
-    values = thresholds_to_mapping(proposal)
-    content_hash = _content_hash(proposal.version)  # a stored version's id carries "vN."
-    with engine.begin() as connection:
-        number = active_number(connection)
-        if number is None:
-            active_id, active_values = file_thresholds.version, thresholds_to_mapping(
-                file_thresholds
-            )
-        else:
-            current = load_version(connection, number)
-            assert current is not None  # the foreign key guarantees it
-            active_id, active_values = current.version_id, current.values
-        if base_version != active_id:
-            raise StaleVersion(base_version, active_id)
-        if content_hash == _content_hash(active_id):
-            raise NoChange("The proposal holds exactly the active values; nothing to apply.")
-        parent = number
-        if number is None:
-            # The file's values become version 1, so the history starts from what was
-            # in force and a rollback to the defaults is one click like any other.
-            parent = _insert_version(
-                connection,
-                values=active_values,
-                content_hash=file_thresholds.version,
-                changes=diff(None, active_values),
-                author="thresholds file",
-                reason="Values of the thresholds file in force before the first change.",
-                now=now,
-                parent=None,
-                action="import",
-                rollback_of=None,
-            )
-        new_number = _insert_version(
-            connection,
-            values=values,
-            content_hash=content_hash,
-            changes=diff(active_values, values),
-            author=author,
-            reason=reason,
-            now=now,
-            parent=parent,
-            action=action,
-            rollback_of=rollback_of,
-        )
-        _move_pointer(connection, number, new_number, now, base_version)
-        made = load_version(connection, new_number)
     assert made is not None
     return made
 
