@@ -25,7 +25,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from service import settings
+from service import health, settings
 from service.thresholds import load_thresholds
 from tests.conftest import ROOT
 from tests.production_server import DOCKERFILE, documented_command, image_command
@@ -487,7 +487,10 @@ def start_with(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
             monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    create_app()
+    app = create_app()
+    # Verification on and a client trusted: no "no CDS client is trusted" readiness check.
+    assert not app.config["AUTH_DISABLED"]
+    assert "trust" not in health.registry(app).checks
 
 
 def test_the_pod_configuration_starts_the_service(
