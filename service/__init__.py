@@ -14,14 +14,14 @@ from typing import Any
 
 from flask import Flask
 
-from . import health, metrics, settings
-from .auth import install_auth
-from .errors import register_error_handlers
-from .http.cors import install_cors
-from .knowledge import bundled_cards_dir, load_knowledge
-from .request_log import configure_logging
-from .state import ServiceState, install
-from .thresholds import Thresholds, load_thresholds
+from service import health, metrics, settings
+from service.auth import install_auth
+from service.errors import register_error_handlers
+from service.http.cors import install_cors
+from service.knowledge import bundled_cards_dir, load_knowledge
+from service.request_log import configure_logging
+from service.state import ServiceState, install
+from service.thresholds import Thresholds, load_thresholds
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -55,7 +55,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Order matters: preflights are answered before the token is checked.
     install_cors(app)
     install_auth(app)
-    from .http import admin_page, admin_report, admin_thresholds, discovery, feedback, hooks
+    from service.http import admin_page, admin_report, admin_thresholds, discovery, feedback, hooks
 
     app.register_blueprint(discovery.bp)
     app.register_blueprint(hooks.bp)
@@ -70,9 +70,9 @@ def _install_thresholds_source(
     app: Flask, service_state: ServiceState, file_thresholds: Thresholds
 ) -> None:
     """The active version stored by administrators, else the file (docs/administration.md)."""
-    from .storage.database import EXTENSION_KEY as STORAGE_KEY
-    from .thresholds_cli import register
-    from .thresholds_source import ActiveThresholds
+    from service.storage.database import EXTENSION_KEY as STORAGE_KEY
+    from service.thresholds_cli import register
+    from service.thresholds_source import ActiveThresholds
 
     store = app.extensions[STORAGE_KEY]
     service_state.thresholds = ActiveThresholds(
@@ -86,7 +86,7 @@ def _install_thresholds_source(
 
 def _install_storage(app: Flask) -> None:
     """The database is opened on first use, so the hook answers even when it is down."""
-    from .storage import commands, database, patient_hash
+    from service.storage import commands, database, patient_hash
 
     patient_hash.check_salt(app.config.get("PATIENT_HASH_SALT"))
     storage = database.install(app)

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, request
 
-from .errors import outcome_response
-from .settings import Setting
+from service.errors import outcome_response
+from service.settings import Setting
 
 MIN_TOKEN_LENGTH = 32
 

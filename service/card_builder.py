@@ -12,12 +12,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from .card_detail import render_detail
-from .drug_table import ALLOWED_SUGGESTIONS
-from .facts.model import Facts
-from .knowledge import Knowledge
-from .rules.model import Decision
-from .thresholds import Thresholds
+from service.card_detail import render_detail
+from service.drug_table import ALLOWED_SUGGESTIONS
+from service.facts.model import Facts
+from service.knowledge import Knowledge
+from service.rules.model import Decision
+from service.thresholds import Thresholds
 
 SUMMARY_LIMIT = 140
 THRESHOLDS_VERSION_EXTENSION = "org.mcas-cds.thresholds-version"

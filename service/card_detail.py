@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 
-from .facts.model import Facts, Therapy
-from .knowledge import Knowledge
-from .rules.model import Cluster, Decision, MediatorFinding, day
+from service.facts.model import Facts, Therapy
+from service.knowledge import Knowledge
+from service.rules.model import Cluster, Decision, MediatorFinding, day
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 

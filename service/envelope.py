@@ -12,8 +12,8 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from .errors import BadRequest
-from .validation_errors import error_lines
+from service.errors import BadRequest
+from service.validation_errors import error_lines
 
 SUPPORTED_HOOK = "patient-view"
 

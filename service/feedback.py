@@ -20,9 +20,9 @@ from marshmallow import (
     validates_schema,
 )
 
-from .errors import BadRequest
-from .storage.feedback_store import FeedbackItem
-from .validation_errors import error_lines
+from service.errors import BadRequest
+from service.storage.feedback_store import FeedbackItem
+from service.validation_errors import error_lines
 
 MAX_ITEMS = 500
 OUTCOMES = ("accepted", "overridden")

@@ -13,7 +13,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from .request_log import JsonLineFormatter
+from service.request_log import JsonLineFormatter
 
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 

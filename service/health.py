@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from flask import Blueprint, Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
-from .state import EXTENSION_KEY, state
+from service.state import EXTENSION_KEY, state
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .config_files import read_yaml
-from .discovery import prefetch_templates
-from .drug_table import ALLOWED_SUGGESTIONS, DrugTable, DrugTableError, build_drug_table
-from .thresholds import ANALYTES_WITH_THRESHOLD, TOPICS
+from service.config_files import read_yaml
+from service.discovery import prefetch_templates
+from service.drug_table import ALLOWED_SUGGESTIONS, DrugTable, DrugTableError, build_drug_table
+from service.thresholds import ANALYTES_WITH_THRESHOLD, TOPICS
 
 
 class KnowledgeError(ValueError):

@@ -34,7 +34,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from .settings import Setting, parse_bool
+from service.settings import Setting, parse_bool
 
 SETTINGS = (
     Setting(

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .card_builder import build_cards
-from .envelope import HookRequest
-from .errors import PreconditionFailed
-from .facts import extract_facts
-from .knowledge import Knowledge
-from .prefetch import Fetcher, resolve_prefetch
-from .rules import evaluate, scope
-from .thresholds import Thresholds
+from service.card_builder import build_cards
+from service.envelope import HookRequest
+from service.errors import PreconditionFailed
+from service.facts import extract_facts
+from service.knowledge import Knowledge
+from service.prefetch import Fetcher, resolve_prefetch
+from service.rules import evaluate, scope
+from service.thresholds import Thresholds
 
 MEDICATION_KEYS = ("medicationStatements", "medicationRequests")
 

@@ -15,14 +15,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .envelope import load_hook_request
-from .errors import ServiceError
-from .fixtures import FIXTURES_DIR, FixtureError, load_fixture, request_for
-from .knowledge import Knowledge
-from .pipeline import run_hook
-from .request_log import quiet_logs
-from .settings import Setting
-from .thresholds import Thresholds
+from service.envelope import load_hook_request
+from service.errors import ServiceError
+from service.fixtures import FIXTURES_DIR, FixtureError, load_fixture, request_for
+from service.knowledge import Knowledge
+from service.pipeline import run_hook
+from service.request_log import quiet_logs
+from service.settings import Setting
+from service.thresholds import Thresholds
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(

@@ -10,7 +10,7 @@ import os
 import sys
 import urllib.request
 
-from .serving import DEFAULT_BIND
+from service.serving import DEFAULT_BIND
 
 
 def probe_url(bind: str, path: str = "/healthz") -> str:

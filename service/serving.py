@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .settings import Setting, parse_bool
+from service.settings import Setting, parse_bool
 
 
 def parse_workers(raw: str) -> int | None:
@@ -67,7 +67,7 @@ SETTINGS = (
 
 def serving_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
     """The serving settings: defaults, overridden by ``MCAS_*`` environment variables."""
-    from .settings import defaults, from_environment
+    from service.settings import defaults, from_environment
 
     values = defaults(SETTINGS)
     values.update(from_environment(SETTINGS, os.environ if environ is None else environ))

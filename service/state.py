@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from flask import Flask, current_app
 
-from .knowledge import Knowledge
-from .thresholds import Thresholds
+from service.knowledge import Knowledge
+from service.thresholds import Thresholds
 
 EXTENSION_KEY = "mcas"
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from .config_files import read_yaml
-from .validation_errors import error_pairs
+from service.config_files import read_yaml
+from service.validation_errors import error_pairs
 
 TOPICS: tuple[str, ...] = (
     "tier-1", "tier-2", "tier-3", "tier-4", "specialist-referral",

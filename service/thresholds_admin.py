@@ -14,22 +14,22 @@ from typing import Any
 import yaml
 from sqlalchemy import Engine
 
-from .storage.thresholds_store import (
+from service.storage.thresholds_store import (
     StoredVersion,
     active_version,
     history,
     load_version,
     record_change,
 )
-from .thresholds import Thresholds, ThresholdsError, thresholds_from_mapping
-from .thresholds_fields import (
+from service.thresholds import Thresholds, ThresholdsError, thresholds_from_mapping
+from service.thresholds_fields import (
     FieldInfo,
     diff,
     leaves,
     thresholds_to_mapping,
     validation_errors,
 )
-from .thresholds_source import ActiveThresholds
+from service.thresholds_source import ActiveThresholds
 
 
 class ProposalInvalid(ValueError):

@@ -10,10 +10,10 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import Engine
 
-from . import thresholds_admin as admin
-from .state import state
-from .storage.database import storage
-from .thresholds_source import ActiveThresholds
+from service import thresholds_admin as admin
+from service.state import state
+from service.storage.database import storage
+from service.thresholds_source import ActiveThresholds
 
 thresholds = AppGroup("thresholds", help="Administrator thresholds: export, history.")
 

@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 from marshmallow import ValidationError
 
-from .thresholds import Thresholds, ThresholdsSchema
-from .validation_errors import error_pairs
+from service.thresholds import Thresholds, ThresholdsSchema
+from service.validation_errors import error_pairs
 
 META_FILE = "thresholds_meta.yaml"
 

@@ -19,8 +19,8 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 
-from .settings import Setting
-from .thresholds import Thresholds
+from service.settings import Setting
+from service.thresholds import Thresholds
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class ActiveThresholds:
         return self()
 
     def _refresh(self) -> None:
-        from .storage.thresholds_store import active_number, load_version
+        from service.storage.thresholds_store import active_number, load_version
 
         try:
             assert self._engine is not None  # uses_database checked it
@@ -128,7 +128,7 @@ class ActiveThresholds:
                         raise LookupError(f"active thresholds version {number} is missing")
                     fresh, fresh_number = stored.thresholds(), number
         except Exception as exc:  # any failure: keep serving the last good version
-            from . import metrics
+            from service import metrics
 
             metrics.record_storage_failure("read_thresholds")
             if not self._failing:

@@ -7,7 +7,7 @@ never checked (browsers send them without credentials); service/http/cors.py ans
 
 from __future__ import annotations
 
-from .flask_checks import install_auth
-from .trust import TrustConfigError
+from service.auth.flask_checks import install_auth
+from service.auth.trust import TrustConfigError
 
 __all__ = ["TrustConfigError", "install_auth"]

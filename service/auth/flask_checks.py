@@ -9,15 +9,15 @@ from pathlib import Path
 
 from flask import Flask, Response, current_app, g, request
 
-from .. import health, metrics
-from ..errors import outcome_response
-from ..settings import parse_list
-from ..state import state
-from .keys import JkuCache
-from .rejections import rejection_code
-from .replay import MemoryReplayCache, ReplayCache, SqliteReplayCache
-from .trust import TrustConfigError, load_trust_file
-from .verifier import ENABLEABLE_ALGORITHMS, InvalidToken, TokenVerifier
+from service import health, metrics
+from service.errors import outcome_response
+from service.settings import parse_list
+from service.state import state
+from service.auth.keys import JkuCache
+from service.auth.rejections import rejection_code
+from service.auth.replay import MemoryReplayCache, ReplayCache, SqliteReplayCache
+from service.auth.trust import TrustConfigError, load_trust_file
+from service.auth.verifier import ENABLEABLE_ALGORITHMS, InvalidToken, TokenVerifier
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from .trust import TrustedIssuer, parse_jwks
+from service.auth.trust import TrustedIssuer, parse_jwks
 
 # A JWK Set is a few kilobytes; anything far larger is not one.
 _MAX_JWKS_BYTES = 256 * 1024

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..settings import Setting, parse_bool, parse_list
+from service.settings import Setting, parse_bool, parse_list
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(

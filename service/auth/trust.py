@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..config_files import read_yaml
+from service.config_files import read_yaml
 
 
 class TrustConfigError(ValueError):

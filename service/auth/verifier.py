@@ -14,8 +14,8 @@ from typing import Any
 
 import jwt
 
-from .keys import JkuCache, KeyNotFound, find_key
-from .trust import TrustedIssuer
+from service.auth.keys import JkuCache, KeyNotFound, find_key
+from service.auth.trust import TrustedIssuer
 
 # Asymmetric algorithms an administrator may enable; `none` and HS* never (spec 201, 203).
 ENABLEABLE_ALGORITHMS = frozenset(

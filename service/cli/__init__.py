@@ -11,14 +11,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .catalog import FixtureError
-from .client import UsageError
-from .common import EXIT_USAGE
-from .signing import SigningError
+from service.cli.catalog import FixtureError
+from service.cli.client import UsageError
+from service.cli.common import EXIT_USAGE
+from service.cli.signing import SigningError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import check, fire_cmd, fixtures_cmd, keys_cmd, serve
+    from service.cli import check, fire_cmd, fixtures_cmd, keys_cmd, serve
 
     parser = argparse.ArgumentParser(
         prog="mcas-cds",

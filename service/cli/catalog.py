@@ -72,7 +72,7 @@ def _as_mapping(loaded: Any) -> Mapping[str, Any]:
 
 
 def read_fixture(path: Path) -> Fixture:
-    from ..fixtures import load_fixture
+    from service.fixtures import load_fixture
 
     try:
         loaded = load_fixture(path)
@@ -123,7 +123,7 @@ def parse_instant(value: Any) -> datetime:
 
 def prepare_request(fixture: Fixture, now: datetime | None = None) -> dict[str, Any]:
     """The fixture's request with every date moved to ``now`` and a fresh hookInstance."""
-    from ..fixtures import shift_dates
+    from service.fixtures import shift_dates
 
     now = now or datetime.now(UTC)
     evaluated_at = parse_instant(fixture.data.get("evaluatedAt"))

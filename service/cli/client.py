@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ..discovery import SERVICE_ID
-from .signing import Signer
+from service.discovery import SERVICE_ID
+from service.cli.signing import Signer
 
 DEFAULT_TIMEOUT = 30.0
 USER_AGENT = "mcas-cds-cli"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .catalog import FIXTURES_ENV
-from .client import UsageError
-from .signing import Signer
+from service.cli.catalog import FIXTURES_ENV
+from service.cli.client import UsageError
+from service.cli.signing import Signer
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the service answered wrongly, or a check failed

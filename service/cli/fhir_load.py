@@ -20,8 +20,8 @@ from typing import Any
 
 import requests
 
-from .catalog import Fixture, prepare_request
-from .validate import prefetch_resources, resource_problems
+from service.cli.catalog import Fixture, prepare_request
+from service.cli.validate import prefetch_resources, resource_problems
 
 FHIR_JSON = "application/fhir+json"
 

@@ -12,12 +12,12 @@ import json
 import sys
 from typing import TextIO
 
-from .catalog import default_fixtures_dir, find_fixture
-from .client import Client, UsageError, split_url
-from .common import EXIT_FAILED, EXIT_OK, add_fixtures_dir, add_signing, signer_from_args
-from .firing import fire_fixture
-from .output import Style
-from .render import render_cards
+from service.cli.catalog import default_fixtures_dir, find_fixture
+from service.cli.client import Client, UsageError, split_url
+from service.cli.common import EXIT_FAILED, EXIT_OK, add_fixtures_dir, add_signing, signer_from_args
+from service.cli.firing import fire_fixture
+from service.cli.output import Style
+from service.cli.render import render_cards
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

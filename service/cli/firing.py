@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..schemas import RESPONSE, violations
-from .catalog import Fixture, prepare_request
-from .client import Client, Reply
-from .render import topics_of
+from service.schemas import RESPONSE, violations
+from service.cli.catalog import Fixture, prepare_request
+from service.cli.client import Client, Reply
+from service.cli.render import topics_of
 
 
 @dataclass

@@ -10,15 +10,15 @@ from typing import TextIO
 
 import requests
 
-from ..knowledge import bundled_cards_dir, load_knowledge
-from .catalog import all_fixtures, default_fixtures_dir, find_fixture, fixture_paths
-from .client import UsageError
-from .common import EXIT_FAILED, EXIT_OK, add_fixtures_dir
-from .fhir_load import load_fixture_into, shared_patients
-from .output import Style, width
-from .scaffold import create_fixture
-from .topics import known_topics
-from .validate import validate_fixture
+from service.knowledge import bundled_cards_dir, load_knowledge
+from service.cli.catalog import all_fixtures, default_fixtures_dir, find_fixture, fixture_paths
+from service.cli.client import UsageError
+from service.cli.common import EXIT_FAILED, EXIT_OK, add_fixtures_dir
+from service.cli.fhir_load import load_fixture_into, shared_patients
+from service.cli.output import Style, width
+from service.cli.scaffold import create_fixture
+from service.cli.topics import known_topics
+from service.cli.validate import validate_fixture
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

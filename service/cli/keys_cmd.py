@@ -17,9 +17,9 @@ from typing import TextIO
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .client import UsageError
-from .common import EXIT_OK
-from .signing import Signer
+from service.cli.client import UsageError
+from service.cli.common import EXIT_OK
+from service.cli.signing import Signer
 
 DEFAULT_ISSUER = "https://ehr.localhost.invalid"
 

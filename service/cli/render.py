@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .output import Style, width, wrap
+from service.cli.output import Style, width, wrap
 
 _INDICATOR_STYLE = {"critical": ("red", "bold"), "warning": ("yellow", "bold"), "info": ("cyan",)}
 

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import TextIO
 
-from .common import EXIT_OK
+from service.cli.common import EXIT_OK
 
 # What `make run` sets for local testing (docs/security.md, "Local testing mode"): token
 # verification off (loopback clients only, a warning at every start) and CORS open to a
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if not args.verify_tokens:
         for name, value in LOCAL_TESTING_ENVIRONMENT.items():
             os.environ.setdefault(name, value)
-    from .. import create_app
+    from service import create_app
 
     app = create_app()
     print(f"mcas-cds on http://{args.host}:{args.port}/cds-services (Ctrl-C stops it)",

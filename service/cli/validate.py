@@ -18,9 +18,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..envelope import load_hook_request
-from ..errors import ServiceError
-from .catalog import FixtureError, parse_instant
+from service.envelope import load_hook_request
+from service.errors import ServiceError
+from service.cli.catalog import FixtureError, parse_instant
 
 REQUIRED_FIELDS = {"description": str, "evaluatedAt": str, "expectedTopics": list, "request": dict}
 OPTIONAL_FIELDS = {

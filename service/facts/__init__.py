@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterator
 from types import MappingProxyType
 from typing import Any
 
-from ..knowledge import Knowledge
-from ..prefetch import ResolvedPrefetch
-from .conditions import read_condition
-from .medications import read_medication
-from .model import Diagnosis, Event, Facts, Result, Therapy
-from .observations import read_observation
+from service.knowledge import Knowledge
+from service.prefetch import ResolvedPrefetch
+from service.facts.conditions import read_condition
+from service.facts.medications import read_medication
+from service.facts.model import Diagnosis, Event, Facts, Result, Therapy
+from service.facts.observations import read_observation
 
 log = logging.getLogger(__name__)
 

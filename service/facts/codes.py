@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..knowledge import Knowledge, normalise_icd10
+from service.knowledge import Knowledge, normalise_icd10
 
 
 def codings(concept: Any) -> Iterator[dict[str, Any]]:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..knowledge import Knowledge, normalise_icd10
-from .codes import codes_in, condition_sets, status_codes, words_of
-from .model import Diagnosis, Event
-from .timeutil import first_time
-from .validation import is_valid
+from service.knowledge import Knowledge, normalise_icd10
+from service.facts.codes import codes_in, condition_sets, status_codes, words_of
+from service.facts.model import Diagnosis, Event
+from service.facts.timeutil import first_time
+from service.facts.validation import is_valid
 
 _DIAGNOSIS_SETS = ("mcas", "clonal", "hereditary_alpha_tryptasemia")
 _ACTIVE = {"active", "recurrence", "relapse"}

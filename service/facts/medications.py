@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..drug_table import DrugTable
-from ..knowledge import Knowledge
-from .codes import codes_in, words_of
-from .model import Therapy
-from .timeutil import first_time
-from .validation import is_valid
+from service.drug_table import DrugTable
+from service.knowledge import Knowledge
+from service.facts.codes import codes_in, words_of
+from service.facts.model import Therapy
+from service.facts.timeutil import first_time
+from service.facts.validation import is_valid
 
 _START_PATHS = {
     "MedicationStatement": ("effectivePeriod.start", "effectiveDateTime", "dateAsserted"),

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..knowledge import Analyte, Knowledge
-from .codes import codes_in, status_codes
-from .model import Result
-from .timeutil import first_time
-from .validation import is_valid
+from service.knowledge import Analyte, Knowledge
+from service.facts.codes import codes_in, status_codes
+from service.facts.model import Result
+from service.facts.timeutil import first_time
+from service.facts.validation import is_valid
 
 _USABLE_STATUSES = {"final", "amended", "corrected"}
 

@@ -6,6 +6,6 @@ the missing keys of one hook call; everything else here serves it.
 
 from __future__ import annotations
 
-from .fallback import SETTINGS, fetcher_for
+from service.fhir.fallback import SETTINGS, fetcher_for
 
 __all__ = ["SETTINGS", "fetcher_for"]

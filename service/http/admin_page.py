@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template
 
-from .admin_thresholds import fields_info
+from service.http.admin_thresholds import fields_info
 
 bp = Blueprint(
     "admin_page",

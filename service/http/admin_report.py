@@ -8,11 +8,11 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..admin_auth import require_admin
-from ..errors import BadRequest, outcome_response
-from ..state import state
-from ..storage.database import storage
-from ..storage.report import outcomes_report, parse_period
+from service.admin_auth import require_admin
+from service.errors import BadRequest, outcome_response
+from service.state import state
+from service.storage.database import storage
+from service.storage.report import outcomes_report, parse_period
 
 log = logging.getLogger(__name__)
 

@@ -16,17 +16,17 @@ from flask.typing import ResponseReturnValue
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import thresholds_admin as admin
-from ..admin_auth import protect_blueprint
-from ..errors import BadRequest, outcome_response
-from ..knowledge import bundled_cards_dir
-from ..preview import load_scenarios, preview
-from ..state import state
-from ..storage.database import storage
-from ..storage.thresholds_store import NoChange, StaleVersion, load_version
-from ..thresholds import ThresholdsError
-from ..thresholds_fields import FieldInfo, field_infos
-from ..thresholds_source import ActiveThresholds
+from service import thresholds_admin as admin
+from service.admin_auth import protect_blueprint
+from service.errors import BadRequest, outcome_response
+from service.knowledge import bundled_cards_dir
+from service.preview import load_scenarios, preview
+from service.state import state
+from service.storage.database import storage
+from service.storage.thresholds_store import NoChange, StaleVersion, load_version
+from service.thresholds import ThresholdsError
+from service.thresholds_fields import FieldInfo, field_infos
+from service.thresholds_source import ActiveThresholds
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app, request
 
-from ..settings import Setting, parse_list
+from service.settings import Setting, parse_list
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(

@@ -3,8 +3,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from ..discovery import discovery_document
-from ..state import state
+from service.discovery import discovery_document
+from service.state import state
 
 bp = Blueprint("discovery", __name__)
 

@@ -8,14 +8,14 @@ from flask import Blueprint, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import metrics
-from ..discovery import SERVICE_ID
-from ..envelope import parse_json_body
-from ..errors import outcome_response
-from ..feedback import load_feedback
-from ..state import state
-from ..storage.database import storage
-from ..storage.feedback_store import store_feedback
+from service import metrics
+from service.discovery import SERVICE_ID
+from service.envelope import parse_json_body
+from service.errors import outcome_response
+from service.feedback import load_feedback
+from service.state import state
+from service.storage.database import storage
+from service.storage.feedback_store import store_feedback
 
 log = logging.getLogger(__name__)
 

@@ -5,14 +5,14 @@ from typing import Any
 from flask import Blueprint, abort, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from .. import metrics
-from ..discovery import SERVICE_ID
-from ..envelope import load_hook_request, parse_json_body
-from ..fhir import fetcher_for
-from ..gc_pause import collection_paused
-from ..pipeline import run_hook
-from ..state import state
-from ..storage.issued import record_issued_cards
+from service import metrics
+from service.discovery import SERVICE_ID
+from service.envelope import load_hook_request, parse_json_body
+from service.fhir import fetcher_for
+from service.gc_pause import collection_paused
+from service.pipeline import run_hook
+from service.state import state
+from service.storage.issued import record_issued_cards
 
 bp = Blueprint("hooks", __name__)
 

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..facts.model import Facts
-from ..thresholds import Thresholds
-from .drug_safety import aspirin_caution, biologic_review, steroid_long_term
-from .evidence import mediator_evidence
-from .ladder import position
-from .ladder_cards import ladder_decision
-from .mediators import assess_all
-from .model import Decision, Scope, days_between
-from .rescue import albuterol, epinephrine
-from .scope import scope
-from .timeline import clusters, present
-from .tryptase import assess_tryptase
+from service.facts.model import Facts
+from service.thresholds import Thresholds
+from service.rules.drug_safety import aspirin_caution, biologic_review, steroid_long_term
+from service.rules.evidence import mediator_evidence
+from service.rules.ladder import position
+from service.rules.ladder_cards import ladder_decision
+from service.rules.mediators import assess_all
+from service.rules.model import Decision, Scope, days_between
+from service.rules.rescue import albuterol, epinephrine
+from service.rules.scope import scope
+from service.rules.timeline import clusters, present
+from service.rules.tryptase import assess_tryptase
 
 __all__ = ["Decision", "Scope", "evaluate", "scope"]
 

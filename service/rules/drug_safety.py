@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from ..facts.model import Facts
-from ..thresholds import Thresholds
-from .model import Decision, MediatorFinding, day, days_between
-from .timeline import class_start, has_class
+from service.facts.model import Facts
+from service.thresholds import Thresholds
+from service.rules.model import Decision, MediatorFinding, day, days_between
+from service.rules.timeline import class_start, has_class
 
 
 def aspirin_caution(facts: Facts, mediators: tuple[MediatorFinding, ...]) -> Decision | None:

@@ -9,8 +9,8 @@ are unavailable: missing data is not absent data.
 
 from __future__ import annotations
 
-from ..facts.model import Facts
-from .model import Decision, MediatorFinding
+from service.facts.model import Facts
+from service.rules.model import Decision, MediatorFinding
 
 
 def mediator_evidence(facts: Facts, findings: tuple[MediatorFinding, ...]) -> Decision | None:

@@ -16,10 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..facts.model import Facts, Therapy
-from ..thresholds import Thresholds
-from .model import Cluster
-from .timeline import class_start, clusters, counted, lookback_start
+from service.facts.model import Facts, Therapy
+from service.thresholds import Thresholds
+from service.rules.model import Cluster
+from service.rules.timeline import class_start, clusters, counted, lookback_start
 
 
 @dataclass(frozen=True)

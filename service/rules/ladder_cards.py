@@ -12,9 +12,9 @@ rules.md 4 (ladder), 6.3, 6.9, 1:
 
 from __future__ import annotations
 
-from ..facts.model import Facts, Therapy
-from .ladder import Position
-from .model import Decision, MediatorFinding, day
+from service.facts.model import Facts, Therapy
+from service.rules.ladder import Position
+from service.rules.model import Decision, MediatorFinding, day
 
 _NEXT = {1: "tier-2", 2: "tier-3", 3: "tier-4", 4: "specialist-referral"}
 _LADDER_CLASSES = ("h1", "h2", "leukotriene", "cromolyn_oral", "omalizumab", "dupilumab")

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..facts.model import Result
-from ..thresholds import Thresholds
-from .model import MediatorFinding
+from service.facts.model import Result
+from service.thresholds import Thresholds
+from service.rules.model import MediatorFinding
 
 _FLAGS = frozenset({"H", "HH", "A"})
 

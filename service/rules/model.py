@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
-from ..facts.model import Event, Result, Therapy
+from service.facts.model import Event, Result, Therapy
 
 
 @dataclass(frozen=True)

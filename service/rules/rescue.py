@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..facts.model import Facts
-from ..thresholds import Thresholds
-from .model import Cluster, Decision, day
-from .timeline import dated, has_class, lookback_start
+from service.facts.model import Facts
+from service.thresholds import Thresholds
+from service.rules.model import Cluster, Decision, day
+from service.rules.timeline import dated, has_class, lookback_start
 
 _HISTORY = ("anaphylaxis", "anaphylaxis_follow_up", "angioedema", "history")
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..facts.model import Facts
-from .model import Scope
-from .timeline import present
+from service.facts.model import Facts
+from service.rules.model import Scope
+from service.rules.timeline import present
 
 
 def scope(facts: Facts, now: datetime) -> Scope:

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from ..facts.model import Event, Facts, Therapy
-from .model import Cluster
+from service.facts.model import Event, Facts, Therapy
+from service.rules.model import Cluster
 
 
 def _not_future(moment: datetime | None, now: datetime) -> bool:

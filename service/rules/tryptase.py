@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from ..facts.model import Result
-from ..thresholds import Thresholds
-from .model import Cluster, MediatorFinding, day
+from service.facts.model import Result
+from service.thresholds import Thresholds
+from service.rules.model import Cluster, MediatorFinding, day
 
 
 def _usable(results: Iterable[Result]) -> list[tuple[datetime, float, Result]]:

@@ -6,7 +6,7 @@ SQLite in the data directory by default (nothing to install); PostgreSQL through
 
 from __future__ import annotations
 
-from ..settings import Setting, parse_bool
+from service.settings import Setting, parse_bool
 
 
 def _parse_auto_migrate(raw: str) -> str:

@@ -8,10 +8,10 @@ import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from ..state import state
-from .database import storage
-from .migrate import current_revision, head_revision, upgrade
-from .report import outcomes_report, parse_period, report_table
+from service.state import state
+from service.storage.database import storage
+from service.storage.migrate import current_revision, head_revision, upgrade
+from service.storage.report import outcomes_report, parse_period, report_table
 
 db = AppGroup("db", help="The database of issued cards and feedback.")
 

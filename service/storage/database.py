@@ -92,7 +92,7 @@ class Storage:
                 self._pid = os.getpid()
             if not self._migrated:
                 if self.auto_migrate:
-                    from .migrate import upgrade
+                    from service.storage.migrate import upgrade
 
                     upgrade(self._engine)
                 self._migrated = True

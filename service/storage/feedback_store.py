@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select
 
-from .models import feedback, issued_cards
-from .upsert import insert_or_ignore
+from service.storage.models import feedback, issued_cards
+from service.storage.upsert import insert_or_ignore
 
 UNKNOWN_TOPIC = "unknown"
 

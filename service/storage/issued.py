@@ -15,11 +15,11 @@ from typing import Any
 
 from flask import current_app
 
-from .. import metrics
-from .database import storage
-from .models import issued_cards
-from .patient_hash import generated_salt, patient_hash
-from .upsert import insert_or_ignore
+from service import metrics
+from service.storage.database import storage
+from service.storage.models import issued_cards
+from service.storage.patient_hash import generated_salt, patient_hash
+from service.storage.upsert import insert_or_ignore
 
 log = logging.getLogger(__name__)
 

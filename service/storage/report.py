@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlalchemy import Engine, distinct, func, select
 
-from .feedback_store import UNKNOWN_TOPIC
-from .models import feedback, issued_cards
+from service.storage.feedback_store import UNKNOWN_TOPIC
+from service.storage.models import feedback, issued_cards
 
 
 def outcomes_report(engine: Engine, since: datetime, until: datetime) -> dict[str, Any]:

@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..thresholds import Thresholds, thresholds_from_mapping
-from ..thresholds_fields import diff, thresholds_to_mapping
-from .models import thresholds_active, thresholds_versions
+from service.thresholds import Thresholds, thresholds_from_mapping
+from service.thresholds_fields import diff, thresholds_to_mapping
+from service.storage.models import thresholds_active, thresholds_versions
 
 ACTIVE_ROW = 1
 
