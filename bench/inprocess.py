@@ -41,7 +41,7 @@ def measure_inprocess(
     # counts the time other processes held the core, CPU time much less so.
     floor_cpu: list[float] = []
     hook_cpu: list[float] = []
-    # The hook pauses the garbage collector while it runs (service/gc_pause.py): the
+    # The hook pauses the garbage collector while it runs (service/ops/gc_pause.py): the
     # floor measured the same way shows how much of the hook is parsing.
     floor_gc_paused: list[float] = []
     statuses: Counter[int] = Counter()

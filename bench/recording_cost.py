@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from service import create_app  # noqa: E402
-from service.http import hooks  # noqa: E402
-from service.pipeline import HookResult  # noqa: E402
+from service.pipeline.hook import HookResult  # noqa: E402
+from service.web import hooks  # noqa: E402
 
 SANDBOX = ROOT / "tests" / "real_clients" / "cds-hooks-sandbox" / "hook-request.json"
 NOW = datetime(2026, 11, 25, 11, 44, 40, tzinfo=UTC)

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from service import create_app  # noqa: E402
-from service.thresholds_fields import thresholds_to_mapping  # noqa: E402
+from service.thresholds.fields import thresholds_to_mapping  # noqa: E402
 
 TOKEN = "bench-admin-token-" + "x" * 32
 

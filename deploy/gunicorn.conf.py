@@ -35,7 +35,7 @@ else:
     _multiproc_dir = tempfile.mkdtemp(prefix="mcas-prometheus-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _multiproc_dir
 
-from service.serving import serving_config  # noqa: E402 - after the multiprocess switch
+from service.ops.serving import serving_config  # noqa: E402 - after the multiprocess switch
 
 _config = serving_config()
 
@@ -57,7 +57,7 @@ worker_tmp_dir = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None  # noqa:
 # No control socket: it would need a writable home directory; scale with replicas.
 control_socket_disable = True
 
-logger_class = "service.gunicorn_logs.JsonLogger"
+logger_class = "service.ops.gunicorn_logs.JsonLogger"
 errorlog = "-"
 accesslog = "-" if _config["ACCESS_LOG"] else None
 loglevel = os.environ.get("MCAS_LOG_LEVEL", "info").lower()
@@ -68,7 +68,7 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 def when_ready(server: Any) -> None:
     """Master, app loaded, before the first fork: warm the models, then freeze the heap."""
-    from service.warmup import warm_fhir_models
+    from service.ops.warmup import warm_fhir_models
 
     warmed = warm_fhir_models()
     # Everything allocated so far lives as long as the master; moving it out of the

@@ -14,14 +14,15 @@ from typing import Any
 
 from flask import Flask
 
-from service import health, metrics, settings
+from service import settings
 from service.auth import install_auth
 from service.errors import register_error_handlers
-from service.http.cors import install_cors
-from service.knowledge import bundled_cards_dir, load_knowledge
-from service.request_log import configure_logging
-from service.state import ServiceState, install
-from service.thresholds import Thresholds, load_thresholds
+from service.knowledge.model import bundled_cards_dir, load_knowledge
+from service.ops import health, metrics
+from service.ops.request_log import configure_logging
+from service.ops.state import ServiceState, install
+from service.thresholds.model import Thresholds, load_thresholds
+from service.web.cors import install_cors
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -55,7 +56,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Order matters: preflights are answered before the token is checked.
     install_cors(app)
     install_auth(app)
-    from service.http import admin_page, admin_report, admin_thresholds, discovery, feedback, hooks
+    from service.web import admin_page, admin_report, admin_thresholds, discovery, feedback, hooks
 
     app.register_blueprint(discovery.bp)
     app.register_blueprint(hooks.bp)
@@ -71,8 +72,8 @@ def _install_thresholds_source(
 ) -> None:
     """The active version stored by administrators, else the file (docs/administration.md)."""
     from service.storage.database import EXTENSION_KEY as STORAGE_KEY
-    from service.thresholds_cli import register
-    from service.thresholds_source import ActiveThresholds
+    from service.thresholds.source import ActiveThresholds
+    from service.web.commands.thresholds import register
 
     store = app.extensions[STORAGE_KEY]
     service_state.thresholds = ActiveThresholds(
@@ -86,7 +87,8 @@ def _install_thresholds_source(
 
 def _install_storage(app: Flask) -> None:
     """The database is opened on first use, so the hook answers even when it is down."""
-    from service.storage import commands, database, patient_hash
+    from service.storage import database, patient_hash
+    from service.web.commands import storage as commands
 
     patient_hash.check_salt(app.config.get("PATIENT_HASH_SALT"))
     storage = database.install(app)

@@ -70,14 +70,14 @@ CORE_SETTINGS: tuple[Setting, ...] = (
 # Modules that declare a SETTINGS tuple of their own.
 _SETTING_MODULES: tuple[str, ...] = (
     "service.storage",
-    "service.admin_auth",
+    "service.web.admin_auth",
     "service.auth.settings",
-    "service.http.cors",
+    "service.web.cors",
     "service.fhir",
-    "service.metrics",
-    "service.serving",
-    "service.thresholds_source",
-    "service.preview",
+    "service.ops.metrics",
+    "service.ops.serving",
+    "service.thresholds.source",
+    "service.thresholds.preview",
 )
 
 

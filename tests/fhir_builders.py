@@ -9,12 +9,12 @@ from typing import Any
 
 import yaml
 
-from service.card_builder import build_cards
-from service.facts import Facts, extract_facts
-from service.knowledge import Knowledge, bundled_cards_dir, load_knowledge
-from service.prefetch import ResolvedPrefetch
-from service.rules import Decision, evaluate
-from service.thresholds import Thresholds, thresholds_from_mapping
+from service.knowledge.model import Knowledge, bundled_cards_dir, load_knowledge
+from service.pipeline.card_builder import build_cards
+from service.pipeline.facts import Facts, extract_facts
+from service.pipeline.prefetch import ResolvedPrefetch
+from service.pipeline.rules import Decision, evaluate
+from service.thresholds.model import Thresholds, thresholds_from_mapping
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 ICD = "http://hl7.org/fhir/sid/icd-10-cm"

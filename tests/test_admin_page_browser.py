@@ -17,7 +17,7 @@ import requests
 from flask import Flask
 
 from service import create_app
-from service.fixtures import FIXTURES_DIR, load_fixture, request_for
+from service.scenarios.fixtures import FIXTURES_DIR, load_fixture, request_for
 from tests.support.browser import chromium, served
 from tests.support.storage_fixtures import ADMIN_TOKEN, NOW
 from tests.support.thresholds_admin import TIER2_FIXTURE, VERSION_KEY

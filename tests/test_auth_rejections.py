@@ -60,7 +60,7 @@ class _Reasons(logging.Handler):
         self.reasons: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.name == "service.auth.flask_checks" and hasattr(record, "reason"):
+        if record.name == "service.web.token_checks" and hasattr(record, "reason"):
             self.reasons.append(record.reason)
 
 

@@ -58,7 +58,7 @@ def test_retry_after_a_503_with_the_same_token_is_served(
     tmp_path: Path, signer: Signer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A transient fault we cannot provoke for real: the first call of the pipeline fails.
-    from service.http import hooks
+    from service.web import hooks
 
     real_run_hook = hooks.run_hook
     calls: list[int] = []

@@ -167,7 +167,7 @@ def test_an_unavailable_patient_resource_is_not_reported_as_missing_clinical_dat
 
 
 def test_summary_stays_under_140_characters_whatever_is_filled_in() -> None:
-    from service.card_builder import _summary
+    from service.pipeline.card_builder import _summary
 
     assert _summary("{drug} started {days} days ago", {"drug": "x" * 200, "days": "5"}).endswith(
         "…")

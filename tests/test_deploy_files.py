@@ -25,8 +25,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from service import health, settings
-from service.thresholds import load_thresholds
+from service import settings
+from service.ops import health
+from service.thresholds.model import load_thresholds
 from tests.conftest import ROOT
 from tests.production_server import DOCKERFILE, documented_command, image_command
 
@@ -92,7 +93,7 @@ def test_image_healthcheck_uses_python_not_curl() -> None:
     final = stages()[-1]
     check = re.search(r"^HEALTHCHECK [^\[]*?CMD (\[[^\]]*\])", final, re.M | re.S)
     assert check, "the final stage needs a HEALTHCHECK in exec form"
-    assert json.loads(check.group(1)) == ["python", "-m", "service.probe"]
+    assert json.loads(check.group(1)) == ["python", "-m", "service.ops.probe"]
     assert "curl" not in final and "wget" not in final
 
 
@@ -406,7 +407,7 @@ def test_compose_wires_postgres_migrations_and_the_service() -> None:
     assert "command" not in cds  # the image's command: the tested production command
     assert cds["depends_on"]["db"]["condition"] == "service_healthy"
     assert cds["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
-    assert cds["healthcheck"]["test"] == ["CMD", "python", "-m", "service.probe"]
+    assert cds["healthcheck"]["test"] == ["CMD", "python", "-m", "service.ops.probe"]
     assert cds["environment"]["MCAS_DATABASE_URL"].startswith("postgresql://")
     assert "@db:5432/" in cds["environment"]["MCAS_DATABASE_URL"]
     assert set(services) == {"db", "migrate", "cds"}

@@ -12,10 +12,10 @@ from flask import Flask
 from sqlalchemy import create_engine, inspect
 
 from service import create_app
-from service.admin_auth import admin_token_matches
 from service.settings import SettingError
 from service.storage.migrate import head_revision
 from service.storage.patient_hash import SALT_FILE, SaltError
+from service.web.admin_auth import admin_token_matches
 from tests.support.storage_fixtures import ADMIN_TOKEN
 
 FEEDBACK_PATH = "/cds-services/mcas-therapy-tier/feedback"
@@ -270,7 +270,7 @@ def test_generated_salt_is_private_and_stable(
 def test_protect_blueprint_guards_every_route(tmp_path: Path) -> None:
     from flask import Blueprint
 
-    from service.admin_auth import protect_blueprint
+    from service.web.admin_auth import protect_blueprint
 
     app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "ADMIN_TOKEN": ADMIN_TOKEN})
     bp = protect_blueprint(Blueprint("guarded", __name__))

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, text
 
-from service.state import state
+from service.ops.state import state
 from service.storage.issued import recording_failures
 from service.storage.migrate import head_revision
 from service.storage.models import feedback, issued_cards

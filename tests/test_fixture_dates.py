@@ -1,4 +1,4 @@
-"""service/fixtures.py: date shifting keeps a fixture's meaning on any day (rules.md 6.2)."""
+"""Fixture date shifting keeps a fixture's meaning on any day (rules.md 6.2)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from service.fixtures import (
+from service.scenarios.fixtures import (
     FixtureError,
     load_fixture,
     parse_instant,
@@ -156,7 +156,7 @@ def test_bad_fixture_files_are_refused(tmp_path: Path, content: str) -> None:
 def test_command_line_prints_the_shifted_request(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from service.fixtures import FIXTURES_DIR, main
+    from service.scenarios.fixtures import FIXTURES_DIR, main
 
     path = FIXTURES_DIR / "tier-2--fires--trial-exactly-28-days.json"
     assert main([str(path), "2027-01-01T12:00:00Z"]) == 0

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
-from service.fixtures import Fixture, fixture_paths, iter_fixtures, load_fixture
+from service.scenarios.fixtures import Fixture, fixture_paths, iter_fixtures, load_fixture
 
 FIXTURES = list(iter_fixtures())
 

@@ -1,7 +1,7 @@
 """Every scenario of fhir_fixtures/ fired through the HTTP endpoint, dates shifted to "now".
 
 Each answer must have the fixture's status and exactly its topics, hold the CDS Hooks 2.0
-response schema (service/schemas), and keep the safety invariants of rules.md 4-5 on every
+response schema (service/cdshooks/schemas), and keep the safety invariants of rules.md 4-5 on every
 card. The service's clock is frozen at the instant the dates were shifted to, so boundary
 scenarios ("exactly 28 days") mean exactly what they say.
 """
@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from service import create_app
-from service.fixtures import Fixture, iter_fixtures, request_for
+from service.scenarios.fixtures import Fixture, iter_fixtures, request_for
 
 from .test_fixture_files import KNOWN_TOPICS, PREFETCH_KEYS
 from .test_response_schema import response_validator

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from service.gc_pause import collection_paused
+from service.ops.gc_pause import collection_paused
 
 PATH = "/cds-services/mcas-therapy-tier"
 
@@ -26,7 +26,7 @@ def collector_on() -> Iterator[None]:
 
 def _observed_during(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     seen: list[bool] = []
-    import service.http.hooks as hooks
+    import service.web.hooks as hooks
 
     real = hooks.run_hook
 

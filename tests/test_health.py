@@ -9,7 +9,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service import create_app, health
+from service import create_app
+from service.ops import health
 
 
 def test_healthz_answers_json_without_touching_anything(client: FlaskClient) -> None:
@@ -56,7 +57,7 @@ def test_an_unexpected_exception_is_logged_but_not_shown(
         raise ConnectionError(f"could not connect to {secret_url}")
 
     health.register_check(app, "directory", leaky)
-    with caplog.at_level(logging.WARNING, logger="service.health"):
+    with caplog.at_level(logging.WARNING, logger="service.ops.health"):
         response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["directory"]["output"] == "ConnectionError"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from service.knowledge import KnowledgeError, bundled_cards_dir, load_knowledge
-from service.thresholds import TOPICS
+from service.knowledge.model import KnowledgeError, bundled_cards_dir, load_knowledge
+from service.thresholds.model import TOPICS
 
 
 def copy_cards(tmp_path: Path) -> Path:

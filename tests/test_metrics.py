@@ -9,7 +9,8 @@ from flask.testing import FlaskClient
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from service import create_app, metrics
+from service import create_app
+from service.ops import metrics
 
 
 def sample(name: str, **labels: str) -> float:
@@ -60,8 +61,8 @@ def test_unknown_paths_share_one_label(client: FlaskClient) -> None:
 def test_cards_are_counted_per_topic(
     client: FlaskClient, monkeypatch: pytest.MonkeyPatch, sandbox_hook: dict[str, Any]
 ) -> None:
-    from service.http import hooks
-    from service.pipeline import HookResult
+    from service.pipeline.hook import HookResult
+    from service.web import hooks
 
     cards = [
         {"source": {"label": "x", "topic": {"code": "mcas-tier-2-suggestion"}}},

@@ -20,7 +20,7 @@ def test_every_service_subpackage_is_listed_for_installation() -> None:
 
 
 def test_rules_and_facts_stay_free_of_flask_and_io() -> None:
-    for folder in ("rules", "facts"):
+    for folder in ("pipeline/rules", "pipeline/facts"):
         for module in (REPO / "service" / folder).glob("*.py"):
             source = module.read_text(encoding="utf-8")
             for forbidden in ("flask", "requests", "open(", "current_app"):
@@ -29,7 +29,7 @@ def test_rules_and_facts_stay_free_of_flask_and_io() -> None:
 
 def test_the_administrator_page_ships_its_template_and_assets() -> None:
     config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    patterns = config["tool"]["setuptools"]["package-data"]["service.http"]
+    patterns = config["tool"]["setuptools"]["package-data"]["service.web"]
     for pattern in patterns:
-        assert list((REPO / "service" / "http").glob(pattern)), pattern
+        assert list((REPO / "service" / "web").glob(pattern)), pattern
     assert {"templates/*.html", "static/*.js", "static/*.css"} <= set(patterns)

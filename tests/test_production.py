@@ -23,7 +23,7 @@ from typing import Any
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.fixtures import FIXTURES_DIR, load_fixture, request_for
+from service.scenarios.fixtures import FIXTURES_DIR, load_fixture, request_for
 from tests.auth_helpers import ISSUER, Signer, trust_file, write_json
 from tests.production_server import (
     Server,
@@ -199,7 +199,7 @@ def test_production_command_serves_probes_hooks_and_aggregated_metrics(tmp_path:
         assert rejections(samples) == {"replayed": 1.0, "missing": 1.0}
 
         probe = subprocess.run(
-            [sys.executable, "-m", "service.probe"],
+            [sys.executable, "-m", "service.ops.probe"],
             env={**os.environ, "MCAS_BIND": server.base_url.removeprefix("http://")},
             capture_output=True,
             timeout=30,

@@ -100,7 +100,7 @@ def test_replayed_recording_leaves_no_token_in_the_log(
 def test_unexpected_error_shows_no_stack_trace_and_logs_no_message(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from service.http import hooks
+    from service.web import hooks
 
     def broken(hook_request: Any, **kwargs: Any) -> Any:
         # An exception message quoting patient data, as a careless library might.

@@ -18,6 +18,7 @@ import pytest
 SCHEMA_PATH = (
     Path(__file__).resolve().parent.parent
     / "service"
+    / "cdshooks"
     / "schemas"
     / "cds-hooks-2.0-response.schema.json"
 )

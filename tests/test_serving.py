@@ -12,10 +12,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from service import serving, settings
-from service.gunicorn_logs import JsonLogger
-from service.probe import probe_url
-from service.warmup import WARM_MODELS, warm_fhir_models
+from service import settings
+from service.ops import serving
+from service.ops.gunicorn_logs import JsonLogger
+from service.ops.probe import probe_url
+from service.ops.warmup import WARM_MODELS, warm_fhir_models
 from tests.conftest import ROOT
 
 
@@ -63,7 +64,7 @@ def test_every_model_warmed_validates() -> None:
 
 
 def test_every_r4b_model_the_service_validates_is_warmed() -> None:
-    from service.facts import validation
+    from service.pipeline.facts import validation
 
     warmed = set(WARM_MODELS)
     assert warmed >= validation._KNOWN_TYPES, validation._KNOWN_TYPES - warmed
@@ -71,7 +72,7 @@ def test_every_r4b_model_the_service_validates_is_warmed() -> None:
     module_import = re.compile(r"fhir\.resources\.R4B\.(\w+) import (\w+)")
     for path in (ROOT / "service").rglob("*.py"):
         imported.update(name for _, name in module_import.findall(path.read_text("utf-8")))
-    assert imported <= warmed, f"add to service/warmup.py WARM_MODELS: {imported - warmed}"
+    assert imported <= warmed, f"add to service/ops/warmup.py WARM_MODELS: {imported - warmed}"
 
 
 def _logger(accesslog: str | None = "-") -> tuple[JsonLogger, io.StringIO]:

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 
 from service import create_app
-from service.fixtures import FIXTURES_DIR, fixture_paths, load_fixture, request_for
+from service.scenarios.fixtures import FIXTURES_DIR, fixture_paths, load_fixture, request_for
 from tests.support.storage_fixtures import NOW
 from tests.support.thresholds_admin import (
     TIER2_FIXTURE,
@@ -120,7 +120,7 @@ def test_the_preview_does_not_flood_the_service_log(storage_app: Flask) -> None:
     loggers = [json.loads(line)["logger"] for line in stream.getvalue().splitlines()]
     # The preview's own request line only; a hook outside the preview still warns.
     assert loggers[0] == "service.request"
-    assert "service.facts.validation" in loggers[1:]
+    assert "service.pipeline.facts.validation" in loggers[1:]
 
 
 def test_a_saved_request_the_service_rejects_shows_its_status(tmp_path: Path) -> None:

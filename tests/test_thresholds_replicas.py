@@ -20,8 +20,8 @@ from prometheus_client import REGISTRY
 from sqlalchemy import event
 
 from service import create_app
-from service.fixtures import FIXTURES_DIR, load_fixture, request_for
-from service.thresholds_source import ActiveThresholds
+from service.scenarios.fixtures import FIXTURES_DIR, load_fixture, request_for
+from service.thresholds.source import ActiveThresholds
 from tests.support.gunicorn import Gunicorn
 from tests.support.storage_fixtures import ADMIN_TOKEN, SALT, engine_of
 from tests.support.thresholds_admin import (

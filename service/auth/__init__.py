@@ -2,12 +2,12 @@
 
 ``install_auth(app)`` reads the settings (service/auth/settings.py), checks the trust
 file, and registers the before/after-request checks. Preflight ``OPTIONS`` requests are
-never checked (browsers send them without credentials); service/http/cors.py answers them.
+never checked (browsers send them without credentials); service/web/cors.py answers them.
 """
 
 from __future__ import annotations
 
-from service.auth.flask_checks import install_auth
 from service.auth.trust import TrustConfigError
+from service.web.token_checks import install_auth
 
 __all__ = ["TrustConfigError", "install_auth"]

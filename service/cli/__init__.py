@@ -11,14 +11,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from service.cli.catalog import FixtureError
+from service.cli.arguments import EXIT_USAGE
 from service.cli.client import UsageError
-from service.cli.common import EXIT_USAGE
 from service.cli.signing import SigningError
+from service.scenarios.catalog import FixtureError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from service.cli import check, fire_cmd, fixtures_cmd, keys_cmd, serve
+    from service.cli import check, serve
+    from service.cli import fire as fire_cmd
+    from service.cli import fixtures as fixtures_cmd
+    from service.cli import keys as keys_cmd
 
     parser = argparse.ArgumentParser(
         prog="mcas-cds",

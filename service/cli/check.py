@@ -20,13 +20,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from service.discovery import HOOK
-from service.schemas import DISCOVERY, violations
-from service.cli.catalog import Fixture, all_fixtures, default_fixtures_dir
+from service.cdshooks.discovery import HOOK
+from service.cdshooks.schemas import DISCOVERY, violations
+from service.cli.arguments import (
+    EXIT_FAILED,
+    EXIT_OK,
+    add_fixtures_dir,
+    add_signing,
+    signer_from_args,
+)
 from service.cli.client import Client, Endpoints, Reply, UsageError, split_url
-from service.cli.common import EXIT_FAILED, EXIT_OK, add_fixtures_dir, add_signing, signer_from_args
 from service.cli.firing import fire_fixture
 from service.cli.output import Progress, Style, table
+from service.scenarios.catalog import Fixture, all_fixtures, default_fixtures_dir
 
 PASS, FAIL, SKIP = "pass", "FAIL", "not tested"
 DEFAULT_ORIGIN = "http://127.0.0.1:8080"

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from service.discovery import SERVICE_ID
+from service.cdshooks.discovery import SERVICE_ID
 from service.cli.signing import Signer
 
 DEFAULT_TIMEOUT = 30.0

@@ -20,8 +20,8 @@ from typing import Any
 
 import requests
 
-from service.cli.catalog import Fixture, prepare_request
-from service.cli.validate import prefetch_resources, resource_problems
+from service.cli.fixture_checks import prefetch_resources, resource_problems
+from service.scenarios.catalog import Fixture, prepare_request
 
 FHIR_JSON = "application/fhir+json"
 

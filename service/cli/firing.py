@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from service.schemas import RESPONSE, violations
-from service.cli.catalog import Fixture, prepare_request
+from service.cdshooks.schemas import RESPONSE, violations
+from service.cli.card_text import topics_of
 from service.cli.client import Client, Reply
-from service.cli.render import topics_of
+from service.scenarios.catalog import Fixture, prepare_request
 
 
 @dataclass

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import TextIO
 
-from service.cli.common import EXIT_OK
+from service.cli.arguments import EXIT_OK
 
 # What `make run` sets for local testing (docs/security.md, "Local testing mode"): token
 # verification off (loopback clients only, a warning at every start) and CORS open to a

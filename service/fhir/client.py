@@ -19,7 +19,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from service.prefetch import Unavailable
+from service.pipeline.prefetch import Unavailable
 
 _RETRY_STATUSES = {502, 503, 504}
 NOT_FOUND = object()  # a 404/410: for a read that is "no such resource", for a search an error

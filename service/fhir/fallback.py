@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from service import metrics
-from service.prefetch import NextPages, Unavailable
-from service.settings import Setting, parse_list
 from service.fhir import tokens
 from service.fhir.allowlist import Allowlist, normalise, parse_allowed, under
 from service.fhir.client import NOT_FOUND, ClientSettings, Deadline, get_json
+from service.ops import metrics
+from service.pipeline.prefetch import NextPages, Unavailable
+from service.settings import Setting, parse_list
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import current_app
 
-from service import metrics
+from service.ops import metrics
 from service.storage.database import storage
 from service.storage.models import issued_cards
 from service.storage.patient_hash import generated_salt, patient_hash

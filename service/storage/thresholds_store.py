@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from service.thresholds import Thresholds, thresholds_from_mapping
-from service.thresholds_fields import diff, thresholds_to_mapping
 from service.storage.models import thresholds_active, thresholds_versions
+from service.thresholds.fields import diff, thresholds_to_mapping
+from service.thresholds.model import Thresholds, thresholds_from_mapping
 
 ACTIVE_ROW = 1
 

@@ -11,7 +11,7 @@ from typing import Any
 import requests
 
 from service.cli.scaffold import create_fixture
-from service.fixtures import load_fixture
+from service.scenarios.fixtures import load_fixture
 
 from .conftest import add_sandbox_fixture
 

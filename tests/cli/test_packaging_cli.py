@@ -14,7 +14,7 @@ def test_console_script_schemas_and_fixtures_are_packaged() -> None:
     setuptools = config["tool"]["setuptools"]
     assert setuptools["package-dir"]["service.fhir_fixtures"] == "fhir_fixtures"
     assert "*.json" in setuptools["package-data"]["service.fhir_fixtures"]
-    assert "*.json" in setuptools["package-data"]["service.schemas"]
-    assert {"service.cli", "service.schemas", "service.fhir_fixtures"} <= set(
+    assert "*.json" in setuptools["package-data"]["service.cdshooks.schemas"]
+    assert {"service.cli", "service.cdshooks.schemas", "service.fhir_fixtures"} <= set(
         setuptools["packages"]
     )

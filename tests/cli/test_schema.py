@@ -1,4 +1,4 @@
-"""The CDS Hooks 2.0 response schema shipped in service/schemas (one copy for the command
+"""The CDS Hooks 2.0 response schema shipped in service/cdshooks/schemas (one copy for the command
 line and the tests)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import re
 
 from jsonschema import Draft202012Validator
 
-from service.schemas import DISCOVERY, RESPONSE, load_schema, violations
+from service.cdshooks.schemas import DISCOVERY, RESPONSE, load_schema, violations
 
 from ..conftest import ROOT
 
@@ -92,5 +92,5 @@ def test_one_schema_file_in_the_project() -> None:
         if not skip & set(p.relative_to(ROOT).parts)
     ]
     names = sorted(str(p.relative_to(ROOT)) for p in copies)
-    assert names == ["service/schemas/cds-hooks-2.0-response.schema.json"], names
+    assert names == ["service/cdshooks/schemas/cds-hooks-2.0-response.schema.json"], names
     assert re.search(r"\"maxLength\": 139", copies[0].read_text())

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from service.facts.codes import codes_in, codings
-from service.knowledge import bundled_cards_dir, load_knowledge
+from service.knowledge.model import bundled_cards_dir, load_knowledge
+from service.pipeline.facts.codes import codes_in, codings
 
 KNOWLEDGE = load_knowledge(bundled_cards_dir())
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"

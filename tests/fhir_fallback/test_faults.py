@@ -16,7 +16,7 @@ import pytest
 
 from service.fhir import client as fhir_client
 from service.fhir import fetcher_for
-from service.prefetch import ResolvedPrefetch, resolve_prefetch
+from service.pipeline.prefetch import ResolvedPrefetch, resolve_prefetch
 
 from .conftest import make_app
 from .loopback import LoopbackServer, Reply, Seen

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from service.fixtures import Fixture, iter_fixtures, request_for
-from service.prefetch import resolve_prefetch
+from service.pipeline.prefetch import resolve_prefetch
+from service.scenarios.fixtures import Fixture, iter_fixtures, request_for
 
 from .conftest import make_app
 from .sekmet_server import SekmetServer

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.fhir import fetcher_for
-from service.prefetch import ResolvedPrefetch, resolve_prefetch
+from service.pipeline.prefetch import ResolvedPrefetch, resolve_prefetch
 
 from .conftest import (
     MEDREF_PATIENT,

@@ -11,7 +11,7 @@ import pytest
 from service import create_app, settings
 from service.fhir.allowlist import Allowlist, parse_allowed, under
 from service.fhir.tokens import render
-from service.prefetch import Unavailable
+from service.pipeline.prefetch import Unavailable
 
 CONTEXT = {"patientId": "p 1", "userId": "Practitioner/dr-9", "encounterId": "e1", "n": 3}
 

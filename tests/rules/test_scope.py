@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.rules import scope
+from service.pipeline.rules import scope
 from tests.fhir_builders import NOW, SNOMED, ago, condition, facts_of, mcas, topics
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from service.pipeline import HookResult
+from service.pipeline.hook import HookResult
 
 TOPIC_SYSTEM = "https://mcas-cds.invalid/card-topic"
 
@@ -37,7 +37,7 @@ def answer_with(monkeypatch: pytest.MonkeyPatch, cards: list[dict[str, Any]]) ->
     def run_hook(*_: Any, **__: Any) -> HookResult:
         return HookResult(cards=cards)
 
-    monkeypatch.setattr("service.http.hooks.run_hook", run_hook)
+    monkeypatch.setattr("service.web.hooks.run_hook", run_hook)
 
 
 def hook_body(patient_id: str = "mcas-1") -> dict[str, Any]:

@@ -1,0 +1,66 @@
+"""One hook call from envelope to cards, with no Flask in it.
+
+prefetch resolution -> facts -> rules -> cards. Scope is decided from the conditions
+first, so an out-of-scope patient gets no cards whatever else is missing (rules.md 6.9).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from service.cdshooks.envelope import HookRequest
+from service.errors import PreconditionFailed
+from service.knowledge.model import Knowledge
+from service.pipeline.card_builder import build_cards
+from service.pipeline.facts import extract_facts
+from service.pipeline.prefetch import Fetcher, resolve_prefetch
+from service.pipeline.rules import evaluate, scope
+from service.thresholds.model import Thresholds
+
+MEDICATION_KEYS = ("medicationStatements", "medicationRequests")
+
+
+@dataclass
+class HookResult:
+    cards: list[dict[str, Any]]
+    unavailable: dict[str, str] = field(default_factory=dict)
+    skipped_resources: int = 0
+
+    @property
+    def topics(self) -> list[str]:
+        return [card["source"]["topic"]["code"] for card in self.cards]
+
+
+def run_hook(
+    request: HookRequest,
+    *,
+    knowledge: Knowledge,
+    thresholds: Thresholds,
+    now: datetime,
+    fetch_missing: Fetcher | None = None,
+) -> HookResult:
+    prefetch = resolve_prefetch(request.prefetch, knowledge.prefetch_templates, fetch_missing)
+    if "conditions" in prefetch.unavailable:
+        raise PreconditionFailed(
+            f"Required data 'conditions' could not be obtained: "
+            f"{prefetch.unavailable['conditions']}."
+        )
+    facts = extract_facts(prefetch, knowledge, request.patient_id)
+    if not scope(facts, now).in_scope:
+        return HookResult(cards=[], skipped_resources=facts.skipped_resources)
+    if all(key in prefetch.unavailable for key in MEDICATION_KEYS):
+        raise PreconditionFailed(
+            [
+                f"Required data '{key}' could not be obtained: {prefetch.unavailable[key]}."
+                for key in MEDICATION_KEYS
+            ]
+        )
+    decisions = evaluate(facts, thresholds, now)
+    cards = build_cards(decisions, facts, knowledge, thresholds)
+    return HookResult(
+        cards=cards,
+        unavailable=dict(prefetch.unavailable),
+        skipped_resources=facts.skipped_resources,
+    )

@@ -1,0 +1,65 @@
+"""Rescue-medication safety cards: epinephrine-autoinjector and albuterol (rules.md 4, 6.9, 6.10).
+
+- epinephrine-autoinjector (warning) when: anaphylaxis history (any anaphylaxis Condition,
+  D/S follow-ups included, Z87.892, or angioedema T78.3* / SNOMED 41291007; any
+  clinicalStatus) and no active epinephrine auto-injector.
+- albuterol when: at least one bronchospasm event (R06.2, SNOMED 56018004 or 4386001)
+  dated inside the lookback, and no active albuterol or levalbuterol.
+Neither is shown when either medication key is unavailable: absence cannot be known.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from service.pipeline.facts.model import Facts
+from service.pipeline.rules.model import Cluster, Decision, day
+from service.pipeline.rules.timeline import dated, has_class, lookback_start
+from service.thresholds.model import Thresholds
+
+_HISTORY = ("anaphylaxis", "anaphylaxis_follow_up", "angioedema", "history")
+
+
+def _medications_known(facts: Facts) -> bool:
+    return not any(k in facts.unavailable for k in ("medicationStatements", "medicationRequests"))
+
+
+def epinephrine(facts: Facts) -> Decision | None:
+    history = [e for e in facts.events if e.kind in _HISTORY]
+    if not history or not _medications_known(facts):
+        return None
+    if has_class(facts.therapies, "epinephrine_autoinjector"):
+        return None
+    with_dates = dated(history)
+    undated = len(history) - len(with_dates)
+    shown = [f"{e.label} ({e.code}) on {day(when)}" for when, e in with_dates[-5:]]
+    reason = "Anaphylaxis history on record: " + "; ".join(shown) if shown else ""
+    if undated:
+        reason = (reason + "; " if reason else "Anaphylaxis history on record: ") + \
+            f"{undated} undated record(s)"
+    return Decision(
+        topic="epinephrine-autoinjector",
+        reasons=(reason + ".", "No active epinephrine auto-injector is on record."),
+        suggestions=("epinephrine_autoinjector",),
+    )
+
+
+def albuterol(facts: Facts, thresholds: Thresholds, now: datetime) -> Decision | None:
+    since = lookback_start(now, thresholds.lookback_days)
+    events = [
+        (when, e) for when, e in dated(facts.events)
+        if e.kind == "respiratory" and e.bronchospasm and when >= since
+    ]
+    if not events or not _medications_known(facts) or has_class(facts.therapies, "albuterol"):
+        return None
+    return Decision(
+        topic="albuterol",
+        params={"lookback": str(thresholds.lookback_days)},
+        reasons=(
+            f"{len(events)} wheezing or bronchospasm record(s) in the last "
+            f"{thresholds.lookback_days} days.",
+            "No active albuterol or levalbuterol is on record.",
+        ),
+        respiratory=tuple(Cluster(when, (e,)) for when, e in events),
+        suggestions=("albuterol",),
+    )

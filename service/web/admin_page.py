@@ -1,0 +1,44 @@
+"""GET /admin: the administrator page, server-rendered, over the JSON API.
+
+The page itself holds no data and needs no credential: the administrator types the
+token, the page keeps it in ``sessionStorage`` (gone when the tab closes) and sends it as
+a bearer header to /admin/api/thresholds. No cookie carries it, so a forged cross-site
+request has nothing to ride on (no CSRF), and the strict CSP allows only this origin's
+script.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, render_template
+
+from service.web.admin_thresholds import fields_info
+
+bp = Blueprint(
+    "admin_page",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/admin/static",
+)
+
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+@bp.get("/admin")
+@bp.get("/admin/")
+def page() -> Response:
+    response = Response(render_template("admin.html", fields=fields_info()))
+    response.headers["Content-Security-Policy"] = _CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.after_request
+def _static_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response

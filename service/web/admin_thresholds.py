@@ -1,0 +1,260 @@
+"""/admin/api/thresholds: read, validate, preview, apply, history, rollback, export.
+
+Administrator bearer token on every route (service/web/admin_auth.py). Changes name the
+version they edit (``base_version``); a stale one gets 409. docs/administration.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, current_app, json, jsonify, request
+from flask.typing import ResponseReturnValue
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from sqlalchemy.exc import SQLAlchemyError
+
+from service.errors import BadRequest, outcome_response
+from service.knowledge.model import bundled_cards_dir
+from service.ops.state import state
+from service.storage.database import storage
+from service.storage.thresholds_store import NoChange, StaleVersion, load_version
+from service.thresholds import admin
+from service.thresholds.fields import FieldInfo, field_infos
+from service.thresholds.model import ThresholdsError
+from service.thresholds.preview import load_scenarios, preview
+from service.thresholds.source import ActiveThresholds
+from service.web.admin_auth import protect_blueprint
+
+log = logging.getLogger(__name__)
+
+bp = protect_blueprint(Blueprint("admin_thresholds", __name__, url_prefix="/admin/api/thresholds"))
+
+
+class _ProposalSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    values = fields.Dict(required=True)
+
+
+class _ChangeSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    base_version = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    author = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class _ApplySchema(_ChangeSchema):
+    values = fields.Dict(required=True)
+
+
+class _RollbackSchema(_ChangeSchema):
+    to_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+def _body(schema: Schema) -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("The body must be a JSON object.")
+    try:
+        data = schema.load(body)
+    except ValidationError as exc:
+        raise BadRequest(
+            [f"{key}: {' '.join(map(str, msgs))}" for key, msgs in sorted(exc.messages.items())]
+        ) from None
+    for key in ("author", "reason"):
+        if key in data and not data[key].strip():
+            raise BadRequest(f"{key}: Must not be blank.")
+    return data
+
+
+def _provider() -> ActiveThresholds:
+    provider = state().thresholds
+    if not isinstance(provider, ActiveThresholds):  # pragma: no cover (tests replace it)
+        raise BadRequest("Thresholds are not administered on this app.")
+    return provider
+
+
+@cache
+def _fields(cards_dir: str) -> list[FieldInfo]:
+    return field_infos(Path(cards_dir))
+
+
+def fields_info() -> list[FieldInfo]:
+    return _fields(str(current_app.config.get("CARDS_DIR") or bundled_cards_dir()))
+
+
+def _invalid(errors: list[dict[str, str]]) -> Response:
+    """400 OperationOutcome, one issue per field, its path in ``expression``."""
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": "error",
+                "code": "invalid",
+                "diagnostics": f"{e['field']}: {e['message']}",
+                "expression": [e["field"]],
+            }
+            for e in errors
+        ],
+    }
+    return Response(json.dumps(outcome), status=400, mimetype="application/json")
+
+
+@bp.errorhandler(SQLAlchemyError)
+def _database_down(exc: SQLAlchemyError) -> Response:
+    log.error("thresholds storage failed: %s", type(getattr(exc, "orig", None) or exc).__name__)
+    response = outcome_response(503, "The database is unavailable just now; retry later.")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+@bp.errorhandler(ThresholdsError)
+def _stored_version_invalid(exc: ThresholdsError) -> Response:
+    # A stored version this code no longer accepts (a release changed the schema): say
+    # so plainly; the hooks keep serving the last good version meanwhile.
+    log.error("a stored thresholds version does not validate")
+    return outcome_response(500, f"{exc}. Apply or roll back to a version valid for this release.")
+
+
+def _engine() -> Any:
+    return storage().engine() if _provider().uses_database else None
+
+
+@bp.get("")
+def active() -> ResponseReturnValue:
+    current = admin.read_active(_provider(), _engine())
+    return jsonify(admin.describe(current, fields_info(), _provider()))
+
+
+@bp.post("/validate")
+def validate_proposal() -> ResponseReturnValue:
+    values = _body(_ProposalSchema())["values"]
+    try:
+        proposed = admin.checked(values)
+    except admin.ProposalInvalid as exc:
+        return jsonify({"valid": False, "errors": exc.errors})
+    current = admin.read_active(_provider(), _engine())
+    return jsonify(
+        {
+            "valid": True,
+            "errors": [],
+            "content_hash": proposed.version,
+            "changes": admin.changes_from(current, values),
+        }
+    )
+
+
+@bp.post("/preview")
+def preview_proposal() -> ResponseReturnValue:
+    values = _body(_ProposalSchema())["values"]
+    try:
+        proposed = admin.checked(values)
+    except admin.ProposalInvalid as exc:
+        return _invalid(exc.errors)
+    current = admin.read_active(_provider(), _engine())
+    now = state().clock()
+    scenarios, problems = load_scenarios(current_app.config, now)
+    result = preview(
+        scenarios,
+        knowledge=state().knowledge,
+        current=current.thresholds,
+        proposed=proposed,
+        now=now,
+    )
+    result["problems"] = problems
+    return jsonify(result)
+
+
+def _change_response(made: Any) -> ResponseReturnValue:
+    return jsonify(made.summary()), 201
+
+
+def _refusal(exc: Exception) -> Response:
+    if isinstance(exc, StaleVersion):
+        return outcome_response(
+            409,
+            f"The proposal edits {exc.expected}, but the active version is now {exc.active}: "
+            "reload, review the other change, and propose again.",
+        )
+    if isinstance(exc, admin.FileMode):
+        return outcome_response(
+            409,
+            "Thresholds come from the thresholds file here (MCAS_THRESHOLDS_SOURCE=file): "
+            "change the file and redeploy, or export and commit it.",
+        )
+    return outcome_response(400, str(exc))
+
+
+@bp.post("/apply")
+def apply_proposal() -> ResponseReturnValue:
+    data = _body(_ApplySchema())
+    try:
+        made = admin.apply(
+            _provider(),
+            storage().engine(),
+            values=data["values"],
+            base_version=data["base_version"],
+            author=data["author"].strip(),
+            reason=data["reason"].strip(),
+            now=state().clock(),
+        )
+    except admin.ProposalInvalid as exc:
+        return _invalid(exc.errors)
+    except (StaleVersion, admin.FileMode, NoChange) as exc:
+        return _refusal(exc)
+    log.info("thresholds version %s applied", made.version_id)
+    return _change_response(made)
+
+
+@bp.post("/rollback")
+def rollback() -> ResponseReturnValue:
+    data = _body(_RollbackSchema())
+    try:
+        made = admin.rollback(
+            _provider(),
+            storage().engine(),
+            to_version=data["to_version"],
+            base_version=data["base_version"],
+            author=data["author"].strip(),
+            reason=data["reason"].strip(),
+            now=state().clock(),
+        )
+    except LookupError as exc:
+        return outcome_response(404, str(exc))
+    except (StaleVersion, admin.FileMode, NoChange) as exc:
+        return _refusal(exc)
+    log.info("thresholds rolled back to version %d as %s", data["to_version"], made.version_id)
+    return _change_response(made)
+
+
+@bp.get("/history")
+def history() -> ResponseReturnValue:
+    return jsonify(admin.history_of(_provider(), _engine()))
+
+
+@bp.get("/versions/<int:number>")
+def version(number: int) -> ResponseReturnValue:
+    engine = _engine()
+    if engine is None:
+        return outcome_response(404, f"There is no thresholds version {number}.")
+    with engine.connect() as connection:
+        found = load_version(connection, number)
+    if found is None:
+        return outcome_response(404, f"There is no thresholds version {number}.")
+    return jsonify({**found.summary(), "values": found.values})
+
+
+@bp.get("/export")
+def export() -> ResponseReturnValue:
+    text = admin.export_yaml(admin.read_active(_provider(), _engine()))
+    return Response(
+        text,
+        mimetype="application/yaml",
+        headers={"Content-Disposition": 'attachment; filename="thresholds.yaml"'},
+    )

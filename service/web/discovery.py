@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
+
+from service.cdshooks.discovery import discovery_document
+from service.ops.state import state
+
+bp = Blueprint("discovery", __name__)
+
+
+@bp.get("/cds-services")
+def list_services() -> ResponseReturnValue:
+    return jsonify(discovery_document(state().knowledge.prefetch_templates))

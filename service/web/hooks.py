@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, g, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from service.cdshooks.discovery import SERVICE_ID
+from service.cdshooks.envelope import load_hook_request, parse_json_body
+from service.fhir import fetcher_for
+from service.ops import metrics
+from service.ops.gc_pause import collection_paused
+from service.ops.state import state
+from service.pipeline.hook import run_hook
+from service.storage.issued import record_issued_cards
+
+bp = Blueprint("hooks", __name__)
+
+
+@bp.post("/cds-services/<service_id>")
+def call_service(service_id: str) -> ResponseReturnValue:
+    # The request's objects must be freed before the collector resumes: _cards_for
+    # returns only the cards, so its locals (the parsed request) go as it returns.
+    with collection_paused():
+        cards = _cards_for(service_id)
+    return jsonify({"cards": cards})
+
+
+def _cards_for(service_id: str) -> list[dict[str, Any]]:
+    if service_id != SERVICE_ID:
+        abort(404, description=f"No CDS service with id '{service_id[:64]}'.")
+    hook_request = load_hook_request(parse_json_body(request.get_data(cache=False)))
+    g.hook_instance = hook_request.hook_instance  # for the request log line
+    current = state()
+    thresholds = current.thresholds()
+    now = current.clock()
+    result = run_hook(
+        hook_request,
+        knowledge=current.knowledge,
+        thresholds=thresholds,
+        now=now,
+        fetch_missing=fetcher_for(
+            hook_request.fhir_server,
+            hook_request.access_token,
+            hook_request.context,
+            current_app.config,
+        ),
+    )
+    g.card_topics = result.topics
+    record_issued_cards(
+        result.cards,
+        hook_instance=hook_request.hook_instance,
+        patient_id=hook_request.patient_id,
+        issued_at=now,
+        thresholds_version=thresholds.version,
+    )
+    metrics.record_cards(result.topics)
+    return result.cards
