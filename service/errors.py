@@ -1,64 +1,50 @@
-"""Errors answered as FHIR OperationOutcome JSON, never as HTML or a stack trace.
+"""The service's one exception hierarchy: what went wrong, and the HTTP status it maps to.
 
-Messages say what is wrong with the request, never what it contained: no values from the
-body are echoed, so no patient data can leak through an error.
+Every error a caller may see is a ``ServiceError``. The web layer turns each into a FHIR
+OperationOutcome (``service/web/errors.py``, one handler for all); nothing else builds
+error responses. Messages say what is wrong with the request, never what it contained:
+no values from the body are echoed, so no patient data can leak through an error.
+
+| class                  | status | when                                                    |
+|------------------------|--------|---------------------------------------------------------|
+| ``BadRequest``         | 400    | the request (envelope, feedback, admin input) is invalid |
+| ``Unauthorized``       | 401    | a credential is missing or refused                       |
+| ``NotFound``           | 404    | a named thing (service id, version) does not exist       |
+| ``PreconditionFailed`` | 412    | required data: neither prefetched nor fetchable          |
+| ``StorageUnavailable`` | 503    | the database cannot take the read or write just now;     |
+|                        |        | answered with ``Retry-After``                            |
+| ``NotConfigured``      | 503    | a feature is off until an operator configures it         |
+
+This module imports nothing from Flask: the pure core raises these, the web layer maps them.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from collections.abc import Sequence
 
-from flask import Flask, Response, json
-from werkzeug.exceptions import HTTPException
-
-log = logging.getLogger(__name__)
-
-# FHIR IssueType codes for the statuses we answer.
-_ISSUE_CODES = {
-    400: "invalid",
-    401: "login",
-    403: "forbidden",
-    404: "not-found",
-    405: "not-supported",
-    412: "incomplete",
-    413: "too-costly",
-    415: "not-supported",
-    500: "exception",
-    503: "transient",
-}
-
-
-def operation_outcome(
-    status: int, messages: list[str] | str, *, severity: str = "error"
-) -> dict[str, Any]:
-    if isinstance(messages, str):
-        messages = [messages]
-    code = _ISSUE_CODES.get(status, "processing")
-    return {
-        "resourceType": "OperationOutcome",
-        "issue": [
-            {"severity": severity, "code": code, "diagnostics": message} for message in messages
-        ],
-    }
-
-
-def outcome_response(status: int, messages: list[str] | str) -> Response:
-    return Response(
-        json.dumps(operation_outcome(status, messages)),
-        status=status,
-        mimetype="application/json",
-    )
+RETRY_AFTER_SECONDS = 5
 
 
 class ServiceError(Exception):
-    """An error with a status and messages safe to show to the caller."""
+    """An error with a status and messages safe to show to the caller.
+
+    ``fields`` optionally names, per message, the request element at fault (FHIRPath-like
+    dotted path); it becomes the OperationOutcome issue's ``expression``.
+    """
 
     status = 400
+    retry_after: int | None = None
 
-    def __init__(self, messages: list[str] | str, *, status: int | None = None) -> None:
+    def __init__(
+        self,
+        messages: Sequence[str] | str,
+        *,
+        status: int | None = None,
+        fields: Sequence[str | None] | None = None,
+    ) -> None:
         super().__init__(messages)
         self.messages = [messages] if isinstance(messages, str) else list(messages)
+        self.fields: list[str | None] = list(fields) if fields is not None else []
         if status is not None:
             self.status = status
 
@@ -67,28 +53,36 @@ class BadRequest(ServiceError):
     status = 400
 
 
+class Unauthorized(ServiceError):
+    status = 401
+
+
+class NotFound(ServiceError):
+    status = 404
+
+
 class PreconditionFailed(ServiceError):
     """Required data could be had neither from the prefetch nor from the FHIR server."""
 
     status = 412
 
 
-def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(ServiceError)
-    def _service_error(exc: ServiceError) -> Response:
-        return outcome_response(exc.status, exc.messages)
+class StorageUnavailable(ServiceError):
+    """The database could not serve the call; the caller should retry (``Retry-After``).
 
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> Response:
-        status = exc.code or 500
-        response = outcome_response(status, exc.description or exc.name)
-        if status == 405 and exc.get_response().headers.get("Allow"):
-            response.headers["Allow"] = exc.get_response().headers["Allow"]
-        return response
+    ``operation`` names the failed operation for ``mcas_storage_failures_total`` (None: not
+    counted there).
+    """
 
-    @app.errorhandler(Exception)
-    def _unexpected(exc: Exception) -> Response:
-        # The traceback goes to the log (it carries code paths, not request data);
-        # the caller only learns that it was our fault.
-        log.exception("unhandled error", extra={"error_type": type(exc).__name__})
-        return outcome_response(500, "Internal error in the CDS service.")
+    status = 503
+    retry_after = RETRY_AFTER_SECONDS
+
+    def __init__(self, messages: Sequence[str] | str, *, operation: str | None = None) -> None:
+        super().__init__(messages)
+        self.operation = operation
+
+
+class NotConfigured(ServiceError):
+    """A feature an operator has not switched on (e.g. administration without a token)."""
+
+    status = 503

@@ -70,7 +70,7 @@ CORE_SETTINGS: tuple[Setting, ...] = (
 # Modules that declare a SETTINGS tuple of their own.
 _SETTING_MODULES: tuple[str, ...] = (
     "service.storage",
-    "service.web.admin_auth",
+    "service.auth.admin_token",
     "service.auth.settings",
     "service.web.cors",
     "service.fhir",

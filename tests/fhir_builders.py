@@ -9,12 +9,14 @@ from typing import Any
 
 import yaml
 
-from service.knowledge.model import Knowledge, bundled_cards_dir, load_knowledge
+from service.knowledge.loader import bundled_cards_dir, load_knowledge
+from service.knowledge.model import Knowledge
 from service.pipeline.card_builder import build_cards
 from service.pipeline.facts import Facts, extract_facts
 from service.pipeline.prefetch import ResolvedPrefetch
 from service.pipeline.rules import Decision, evaluate
-from service.thresholds.model import Thresholds, thresholds_from_mapping
+from service.thresholds.model import Thresholds
+from service.thresholds.schema import thresholds_from_mapping
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 ICD = "http://hl7.org/fhir/sid/icd-10-cm"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from service import create_app
-from service.auth import TrustConfigError
+from service.auth.trust import TrustConfigError
 from tests.auth_helpers import ISSUER, Signer, write_json
 
 

@@ -27,7 +27,7 @@ import yaml
 
 from service import settings
 from service.ops import health
-from service.thresholds.model import load_thresholds
+from service.thresholds.files import load_thresholds
 from tests.conftest import ROOT
 from tests.production_server import DOCKERFILE, documented_command, image_command
 

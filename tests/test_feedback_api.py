@@ -12,10 +12,10 @@ from flask import Flask
 from sqlalchemy import create_engine, inspect
 
 from service import create_app
+from service.auth.admin_token import admin_token_matches
 from service.settings import SettingError
 from service.storage.migrate import head_revision
 from service.storage.patient_hash import SALT_FILE, SaltError
-from service.web.admin_auth import admin_token_matches
 from tests.support.storage_fixtures import ADMIN_TOKEN
 
 FEEDBACK_PATH = "/cds-services/mcas-therapy-tier/feedback"
@@ -239,11 +239,13 @@ def test_generated_salt_is_private_and_stable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from service.storage.issued import record_issued_cards
+    from service.web.storage import storage
     from tests.support.cards import card
 
     def record(app: Flask) -> None:
         with app.app_context():
             assert record_issued_cards(
+                storage(),
                 [card("tier-1")],
                 hook_instance="h",
                 patient_id="p-1",

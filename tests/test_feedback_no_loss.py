@@ -204,10 +204,12 @@ def test_recording_failure_is_counted_per_card_and_never_raises(tmp_path: Path) 
     blocker.write_text("")
     app = create_app({"TESTING": True, "DATA_DIR": str(blocker / "sub"), "PATIENT_HASH_SALT": SALT})
     from service.storage.issued import record_issued_cards
+    from service.web.storage import storage
 
     before = recording_failures()
     with app.app_context():
         ok = record_issued_cards(
+            storage(),
             [card("a"), card("b")],
             hook_instance="h",
             patient_id="p",

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from service.knowledge.model import KnowledgeError, bundled_cards_dir, load_knowledge
-from service.thresholds.model import TOPICS
+from service.knowledge.loader import bundled_cards_dir, load_knowledge
+from service.knowledge.model import KnowledgeError
+from service.knowledge.topics import TOPICS
 
 
 def copy_cards(tmp_path: Path) -> Path:

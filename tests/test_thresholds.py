@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from service import create_app
-from service.thresholds.model import ThresholdsError, load_thresholds
+from service.thresholds.files import load_thresholds
+from service.thresholds.model import ThresholdsError
 from tests.fhir_builders import default_threshold_values
 
 
@@ -28,7 +29,7 @@ def error_for(tmp_path: Path, **changes: Any) -> str:
 
 
 def test_defaults_load_with_every_rules_md_value() -> None:
-    from service.knowledge.model import bundled_cards_dir
+    from service.knowledge.loader import bundled_cards_dir
     t = load_thresholds(bundled_cards_dir() / "thresholds.yaml")
     assert (t.lookback_days, t.episode_merge_hours) == (180, 24)
     assert dict(t.min_trial_days) == {1: 28, 2: 56, 3: 90, 4: 90}

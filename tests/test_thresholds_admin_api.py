@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from service import create_app
 from service.storage.models import issued_cards
-from service.thresholds.model import load_thresholds
+from service.thresholds.files import load_thresholds
 from tests.support.storage_fixtures import engine_of
 from tests.support.thresholds_admin import (
     ADMIN,
@@ -290,7 +290,7 @@ def test_the_page_holds_no_data_and_a_strict_policy(storage_app: Flask) -> None:
 
 
 def test_every_schema_field_has_a_meaning_and_unit() -> None:
-    from service.knowledge.model import bundled_cards_dir
+    from service.knowledge.loader import bundled_cards_dir
     from service.thresholds.fields import field_infos, leaves
 
     paths = [info.path for info in field_infos(Path(bundled_cards_dir()))]

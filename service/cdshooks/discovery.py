@@ -27,17 +27,6 @@ USAGE_REQUIREMENTS = (
 )
 
 
-def prefetch_templates(mediator_loincs: list[str], loinc_system: str) -> dict[str, str]:
-    codes = ",".join(f"{loinc_system}|{code}" for code in mediator_loincs)
-    return {
-        "patient": "Patient/{{context.patientId}}",
-        "conditions": "Condition?patient={{context.patientId}}",
-        "observations": "Observation?patient={{context.patientId}}&code=" + codes,
-        "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
-        "medicationRequests": "MedicationRequest?patient={{context.patientId}}&status=active",
-    }
-
-
 def discovery_document(templates: dict[str, str]) -> dict[str, Any]:
     return {
         "services": [

@@ -7,6 +7,9 @@ accepted), an optional overrideReason and the outcomeTimestamp (RFC 3339 instant
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +25,30 @@ from marshmallow import (
 
 from service.cdshooks.validation_errors import error_lines
 from service.errors import BadRequest
-from service.storage.feedback_store import FeedbackItem
+
+
+@dataclass(frozen=True)
+class FeedbackItem:
+    card: str
+    outcome: str
+    outcome_at: datetime
+    accepted_suggestions: tuple[str, ...] = ()
+    override_system: str | None = None
+    override_code: str | None = None
+    override_display: str | None = None
+    user_comment: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Identity of the item per CDS Hooks: card, outcome, timestamp, suggestions."""
+        identity = [
+            self.card,
+            self.outcome,
+            self.outcome_at.astimezone(UTC).isoformat(timespec="microseconds"),
+            sorted(set(self.accepted_suggestions)),
+        ]
+        return hashlib.sha256(json.dumps(identity).encode("utf-8")).hexdigest()
+
 
 MAX_ITEMS = 500
 OUTCOMES = ("accepted", "overridden")

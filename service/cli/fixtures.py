@@ -17,7 +17,8 @@ from service.cli.fixture_checks import validate_fixture
 from service.cli.output import Style, width
 from service.cli.scaffold import create_fixture
 from service.cli.topics import known_topics
-from service.knowledge.model import bundled_cards_dir, load_knowledge
+from service.knowledge.loader import bundled_cards_dir, load_knowledge
+from service.pipeline.prefetch import prefetch_templates
 from service.scenarios.catalog import (
     all_fixtures,
     default_fixtures_dir,
@@ -103,7 +104,7 @@ def run_validate(args: argparse.Namespace, out: TextIO | None = None) -> int:
     style = Style(out)
     cards_dir = args.cards_dir or bundled_cards_dir()
     topics = known_topics(cards_dir)
-    prefetch_keys = set(load_knowledge(cards_dir).prefetch_templates)
+    prefetch_keys = set(prefetch_templates(load_knowledge(cards_dir)))
     paths = list(args.paths) or fixture_paths(_directory(args))
     if not topics:
         print(style(f"warning: no topics found in {cards_dir}; topics not checked", "yellow"),

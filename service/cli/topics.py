@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from service.knowledge.model import bundled_cards_dir, load_knowledge
+from service.knowledge.loader import bundled_cards_dir, load_knowledge
 
 
 def known_topics(cards_dir: Path | None = None) -> set[str]:

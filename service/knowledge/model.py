@@ -1,4 +1,4 @@
-"""The clinical knowledge of ``cards/``, loaded and checked once at start-up.
+"""The clinical knowledge of ``cards/`` as frozen values (read by service/knowledge/loader.py).
 
 ``cards/`` is data a clinician can read and edit: code systems and condition code sets
 (codes.yaml), the drug table (drugs.yaml), mediator tests (mediators.yaml), literature
@@ -9,32 +9,14 @@ unknown reference key, a drug class that may never be proposed, a missing topic)
 
 from __future__ import annotations
 
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from types import MappingProxyType
-from typing import Any
 
-from service.cdshooks.discovery import prefetch_templates
-from service.config_files import read_yaml
-from service.knowledge.drug_table import (
-    ALLOWED_SUGGESTIONS,
-    DrugTable,
-    DrugTableError,
-    build_drug_table,
-)
-from service.thresholds.model import ANALYTES_WITH_THRESHOLD, TOPICS
+from service.knowledge.drug_table import DrugTable
 
 
 class KnowledgeError(ValueError):
     pass
-
-
-def bundled_cards_dir() -> Path:
-    here = Path(__file__).resolve().parents[1]  # the service package
-    installed = here / "cards"
-    return installed if installed.is_dir() else here.parent / "cards"
 
 
 def normalise_icd10(code: str) -> str:
@@ -91,7 +73,10 @@ class CardTexts:
 
 @dataclass(frozen=True)
 class Knowledge:
-    prefetch_templates: dict[str, str]
+    # The LOINC codes of every mediator test the rules read, in cards/ order: the
+    # patient-view prefetch asks for exactly these (service/knowledge/prefetch.py).
+    mediator_loincs: tuple[str, ...]
+    loinc_system: str
     # code system name (icd10cm, snomed, loinc, rxnorm) -> accepted system URIs (URI + OIDs)
     systems: Mapping[str, frozenset[str]]
     system_uris: Mapping[str, str]  # code system name -> its canonical URI
@@ -104,128 +89,3 @@ class Knowledge:
     cards: CardTexts
 
 
-def _read(cards_dir: Path, name: str) -> Mapping[str, Any]:
-    path = cards_dir / name
-    data = read_yaml(path, str(path), KnowledgeError)
-    if not isinstance(data, Mapping):
-        raise KnowledgeError(f"{path}: must hold a mapping")
-    return data
-
-
-def _code_sets(raw: Mapping[str, Any]) -> dict[str, CodeSet]:
-    sets: dict[str, CodeSet] = {}
-    for name, spec in raw.items():
-        icd = spec.get("icd10cm") or {}
-        sets[name] = CodeSet(
-            icd10_exact=frozenset(normalise_icd10(str(c)) for c in icd.get("exact") or ()),
-            icd10_prefix=tuple(normalise_icd10(str(c)) for c in icd.get("prefix") or ()),
-            snomed=frozenset(str(c) for c in (spec.get("snomed") or {}).get("exact") or ()),
-        )
-    return sets
-
-
-def _analytes(raw: Mapping[str, Any]) -> dict[str, Analyte]:
-    found: dict[str, Analyte] = {}
-    for key, spec in raw["analytes"].items():
-        threshold = spec.get("threshold")
-        if threshold is not None and threshold not in ANALYTES_WITH_THRESHOLD:
-            raise KnowledgeError(f"mediators.yaml: analytes.{key}.threshold: unknown {threshold!r}")
-        analyte = Analyte(
-            key=key,
-            display=str(spec["display"]),
-            unit=spec.get("unit"),
-            unit_synonyms=tuple(spec.get("unit_synonyms") or ()),
-            threshold_key=threshold,
-            prostaglandin_marker=bool(spec.get("prostaglandin_marker")),
-            tryptase=spec.get("rule") == "tryptase_20_plus_2",
-        )
-        for code in spec["loinc"]:
-            found[str(code)] = analyte
-    return found
-
-
-def _topics(raw: Mapping[str, Any], references: Mapping[str, Reference]) -> dict[str, TopicText]:
-    topics: dict[str, TopicText] = {}
-    for topic in TOPICS:
-        spec = (raw.get("topics") or {}).get(topic)
-        where = f"cards.yaml: topics.{topic}"
-        if not isinstance(spec, Mapping):
-            raise KnowledgeError(f"{where}: missing")
-        if spec.get("indicator") not in {"info", "warning", "critical"}:
-            raise KnowledgeError(f"{where}.indicator: must be info, warning or critical")
-        for key in spec.get("links") or ():
-            if key not in references:
-                raise KnowledgeError(f"{where}.links: unknown reference {key!r}")
-        for drug_class in spec.get("suggestions") or ():
-            if drug_class not in ALLOWED_SUGGESTIONS:
-                raise KnowledgeError(f"{where}.suggestions: {drug_class!r} is never proposed")
-        summary = str(spec.get("summary") or "")
-        fields = {f for _, f, _, _ in string.Formatter().parse(summary) if f}
-        if not summary or len(summary) > 120 or fields - {
-            "missing", "tier", "days", "drug", "lookback", "max_days"
-        }:
-            raise KnowledgeError(f"{where}.summary: needs 1-120 characters and known placeholders")
-        if not isinstance(spec.get("title"), str) or not spec["title"].strip():
-            raise KnowledgeError(f"{where}.title: a non-empty title is needed")
-        topics[topic] = TopicText(
-            title=spec["title"].strip(),
-            indicator=spec["indicator"],
-            summary=summary,
-            detail=str(spec.get("detail") or "").strip(),
-            links=tuple(spec.get("links") or ()),
-            suggestions=tuple(spec.get("suggestions") or ()),
-        )
-    return topics
-
-
-def load_knowledge(cards_dir: Path) -> Knowledge:
-    try:
-        return _load(cards_dir)
-    except (KeyError, TypeError, AttributeError) as exc:
-        # A missing or mistyped entry the cross-checks did not name more precisely.
-        detail = (f"missing entry {exc}" if isinstance(exc, KeyError)
-                  else "an entry has the wrong type")
-        raise KnowledgeError(f"{cards_dir}: {detail}") from None
-
-
-def _load(cards_dir: Path) -> Knowledge:
-    codes = _read(cards_dir, "codes.yaml")
-    mediators = _read(cards_dir, "mediators.yaml")
-    cards = _read(cards_dir, "cards.yaml")
-    refs_raw = _read(cards_dir, "references.yaml")["references"]
-    try:
-        drugs = build_drug_table(_read(cards_dir, "drugs.yaml"))
-    except (DrugTableError, KeyError, TypeError, AttributeError) as exc:
-        raise KnowledgeError(f"{cards_dir / 'drugs.yaml'}: {exc}") from None
-    systems = {
-        name: frozenset([spec["uri"], *(spec.get("oids") or ())])
-        for name, spec in codes["systems"].items()
-    }
-    references = {
-        key: Reference(key, str(r["label"]), str(r["url"]), " ".join(str(r["citation"]).split()),
-                       bool(r.get("verified")))
-        for key, r in refs_raw.items()
-    }
-    analytes = _analytes(mediators)
-    loincs = list(dict.fromkeys(analytes))
-    return Knowledge(
-        prefetch_templates=prefetch_templates(loincs, mediators["loinc_system"]),
-        systems=MappingProxyType(systems),
-        system_uris=MappingProxyType({n: str(s["uri"]) for n, s in codes["systems"].items()}),
-        condition_sets=MappingProxyType(_code_sets(codes["condition_sets"])),
-        episode_seventh=frozenset(codes["episode_seventh_characters"]),
-        follow_up_seventh=frozenset(codes["follow_up_seventh_characters"]),
-        drugs=drugs,
-        analytes=MappingProxyType(analytes),
-        references=MappingProxyType(references),
-        cards=CardTexts(
-            topic_system=str(cards["topic_system"]),
-            override_reason_system=str(cards["override_reason_system"]),
-            override_reasons=tuple((str(r["code"]), str(r["display"]))
-                                   for r in cards["override_reasons"]),
-            source_label=str(cards["source"]["label"]),
-            source_url=str(cards["source"]["url"]),
-            reminder=" ".join(str(cards["reminder"]).split()),
-            topics=MappingProxyType(_topics(cards, references)),
-        ),
-    )

@@ -92,7 +92,7 @@ def _configuration_loaded() -> None:
     if EXTENSION_KEY not in current_app.extensions:
         raise NotReady("service state not installed")
     current = state()
-    if not current.knowledge.prefetch_templates:
+    if not current.knowledge.mediator_loincs:
         raise NotReady("clinical knowledge not loaded")
     current.thresholds()
 

@@ -71,7 +71,7 @@ class JsonLineFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
-def configure_logging(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """The package's loggers ("service.*", Flask's app.logger) write JSON lines to stderr."""
     logger = logging.getLogger("service")
     for handler in list(logger.handlers):

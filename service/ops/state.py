@@ -26,7 +26,7 @@ class ServiceState:
     clock: Callable[[], datetime] = utc_now
 
 
-def install(app: Flask, state: ServiceState) -> None:
+def init_app(app: Flask, state: ServiceState) -> None:
     app.extensions[EXTENSION_KEY] = state
 
 

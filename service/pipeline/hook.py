@@ -15,7 +15,7 @@ from service.errors import PreconditionFailed
 from service.knowledge.model import Knowledge
 from service.pipeline.card_builder import build_cards
 from service.pipeline.facts import extract_facts
-from service.pipeline.prefetch import Fetcher, resolve_prefetch
+from service.pipeline.prefetch import Fetcher, prefetch_templates, resolve_prefetch
 from service.pipeline.rules import evaluate, scope
 from service.thresholds.model import Thresholds
 
@@ -41,7 +41,7 @@ def run_hook(
     now: datetime,
     fetch_missing: Fetcher | None = None,
 ) -> HookResult:
-    prefetch = resolve_prefetch(request.prefetch, knowledge.prefetch_templates, fetch_missing)
+    prefetch = resolve_prefetch(request.prefetch, prefetch_templates(knowledge), fetch_missing)
     if "conditions" in prefetch.unavailable:
         raise PreconditionFailed(
             f"Required data 'conditions' could not be obtained: "

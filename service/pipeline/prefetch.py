@@ -15,12 +15,39 @@ validation, because most of a large record is never read by the rules.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
+from service.knowledge.model import Knowledge
+
 log = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=8)
+def _templates(mediator_loincs: tuple[str, ...], loinc_system: str) -> Mapping[str, str]:
+    codes = ",".join(f"{loinc_system}|{code}" for code in mediator_loincs)
+    return MappingProxyType(
+        {
+            "patient": "Patient/{{context.patientId}}",
+            "conditions": "Condition?patient={{context.patientId}}",
+            "observations": "Observation?patient={{context.patientId}}&code=" + codes,
+            "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
+            "medicationRequests": "MedicationRequest?patient={{context.patientId}}&status=active",
+        }
+    )
+
+
+def prefetch_templates(knowledge: Knowledge) -> Mapping[str, str]:
+    """The patient-view prefetch: what the rules read, as FHIR queries (published in discovery).
+
+    Observations are filtered to the mediator tests of ``cards/mediators.yaml``.
+    """
+    return _templates(knowledge.mediator_loincs, knowledge.loinc_system)
+
 
 _BLOCKING_SEVERITIES = {"error", "fatal"}
 

@@ -1,20 +1,23 @@
-"""One SQLAlchemy engine per app and process, created on first use, never at import."""
+"""One SQLAlchemy engine per app and process, created on first use, never at import.
+
+The web layer makes one ``Storage`` per app (service/web/storage.py) and hands it, or its
+engine, to the stores; nothing here reads Flask's application context.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 
 log = logging.getLogger(__name__)
 
-EXTENSION_KEY = "mcas_storage"
 SQLITE_FILE = "mcas-cds.sqlite3"
 
 
@@ -62,11 +65,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Storage:
     """The app's database: URL from settings, engine and schema check on first use."""
 
-    def __init__(self, app: Flask) -> None:
-        self.url = database_url(app.config, app.instance_path)
-        self.data_dir = data_dir(app.config, app.instance_path)
-        self.timeout = float(app.config.get("DB_TIMEOUT_SECONDS", 5.0))
-        self.auto_migrate = _auto_migrate(str(app.config.get("DB_AUTO_MIGRATE", "auto")), self.url)
+    def __init__(self, config: Mapping[str, Any], instance_path: str) -> None:
+        self.url = database_url(config, instance_path)
+        self.data_dir = data_dir(config, instance_path)
+        self.timeout = float(config.get("DB_TIMEOUT_SECONDS", 5.0))
+        self.auto_migrate = _auto_migrate(str(config.get("DB_AUTO_MIGRATE", "auto")), self.url)
+        # Card recording (MCAS_RECORD_CARDS) and the patient-hash salt (None: generated
+        # once in the data folder, see patient_hash.generated_salt).
+        self.record_cards = bool(config.get("RECORD_CARDS", True))
+        configured_salt = config.get("PATIENT_HASH_SALT")
+        self._salt: bytes | None = configured_salt.encode("utf-8") if configured_salt else None
         # While monotonic() is below this, card recording is skipped (and counted as
         # failed): during an outage the hook must not wait a timeout on every call.
         self.recording_paused_until = 0.0
@@ -107,6 +115,14 @@ class Storage:
                 self._migrated = False
             return self._engine
 
+    def salt(self) -> bytes:
+        """The secret that patient ids are hashed with (docs/storage.md)."""
+        if self._salt is None:
+            from service.storage.patient_hash import generated_salt
+
+            self._salt = generated_salt(self.data_dir)
+        return self._salt
+
     def ping(self) -> None:
         """Readiness: one round trip to the database (raises when it cannot be reached)."""
         with self.bare_engine().connect() as connection:
@@ -129,13 +145,3 @@ def _auto_migrate(mode: str, url: URL) -> bool:
     if mode != "auto":
         raise ValueError(f"MCAS_DB_AUTO_MIGRATE must be auto, always or never, not {mode!r}")
     return url.get_backend_name() == "sqlite"
-
-
-def install(app: Flask) -> Storage:
-    storage = Storage(app)
-    app.extensions[EXTENSION_KEY] = storage
-    return storage
-
-
-def storage() -> Storage:
-    return current_app.extensions[EXTENSION_KEY]

@@ -2,41 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine, select
 
+from service.cdshooks.feedback import FeedbackItem
 from service.storage.models import feedback, issued_cards
 from service.storage.upsert import insert_or_ignore
 
 UNKNOWN_TOPIC = "unknown"
-
-
-@dataclass(frozen=True)
-class FeedbackItem:
-    card: str
-    outcome: str
-    outcome_at: datetime
-    accepted_suggestions: tuple[str, ...] = ()
-    override_system: str | None = None
-    override_code: str | None = None
-    override_display: str | None = None
-    user_comment: str | None = None
-
-    @property
-    def key(self) -> str:
-        """Identity of the item per CDS Hooks: card, outcome, timestamp, suggestions."""
-        identity = [
-            self.card,
-            self.outcome,
-            self.outcome_at.astimezone(UTC).isoformat(timespec="microseconds"),
-            sorted(set(self.accepted_suggestions)),
-        ]
-        return hashlib.sha256(json.dumps(identity).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -13,19 +13,16 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
-
 from service.ops import metrics
-from service.storage.database import storage
+from service.storage.database import Storage
 from service.storage.models import issued_cards
-from service.storage.patient_hash import generated_salt, patient_hash
+from service.storage.patient_hash import patient_hash
 from service.storage.upsert import insert_or_ignore
 
 log = logging.getLogger(__name__)
 
 _failures = 0
 _failures_lock = threading.Lock()
-_SALT_CACHE_KEY = "mcas_patient_salt"
 # After a failure, recording pauses this long, so an outage costs the hook one timeout.
 RECORDING_BACKOFF_SECONDS = 5.0
 
@@ -42,17 +39,8 @@ def _count_failure() -> None:
     metrics.record_storage_failure("record_cards")
 
 
-def _salt() -> bytes:
-    app = current_app
-    cached = app.extensions.get(_SALT_CACHE_KEY)
-    if cached is None:
-        configured = app.config.get("PATIENT_HASH_SALT")
-        cached = configured.encode("utf-8") if configured else generated_salt(storage().data_dir)
-        app.extensions[_SALT_CACHE_KEY] = cached
-    return cached
-
-
 def record_issued_cards(
+    store: Storage,
     cards: Iterable[Mapping[str, Any]],
     *,
     hook_instance: str,
@@ -62,16 +50,15 @@ def record_issued_cards(
 ) -> bool:
     """Store one row per card; False (logged, counted) when that failed. Never raises."""
     cards = list(cards)
-    if not cards or not current_app.config.get("RECORD_CARDS", True):
+    if not cards or not store.record_cards:
         return True
-    store = storage()
     if time.monotonic() < store.recording_paused_until:
         for _ in cards:
             _count_failure()
         log.debug("card recording paused after a failure; %d card(s) not recorded", len(cards))
         return False
     try:
-        hashed = patient_hash(_salt(), patient_id)
+        hashed = patient_hash(store.salt(), patient_id)
         rows = [
             {
                 "card_uuid": str(card["uuid"]),

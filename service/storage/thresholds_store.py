@@ -22,7 +22,8 @@ from sqlalchemy.exc import IntegrityError
 
 from service.storage.models import thresholds_active, thresholds_versions
 from service.thresholds.fields import diff, thresholds_to_mapping
-from service.thresholds.model import Thresholds, thresholds_from_mapping
+from service.thresholds.model import Thresholds
+from service.thresholds.schema import thresholds_from_mapping
 
 ACTIVE_ROW = 1
 

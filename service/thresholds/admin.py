@@ -14,6 +14,13 @@ from typing import Any
 import yaml
 from sqlalchemy import Engine
 
+# NoChange and StaleVersion are refusals of this module's API too (the web maps them to 409).
+from service.storage.thresholds_store import (
+    NoChange as NoChange,
+)
+from service.storage.thresholds_store import (
+    StaleVersion as StaleVersion,
+)
 from service.storage.thresholds_store import (
     StoredVersion,
     active_version,
@@ -28,7 +35,8 @@ from service.thresholds.fields import (
     thresholds_to_mapping,
     validation_errors,
 )
-from service.thresholds.model import Thresholds, ThresholdsError, thresholds_from_mapping
+from service.thresholds.model import Thresholds, ThresholdsError
+from service.thresholds.schema import thresholds_from_mapping
 from service.thresholds.source import ActiveThresholds
 
 
@@ -170,6 +178,15 @@ def history_of(provider: ActiveThresholds, engine: Engine | None) -> dict[str, A
         "active": active_number,
         "versions": [{**v.summary(), "active": v.number == active_number} for v in versions],
     }
+
+
+def version_detail(engine: Engine | None, number: int) -> dict[str, Any] | None:
+    """Stored version ``number`` with its values, or None (none stored, or file mode)."""
+    if engine is None:
+        return None
+    with engine.connect() as connection:
+        found = load_version(connection, number)
+    return None if found is None else {**found.summary(), "values": found.values}
 
 
 def export_yaml(active: Active) -> str:

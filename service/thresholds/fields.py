@@ -16,7 +16,8 @@ import yaml
 from marshmallow import ValidationError
 
 from service.cdshooks.validation_errors import error_pairs
-from service.thresholds.model import Thresholds, ThresholdsSchema
+from service.thresholds.model import Thresholds
+from service.thresholds.schema import ThresholdsSchema
 
 META_FILE = "thresholds_meta.yaml"
 

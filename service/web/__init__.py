@@ -1,1 +1,30 @@
-"""Thin Flask blueprints: parse, call the pipeline, answer. No clinical logic here."""
+"""The HTTP layer: Flask blueprints, error handlers, CORS, token checks, templates, static.
+
+The only package (with the app factory and ``service/ops/``) that imports Flask.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register every blueprint: discovery, the hook, feedback, administration."""
+    from service.web import (
+        admin_page,
+        admin_report,
+        admin_thresholds,
+        discovery,
+        feedback,
+        hooks,
+    )
+
+    for blueprint in (
+        discovery.bp,
+        hooks.bp,
+        feedback.bp,
+        admin_report.bp,
+        admin_thresholds.bp,
+        admin_page.bp,
+    ):
+        app.register_blueprint(blueprint)

@@ -1,4 +1,4 @@
-"""The administrator credential: a bearer token, distinct from the EHR's JWT.
+"""The administrator guard, checking the credential of service/auth/admin_token.py.
 
 ``@require_admin`` guards administrator routes (the feedback report now, the thresholds
 API next). Without ``MCAS_ADMIN_TOKEN`` those routes answer 503: administration is off
@@ -8,46 +8,15 @@ rather than open. The token is compared in constant time and never logged.
 from __future__ import annotations
 
 import functools
-import hmac
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, request
 
-from service.errors import outcome_response
-from service.settings import Setting
-
-MIN_TOKEN_LENGTH = 32
+from service.auth.admin_token import admin_token_matches
+from service.web.errors import outcome_response
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _parse_token(raw: str) -> str:
-    token = raw.strip()
-    if len(token) < MIN_TOKEN_LENGTH:
-        raise ValueError(
-            f"must be at least {MIN_TOKEN_LENGTH} characters "
-            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
-        )
-    return token
-
-
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "ADMIN_TOKEN",
-        None,
-        _parse_token,
-        "Bearer token of administrators (`Authorization: Bearer <token>`), at least 32 "
-        "characters. Not the EHR's JWT. Unset: administrator endpoints answer 503.",
-    ),
-)
-
-
-def admin_token_matches(authorization: str | None, expected: str) -> bool:
-    scheme, _, presented = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not presented.strip():
-        return False
-    return hmac.compare_digest(presented.strip().encode("utf-8"), expected.encode("utf-8"))
 
 
 def admin_denial() -> Response | None:

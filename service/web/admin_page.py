@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template
 
-from service.web.admin_thresholds import fields_info
+from service.web.thresholds_fields import fields_info
 
 bp = Blueprint(
     "admin_page",

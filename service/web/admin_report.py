@@ -6,13 +6,12 @@ import logging
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy.exc import SQLAlchemyError
 
-from service.errors import BadRequest, outcome_response
+from service.errors import BadRequest
 from service.ops.state import state
-from service.storage.database import storage
 from service.storage.report import outcomes_report, parse_period
 from service.web.admin_auth import require_admin
+from service.web.storage import storage
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +27,5 @@ def feedback_report() -> ResponseReturnValue:
         )
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
-    try:
-        report = outcomes_report(storage().engine(), since, until)
-    except SQLAlchemyError as exc:
-        log.error("feedback report failed: %s", type(getattr(exc, "orig", None) or exc).__name__)
-        response = outcome_response(503, "The database is unavailable just now; retry later.")
-        response.headers["Retry-After"] = "5"
-        return response
-    return jsonify(report)
+    # A database that cannot answer becomes 503 + Retry-After (service/web/errors.py).
+    return jsonify(outcomes_report(storage().engine(), since, until))

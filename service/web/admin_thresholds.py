@@ -7,26 +7,22 @@ version they edit (``base_version``); a stale one gets 409. docs/administration.
 from __future__ import annotations
 
 import logging
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, json, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
-from sqlalchemy.exc import SQLAlchemyError
 
-from service.errors import BadRequest, outcome_response
-from service.knowledge.model import bundled_cards_dir
+from service.errors import BadRequest, NotFound
 from service.ops.state import state
-from service.storage.database import storage
-from service.storage.thresholds_store import NoChange, StaleVersion, load_version
 from service.thresholds import admin
-from service.thresholds.fields import FieldInfo, field_infos
 from service.thresholds.model import ThresholdsError
 from service.thresholds.preview import load_scenarios, preview
 from service.thresholds.source import ActiveThresholds
 from service.web.admin_auth import protect_blueprint
+from service.web.errors import outcome_response
+from service.web.storage import storage
+from service.web.thresholds_fields import fields_info
 
 log = logging.getLogger(__name__)
 
@@ -80,38 +76,13 @@ def _provider() -> ActiveThresholds:
     return provider
 
 
-@cache
-def _fields(cards_dir: str) -> list[FieldInfo]:
-    return field_infos(Path(cards_dir))
-
-
-def fields_info() -> list[FieldInfo]:
-    return _fields(str(current_app.config.get("CARDS_DIR") or bundled_cards_dir()))
-
-
 def _invalid(errors: list[dict[str, str]]) -> Response:
     """400 OperationOutcome, one issue per field, its path in ``expression``."""
-    outcome = {
-        "resourceType": "OperationOutcome",
-        "issue": [
-            {
-                "severity": "error",
-                "code": "invalid",
-                "diagnostics": f"{e['field']}: {e['message']}",
-                "expression": [e["field"]],
-            }
-            for e in errors
-        ],
-    }
-    return Response(json.dumps(outcome), status=400, mimetype="application/json")
-
-
-@bp.errorhandler(SQLAlchemyError)
-def _database_down(exc: SQLAlchemyError) -> Response:
-    log.error("thresholds storage failed: %s", type(getattr(exc, "orig", None) or exc).__name__)
-    response = outcome_response(503, "The database is unavailable just now; retry later.")
-    response.headers["Retry-After"] = "5"
-    return response
+    return outcome_response(
+        400,
+        [f"{e['field']}: {e['message']}" for e in errors],
+        fields=[e["field"] for e in errors],
+    )
 
 
 @bp.errorhandler(ThresholdsError)
@@ -176,7 +147,7 @@ def _change_response(made: Any) -> ResponseReturnValue:
 
 
 def _refusal(exc: Exception) -> Response:
-    if isinstance(exc, StaleVersion):
+    if isinstance(exc, admin.StaleVersion):
         return outcome_response(
             409,
             f"The proposal edits {exc.expected}, but the active version is now {exc.active}: "
@@ -206,7 +177,7 @@ def apply_proposal() -> ResponseReturnValue:
         )
     except admin.ProposalInvalid as exc:
         return _invalid(exc.errors)
-    except (StaleVersion, admin.FileMode, NoChange) as exc:
+    except (admin.StaleVersion, admin.FileMode, admin.NoChange) as exc:
         return _refusal(exc)
     log.info("thresholds version %s applied", made.version_id)
     return _change_response(made)
@@ -227,7 +198,7 @@ def rollback() -> ResponseReturnValue:
         )
     except LookupError as exc:
         return outcome_response(404, str(exc))
-    except (StaleVersion, admin.FileMode, NoChange) as exc:
+    except (admin.StaleVersion, admin.FileMode, admin.NoChange) as exc:
         return _refusal(exc)
     log.info("thresholds rolled back to version %d as %s", data["to_version"], made.version_id)
     return _change_response(made)
@@ -240,14 +211,10 @@ def history() -> ResponseReturnValue:
 
 @bp.get("/versions/<int:number>")
 def version(number: int) -> ResponseReturnValue:
-    engine = _engine()
-    if engine is None:
-        return outcome_response(404, f"There is no thresholds version {number}.")
-    with engine.connect() as connection:
-        found = load_version(connection, number)
+    found = admin.version_detail(_engine(), number)
     if found is None:
-        return outcome_response(404, f"There is no thresholds version {number}.")
-    return jsonify({**found.summary(), "values": found.values})
+        raise NotFound(f"There is no thresholds version {number}.")
+    return jsonify(found)
 
 
 @bp.get("/export")

@@ -30,7 +30,7 @@ ALLOWED_REQUEST_HEADERS = frozenset({"authorization", "content-type", "accept"})
 MAX_AGE_SECONDS = 600
 
 
-def install_cors(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     raw = app.config["CORS_ORIGINS"]
     origins = frozenset(parse_list(raw) if isinstance(raw, str) else raw)
     app.extensions["mcas_cors"] = origins

@@ -13,6 +13,7 @@ from service.ops.gc_pause import collection_paused
 from service.ops.state import state
 from service.pipeline.hook import run_hook
 from service.storage.issued import record_issued_cards
+from service.web.storage import storage
 
 bp = Blueprint("hooks", __name__)
 
@@ -48,6 +49,7 @@ def _cards_for(service_id: str) -> list[dict[str, Any]]:
     )
     g.card_topics = result.topics
     record_issued_cards(
+        storage(),
         result.cards,
         hook_instance=hook_request.hook_instance,
         patient_id=hook_request.patient_id,

@@ -14,10 +14,10 @@ from service.auth.rejections import rejection_code
 from service.auth.replay import MemoryReplayCache, ReplayCache, SqliteReplayCache
 from service.auth.trust import TrustConfigError, load_trust_file
 from service.auth.verifier import ENABLEABLE_ALGORITHMS, InvalidToken, TokenVerifier
-from service.errors import outcome_response
 from service.ops import health, metrics
 from service.ops.state import state
 from service.settings import parse_list
+from service.web.errors import outcome_response
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class _Auth:
         self.replay = replay
 
 
-def install_auth(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     if app.config["AUTH_DISABLED"]:
         app.extensions[EXTENSION_KEY] = _Auth(None, None)
         app.before_request(_local_testing_check)

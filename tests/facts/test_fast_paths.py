@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from service.knowledge.model import bundled_cards_dir, load_knowledge
+from service.knowledge.loader import bundled_cards_dir, load_knowledge
 from service.pipeline.facts.codes import codes_in, codings
 
 KNOWLEDGE = load_knowledge(bundled_cards_dir())

@@ -16,7 +16,7 @@ import pytest
 
 from service.fhir import client as fhir_client
 from service.fhir import fetcher_for
-from service.pipeline.prefetch import ResolvedPrefetch, resolve_prefetch
+from service.pipeline.prefetch import ResolvedPrefetch, prefetch_templates, resolve_prefetch
 
 from .conftest import make_app
 from .loopback import LoopbackServer, Reply, Seen
@@ -44,7 +44,7 @@ def _bundle(*resources: dict[str, Any], next_url: str | None = None) -> dict[str
 
 
 def _templates() -> dict[str, str]:
-    return make_app([]).extensions["mcas"].knowledge.prefetch_templates
+    return dict(prefetch_templates(make_app([]).extensions["mcas"].knowledge))
 
 
 def resolve(

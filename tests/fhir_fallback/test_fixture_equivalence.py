@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from service.pipeline.prefetch import resolve_prefetch
+from service.pipeline.prefetch import prefetch_templates, resolve_prefetch
 from service.scenarios.fixtures import Fixture, iter_fixtures, request_for
 
 from .conftest import make_app
@@ -72,7 +72,7 @@ def test_same_cards_from_the_prefetch_or_from_the_fhir_server(
 ) -> None:
     request = request_for(fixture, NOW)
     prefetch = request.get("prefetch") or {}
-    templates = app.extensions["mcas"].knowledge.prefetch_templates
+    templates = prefetch_templates(app.extensions["mcas"].knowledge)
 
     # From the prefetch alone: no fhirServer, so nothing can be fetched.
     prefetch_only = copy.deepcopy(request)

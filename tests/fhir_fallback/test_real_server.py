@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.fhir import fetcher_for
-from service.pipeline.prefetch import ResolvedPrefetch, resolve_prefetch
+from service.pipeline.prefetch import ResolvedPrefetch, prefetch_templates, resolve_prefetch
 
 from .conftest import (
     MEDREF_PATIENT,
@@ -26,7 +26,7 @@ ALL_KEYS = {"patient", "conditions", "observations", "medicationStatements", "me
 
 
 def _templates() -> dict[str, str]:
-    return make_app([]).extensions["mcas"].knowledge.prefetch_templates
+    return dict(prefetch_templates(make_app([]).extensions["mcas"].knowledge))
 
 
 def resolve(

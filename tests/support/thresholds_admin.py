@@ -10,7 +10,7 @@ from flask import Flask
 
 from service.scenarios.fixtures import FIXTURES_DIR, load_fixture, request_for
 from service.thresholds.fields import thresholds_to_mapping
-from service.thresholds.model import load_thresholds
+from service.thresholds.files import load_thresholds
 from tests.support.storage_fixtures import ADMIN_TOKEN, NOW
 
 API = "/admin/api/thresholds"

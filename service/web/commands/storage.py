@@ -9,9 +9,9 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from service.ops.state import state
-from service.storage.database import storage
 from service.storage.migrate import current_revision, head_revision, upgrade
 from service.storage.report import outcomes_report, parse_period, report_table
+from service.web.storage import storage
 
 db = AppGroup("db", help="The database of issued cards and feedback.")
 
@@ -52,6 +52,6 @@ def feedback_report(since: str | None, until: str | None, output: str) -> None:
         click.echo(report_table(report))
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     app.cli.add_command(db)
     app.cli.add_command(feedback_report)

@@ -11,9 +11,9 @@ from flask.cli import AppGroup
 from sqlalchemy import Engine
 
 from service.ops.state import state
-from service.storage.database import storage
 from service.thresholds import admin
 from service.thresholds.source import ActiveThresholds
+from service.web.storage import storage
 
 thresholds = AppGroup("thresholds", help="Administrator thresholds: export, history.")
 
@@ -51,5 +51,5 @@ def show_history() -> None:
     click.echo(json.dumps(found, indent=2, ensure_ascii=False))
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     app.cli.add_command(thresholds)
