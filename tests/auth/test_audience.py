@@ -9,13 +9,19 @@ accepted with a spoofed Host.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 
 from tests.auth_helpers import DISCOVERY, ISSUER, Signer, auth_app, bearer, write_json
+from tests.support.postgres import free_port
 
 # Another CDS service the same EHR calls, with tokens for it.
 OTHER_SERVICE = "https://other-cds.example.com"
@@ -113,3 +119,39 @@ def test_allowed_hosts_from_the_environment(
     for base in ("http://localhost:5000", "http://127.0.0.1:5000"):
         token = signer.token(DISCOVERY, base=base)
         assert client.get(DISCOVERY, base_url=base, headers=bearer(token)).status_code == 200
+
+
+def test_serve_verify_tokens_sets_the_allowed_hosts(tmp_path: Path, signer: Signer) -> None:
+    # `mcas-cds serve --verify-tokens` names the address it serves, so a token for it passes.
+    jwks = write_json(tmp_path / "k.json", signer.jwks())
+    issuers = {"issuers": [{"iss": ISSUER, "jwks_file": str(jwks)}]}
+    trust = write_json(tmp_path / "trust.json", issuers)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCAS_")}
+    env.update(
+        MCAS_TRUST_FILE=str(trust),
+        MCAS_DATA_DIR=str(tmp_path / "data"),
+        MCAS_AUTH_DISABLED="false",
+    )
+    executable = Path(sys.executable).parent / "mcas-cds"
+    process = subprocess.Popen(
+        [str(executable), "serve", "--verify-tokens", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(base + "/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None
+                assert time.monotonic() < deadline, "mcas-cds serve did not start"
+                time.sleep(0.2)
+        token = signer.token(DISCOVERY, base=base, now=time.time())
+        assert requests.get(base + DISCOVERY, headers=bearer(token), timeout=5).status_code == 200
+        assert requests.get(base + "/readyz", timeout=5).status_code == 200
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
