@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.auth.audience import parse_allowed_hosts
+from service.auth.audience import parse_allowed_hosts, parse_trusted_proxies
 from service.settings import Setting, parse_bool, parse_list
 
 SETTINGS: tuple[Setting, ...] = (
@@ -44,6 +44,16 @@ SETTINGS: tuple[Setting, ...] = (
         "(401). For a service reached under several names, e.g. "
         "`cds.example.org,cds.internal:8443`. `mcas-cds serve --verify-tokens` sets it to "
         "the address it serves.",
+    ),
+    Setting(
+        "TRUSTED_PROXIES",
+        [],
+        parse_trusted_proxies,
+        "Comma-separated addresses or CIDR networks of the reverse proxies in front of the "
+        "service (e.g. `10.0.0.0/8` for an Ingress). Only from these are `X-Forwarded-"
+        "Proto`, `X-Forwarded-Host`, `X-Forwarded-Prefix`, `X-Forwarded-For` and a "
+        "`SCRIPT_NAME` header used (by the app and by gunicorn, deploy/gunicorn.conf.py); "
+        "from anyone else they are ignored. Default: none, not even loopback.",
     ),
     Setting(
         "JWT_ALGORITHMS",
