@@ -70,6 +70,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Sandbox rounds `iat`, so it can be half a second ahead).",
     ),
     Setting(
+        "JWT_MAX_LIFETIME_SECONDS",
+        300.0,
+        float,
+        "Longest token accepted: `exp - iat` at most this plus `MCAS_JWT_LEEWAY_SECONDS`, "
+        "in seconds (CDS Hooks advises five minutes). A longer-lived token is refused "
+        "(401, reason code `lifetime_too_long`); a token without `iat` always is (CDS Hooks "
+        "requires it). Between 1 and 86400.",
+    ),
+    Setting(
         "JKU_FETCH_TIMEOUT_SECONDS",
         3.0,
         float,
