@@ -103,7 +103,7 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "Where seen `jti` values are kept until their token expires: the path of an "
         "SQLite file shared by all workers on one host, or `memory` (one cache per "
-        "process). Default: `replay-cache.sqlite3` in the Flask instance folder. "
+        "process). Default: `replay-cache.sqlite3` in `MCAS_DATA_DIR`. "
         "See docs/security.md for several replicas.",
     ),
 )

@@ -18,6 +18,7 @@ from service.auth.verifier import ENABLEABLE_ALGORITHMS, InvalidToken, TokenVeri
 from service.ops import health, metrics
 from service.ops.state import state
 from service.settings import parse_list
+from service.storage.database import data_dir
 from service.web.errors import outcome_response
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,9 @@ def _build_verifier(app: Flask) -> TokenVerifier:
 
 
 def _build_replay_cache(app: Flask) -> ReplayCache:
-    where = app.config.get("REPLAY_CACHE") or str(Path(app.instance_path) / "replay-cache.sqlite3")
+    where = app.config.get("REPLAY_CACHE") or str(
+        data_dir(app.config, app.instance_path) / "replay-cache.sqlite3"
+    )
     if where == "memory":
         return MemoryReplayCache()
     try:
