@@ -50,3 +50,41 @@ def test_fallback_key_unavailable_log_names_the_key(capsys: pytest.CaptureFixtur
         if line["message"] == "FHIR fallback: key unavailable"
     ]
     assert [line.get("prefetch_key") for line in lines] == ["observations"]
+
+
+def missing_count(key: str, cause: str) -> float:
+    from prometheus_client import REGISTRY
+
+    labels = {"key": key, "cause": cause}
+    return REGISTRY.get_sample_value("mcas_prefetch_missing_total", labels) or 0.0
+
+
+@pytest.mark.parametrize(
+    ("fhir_server", "cause", "named"),
+    [
+        (None, "no_fhir_server", "fhirServer"),
+        ("http://127.0.0.1:8090/fhir", "fhir_server_not_allowed", "MCAS_FHIR_ALLOWED_SERVERS"),
+    ],
+)
+def test_missing_data_without_an_allowed_fhir_server_is_logged_and_counted(
+    capsys: pytest.CaptureFixture[str], fhir_server: str | None, cause: str, named: str
+) -> None:
+    before = missing_count("observations", cause)
+    app = hook_app()  # no MCAS_FHIR_ALLOWED_SERVERS: no server may be queried
+    response = app.test_client().post(HOOK, json=sandbox_body(fhir_server, ("observations",)))
+    assert response.status_code == 200  # the Sandbox shows its cards ("All clear!" or not)
+    assert missing_count("observations", cause) == before + 1
+    lines = [
+        line
+        for line in log_lines(capsys.readouterr().err)
+        if line.get("prefetch_key") == "observations" and line["level"] == "WARNING"
+    ]
+    assert len(lines) == 1
+    assert named in lines[0]["reason"]
+
+
+def test_required_data_missing_is_counted_too(capsys: pytest.CaptureFixture[str]) -> None:
+    before = missing_count("conditions", "no_fhir_server")
+    response = hook_app().test_client().post(HOOK, json=sandbox_body(None, ("conditions",)))
+    assert response.status_code == 412
+    assert missing_count("conditions", "no_fhir_server") == before + 1
