@@ -1,8 +1,9 @@
 """JSON-line logs: one object per line, and one line per answered request.
 
 Only an allowlist of fields leaves the process (hookInstance, route, status, duration,
-card topics, the reason a token was refused, the prefetch key a fallback missed, ...): never a token, a name, a patient
-identifier or a request body, whatever a caller puts in ``extra``. Exceptions are logged
+card topics, the reason a token was refused, the prefetch key a fallback missed, ...):
+never a token, a name, a patient identifier or a request body, whatever a caller puts in
+``extra``. Exceptions are logged
 by type and stack frames, without their message, because messages can quote input.
 """
 
