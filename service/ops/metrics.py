@@ -78,6 +78,13 @@ FALLBACK_FAILURES = Counter(
     "FHIR fallback calls that failed (error status, timeout, unreadable answer), by key.",
     ["key"],
 )
+PREFETCH_MISSING = Counter(
+    "mcas_prefetch_missing",
+    "Prefetch keys a hook call lacked while no FHIR server could be queried for them, by "
+    "key and cause (no_fhir_server: the request named none; fhir_server_not_allowed: not "
+    "in MCAS_FHIR_ALLOWED_SERVERS). The hook answered without that data.",
+    ["key", "cause"],
+)
 TOKEN_REJECTIONS = Counter(
     "mcas_token_rejections",
     "Requests refused with 401 because the bearer JWT was missing or invalid, by reason.",
@@ -118,6 +125,11 @@ def record_fallback(key: str, ok: bool) -> None:
     FALLBACK_CALLS.labels(key=_label(key)).inc()
     if not ok:
         FALLBACK_FAILURES.labels(key=_label(key)).inc()
+
+
+def record_prefetch_missing(key: str, cause: str) -> None:
+    """Count one prefetch ``key`` left missing because no FHIR server could be queried."""
+    PREFETCH_MISSING.labels(key=_label(key), cause=_label(cause)).inc()
 
 
 def record_token_rejection(reason: str) -> None:
