@@ -88,3 +88,68 @@ def test_required_data_missing_is_counted_too(capsys: pytest.CaptureFixture[str]
     response = hook_app().test_client().post(HOOK, json=sandbox_body(None, ("conditions",)))
     assert response.status_code == 412
     assert missing_count("conditions", "no_fhir_server") == before + 1
+
+
+# --- 401s that say what would fix them ---------------------------------------------------
+
+
+def rejections(err: str) -> list[dict[str, Any]]:
+    return [line for line in log_lines(err) if line["message"] == "client token rejected"]
+
+
+def auth_client(tmp_path: Any, signer: Any) -> Any:
+    from tests.auth_helpers import ISSUER, auth_app, write_json
+
+    jwks = write_json(tmp_path / "k.json", signer.jwks())
+    return auth_app(tmp_path, [{"iss": ISSUER, "jwks_file": str(jwks)}]).test_client()
+
+
+def test_rejection_log_names_the_iss_that_arrived(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.auth_helpers import BASE, DISCOVERY, Signer, bearer
+
+    signer = Signer()
+    client = auth_client(tmp_path, signer)
+    token = signer.token(iss="https://other-ehr.example.com")
+    assert client.get(DISCOVERY, base_url=BASE, headers=bearer(token)).status_code == 401
+    err = capsys.readouterr().err
+    (line,) = rejections(err)
+    assert line["token_iss"] == "https://other-ehr.example.com"
+    assert line["expected_aud"] == BASE + DISCOVERY
+    for part in token.split("."):
+        assert part not in err
+
+
+def test_rejection_log_names_the_aud_expected_and_the_aud_sent(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.auth_helpers import BASE, DISCOVERY, ISSUER, Signer, bearer
+
+    signer = Signer()
+    client = auth_client(tmp_path, signer)
+    token = signer.token(base="http://cds.internal:8080")
+    assert client.get(DISCOVERY, base_url=BASE, headers=bearer(token)).status_code == 401
+    err = capsys.readouterr().err
+    (line,) = rejections(err)
+    assert line["token_iss"] == ISSUER
+    assert line["expected_aud"] == BASE + DISCOVERY
+    assert line["token_aud"] == "http://cds.internal:8080" + DISCOVERY
+    assert "MCAS_PUBLIC_BASE_URL" in line["reason"]  # what to change if the EHR is right
+    for part in token.split("."):
+        assert part not in err
+
+
+def test_the_request_log_line_of_a_401_carries_them_too(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.auth_helpers import BASE, DISCOVERY, Signer, bearer
+
+    signer = Signer()
+    client = auth_client(tmp_path, signer)
+    token = signer.token(iss="https://other-ehr.example.com")
+    client.get(DISCOVERY, base_url=BASE, headers=bearer(token))
+    (line,) = [x for x in log_lines(capsys.readouterr().err) if x["message"] == "request answered"]
+    assert line["status"] == 401
+    assert line["token_iss"] == "https://other-ehr.example.com"
+    assert line["expected_aud"] == BASE + DISCOVERY
