@@ -36,6 +36,11 @@ ALLOWED_FIELDS = (
     # A prefetch key is a name from cards/ ("conditions"), never patient data: without it
     # an operator cannot tell which data the FHIR fallback failed to get (issue 17).
     "prefetch_key",
+    # A refused token's claimed issuer and audience and the audience expected: what fixes
+    # a misconfigured client or setting (issue 17). URLs, never the token.
+    "token_iss",
+    "token_aud",
+    "expected_aud",
 )
 _HANDLER_MARK = "_mcas_json_lines"
 _quiet: ContextVar[bool] = ContextVar("mcas_quiet_logs", default=False)
@@ -128,5 +133,6 @@ def _log_request(response: Response) -> Response:
         fields["iss"] = g.client_iss  # which trusted client called: not a secret
     if "auth_failure" in g:
         fields["reason"] = g.auth_failure
+        fields.update(g.get("auth_failure_details") or {})
     _request_log.info("request answered", extra=fields)
     return response

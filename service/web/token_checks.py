@@ -5,7 +5,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import sqlite3
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 
@@ -184,10 +186,33 @@ def expected_audience() -> str:
     )
 
 
-def _refuse(reason: str) -> Response:
-    log.warning("client token rejected", extra={"reason": reason})
+def _refuse(
+    reason: str, claimed: Mapping[str, Any] | None = None, expected: str | None = None
+) -> Response:
+    """401, logged with what would fix it: the claimed `iss` and `aud`, the expected `aud`."""
+    code = rejection_code(reason)
+    claimed = claimed or {}
+    details: dict[str, Any] = {}
+    if "iss" in claimed:
+        details["token_iss"] = claimed["iss"]
+    if "aud" in claimed:
+        details["token_aud"] = claimed["aud"]
+    if expected is not None:
+        details["expected_aud"] = expected
+    if code == "untrusted_issuer" and "iss" in claimed:
+        reason = (
+            f"{reason}: {claimed['iss']!r} is not an issuer of the trust file (MCAS_TRUST_FILE)"
+        )
+    elif code == "wrong_audience" and expected is not None:
+        reason = (
+            f"{reason}: the token was minted for {claimed.get('aud')!r}, the service expects "
+            f"{expected!r}; if the EHR calls the service by that URL, set "
+            "MCAS_PUBLIC_BASE_URL (or MCAS_ALLOWED_HOSTS) to match"
+        )
+    log.warning("client token rejected", extra={"reason": reason, **details})
     g.auth_failure = reason
-    metrics.record_token_rejection(rejection_code(reason))
+    g.auth_failure_details = details
+    metrics.record_token_rejection(code)
     return _unauthorized()
 
 
@@ -211,7 +236,7 @@ def _verify_request() -> Response | None:
     try:
         token = auth.verifier.verify(request.headers.get("Authorization"), expected, now)
     except InvalidToken as exc:
-        return _refuse(exc.reason)
+        return _refuse(exc.reason, exc.claimed, expected)
     key = f"{token.iss}\x1f{token.jti}"
     leeway = float(current_app.config["JWT_LEEWAY_SECONDS"])
     if not auth.replay.claim(key, token.exp + leeway, now):
