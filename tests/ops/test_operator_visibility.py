@@ -153,3 +153,62 @@ def test_the_request_log_line_of_a_401_carries_them_too(
     assert line["status"] == 401
     assert line["token_iss"] == "https://other-ehr.example.com"
     assert line["expected_aud"] == BASE + DISCOVERY
+
+
+# --- CORS refusals ---------------------------------------------------------------------
+
+SANDBOX = "http://127.0.0.1:8080"
+
+
+def cors_refusals(kind: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("mcas_cors_refusals_total", {"kind": kind}) or 0.0
+
+
+def preflight(client: Any, origin: str) -> Any:
+    return client.options(
+        "/cds-services",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
+
+
+@pytest.mark.parametrize("configured", [SANDBOX, ""])
+def test_cors_refusal_is_logged_and_counted(
+    capsys: pytest.CaptureFixture[str], configured: str
+) -> None:
+    client = hook_app(CORS_ORIGINS=configured).test_client()
+    before = cors_refusals("preflight")
+    response = preflight(client, "http://evil.example")
+    assert response.status_code == 403
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert cors_refusals("preflight") == before + 1
+    lines = log_lines(capsys.readouterr().err)
+    (refusal,) = [line for line in lines if line["message"] == "CORS request refused"]
+    assert "http://evil.example" in refusal["reason"] and "MCAS_CORS_ORIGINS" in refusal["reason"]
+    (answered,) = [line for line in lines if line["message"] == "request answered"]
+    assert answered["status"] == 403 and "MCAS_CORS_ORIGINS" in answered["reason"]
+
+
+def test_an_allowed_preflight_is_still_a_204(capsys: pytest.CaptureFixture[str]) -> None:
+    client = hook_app(CORS_ORIGINS=SANDBOX).test_client()
+    before = cors_refusals("preflight")
+    response = preflight(client, SANDBOX)
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == SANDBOX
+    assert cors_refusals("preflight") == before
+    assert "CORS request refused" not in capsys.readouterr().err
+
+
+def test_a_call_from_another_origin_is_counted(capsys: pytest.CaptureFixture[str]) -> None:
+    client = hook_app(CORS_ORIGINS=SANDBOX).test_client()
+    before = cors_refusals("request")
+    response = client.get("/cds-services", headers={"Origin": "http://evil.example"})
+    assert response.status_code == 200  # answered; the browser withholds it from the page
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert cors_refusals("request") == before + 1
+    assert "CORS request refused" in capsys.readouterr().err
