@@ -85,6 +85,12 @@ PREFETCH_MISSING = Counter(
     "in MCAS_FHIR_ALLOWED_SERVERS). The hook answered without that data.",
     ["key", "cause"],
 )
+CORS_REFUSALS = Counter(
+    "mcas_cors_refusals",
+    "Browser calls under /cds-services from an origin not in MCAS_CORS_ORIGINS, by kind: "
+    "preflight (answered 403) or request (answered without CORS headers).",
+    ["kind"],
+)
 TOKEN_REJECTIONS = Counter(
     "mcas_token_rejections",
     "Requests refused with 401 because the bearer JWT was missing or invalid, by reason.",
@@ -130,6 +136,11 @@ def record_fallback(key: str, ok: bool) -> None:
 def record_prefetch_missing(key: str, cause: str) -> None:
     """Count one prefetch ``key`` left missing because no FHIR server could be queried."""
     PREFETCH_MISSING.labels(key=_label(key), cause=_label(cause)).inc()
+
+
+def record_cors_refusal(kind: str) -> None:
+    """Count one browser call refused by the CORS allowlist: ``preflight`` or ``request``."""
+    CORS_REFUSALS.labels(kind=_label(kind)).inc()
 
 
 def record_token_rejection(reason: str) -> None:

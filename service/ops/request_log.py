@@ -131,6 +131,8 @@ def _log_request(response: Response) -> Response:
         fields["topics"] = list(topics)
     if "client_iss" in g:
         fields["iss"] = g.client_iss  # which trusted client called: not a secret
+    if "cors_refusal" in g:
+        fields["reason"] = g.cors_refusal
     if "auth_failure" in g:
         fields["reason"] = g.auth_failure
         fields.update(g.get("auth_failure_details") or {})
