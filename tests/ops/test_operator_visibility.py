@@ -212,3 +212,24 @@ def test_a_call_from_another_origin_is_counted(capsys: pytest.CaptureFixture[str
     assert "Access-Control-Allow-Origin" not in response.headers
     assert cors_refusals("request") == before + 1
     assert "CORS request refused" in capsys.readouterr().err
+
+
+# --- discovery with a trailing slash -----------------------------------------------------
+
+
+def test_discovery_with_a_trailing_slash_answers_like_without() -> None:
+    client = hook_app().test_client()
+    plain = client.get("/cds-services")
+    slashed = client.get("/cds-services/")
+    assert slashed.status_code == 200
+    assert slashed.get_json() == plain.get_json()
+
+
+def test_discovery_with_a_trailing_slash_checks_the_token_for_that_url(tmp_path: Any) -> None:
+    from tests.auth_helpers import BASE, Signer, bearer
+
+    signer = Signer()
+    client = auth_client(tmp_path, signer)
+    token = signer.token("/cds-services/")
+    assert client.get("/cds-services/", base_url=BASE, headers=bearer(token)).status_code == 200
+    assert client.get("/cds-services/", base_url=BASE).status_code == 401
