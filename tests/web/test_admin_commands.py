@@ -71,3 +71,32 @@ def test_admin_command_on_an_unmigrated_postgresql_database_says_so(
     done = flask(env, "feedback-report")
     assert done.returncode != 0
     assert "db upgrade" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("command", [("db", "upgrade"), ("thresholds", "history")])
+def test_admin_commands_do_not_print_the_trust_file_error(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # Verification on (the default) and no MCAS_TRUST_FILE: only serving needs one.
+    done = flask({"MCAS_DATA_DIR": str(tmp_path)}, "db", "upgrade")
+    assert done.returncode == 0, done.stderr
+    done = flask({"MCAS_DATA_DIR": str(tmp_path)}, *command)
+    assert done.returncode == 0, done.stderr
+    assert "MCAS_TRUST_FILE" not in done.stderr
+    assert '"level": "ERROR"' not in done.stderr
+
+
+def test_the_serving_app_still_reports_the_missing_trust_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from service import create_app
+
+    monkeypatch.setenv("MCAS_AUTH_DISABLED", "false")
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path)})
+    client = app.test_client()
+    for _ in range(3):
+        assert client.get("/cds-services").status_code == 401
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    # Once, when the app first serves, naming the setting and the way out.
+    assert len([m for m in errors if "MCAS_TRUST_FILE is not set" in m]) == 1
+    assert client.get("/readyz").status_code == 503
