@@ -45,6 +45,9 @@ class _Auth:
     def __init__(self, verifier: TokenVerifier | None, replay: ReplayCache | None) -> None:
         self.verifier = verifier
         self.replay = replay
+        # Set once this process has said, at its first request, what keeps it from
+        # accepting tokens (see _report_serving_problems).
+        self.reported = False
 
 
 def init_app(app: Flask) -> None:
@@ -55,6 +58,7 @@ def init_app(app: Flask) -> None:
         return
     app.extensions[EXTENSION_KEY] = _Auth(_build_verifier(app), _build_replay_cache(app))
     health.register_check(app, "audience", _audience_configured)
+    app.before_request(_report_serving_problems)
     app.before_request(_verify_request)
     app.after_request(_settle_jti)
     app.teardown_request(_release_unsettled_jti)
@@ -65,6 +69,24 @@ NO_TRUST_MESSAGE = (
     "every call under /cds-services gets 401 and /readyz fails. Point it at a trust file "
     "(docs/security.md), or set MCAS_AUTH_DISABLED=true for local testing only."
 )
+
+
+def _report_serving_problems() -> None:
+    """Log, once per process and when it first serves a request, why no token can pass.
+
+    Only a serving app needs a trust file and an audience: reported at app creation, the
+    ERROR also came out of every `flask --app service` administration command, where it
+    means nothing (issue 17). Probes (/readyz) count as serving, so a deployed pod says
+    it within seconds of starting; /readyz names the failing checks all along.
+    """
+    auth: _Auth = current_app.extensions[EXTENSION_KEY]
+    if auth.reported:
+        return
+    auth.reported = True
+    if not current_app.config.get("TRUST_FILE"):
+        log.error(NO_TRUST_MESSAGE)
+    if not current_app.config.get("PUBLIC_BASE_URL") and not _allowed_hosts():
+        log.error("JWT verification is on and %s; every token is refused.", audience.NOT_CONFIGURED)
 
 
 def _no_client_trusted() -> None:
@@ -91,7 +113,6 @@ def _build_verifier(app: Flask) -> TokenVerifier:
         # Secure and still startable (`flask --app service run` works): nobody is
         # trusted, every call gets 401, and /readyz says why so no traffic is routed here.
         issuers = {}
-        log.error(NO_TRUST_MESSAGE)
         health.register_check(app, "trust", _no_client_trusted)
     raw_algorithms = app.config["JWT_ALGORITHMS"]
     algorithms = frozenset(
