@@ -11,7 +11,7 @@ import pytest
 
 from service import create_app
 from service.auth.trust import TrustConfigError
-from tests.auth_helpers import ISSUER, Signer, write_json
+from tests.support.auth_helpers import ISSUER, Signer, write_json
 
 
 def start(tmp_path: Path, trust: Any, **config: Any) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.auth_helpers import BASE, DISCOVERY, ISSUER, Signer, auth_app, bearer
+from tests.support.auth_helpers import BASE, DISCOVERY, ISSUER, Signer, auth_app, bearer
 
 
 class KeyServer:

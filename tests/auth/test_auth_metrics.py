@@ -8,7 +8,16 @@ import pytest
 from prometheus_client import REGISTRY
 
 from service.auth.rejections import REJECTION_CODES, rejection_code
-from tests.auth_helpers import BASE, DISCOVERY, ISSUER, NOW, Signer, auth_app, bearer, write_json
+from tests.support.auth_helpers import (
+    BASE,
+    DISCOVERY,
+    ISSUER,
+    NOW,
+    Signer,
+    auth_app,
+    bearer,
+    write_json,
+)
 
 
 def rejected(code: str) -> float:

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.auth_helpers import (
+from tests.support.auth_helpers import (
     BASE,
     DISCOVERY,
     ISSUER,

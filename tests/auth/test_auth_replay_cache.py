@@ -16,7 +16,8 @@ import pytest
 
 from service.auth.replay import MemoryReplayCache, ReplayCache, SqliteReplayCache
 from service.errors import ServiceError
-from tests.auth_helpers import (
+from tests.conftest import load_recording
+from tests.support.auth_helpers import (
     BASE,
     DISCOVERY,
     ISSUER,
@@ -26,9 +27,8 @@ from tests.auth_helpers import (
     bearer,
     write_json,
 )
-from tests.conftest import load_recording
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ import pytest
 from flask import Flask
 
 from service import create_app
-from tests.auth_helpers import frozen, trust_file
 from tests.conftest import SANDBOX_DIR, load_recording
+from tests.support.auth_helpers import frozen, trust_file
 
 SANDBOX_ISS = "https://sandbox.cds-hooks.org"
 RECORDED_BASE = "http://127.0.0.1:8091"

@@ -14,7 +14,7 @@ import pytest
 from bench.patients import PATIENT_NAMES
 from bench.report import evaluate_targets
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TARGET_IDS = {
     "heavy_p99_http_1_client", "extreme_p99_http_1_client", "heavy_hook_vs_floor",
     "extreme_hook_vs_floor", "typical_throughput", "no_errors_under_load", "memory_flat",

@@ -16,7 +16,7 @@ import pytest
 
 # One schema for the tests and the `mcas-cds` command, shipped with the package.
 SCHEMA_PATH = (
-    Path(__file__).resolve().parent.parent
+    Path(__file__).resolve().parents[2]
     / "service"
     / "cdshooks"
     / "schemas"

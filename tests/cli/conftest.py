@@ -144,7 +144,7 @@ def canned() -> Iterator[CannedServer]:
 def fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """sekmet-fhir (from PyPI) on a free loopback port, with its own empty database.
 
-    Open (no token) and validating, unlike tests/fhir_fallback's server: that is what the
+    Open (no token) and validating, unlike tests/fhir's server: that is what the
     CDS Hooks Sandbox needs and what `fixtures load` must cope with (a strict server
     refuses malformed resources).
     """

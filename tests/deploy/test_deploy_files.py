@@ -5,7 +5,7 @@ Dockerfile, kubernetes-validate checks every manifest against the Kubernetes API
 it ships, check-jsonschema checks the compose file against the Compose Specification
 schema it vendors (the schema ``docker compose config`` applies), the wheel the image
 installs is built and checked for completeness, and the pieces are checked against each
-other (names, probes, commands, settings). tests/test_production.py runs the image's
+other (names, probes, commands, settings). tests/deploy/test_production.py runs the image's
 command itself.
 """
 
@@ -29,7 +29,7 @@ from service import settings
 from service.ops import health
 from service.thresholds.files import load_thresholds
 from tests.conftest import ROOT
-from tests.production_server import DOCKERFILE, documented_command, image_command
+from tests.support.production_server import DOCKERFILE, documented_command, image_command
 
 DEPLOY = ROOT / "deploy"
 KUBERNETES = DEPLOY / "kubernetes"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 
-from tests.fhir_builders import REPO
+from tests.support.fhir_builders import REPO
 
 
 def test_every_service_subpackage_is_listed_for_installation() -> None:

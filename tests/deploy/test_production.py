@@ -24,8 +24,8 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.scenarios.fixtures import FIXTURES_DIR, load_fixture, request_for
-from tests.auth_helpers import ISSUER, Signer, trust_file, write_json
-from tests.production_server import (
+from tests.support.auth_helpers import ISSUER, Signer, trust_file, write_json
+from tests.support.production_server import (
     Server,
     documented_command,
     free_port,

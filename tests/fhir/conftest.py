@@ -11,8 +11,7 @@ from flask import Flask
 from service import create_app
 from service.fhir import client as fhir_client
 from tests.conftest import load_recording
-
-from .sekmet_server import TOKEN, SekmetServer
+from tests.support.sekmet_server import TOKEN, SekmetServer
 
 SANDBOX_PATIENT = "mcas-1"
 PAGED_PATIENT = "paged-1"

@@ -17,10 +17,10 @@ import pytest
 from service.fhir import client as fhir_client
 from service.fhir import fetcher_for
 from service.pipeline.prefetch import ResolvedPrefetch, prefetch_templates, resolve_prefetch
+from tests.support.loopback import LoopbackServer, Reply, Seen
+from tests.support.sekmet_server import free_port
 
 from .conftest import make_app
-from .loopback import LoopbackServer, Reply, Seen
-from .sekmet_server import free_port
 
 TOKEN = "loopback-token"
 

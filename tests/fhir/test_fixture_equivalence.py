@@ -20,9 +20,9 @@ from flask import Flask
 
 from service.pipeline.prefetch import prefetch_templates, resolve_prefetch
 from service.scenarios.fixtures import Fixture, iter_fixtures, request_for
+from tests.support.sekmet_server import SekmetServer
 
 from .conftest import make_app
-from .sekmet_server import SekmetServer
 
 URL = "/cds-services/mcas-therapy-tier"
 FIXTURES = list(iter_fixtures())

@@ -12,9 +12,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from tests.support.loopback import LoopbackServer, Reply
+from tests.support.sekmet_server import TOKEN, SekmetServer, free_port
+
 from .conftest import hook_body, make_app, sandbox_body
-from .loopback import LoopbackServer, Reply
-from .sekmet_server import TOKEN, SekmetServer, free_port
 
 URL = "/cds-services/mcas-therapy-tier"
 RECORDED_AT = datetime(2026, 11, 25, 11, 44, 40, tzinfo=UTC)  # the Sandbox recording

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
-from .loopback import LoopbackServer, Reply
-from .sekmet_server import free_port
+from tests.support.loopback import LoopbackServer, Reply
+from tests.support.sekmet_server import free_port
+
 from .test_faults import _bundle, resolve
 
 KEYS = ("patient", "conditions", "observations", "medicationStatements", "medicationRequests")

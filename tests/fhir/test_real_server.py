@@ -11,6 +11,7 @@ from typing import Any
 
 from service.fhir import fetcher_for
 from service.pipeline.prefetch import ResolvedPrefetch, prefetch_templates, resolve_prefetch
+from tests.support.sekmet_server import TOKEN, SekmetServer
 
 from .conftest import (
     MEDREF_PATIENT,
@@ -20,7 +21,6 @@ from .conftest import (
     make_app,
     sandbox_body,
 )
-from .sekmet_server import TOKEN, SekmetServer
 
 ALL_KEYS = {"patient", "conditions", "observations", "medicationStatements", "medicationRequests"}
 

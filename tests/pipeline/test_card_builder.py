@@ -6,7 +6,7 @@ import re
 import uuid
 from typing import Any
 
-from tests.fhir_builders import (
+from tests.support.fhir_builders import (
     KNOWLEDGE,
     RXNORM,
     ago,

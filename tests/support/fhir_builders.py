@@ -163,4 +163,4 @@ def mediators_elevated() -> list[dict[str, Any]]:
     return [observation("33343-5", 180, "pg/mg{creat}", when=ago(30))]
 
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ import yaml
 from service import create_app
 from service.thresholds.files import load_thresholds
 from service.thresholds.model import ThresholdsError
-from tests.fhir_builders import default_threshold_values
+from tests.support.fhir_builders import default_threshold_values
 
 
 def write(tmp_path: Path, values: Any) -> Path:

@@ -22,7 +22,7 @@ from tests.support.browser import chromium, served
 from tests.support.storage_fixtures import ADMIN_TOKEN, NOW
 from tests.support.thresholds_admin import TIER2_FIXTURE, VERSION_KEY
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 
 
 @pytest.fixture

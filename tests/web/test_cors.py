@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from service import create_app
-from tests.auth_helpers import BASE, ISSUER, Signer, auth_app, bearer, write_json
+from tests.support.auth_helpers import BASE, ISSUER, Signer, auth_app, bearer, write_json
 
 SANDBOX = "http://127.0.0.1:8080"
 PATHS = [

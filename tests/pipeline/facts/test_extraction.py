@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from tests.fhir_builders import ago, condition, facts_of, mcas, medication, observation
+from tests.support.fhir_builders import ago, condition, facts_of, mcas, medication, observation
 
 
 def test_malformed_resource_is_skipped_and_the_rest_still_counts(

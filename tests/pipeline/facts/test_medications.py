@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fhir_builders import RXNORM, ago, facts_of, medication
+from tests.support.fhir_builders import RXNORM, ago, facts_of, medication
 
 
 def classes(*resources: dict) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.fhir_builders import ago, condition, decide, mcas, observation, tier1, topics
+from tests.support.fhir_builders import ago, condition, decide, mcas, observation, tier1, topics
 
 LTE4, NMH, PGD2, HIST, TRYPTASE = "33343-5", "44340-8", "14054-1", "34316-0", "21582-2"
 

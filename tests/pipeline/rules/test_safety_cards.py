@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.fhir_builders import (
+from tests.support.fhir_builders import (
     SNOMED,
     ago,
     condition,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.pipeline.rules import scope
-from tests.fhir_builders import NOW, SNOMED, ago, condition, facts_of, mcas, topics
+from tests.support.fhir_builders import NOW, SNOMED, ago, condition, facts_of, mcas, topics
 
 
 def in_scope(*resources: dict) -> bool:
