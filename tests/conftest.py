@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,9 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from service import create_app
-
-ROOT = Path(__file__).resolve().parent.parent
-SANDBOX_DIR = Path(__file__).resolve().parent / "real_clients" / "cds-hooks-sandbox"
+from tests.support.paths import load_recording
 
 
 @pytest.fixture(autouse=True)
@@ -33,10 +29,6 @@ def app() -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
-
-
-def load_recording(name: str) -> Any:
-    return json.loads((SANDBOX_DIR / name).read_text(encoding="utf-8"))
 
 
 @pytest.fixture

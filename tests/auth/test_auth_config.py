@@ -159,7 +159,7 @@ def test_local_testing_mode_refuses_requests_through_a_proxy() -> None:
 
 
 def test_documented_example_trust_file_is_valid(tmp_path: Path) -> None:
-    from tests.conftest import ROOT
+    from tests.support.paths import ROOT
 
     example = (ROOT / "docs" / "trust.example.yaml").read_text(encoding="utf-8")
     write_json(tmp_path / "ehr-example-jwks.json", Signer().jwks())
@@ -167,7 +167,7 @@ def test_documented_example_trust_file_is_valid(tmp_path: Path) -> None:
 
 
 def test_makefile_run_uses_the_documented_local_testing_mode() -> None:
-    from tests.conftest import ROOT
+    from tests.support.paths import ROOT
 
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     run = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]

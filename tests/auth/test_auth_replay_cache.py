@@ -16,7 +16,6 @@ import pytest
 
 from service.auth.replay import MemoryReplayCache, ReplayCache, SqliteReplayCache
 from service.errors import ServiceError
-from tests.conftest import load_recording
 from tests.support.auth_helpers import (
     BASE,
     DISCOVERY,
@@ -27,6 +26,7 @@ from tests.support.auth_helpers import (
     bearer,
     write_json,
 )
+from tests.support.paths import load_recording
 
 ROOT = Path(__file__).resolve().parents[2]
 

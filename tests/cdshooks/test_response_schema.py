@@ -6,31 +6,12 @@ The e2e tests trust this schema to judge every response, so it must be able to f
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
-# One schema for the tests and the `mcas-cds` command, shipped with the package.
-SCHEMA_PATH = (
-    Path(__file__).resolve().parents[2]
-    / "service"
-    / "cdshooks"
-    / "schemas"
-    / "cds-hooks-2.0-response.schema.json"
-)
-
-
-def response_validator() -> jsonschema.Draft202012Validator:
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(
-        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-    )
-
+from tests.support.schemas import response_validator
 
 VALIDATOR = response_validator()
 

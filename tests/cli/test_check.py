@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .conftest import LOCAL_MODE, CannedServer, add_sandbox_fixture, free_port
+from tests.support.cli import LOCAL_MODE, CannedServer, add_sandbox_fixture, free_port
 
 ISSUER = "https://ehr.test.invalid"
 

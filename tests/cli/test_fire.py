@@ -15,8 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from service.cli.signing import public_jwk, thumbprint
-
-from .conftest import CannedServer, free_port
+from tests.support.cli import CannedServer, free_port
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -362,7 +361,7 @@ def test_fire_the_recorded_sandbox_patient_at_the_real_service(
     run_cli: Run, fixtures_dir: Path, live_service: str
 ) -> None:
     """The patient the CDS Hooks Sandbox sent gets tier-2 and albuterol (its README)."""
-    from .conftest import add_sandbox_fixture
+    from tests.support.cli import add_sandbox_fixture
 
     add_sandbox_fixture(fixtures_dir)
     code, out, _ = run_cli("fire", "sandbox-patient", "--url", live_service,

@@ -28,7 +28,7 @@ import yaml
 from service import settings
 from service.ops import health
 from service.thresholds.files import load_thresholds
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 from tests.support.production_server import DOCKERFILE, documented_command, image_command
 
 DEPLOY = ROOT / "deploy"

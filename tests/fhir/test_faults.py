@@ -9,20 +9,16 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
 from service.fhir import client as fhir_client
 from service.fhir import fetcher_for
-from service.pipeline.prefetch import ResolvedPrefetch, prefetch_templates, resolve_prefetch
+from service.pipeline.prefetch import resolve_prefetch
+from tests.support.fhir_resolve import TOKEN, bundle, fallback_templates, resolve
 from tests.support.loopback import LoopbackServer, Reply, Seen
 from tests.support.sekmet_server import free_port
-
-from .conftest import make_app
-
-TOKEN = "loopback-token"
 
 _CONDITION = {
     "resourceType": "Condition",
@@ -30,34 +26,6 @@ _CONDITION = {
     "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "D89.42"}]},
     "subject": {"reference": "Patient/p-1"},
 }
-
-
-def _bundle(*resources: dict[str, Any], next_url: str | None = None) -> dict[str, Any]:
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "entry": [{"resource": r} for r in resources],
-    }
-    if next_url:
-        bundle["link"] = [{"relation": "next", "url": next_url}]
-    return bundle
-
-
-def _templates() -> dict[str, str]:
-    return dict(prefetch_templates(make_app([]).extensions["mcas"].knowledge))
-
-
-def resolve(
-    base_url: str,
-    *,
-    allowed: list[str] | None = None,
-    prefetch: dict[str, Any] | None = None,
-    context: dict[str, Any] | None = None,
-    **config: Any,
-) -> ResolvedPrefetch:
-    settings = {"FHIR_ALLOWED_SERVERS": [base_url] if allowed is None else allowed, **config}
-    fetcher = fetcher_for(base_url, TOKEN, context or {"patientId": "p-1"}, settings)
-    return resolve_prefetch(prefetch or {}, _templates(), fetcher)
 
 
 def test_queries_have_the_sandbox_shape_and_carry_the_token() -> None:
@@ -101,7 +69,7 @@ def test_the_missing_keys_are_fetched_concurrently() -> None:
             in_flight.wait()
         except threading.BrokenBarrierError:
             return Reply(status=500)
-        return Reply(body=_bundle())
+        return Reply(body=bundle())
 
     with LoopbackServer(together) as server:
         resolved = resolve(server.base_url, FHIR_DEADLINE=30)
@@ -111,7 +79,7 @@ def test_the_missing_keys_are_fetched_concurrently() -> None:
 
 
 def test_a_server_slower_than_the_deadline_makes_the_keys_unavailable() -> None:
-    with LoopbackServer(lambda _: Reply(body=_bundle(), delay=3)) as server:
+    with LoopbackServer(lambda _: Reply(body=bundle(), delay=3)) as server:
         resolved = resolve(server.base_url, FHIR_DEADLINE=0.3)
 
     assert resolved.resources == {}
@@ -132,7 +100,7 @@ def test_one_retry_after_a_gateway_error(status: int) -> None:
 
     def flaky(seen: Seen) -> Reply:
         calls[seen.path] = calls.get(seen.path, 0) + 1
-        return Reply(status=status) if calls[seen.path] == 1 else Reply(body=_bundle(_CONDITION))
+        return Reply(status=status) if calls[seen.path] == 1 else Reply(body=bundle(_CONDITION))
 
     with LoopbackServer(flaky) as server:
         resolved = resolve(server.base_url)
@@ -163,7 +131,7 @@ def test_one_retry_after_a_dropped_connection() -> None:
 
     def dropping(seen: Seen) -> Reply:
         calls[seen.path] = calls.get(seen.path, 0) + 1
-        return Reply(drop=True) if calls[seen.path] == 1 else Reply(body=_bundle(_CONDITION))
+        return Reply(drop=True) if calls[seen.path] == 1 else Reply(body=bundle(_CONDITION))
 
     with LoopbackServer(dropping) as server:
         resolved = resolve(server.base_url)
@@ -186,7 +154,7 @@ def test_nothing_is_allowed_by_default() -> None:
         resolved = resolve(server.base_url, allowed=[])
 
     assert server.seen == []
-    assert set(resolved.unavailable) == set(_templates())
+    assert set(resolved.unavailable) == set(fallback_templates())
 
 
 def test_a_redirect_off_the_allowed_host_is_not_followed() -> None:
@@ -202,7 +170,7 @@ def test_a_redirect_off_the_allowed_host_is_not_followed() -> None:
 
 def test_a_next_link_off_the_allowed_server_is_not_followed() -> None:
     with LoopbackServer() as elsewhere:
-        page = _bundle(_CONDITION, next_url=f"{elsewhere.base_url}/Condition?page=2")
+        page = bundle(_CONDITION, next_url=f"{elsewhere.base_url}/Condition?page=2")
         with LoopbackServer(lambda _: Reply(body=page)) as server:
             resolved = resolve(server.base_url)
 
@@ -212,7 +180,7 @@ def test_a_next_link_off_the_allowed_server_is_not_followed() -> None:
 
 def test_next_links_that_loop_end() -> None:
     def looping(seen: Seen) -> Reply:
-        return Reply(body=_bundle(_CONDITION, next_url=f"http://127.0.0.1:{port}/fhir/x?p=1"))
+        return Reply(body=bundle(_CONDITION, next_url=f"http://127.0.0.1:{port}/fhir/x?p=1"))
 
     with LoopbackServer(looping) as server:
         port = server.port
@@ -227,8 +195,8 @@ def test_a_bundle_with_an_error_outcome_entry_from_the_server_is_unavailable() -
 
     def respond(seen: Seen) -> Reply:
         if seen.path.startswith("/fhir/Condition"):
-            return Reply(body=_bundle(_CONDITION, warning))
-        return Reply(body=_bundle(error))
+            return Reply(body=bundle(_CONDITION, warning))
+        return Reply(body=bundle(error))
 
     with LoopbackServer(respond) as server:
         resolved = resolve(server.base_url)
@@ -249,7 +217,7 @@ def test_answers_that_are_not_json_or_too_large_are_unavailable() -> None:
     def respond(seen: Seen) -> Reply:
         if seen.path.startswith("/fhir/Condition"):
             return Reply(body=b"<html>login</html>")
-        return Reply(body=_bundle(*[_CONDITION] * 50))
+        return Reply(body=bundle(*[_CONDITION] * 50))
 
     with LoopbackServer(respond) as server:
         resolved = resolve(server.base_url, FHIR_MAX_RESPONSE_BYTES=2000)
@@ -267,7 +235,7 @@ def test_a_missing_resource_read_is_no_data_but_a_missing_search_is_unavailable(
 
 
 def test_an_unknown_token_makes_only_its_key_unavailable() -> None:
-    templates = {**_templates(), "encounter": "Encounter/{{context.encounterId}}"}
+    templates = {**fallback_templates(), "encounter": "Encounter/{{context.encounterId}}"}
     with LoopbackServer() as server:
         fetcher = fetcher_for(
             server.base_url,
@@ -294,7 +262,7 @@ def test_one_pooled_session_serves_every_call() -> None:
 
 def test_cookies_from_one_call_are_never_sent_on_another() -> None:
     def respond(_: Seen) -> Reply:
-        return Reply(body=_bundle(), headers={"Set-Cookie": "session=abc; Path=/"})
+        return Reply(body=bundle(), headers={"Set-Cookie": "session=abc; Path=/"})
 
     with LoopbackServer(respond) as server:
         resolve(server.base_url)
@@ -331,10 +299,10 @@ def test_medication_references_stay_on_the_allowed_server() -> None:
                     ]
                 )
             ]
-            return Reply(body=_bundle(*statements))
+            return Reply(body=bundle(*statements))
         if seen.path.startswith("/fhir/Medication/"):
             return Reply(body={"resourceType": "Medication", "id": seen.path.rsplit("/", 1)[1]})
-        return Reply(body=_bundle())
+        return Reply(body=bundle())
 
     with LoopbackServer() as elsewhere, LoopbackServer(respond) as server:
         base_url = server.base_url
@@ -358,10 +326,10 @@ def test_a_referenced_medication_that_cannot_be_read_makes_the_key_unavailable()
                 "medicationReference": {"reference": "Medication/m1"},
                 "subject": {"reference": "Patient/p-1"},
             }
-            return Reply(body=_bundle(request))
+            return Reply(body=bundle(request))
         if seen.path.startswith("/fhir/Medication/"):
             return Reply(403)
-        return Reply(body=_bundle())
+        return Reply(body=bundle())
 
     with LoopbackServer(respond) as server:
         resolved = resolve(server.base_url)
@@ -386,7 +354,7 @@ def test_null_and_present_keys_are_never_queried() -> None:
     with LoopbackServer() as server:
         resolved = resolve(
             server.base_url,
-            prefetch={"observations": None, "conditions": _bundle(_CONDITION), "patient": None},
+            prefetch={"observations": None, "conditions": bundle(_CONDITION), "patient": None},
         )
 
     queried = sorted(urlsplit(s.path).path.split("/")[2] for s in server.seen)

@@ -20,9 +20,8 @@ from flask import Flask
 
 from service.pipeline.prefetch import prefetch_templates, resolve_prefetch
 from service.scenarios.fixtures import Fixture, iter_fixtures, request_for
+from tests.support.fhir_fallback import make_app
 from tests.support.sekmet_server import SekmetServer
-
-from .conftest import make_app
 
 URL = "/cds-services/mcas-therapy-tier"
 FIXTURES = list(iter_fixtures())

@@ -12,10 +12,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from tests.support.fhir_fallback import hook_body, make_app, sandbox_body
 from tests.support.loopback import LoopbackServer, Reply
 from tests.support.sekmet_server import TOKEN, SekmetServer, free_port
-
-from .conftest import hook_body, make_app, sandbox_body
 
 URL = "/cds-services/mcas-therapy-tier"
 RECORDED_AT = datetime(2026, 11, 25, 11, 44, 40, tzinfo=UTC)  # the Sandbox recording

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
+from tests.support.fhir_resolve import bundle, resolve
 from tests.support.loopback import LoopbackServer, Reply
 from tests.support.sekmet_server import free_port
-
-from .test_faults import _bundle, resolve
 
 KEYS = ("patient", "conditions", "observations", "medicationStatements", "medicationRequests")
 
@@ -20,7 +19,7 @@ def test_successful_fallback_calls_are_counted_without_failures() -> None:
     calls, failures = counts("mcas_fhir_fallback_calls_total"), counts(
         "mcas_fhir_fallback_failures_total"
     )
-    with LoopbackServer(lambda _: Reply(body=_bundle())) as server:
+    with LoopbackServer(lambda _: Reply(body=bundle())) as server:
         resolved = resolve(server.base_url, prefetch={"patient": {"resourceType": "Patient"}})
     assert resolved.unavailable == {}
     fetched = set(KEYS) - {"patient"}  # the prefetched key is never queried

@@ -11,9 +11,7 @@ from typing import Any
 
 from service.fhir import fetcher_for
 from service.pipeline.prefetch import ResolvedPrefetch, prefetch_templates, resolve_prefetch
-from tests.support.sekmet_server import TOKEN, SekmetServer
-
-from .conftest import (
+from tests.support.fhir_fallback import (
     MEDREF_PATIENT,
     PAGED_OBSERVATIONS,
     PAGED_PATIENT,
@@ -21,6 +19,7 @@ from .conftest import (
     make_app,
     sandbox_body,
 )
+from tests.support.sekmet_server import TOKEN, SekmetServer
 
 ALL_KEYS = {"patient", "conditions", "observations", "medicationStatements", "medicationRequests"}
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from service import create_app
-from tests.auth.test_auth_sandbox_replay import replay, sandbox_app
-from tests.conftest import load_recording
 from tests.support.auth_helpers import BASE, DISCOVERY, ISSUER, Signer, auth_app, bearer, write_json
+from tests.support.paths import load_recording
+from tests.support.sandbox_replay import replay, sandbox_app
 
 # What the recorded hook call carries that must never reach a log line.
 SECRETS = (

@@ -17,7 +17,7 @@ from service.ops import serving
 from service.ops.gunicorn_logs import JsonLogger
 from service.ops.probe import probe_url
 from service.ops.warmup import WARM_MODELS, warm_fhir_models
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 
 def test_worker_count_follows_the_cgroup_cpu_limit(tmp_path: Path) -> None:

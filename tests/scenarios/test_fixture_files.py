@@ -15,20 +15,10 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
 from service.scenarios.fixtures import Fixture, fixture_paths, iter_fixtures, load_fixture
+from tests.support.scenarios import KNOWN_TOPICS, PREFETCH_KEYS
 
 FIXTURES = list(iter_fixtures())
 
-# rules.md section 4.
-KNOWN_TOPICS = frozenset(
-    {
-        "tier-1", "tier-2", "tier-3", "tier-4", "specialist-referral",
-        "epinephrine-autoinjector", "albuterol", "aspirin-caution", "steroid-long-term",
-        "mediator-evidence", "biologic-review",
-    }
-)
-PREFETCH_KEYS = frozenset(
-    {"patient", "conditions", "observations", "medicationStatements", "medicationRequests"}
-)
 NAME_RE = re.compile(
     r"(?P<topic>[a-z0-9-]+?)--(?:(?:fires|does-not-fire)--)?[a-z0-9]+(?:-[a-z0-9]+)*"
 )

@@ -21,9 +21,8 @@ from flask.testing import FlaskClient
 
 from service import create_app
 from service.scenarios.fixtures import Fixture, iter_fixtures, request_for
-from tests.cdshooks.test_response_schema import response_validator
-
-from .test_fixture_files import KNOWN_TOPICS, PREFETCH_KEYS
+from tests.support.scenarios import KNOWN_TOPICS, PREFETCH_KEYS
+from tests.support.schemas import response_validator
 
 URL = "/cds-services/mcas-therapy-tier"
 FIXTURES = list(iter_fixtures())

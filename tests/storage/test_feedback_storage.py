@@ -15,8 +15,8 @@ from service.ops.state import state
 from service.storage.issued import recording_failures
 from service.storage.migrate import head_revision
 from service.storage.models import feedback, issued_cards
-from tests.conftest import load_recording
 from tests.support.cards import answer_with, card, hook_body
+from tests.support.paths import load_recording
 from tests.support.storage_fixtures import ADMIN_TOKEN, SALT, engine_of
 
 FEEDBACK_PATH = "/cds-services/mcas-therapy-tier/feedback"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 README = ROOT / "README.md"

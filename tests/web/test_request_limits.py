@@ -10,7 +10,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from service import create_app, settings
-from tests.conftest import load_recording
+from tests.support.paths import load_recording
 
 URL = "/cds-services/mcas-therapy-tier"
 
