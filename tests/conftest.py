@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 
 from service import create_app
 from tests.support.paths import load_recording
+from tests.support.ports import refusing_port
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +36,13 @@ def client(app: Flask) -> FlaskClient:
 def sandbox_hook() -> dict[str, Any]:
     """The CDS Hooks Sandbox's recorded patient-view call: method, path, headers, body."""
     return load_recording("hook-request.json")
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A loopback port where connections are refused for the whole test (nothing listens)."""
+    with refusing_port() as port:
+        yield port
 
 
 pytest_plugins = ["tests.support.storage_fixtures"]

@@ -4,24 +4,18 @@ FHIR server (a subprocess), a canned-answer server (tests/support/cli.py), keys,
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from service.cli import main
 from service.cli.scaffold import create_fixture
-from tests.support.cli import LOCAL_MODE, CannedServer, ServedApp, free_port
+from tests.support.cli import LOCAL_MODE, CannedServer, ServedApp
+from tests.support.sekmet_server import SekmetServer
 
 
 @pytest.fixture
@@ -53,54 +47,18 @@ def canned() -> Iterator[CannedServer]:
 
 @pytest.fixture(scope="session")
 def fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """sekmet-fhir (from PyPI) on a free loopback port, with its own empty database.
+    """sekmet-fhir (from PyPI) on a loopback port, with its own empty database.
 
     Open (no token) and validating, unlike tests/fhir's server: that is what the
     CDS Hooks Sandbox needs and what `fixtures load` must cope with (a strict server
     refuses malformed resources).
     """
-    executable = shutil.which("sekmet", path=str(Path(sys.executable).parent))
-    assert executable, "sekmet-fhir is a dev dependency: pip install -e '.[dev]'"
-    home = tmp_path_factory.mktemp("sekmet")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}/fhir"
-    (home / "settings.yaml").write_text(
-        json.dumps(
-            {
-                "base_url": base,
-                "host": "127.0.0.1",
-                "port": port,
-                "data_dir": str(home / "data"),
-                "simulator": {"enabled": False},
-                "log_inbound": False,
-            }
-        )
-    )
-    log = (home / "server.log").open("wb")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEKMET_")}
-    process = subprocess.Popen(
-        [executable, "serve", "-c", str(home / "settings.yaml")],
-        cwd=home, stdout=log, stderr=subprocess.STDOUT, env=env,
-    )
+    server = SekmetServer(tmp_path_factory.mktemp("sekmet"), secured=False)
+    server.start()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{base}/metadata", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"sekmet did not start: {(home / 'server.log').read_text()}")
-            time.sleep(0.2)
-        yield base
+        yield server.base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        server.stop()
 
 
 @pytest.fixture

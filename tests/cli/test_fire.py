@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from service.cli.signing import public_jwk, thumbprint
-from tests.support.cli import CannedServer, free_port
+from tests.support.cli import CannedServer
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -192,8 +192,10 @@ def test_fire_fails_on_a_body_that_is_not_json(
     assert code == 1 and "the answer is not JSON" in out
 
 
-def test_fire_fails_when_nothing_listens(run_cli: Run, fixtures_dir: Path) -> None:
-    code, out, _ = fire(run_cli, fixtures_dir, f"http://127.0.0.1:{free_port()}")
+def test_fire_fails_when_nothing_listens(
+    run_cli: Run, fixtures_dir: Path, refused_port: int
+) -> None:
+    code, out, _ = fire(run_cli, fixtures_dir, f"http://127.0.0.1:{refused_port}")
     assert code == 1 and "cannot connect (Connection refused)" in out
 
 

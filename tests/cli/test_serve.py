@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from tests.support.cli import free_port
+from tests.support.ports import free_port
 
 
 def test_serve_answers_discovery() -> None:

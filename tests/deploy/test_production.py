@@ -28,7 +28,6 @@ from tests.support.auth_helpers import ISSUER, Signer, trust_file, write_json
 from tests.support.production_server import (
     Server,
     documented_command,
-    free_port,
     image_command,
     production_server,
     wait_until,
@@ -107,8 +106,9 @@ def test_production_command_serves_probes_hooks_and_aggregated_metrics(tmp_path:
     metrics_dir.mkdir()
     (metrics_dir / "counter_99999.db").write_bytes(b"stale")
     (metrics_dir / "unrelated.txt").write_text("keep")
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
+    # Behind a reverse proxy, as deployed: the tokens name the public URL, not the
+    # loopback port the server happens to get.
+    base_url = "https://cds.example.org"
     ehr = Signer("ES384")
     jwks = write_json(tmp_path / "jwks.json", ehr.jwks())
     trust = trust_file(tmp_path, [{"iss": ISSUER, "jwks_file": str(jwks)}])
@@ -133,7 +133,7 @@ def test_production_command_serves_probes_hooks_and_aggregated_metrics(tmp_path:
 
     path = HOOK_PATH
 
-    with production_server(command, tmp_path, env, port) as server:
+    with production_server(command, tmp_path, env) as server:
         wait_until(lambda: len(server.worker_pids()) == 2, 30, "two workers")
         assert not (metrics_dir / "counter_99999.db").exists()
         assert (metrics_dir / "unrelated.txt").read_text() == "keep"
@@ -145,7 +145,7 @@ def test_production_command_serves_probes_hooks_and_aggregated_metrics(tmp_path:
         # One worker is held by a half-sent hook, so the other must answer the rest:
         # both workers count, and /metrics has to add their files up.
         held_body = body()
-        held = raw_post(port, path, held_body, token())
+        held = raw_post(server.port, path, held_body, token())
         responses = [
             requests.post(
                 f"{server.base_url}{path}",

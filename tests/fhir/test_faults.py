@@ -18,7 +18,6 @@ from service.fhir import fetcher_for
 from service.pipeline.prefetch import resolve_prefetch
 from tests.support.fhir_resolve import TOKEN, bundle, fallback_templates, resolve
 from tests.support.loopback import LoopbackServer, Reply, Seen
-from tests.support.sekmet_server import free_port
 
 _CONDITION = {
     "resourceType": "Condition",
@@ -86,8 +85,8 @@ def test_a_server_slower_than_the_deadline_makes_the_keys_unavailable() -> None:
     assert all("0.3 s deadline" in r for r in resolved.unavailable.values())
 
 
-def test_a_server_that_is_down_is_unavailable() -> None:
-    base_url = f"http://127.0.0.1:{free_port()}/fhir"  # nobody listens there
+def test_a_server_that_is_down_is_unavailable(refused_port: int) -> None:
+    base_url = f"http://127.0.0.1:{refused_port}/fhir"  # nobody listens there
     resolved = resolve(base_url)
 
     assert resolved.resources == {}

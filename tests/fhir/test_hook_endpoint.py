@@ -14,7 +14,7 @@ from typing import Any
 
 from tests.support.fhir_fallback import hook_body, make_app, sandbox_body
 from tests.support.loopback import LoopbackServer, Reply
-from tests.support.sekmet_server import TOKEN, SekmetServer, free_port
+from tests.support.sekmet_server import TOKEN, SekmetServer
 
 URL = "/cds-services/mcas-therapy-tier"
 RECORDED_AT = datetime(2026, 11, 25, 11, 44, 40, tzinfo=UTC)  # the Sandbox recording
@@ -80,8 +80,8 @@ def test_401_from_the_server_answers_412_with_the_reason(fhir_server: SekmetServ
     assert "wrong-token" not in response.get_data(as_text=True)
 
 
-def test_a_server_that_is_down_answers_412() -> None:
-    base_url = f"http://127.0.0.1:{free_port()}/fhir"
+def test_a_server_that_is_down_answers_412(refused_port: int) -> None:
+    base_url = f"http://127.0.0.1:{refused_port}/fhir"
 
     response = post([base_url], hook_body(base_url, None))
 

@@ -6,7 +6,6 @@ from prometheus_client import REGISTRY
 
 from tests.support.fhir_resolve import bundle, resolve
 from tests.support.loopback import LoopbackServer, Reply
-from tests.support.sekmet_server import free_port
 
 KEYS = ("patient", "conditions", "observations", "medicationStatements", "medicationRequests")
 
@@ -30,11 +29,11 @@ def test_successful_fallback_calls_are_counted_without_failures() -> None:
     assert counts("mcas_fhir_fallback_failures_total") == failures
 
 
-def test_a_server_that_is_down_counts_a_failure_per_key() -> None:
+def test_a_server_that_is_down_counts_a_failure_per_key(refused_port: int) -> None:
     calls, failures = counts("mcas_fhir_fallback_calls_total"), counts(
         "mcas_fhir_fallback_failures_total"
     )
-    resolved = resolve(f"http://127.0.0.1:{free_port()}/fhir")
+    resolved = resolve(f"http://127.0.0.1:{refused_port}/fhir")
     assert set(resolved.unavailable) == set(KEYS)
     after_calls = counts("mcas_fhir_fallback_calls_total")
     after_failures = counts("mcas_fhir_fallback_failures_total")

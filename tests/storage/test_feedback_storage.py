@@ -17,6 +17,7 @@ from service.storage.migrate import head_revision
 from service.storage.models import feedback, issued_cards
 from tests.support.cards import answer_with, card, hook_body
 from tests.support.paths import load_recording
+from tests.support.postgres import database_name
 from tests.support.storage_fixtures import ADMIN_TOKEN, SALT, engine_of
 
 FEEDBACK_PATH = "/cds-services/mcas-therapy-tier/feedback"
@@ -261,7 +262,7 @@ class _pg_outage:
     def __init__(self, request: pytest.FixtureRequest) -> None:
         self.server = request.getfixturevalue("postgres_server")
         self.app: Flask = request.getfixturevalue("storage_app")
-        self.name = self.app.config["DATABASE_URL"].rsplit("/", 1)[1]
+        self.name = database_name(self.app.config["DATABASE_URL"])
 
     def __enter__(self) -> None:
         self.server.execute(f"ALTER DATABASE {self.name} ALLOW_CONNECTIONS false")

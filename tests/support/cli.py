@@ -6,7 +6,6 @@ headers): faults the real service cannot produce, and the Sandbox's patient as a
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,12 +18,6 @@ from tests.support.paths import SANDBOX_DIR
 
 # The recorded Sandbox call, evaluated at its recording instant (its README).
 SANDBOX_EVALUATED_AT = "2026-11-25T11:44:40Z"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ServedApp:

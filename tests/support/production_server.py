@@ -1,4 +1,8 @@
-"""Start the documented production command on loopback for a test, and stop it after."""
+"""Start the documented production command on loopback for a test, and stop it after.
+
+It binds a port of the kernel's choice (``MCAS_BIND=127.0.0.1:0``); gunicorn says which in
+its log (tests/support/ports.py).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +21,7 @@ from pathlib import Path
 import requests
 
 from tests.support.paths import ROOT
+from tests.support.ports import listening_url
 
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 README = ROOT / "README.md"
@@ -47,17 +51,15 @@ def image_command() -> list[str]:
     return parts["ENTRYPOINT"] + parts["CMD"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Server:
     process: subprocess.Popen[bytes]
     base_url: str
     log_path: Path
+
+    @property
+    def port(self) -> int:
+        return int(self.base_url.rsplit(":", 1)[1])
 
     def worker_pids(self) -> set[int]:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
@@ -79,16 +81,15 @@ def wait_until(predicate: object, timeout: float, what: str) -> None:
 
 @contextlib.contextmanager
 def production_server(
-    command: list[str], workdir: Path, extra_env: Mapping[str, str], port: int | None = None
+    command: list[str], workdir: Path, extra_env: Mapping[str, str]
 ) -> Iterator[Server]:
-    port = port or free_port()
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith("MCAS_") and key != "PROMETHEUS_MULTIPROC_DIR"
     }
     env.update(extra_env)
-    env["MCAS_BIND"] = f"127.0.0.1:{port}"
+    env["MCAS_BIND"] = "127.0.0.1:0"
     # Files the service writes (embedded SQLite, replay cache) stay in the test's folder.
     env.setdefault("MCAS_DATA_DIR", str(workdir / "data"))
     env.setdefault("MCAS_REPLAY_CACHE", str(workdir / "replay-cache.sqlite3"))
@@ -99,8 +100,8 @@ def production_server(
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
-    server = Server(process, f"http://127.0.0.1:{port}", log_path)
     try:
+        server = Server(process, listening_url(log_path, process), log_path)
         wait_until(
             lambda: process.poll() is None
             and requests.get(f"{server.base_url}/healthz", timeout=2).status_code == 200,

@@ -2,12 +2,16 @@
 
 It serves R4 read and search (token ``system|code`` lists, ``status``, references) with
 ``next``-link paging at 20 entries a page, answers OperationOutcome errors, and demands a
-static Bearer token, which is all the fallback tests need from a real server.
+static Bearer token, which is all the fallback tests need from a real server. Unsecured,
+it is open (no token) and validating, as the CDS Hooks Sandbox needs it.
+
+Its paging links and SMART token audience come from ``base_url`` in its settings, so it
+must know its port before it starts: uvicorn is handed a socket already bound to a port
+of the kernel's choice (``--fd``) rather than told a port that might be taken meanwhile.
 """
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -18,21 +22,19 @@ from typing import Any
 import requests
 import yaml
 
+from tests.support.ports import bound_socket
+
 TOKEN = "fallback-test-token"  # a test server's credentials
 CLIENT_ID = "mcas-cds"
 CLIENT_SECRET = "fallback-test-secret"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class SekmetServer:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, secured: bool = True) -> None:
         self.workdir = workdir
-        self.port = free_port()
+        self.secured = secured
+        self._socket = bound_socket()
+        self.port = self._socket.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}/fhir"
         self._process: subprocess.Popen[bytes] | None = None
         self._http = requests.Session()
@@ -42,50 +44,53 @@ class SekmetServer:
         )
 
     def start(self) -> None:
-        config = {
+        config: dict[str, Any] = {
             "base_url": self.base_url,
             "host": "127.0.0.1",
             "port": self.port,
             "data_dir": str(self.workdir / "data"),
-            # A static token with every right, and SMART tokens limited to their scopes.
-            "server_auth": {
-                "types": ["bearer", "smart"],
-                "tokens": [TOKEN],
-                "smart_clients": [
-                    {
-                        "client_id": CLIENT_ID,
-                        "client_secret": CLIENT_SECRET,
-                        "scopes": "user/*.read",
-                    }
-                ],
-            },
-            # The fixtures include a deliberately malformed resource: store it as sent.
-            "validation": {"inbound": "off"},
             "simulator": {"enabled": False},
             "log_inbound": False,
         }
+        if self.secured:
+            config |= {
+                # A static token with every right, and SMART tokens limited to their scopes.
+                "server_auth": {
+                    "types": ["bearer", "smart"],
+                    "tokens": [TOKEN],
+                    "smart_clients": [
+                        {
+                            "client_id": CLIENT_ID,
+                            "client_secret": CLIENT_SECRET,
+                            "scopes": "user/*.read",
+                        }
+                    ],
+                },
+                # The fixtures include a deliberately malformed resource: store it as sent.
+                "validation": {"inbound": "off"},
+            }
         settings = self.workdir / "settings.yaml"
         settings.write_text(yaml.safe_dump(config), encoding="utf-8")
         log = (self.workdir / "server.log").open("wb")
-        self._process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "sekmet.main:app_factory",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-            ],
-            cwd=self.workdir,
-            env={"SEKMET_CONFIG": str(settings), "PATH": "/usr/bin:/bin"},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with self._socket:  # the server process listens on its own copy
+            self._process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "sekmet.main:app_factory",
+                    "--factory",
+                    "--fd",
+                    str(self._socket.fileno()),
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=self.workdir,
+                env={"SEKMET_CONFIG": str(settings), "PATH": "/usr/bin:/bin"},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                pass_fds=[self._socket.fileno()],
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

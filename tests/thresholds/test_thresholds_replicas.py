@@ -23,6 +23,7 @@ from service import create_app
 from service.scenarios.fixtures import FIXTURES_DIR, load_fixture, request_for
 from service.thresholds.source import ActiveThresholds
 from tests.support.gunicorn import Gunicorn
+from tests.support.postgres import database_name
 from tests.support.storage_fixtures import ADMIN_TOKEN, SALT, engine_of
 from tests.support.thresholds_admin import (
     ADMIN,
@@ -121,7 +122,7 @@ def test_a_replica_keeps_the_last_good_version_while_the_database_is_down(
     assert card_versions(fire(second)) == {applied["version"]}
 
     server = request.getfixturevalue("postgres_server")
-    name = second.config["DATABASE_URL"].rsplit("/", 1)[1]
+    name = database_name(second.config["DATABASE_URL"])
     server.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
     server.execute(
         f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
