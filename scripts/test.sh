@@ -18,6 +18,9 @@ if [ -x scripts/system-deps.sh ]; then
 fi
 
 .venv/bin/ruff check --quiet .
+# The architecture as checks (docs/architecture.md): import contracts, then types.
+.venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
+.venv/bin/mypy
 status=0
 .venv/bin/python -m pytest "$@" || status=$?
 if [ "$status" -eq 5 ]; then

@@ -14,14 +14,11 @@ from collections.abc import Sequence
 from service.cli.arguments import EXIT_USAGE
 from service.cli.client import UsageError
 from service.cli.signing import SigningError
-from service.scenarios.catalog import FixtureError
+from service.scenarios.fixtures import FixtureError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from service.cli import check, serve
-    from service.cli import fire as fire_cmd
-    from service.cli import fixtures as fixtures_cmd
-    from service.cli import keys as keys_cmd
+    from service.cli import check, fire, fixtures, keys, serve
 
     parser = argparse.ArgumentParser(
         prog="mcas-cds",
@@ -29,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         "fixtures, fire them at a service, check a deployment.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (serve, fixtures_cmd, fire_cmd, check, keys_cmd):
+    for module in (serve, fixtures, fire, check, keys):
         module.register(commands)
     return parser
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from service.cli.client import UsageError
 from service.cli.signing import Signer
-from service.scenarios.catalog import FIXTURES_ENV
+from service.scenarios.fixtures import FIXTURES_ENV
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the service answered wrongly, or a check failed

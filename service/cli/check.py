@@ -32,7 +32,7 @@ from service.cli.arguments import (
 from service.cli.client import Client, Endpoints, Reply, UsageError, split_url
 from service.cli.firing import fire_fixture
 from service.cli.output import Progress, Style, table
-from service.scenarios.catalog import Fixture, all_fixtures, default_fixtures_dir
+from service.scenarios.fixtures import Fixture, all_fixtures, default_fixtures_dir
 
 PASS, FAIL, SKIP = "pass", "FAIL", "not tested"
 DEFAULT_ORIGIN = "http://127.0.0.1:8080"
@@ -190,7 +190,7 @@ class Checker:
                 self.add(name, SKIP, UNSIGNED_REFUSED)
                 return
             if self.without_prefetch and (
-                fixture.data.get("unavailableKeys") or fixture.expected_status == 412
+                fixture.raw.get("unavailableKeys") or fixture.expected_status == 412
             ):
                 # Its point is data missing from the prefetch; the FHIR server has them.
                 self.add(name, SKIP, "a missing-data scenario: not meaningful without prefetch")

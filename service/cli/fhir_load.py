@@ -15,13 +15,13 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
 
 from service.cli.fixture_checks import prefetch_resources, resource_problems
-from service.scenarios.catalog import Fixture, prepare_request
+from service.scenarios.fixtures import Fixture, request_for
 
 FHIR_JSON = "application/fhir+json"
 
@@ -67,7 +67,7 @@ def fixture_resources(fixture: Fixture, now: datetime | None = None) -> tuple[
     str, list[dict[str, Any]], list[str]
 ]:
     """(patientId, resources to PUT, notes on what was left out)."""
-    request = prepare_request(fixture, now)
+    request = request_for(fixture, now or datetime.now(UTC))
     patient_id = str(request["context"]["patientId"])
     resources: dict[tuple[str, str], dict[str, Any]] = {}
     skipped: list[str] = []

@@ -23,7 +23,7 @@ from service.cli.card_text import render_cards
 from service.cli.client import Client, UsageError, split_url
 from service.cli.firing import fire_fixture
 from service.cli.output import Style
-from service.scenarios.catalog import default_fixtures_dir, find_fixture
+from service.scenarios.fixtures import default_fixtures_dir, find_fixture
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         for line in render_cards(outcome.cards, style):
             print(line, file=out)
     print("", file=out)
-    expected = ", ".join(fixture.expected_topics) or "none"
+    expected = ", ".join(fixture.listed_topics) or "none"
     got = ", ".join(outcome.topics) or "none"
     if outcome.note:
         print(style(f"Note: {outcome.note}", "yellow"), file=out)

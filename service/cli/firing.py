@@ -9,7 +9,7 @@ from typing import Any
 from service.cdshooks.schemas import RESPONSE, violations
 from service.cli.card_text import topics_of
 from service.cli.client import Client, Reply
-from service.scenarios.catalog import Fixture, prepare_request
+from service.scenarios.fixtures import Fixture, request_for
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Outcome:
 
     @property
     def missing_topics(self) -> list[str]:
-        return [t for t in self.fixture.expected_topics if t not in self.topics]
+        return [t for t in self.fixture.listed_topics if t not in self.topics]
 
     @property
     def unexpected_topics(self) -> list[str]:
@@ -37,7 +37,7 @@ class Outcome:
 
     @property
     def forbidden_topics(self) -> list[str]:
-        return [t for t in self.fixture.absent_topics if t in self.topics]
+        return [t for t in sorted(self.fixture.absent_topics) if t in self.topics]
 
     @property
     def transport_ok(self) -> bool:
@@ -66,7 +66,7 @@ def build_request(
     fhir_server: str | None = None,
     without_prefetch: bool = False,
 ) -> dict[str, Any]:
-    request = prepare_request(fixture, now)
+    request = request_for(fixture, now or datetime.now(UTC))
     if fhir_server:
         request["fhirServer"] = fhir_server
     if without_prefetch:

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from service.cdshooks.envelope import load_hook_request
 from service.errors import ServiceError
-from service.scenarios.catalog import FixtureError, parse_instant
+from service.scenarios.fixtures import FixtureError, parse_instant
 
 REQUIRED_FIELDS = {"description": str, "evaluatedAt": str, "expectedTopics": list, "request": dict}
 OPTIONAL_FIELDS = {
@@ -118,7 +118,7 @@ def _check_fields(data: Mapping[str, Any], report: Report) -> None:
         report.problems.append("'description' is empty: say what the scenario shows")
     if "evaluatedAt" in data:
         try:
-            parse_instant(data["evaluatedAt"])
+            parse_instant(data["evaluatedAt"], require_zone=True)
         except FixtureError as exc:
             report.problems.append(str(exc))
 

@@ -19,7 +19,7 @@ from service.cli.scaffold import create_fixture
 from service.cli.topics import known_topics
 from service.knowledge.loader import bundled_cards_dir, load_knowledge
 from service.pipeline.prefetch import prefetch_templates
-from service.scenarios.catalog import (
+from service.scenarios.fixtures import (
     all_fixtures,
     default_fixtures_dir,
     find_fixture,
@@ -89,7 +89,7 @@ def run_list(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print(f"No fixtures in {_directory(args)}.", file=out)
         return EXIT_OK
     for fixture in fixtures:
-        topics = ", ".join(fixture.expected_topics) or "(no cards)"
+        topics = ", ".join(fixture.listed_topics) or "(no cards)"
         if fixture.expected_status != 200:
             topics = f"(HTTP {fixture.expected_status})"
         print(f"{style(fixture.name, 'bold')}  {style(topics, 'cyan')}", file=out)

@@ -1,4 +1,4 @@
-"""Fixture date shifting keeps a fixture's meaning on any day (rules.md 6.2)."""
+"""Fixture date shifting keeps a fixture's meaning on any day (docs/clinical-rules.md §6.2)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from service.scenarios.dates import shift_dates
 from service.scenarios.fixtures import (
     FixtureError,
     load_fixture,
     parse_instant,
     request_for,
-    shift_dates,
 )
 
 EVALUATED = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -156,7 +156,8 @@ def test_bad_fixture_files_are_refused(tmp_path: Path, content: str) -> None:
 def test_command_line_prints_the_shifted_request(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from service.scenarios.fixtures import FIXTURES_DIR, main
+    from service.scenarios.__main__ import main
+    from service.scenarios.fixtures import FIXTURES_DIR
 
     path = FIXTURES_DIR / "tier-2--fires--trial-exactly-28-days.json"
     assert main([str(path), "2027-01-01T12:00:00Z"]) == 0

@@ -156,7 +156,8 @@ def test_fixture_request_is_a_complete_patient_view_call(fixture: Fixture) -> No
     assert set(prefetch) <= PREFETCH_KEYS
     missing = PREFETCH_KEYS - set(prefetch)
     if missing or fixture.unavailable_keys:
-        # "Missing and cannot be fetched" (rules.md 6.9) only holds without a fhirServer.
+        # "Missing and cannot be fetched" (docs/clinical-rules.md §6.9) only holds without a
+        # fhirServer.
         assert "fhirServer" not in request
     else:
         assert request["fhirServer"].startswith("https://")

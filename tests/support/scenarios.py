@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# rules.md section 4.
+# docs/clinical-rules.md §4.
 KNOWN_TOPICS = frozenset(
     {
         "tier-1", "tier-2", "tier-3", "tier-4", "specialist-referral",
