@@ -47,6 +47,19 @@ def refused_port() -> Iterator[int]:
 
 pytest_plugins = ["tests.support.storage_fixtures"]
 
+# Fixtures that start a server in another process (PostgreSQL, sekmet-fhir): a test that
+# uses one, directly or through another fixture, is an integration test, and so is every
+# test parametrized onto the PostgreSQL backend (its fixtures ask for the server late).
+SERVER_FIXTURES = frozenset({"postgres_server", "fresh_postgres_url", "fhir_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgresql = callspec is not None and callspec.params.get("backend") == "postgresql"
+        if on_postgresql or SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _data_dir_outside_the_repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:

@@ -182,6 +182,7 @@ _CLAIMER = textwrap.dedent(
 )
 
 
+@pytest.mark.integration
 def test_processes_racing_for_the_same_jtis_each_win_once(tmp_path: Path) -> None:
     path = tmp_path / "shared.sqlite3"
     SqliteReplayCache(path)  # created once, as at start-up

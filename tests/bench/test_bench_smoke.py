@@ -14,6 +14,8 @@ import pytest
 from bench.patients import PATIENT_NAMES
 from bench.report import evaluate_targets
 
+pytestmark = pytest.mark.integration  # runs the benchmark, gunicorn included
+
 ROOT = Path(__file__).resolve().parents[2]
 TARGET_IDS = {
     "heavy_p99_http_1_client", "extreme_p99_http_1_client", "heavy_hook_vs_floor",

@@ -56,11 +56,13 @@ def hadolint(dockerfile: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.integration
 def test_dockerfile_passes_hadolint() -> None:
     result = hadolint(DOCKERFILE)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.integration
 def test_hadolint_really_lints(tmp_path: Path) -> None:
     sloppy = tmp_path / "Dockerfile"
     sloppy.write_text("FROM python:latest\nRUN apt-get update && apt-get install curl\n")
@@ -126,6 +128,7 @@ def test_the_builder_stage_copies_every_source_the_package_is_built_from() -> No
     assert sources <= copied, f"deploy/Dockerfile builder stage lacks {sources - copied}"
 
 
+@pytest.mark.integration
 def test_the_wheel_the_image_installs_carries_the_whole_service(tmp_path: Path) -> None:
     # The image runs from the wheel, not from the source tree: a subpackage or data file
     # missing from pyproject's package list would only show up in production.
@@ -373,11 +376,13 @@ def compose_schema_check(path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.integration
 def test_compose_file_follows_the_compose_specification() -> None:
     result = compose_schema_check(COMPOSE_FILE)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.integration
 def test_the_compose_schema_check_catches_a_misspelt_key(tmp_path: Path) -> None:
     broken = yaml.safe_load(COMPOSE_FILE.read_text())
     broken["services"]["cds"]["healthcheck"]["intreval"] = "5s"

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -99,6 +100,7 @@ def rejections(samples: dict[tuple[str, frozenset[tuple[str, str]]], float]) -> 
     }
 
 
+@pytest.mark.integration
 def test_production_command_serves_probes_hooks_and_aggregated_metrics(tmp_path: Path) -> None:
     command = documented_command()
     metrics_dir = tmp_path / "prometheus"

@@ -30,6 +30,8 @@ from tests.support.gunicorn import Gunicorn
 from tests.support.postgres import PostgresServer
 from tests.support.storage_fixtures import SALT
 
+pytestmark = pytest.mark.integration  # gunicorn workers, a real PostgreSQL
+
 FEEDBACK_PATH = "/cds-services/mcas-therapy-tier/feedback"
 START = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 

@@ -145,6 +145,7 @@ def test_a_replica_keeps_the_last_good_version_while_the_database_is_down(
     assert card_versions(fire(second)) == {rolled["version"]}
 
 
+@pytest.mark.integration
 def test_gunicorn_workers_serve_an_applied_version_within_the_interval(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -22,6 +22,8 @@ from tests.support.browser import chromium, served
 from tests.support.storage_fixtures import ADMIN_TOKEN, NOW
 from tests.support.thresholds_admin import TIER2_FIXTURE, VERSION_KEY
 
+pytestmark = pytest.mark.browser
+
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 
 

@@ -298,6 +298,7 @@ def test_too_many_items_in_one_request_is_400(sqlite_app: Flask) -> None:
     assert response.get_json()["issue"][0]["diagnostics"].startswith("feedback: At most 500")
 
 
+@pytest.mark.integration
 def test_the_flask_command_line_migrates_and_reports(tmp_path: Path) -> None:
     import subprocess
     import sys
