@@ -47,9 +47,10 @@ def bound_socket() -> socket.socket:
 
     Hand it to a server process (``pass_fds``) that listens on it; it refuses
     connections until then, and the port is never free for another process to take.
+    No SO_REUSEADDR: with it, a second socket could bind the port while this one is
+    not listening.
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((LOOPBACK, 0))
     return sock
 
