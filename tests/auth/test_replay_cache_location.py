@@ -8,7 +8,7 @@ from pathlib import Path
 
 from service.auth.replay import SqliteReplayCache
 from service.web.token_checks import EXTENSION_KEY
-from tests.auth_helpers import BASE, DISCOVERY, ISSUER, Signer, auth_app, bearer, write_json
+from tests.support.auth_helpers import BASE, DISCOVERY, ISSUER, Signer, auth_app, bearer, write_json
 
 
 def test_replay_cache_defaults_to_the_data_dir(tmp_path: Path) -> None:

@@ -25,12 +25,13 @@ import requests
 from flask import Flask
 from prometheus_client import REGISTRY
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
 
 from service import create_app
 from service.errors import ServiceError
-from tests.auth_helpers import ISSUER, NOW, Signer, bearer, frozen, trust_file, write_json
-from tests.conftest import load_recording
+from tests.support.auth_helpers import ISSUER, NOW, Signer, bearer, frozen, trust_file, write_json
 from tests.support.gunicorn import Gunicorn
+from tests.support.paths import load_recording
 from tests.support.postgres import PostgresServer
 from tests.support.storage_fixtures import SALT, TEMPLATE_DB
 
@@ -299,7 +300,7 @@ class refused_connections:
 
     def __init__(self, server: PostgresServer, database_url: str) -> None:
         self.server = server
-        self.name = database_url.rsplit("/", 1)[1]
+        self.name = make_url(database_url).database
 
     def __enter__(self) -> None:
         self.server.execute(f"ALTER DATABASE {self.name} ALLOW_CONNECTIONS false")

@@ -15,7 +15,16 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.auth_helpers import BASE, DISCOVERY, ISSUER, NOW, Signer, auth_app, bearer, write_json
+from tests.support.auth_helpers import (
+    BASE,
+    DISCOVERY,
+    ISSUER,
+    NOW,
+    Signer,
+    auth_app,
+    bearer,
+    write_json,
+)
 
 CENTURY = 100 * 365 * 24 * 3600
 

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from service import create_app
-from tests.conftest import load_recording
+from tests.support.paths import load_recording
 
 HOOK = "/cds-services/mcas-therapy-tier"
 RECORDED_AT = datetime(2026, 11, 25, 11, 44, 40, tzinfo=UTC)  # the Sandbox recording
@@ -98,7 +98,7 @@ def rejections(err: str) -> list[dict[str, Any]]:
 
 
 def auth_client(tmp_path: Any, signer: Any) -> Any:
-    from tests.auth_helpers import ISSUER, auth_app, write_json
+    from tests.support.auth_helpers import ISSUER, auth_app, write_json
 
     jwks = write_json(tmp_path / "k.json", signer.jwks())
     return auth_app(tmp_path, [{"iss": ISSUER, "jwks_file": str(jwks)}]).test_client()
@@ -107,7 +107,7 @@ def auth_client(tmp_path: Any, signer: Any) -> Any:
 def test_rejection_log_names_the_iss_that_arrived(
     tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.auth_helpers import BASE, DISCOVERY, Signer, bearer
+    from tests.support.auth_helpers import BASE, DISCOVERY, Signer, bearer
 
     signer = Signer()
     client = auth_client(tmp_path, signer)
@@ -124,7 +124,7 @@ def test_rejection_log_names_the_iss_that_arrived(
 def test_rejection_log_names_the_aud_expected_and_the_aud_sent(
     tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.auth_helpers import BASE, DISCOVERY, ISSUER, Signer, bearer
+    from tests.support.auth_helpers import BASE, DISCOVERY, ISSUER, Signer, bearer
 
     signer = Signer()
     client = auth_client(tmp_path, signer)
@@ -143,7 +143,7 @@ def test_rejection_log_names_the_aud_expected_and_the_aud_sent(
 def test_the_request_log_line_of_a_401_carries_them_too(
     tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.auth_helpers import BASE, DISCOVERY, Signer, bearer
+    from tests.support.auth_helpers import BASE, DISCOVERY, Signer, bearer
 
     signer = Signer()
     client = auth_client(tmp_path, signer)
@@ -226,7 +226,7 @@ def test_discovery_with_a_trailing_slash_answers_like_without() -> None:
 
 
 def test_discovery_with_a_trailing_slash_checks_the_token_for_that_url(tmp_path: Any) -> None:
-    from tests.auth_helpers import BASE, Signer, bearer
+    from tests.support.auth_helpers import BASE, Signer, bearer
 
     signer = Signer()
     client = auth_client(tmp_path, signer)

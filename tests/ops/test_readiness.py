@@ -95,7 +95,7 @@ def test_a_healthy_service_passes(tmp_path: Path) -> None:
 def test_the_database_blocks_hooks_when_the_replay_cache_refuses_on_outage(
     tmp_path: Path,
 ) -> None:
-    from tests.auth_helpers import ISSUER, Signer, trust_file, write_json
+    from tests.support.auth_helpers import ISSUER, Signer, trust_file, write_json
 
     jwks = write_json(tmp_path / "k.json", Signer().jwks())
     app = unreachable_database_app(

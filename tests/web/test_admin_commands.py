@@ -14,6 +14,9 @@ import pytest
 
 from tests.support.postgres import PostgresServer
 
+# Each runs `flask --app service ...` in a process of its own.
+pytestmark = pytest.mark.integration
+
 
 def flask(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MCAS_")}
