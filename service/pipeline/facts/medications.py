@@ -252,7 +252,7 @@ def read_medication(
         dated = read_time(resource, *_SUPPLY_DATES[kind])
         if dated.unreadable:
             tally.undated(kind)
-        return MedicationRead(supplies=[Supply(d.key, kind, dated.when) for d in drugs])
+        return MedicationRead(supplies=[Supply(d.key, d.drug_class, kind, dated.when) for d in drugs])
     if kind == "MedicationRequest" and resource.get("intent") not in ORDER_INTENTS:
         return None
     return MedicationRead(therapies=_therapies(

@@ -77,6 +77,7 @@ class Supply:
     """A completed MedicationAdministration or MedicationDispense of a drug of the table."""
 
     drug: str
+    drug_class: str
     source: str  # MedicationAdministration or MedicationDispense
     when: datetime | None
 
