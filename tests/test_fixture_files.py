@@ -6,15 +6,23 @@ checked here before it is fired (fhir_fixtures/README.md describes the format).
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
-from service.scenarios.fixtures import Fixture, fixture_paths, iter_fixtures, load_fixture
+from service.scenarios.fixtures import (
+    Fixture,
+    FixtureError,
+    fixture_paths,
+    iter_fixtures,
+    load_fixture,
+)
 
 FIXTURES = list(iter_fixtures())
 
@@ -129,6 +137,20 @@ def test_fixture_names_and_hook_instances_are_unique() -> None:
     assert len(fixture_paths()) == len(FIXTURES)
 
 
+def test_the_replaced_malformed_member_is_refused(tmp_path: Path) -> None:
+    data = json.loads(FIXTURES[0].path.read_text(encoding="utf-8"))
+    data["malformed"] = ["Condition/x"]
+    path = tmp_path / "old-format.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(FixtureError, match="'malformed' was replaced by 'unreadable'"):
+        load_fixture(path)
+    del data["malformed"]
+    data["unreadable"] = data["nonconformant"] = ["Condition/x"]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(FixtureError, match="both unreadable and nonconformant"):
+        load_fixture(path)
+
+
 @pytest.mark.parametrize("fixture", FIXTURES, ids=_ids(FIXTURES))
 def test_fixture_format(fixture: Fixture) -> None:
     assert load_fixture(fixture.path) == fixture
@@ -179,7 +201,9 @@ def test_fixture_request_is_a_complete_patient_view_call(fixture: Fixture) -> No
 
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=_ids(FIXTURES))
-def test_fixture_resources_are_valid_r4b_except_the_declared_malformed(fixture: Fixture) -> None:
+def test_fixture_resources_are_valid_r4b_except_the_declared_invalid(fixture: Fixture) -> None:
+    """Declared ``unreadable`` and ``nonconformant`` resources fail full R4B validation;
+    every other resource passes it (fhir_fixtures/README.md)."""
     patient_id = fixture.request["context"]["patientId"]
     seen: set[str] = set()
     errors: dict[str, str | None] = {}
@@ -193,11 +217,14 @@ def test_fixture_resources_are_valid_r4b_except_the_declared_malformed(fixture: 
             assert subject == {"reference": f"Patient/{patient_id}"}, ref
         elif resource["resourceType"] == "Patient":
             assert resource["id"] == patient_id
-    # Declared malformed resources exist and really fail; every other one validates.
-    assert fixture.malformed <= seen
+    assert not fixture.unreadable & fixture.nonconformant
+    assert fixture.unreadable <= seen, "declared unreadable but not in the prefetch"
+    assert fixture.nonconformant <= seen, "declared nonconformant but not in the prefetch"
     for ref, error in errors.items():
-        if ref in fixture.malformed:
-            assert error is not None, f"{ref} is declared malformed but validates"
+        if ref in fixture.unreadable:
+            assert error is not None, f"{ref} is declared unreadable but validates"
+        elif ref in fixture.nonconformant:
+            assert error is not None, f"{ref} is declared nonconformant but validates"
         else:
             assert error is None, f"{ref}: {error}"
     for key, value in (fixture.request.get("prefetch") or {}).items():

@@ -75,6 +75,9 @@ UNAVAILABLE_WORDING = re.compile(
     r"not (sent|received|provided)",
     re.IGNORECASE,
 )
+# rules.md 2: every card says how many resources were left out (or undated), in clinical
+# words ("1 diagnosis: its onset date could not be read").
+LEFT_OUT_WORDING = re.compile(r"could not be read|left out|unreadable|not readable", re.IGNORECASE)
 RAW_HTML = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9]*(\s[^>]*)?>")
 
 
@@ -180,6 +183,8 @@ def check_card(card: dict[str, Any], patient_id: str, fixture: Fixture) -> None:
         assert re.search(pattern, text, re.IGNORECASE), f"{topic} card should mention {pattern}"
     if fixture.unavailable_keys:
         assert UNAVAILABLE_WORDING.search(detail), "the card says which data were unavailable"
+    if fixture.unreadable:
+        assert LEFT_OUT_WORDING.search(detail), "the card says resources were left out"
 
 
 def check_suggestion(suggestion: dict[str, Any], patient_id: str) -> set[str]:
