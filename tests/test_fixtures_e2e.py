@@ -77,7 +77,7 @@ UNAVAILABLE_WORDING = re.compile(
     r"not (sent|received|provided)",
     re.IGNORECASE,
 )
-# rules.md 2: every card says how many resources were left out (or undated), in clinical
+# docs/clinical-rules.md §2: every card says how many resources were left out (or undated), in clinical
 # words ("1 diagnosis: its onset date could not be read").
 LEFT_OUT_WORDING = re.compile(r"could not be read|left out|unreadable|not readable", re.IGNORECASE)
 RAW_HTML = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9]*(\s[^>]*)?>")

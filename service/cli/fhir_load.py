@@ -7,7 +7,7 @@ ids (``cond-1`` in many files), so every resource but the Patient gets its patie
 a prefix, and references between the fixture's resources follow. Resources that fail R4B
 validation (the fixture's ``unreadable`` and ``nonconformant`` ones) are left out and
 reported: a FHIR server would refuse the whole transaction for them. A resource whose only
-fault is a missing ``subject`` is the patient's (rules.md 6.8): it gets the patient's
+fault is a missing ``subject`` is the patient's (docs/clinical-rules.md §6.8): it gets the patient's
 reference and is loaded, so a search by patient finds it as the prefetch did.
 """
 

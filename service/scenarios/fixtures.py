@@ -47,7 +47,7 @@ class Fixture:
     expected_status: int
     request: dict[str, Any]
     # "ResourceType/id" of resources the service must leave out and count: a code, status
-    # or value the rules need cannot be read (rules.md 2, "Reading a resource").
+    # or value the rules need cannot be read (docs/clinical-rules.md §2 "Reading a resource").
     unreadable: frozenset[str] = field(default_factory=frozenset)
     # "ResourceType/id" of resources that fail full R4B validation but are still read: a
     # fault where the rules do not look (no subject), or an unreadable date (undated fact).
