@@ -56,7 +56,8 @@ def _prefetch_resources(prefetch: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _with_subject(resources: list[dict[str, Any]], patient_id: str) -> list[dict[str, Any]]:
     """A search by patient finds only resources that name it; the prefetch's resources
-    without ``subject`` are the context patient's (docs/clinical-rules.md §6.8), so they get it here."""
+    without ``subject`` are the context patient's (docs/clinical-rules.md §6.8), so they
+    get it here."""
     return [
         r if "subject" in r or r.get("resourceType") in ("Patient", "Medication")
         else {**r, "subject": {"reference": f"Patient/{patient_id}"}}
