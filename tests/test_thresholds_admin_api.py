@@ -72,10 +72,11 @@ def test_active_shows_the_file_with_meaning_and_unit(storage_app: Flask) -> None
         "value": 28,
     }
     assert fields["mediator_thresholds.histamine_plasma"]["unit"] == "nmol/L"
-    assert fields["mediator_thresholds.prostaglandin_d2"]["kind"] == "optional-number"
+    assert "mediator_thresholds.prostaglandin_d2" not in fields  # removed in rules v2
+    assert fields["mediator_thresholds.histamine_plasma"]["kind"] == "number"
     assert fields["cards_enabled.albuterol"]["value"] is True
     assert all(f["meaning"] and f["unit"] for f in body["fields"])
-    assert len(fields) == 30
+    assert len(fields) == 42
 
 
 @pytest.mark.parametrize(
@@ -86,8 +87,9 @@ def test_active_shows_the_file_with_meaning_and_unit(storage_app: Flask) -> None
          "min_trial_days.tier1", "whole number"),
         ({"min_trial_days": {"tier1": 28, "tier2": 56, "tier3": 90}},
          "min_trial_days.tier4", "Missing data for required field"),
-        ({"tryptase_factor": 0}, "tryptase_factor", "greater than 0"),
-        ({"tryptase_factor": "1.2"}, "tryptase_factor", "Must be a number"),
+        ({"tryptase_factor": 1.2}, "tryptase_factor", "removed in rules v2"),
+        ({"tryptase_acute_window_hours": "4"}, "tryptase_acute_window_hours",
+         "Must be a number"),
         ({"biologic_review_window_days": [180, 90]}, "biologic_review_window_days",
          "low bound must not be above the high bound"),
         ({"steroid_max_days": None}, "steroid_max_days", "may not be null"),

@@ -13,11 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from marshmallow import ValidationError
 
-from service.cdshooks.validation_errors import error_pairs
 from service.thresholds.model import Thresholds
-from service.thresholds.schema import ThresholdsSchema
+from service.thresholds.schema import ThresholdsSchema, schema_problems
 
 META_FILE = "thresholds_meta.yaml"
 
@@ -37,17 +35,28 @@ def thresholds_to_mapping(thresholds: Thresholds) -> dict[str, Any]:
     return {
         "lookback_days": thresholds.lookback_days,
         "episode_merge_hours": thresholds.episode_merge_hours,
-        "min_trial_days": {f"tier{k}": v for k, v in sorted(thresholds.min_trial_days.items())},
+        "episode_followup_days": thresholds.episode_followup_days,
+        "count_triggered_anaphylaxis": thresholds.count_triggered_anaphylaxis,
+        "count_respiratory_with_airway_disease": thresholds.count_respiratory_with_airway_disease,
+        "course_gap_days": thresholds.course_gap_days,
+        "min_trial_days": _by_tier(thresholds.min_trial_days),
+        "response_onset_days": _by_tier(thresholds.response_onset_days),
+        "recent_event_days": thresholds.recent_event_days,
         "min_anaphylaxis_episodes": thresholds.min_anaphylaxis_episodes,
         "min_respiratory_events": thresholds.min_respiratory_events,
+        "omalizumab_dose_mg_per_4_weeks": thresholds.omalizumab_dose_mg_per_4_weeks,
         "mediator_thresholds": dict(thresholds.mediator_thresholds),
         "tryptase_acute_window_hours": thresholds.tryptase_acute_window_hours,
-        "tryptase_factor": thresholds.tryptase_factor,
-        "tryptase_addend": thresholds.tryptase_addend,
+        "tryptase_baseline_gap_hours": thresholds.tryptase_baseline_gap_hours,
+        "tryptase_sm_flag": thresholds.tryptase_sm_flag,
         "steroid_max_days": thresholds.steroid_max_days,
         "biologic_review_window_days": list(thresholds.biologic_review_window_days),
         "cards_enabled": dict(thresholds.cards_enabled),
     }
+
+
+def _by_tier(values: Mapping[int, int]) -> dict[str, int]:
+    return {f"tier{k}": v for k, v in sorted(values.items())}
 
 
 def leaves(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -134,12 +143,6 @@ def validation_errors(values: Any) -> list[dict[str, str]]:
     """
     if not isinstance(values, Mapping):
         return [{"field": "values", "message": "Must be a mapping of threshold names."}]
-    try:
-        ThresholdsSchema().load(dict(values))
-    except ValidationError as exc:
-        found = [
-            {"field": path or "values", "message": text}
-            for path, text in error_pairs(exc.messages)
-        ]
-        return sorted(found, key=lambda e: (_field_order(e["field"]), e["field"]))
-    return []
+    _, problems = schema_problems(values)
+    found = [{"field": path or "values", "message": text} for path, text in problems]
+    return sorted(found, key=lambda e: (_field_order(e["field"]), e["field"]))

@@ -56,24 +56,25 @@ def episode(days: float) -> dict:
 
 
 def test_tryptase_20_plus_2_met() -> None:
-    # baseline 6.1 -> limit 1.2 * 6.1 + 2 = 9.32; acute 14.3 taken 6 h after the episode
-    resources = [episode(30), observation(TRYPTASE, 14.3, "ng/mL", when=ago(30, hours=-6)),
+    # baseline 6.1 -> limit 1.2 * 6.1 + 2 = 9.32; acute 14.3 taken 3 h after the episode
+    resources = [episode(30), observation(TRYPTASE, 14.3, "ng/mL", when=ago(30, hours=-3)),
                  observation(TRYPTASE, 6.1, "ng/mL", when=ago(300))]
     assert not evidence_card(*resources)
 
 
 def test_tryptase_20_plus_2_not_met() -> None:
-    resources = [episode(30), observation(TRYPTASE, 9.3, "ng/mL", when=ago(30, hours=-6)),
+    resources = [episode(30), observation(TRYPTASE, 9.3, "ng/mL", when=ago(30, hours=-3)),
                  observation(TRYPTASE, 6.1, "ng/mL", when=ago(300))]
     assert evidence_card(*resources)
 
 
 def test_tryptase_acute_window_is_inclusive_before_and_after() -> None:
-    for hours in (24, -24):
+    # tryptase_acute_window_hours = 4 (the rule's v1 reading: symmetric around the onset)
+    for hours in (4, -4):
         resources = [episode(30), observation(TRYPTASE, 20, "ug/L", when=ago(30, hours=hours)),
                      observation(TRYPTASE, 5, "ng/mL", when=ago(200))]
         assert not evidence_card(*resources)
-    outside = [episode(30), observation(TRYPTASE, 20, "ng/mL", when=ago(31, seconds=1)),
+    outside = [episode(30), observation(TRYPTASE, 20, "ng/mL", when=ago(30, hours=4, seconds=1)),
                observation(TRYPTASE, 5, "ng/mL", when=ago(200))]
     assert evidence_card(*outside)  # both are baselines: no acute value
 

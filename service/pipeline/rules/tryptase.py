@@ -4,8 +4,9 @@ When a tryptase (ng/mL or ug/L, which are equal) was taken within
 tryptase_acute_window_hours of the first event of an anaphylaxis episode cluster (before
 or after), it is acute; the baseline is the lowest tryptase taken more than that window
 away from every cluster. Then tryptase is elevated when an acute value is above
-tryptase_factor x baseline + tryptase_addend. Without both an acute value and a
-baseline, tryptase is not evidence: a single value, flagged or not, never is.
+TRYPTASE_FACTOR x baseline + TRYPTASE_ADDEND_NG_ML (1.2 and 2: fixed by rules v2, not
+settings). Without both an acute value and a baseline, tryptase is not evidence: a single
+value, flagged or not, never is.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from datetime import datetime, timedelta
 from service.pipeline.facts.model import Result
 from service.pipeline.rules.model import Cluster, MediatorFinding, day
 from service.thresholds.model import Thresholds
+
+# The consensus "20% + 2" rule: elevated when acute > 1.2 x baseline + 2 ng/mL.
+TRYPTASE_FACTOR = 1.2
+TRYPTASE_ADDEND_NG_ML = 2.0
 
 
 def _usable(results: Iterable[Result]) -> list[tuple[datetime, float, Result]]:
@@ -43,14 +48,14 @@ def assess_tryptase(
     if not acute or not baselines:
         return ()
     base_when, base_value, baseline = min(baselines, key=lambda item: item[1])
-    limit = thresholds.tryptase_factor * base_value + thresholds.tryptase_addend
+    limit = TRYPTASE_FACTOR * base_value + TRYPTASE_ADDEND_NG_ML
     findings = []
     for _, value, result in acute:
         above = value > limit
         reason = (
             f"acute {value:g} {result.unit} is {'above' if above else 'not above'} "
-            f"{thresholds.tryptase_factor:g} x baseline {base_value:g} {baseline.unit} "
-            f"({day(base_when)}) + {thresholds.tryptase_addend:g} = {limit:.2f} ng/mL"
+            f"{TRYPTASE_FACTOR:g} x baseline {base_value:g} {baseline.unit} "
+            f"({day(base_when)}) + {TRYPTASE_ADDEND_NG_ML:g} = {limit:.2f} ng/mL"
         )
         findings.append(MediatorFinding(result, above, reason, baseline=baseline))
     return tuple(findings)
