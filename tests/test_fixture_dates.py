@@ -1,4 +1,4 @@
-"""Fixture date shifting keeps a fixture's meaning on any day (rules.md 6.2)."""
+"""Fixture date shifting keeps a fixture's meaning on any day (docs/clinical-rules.md §6.2)."""
 
 from __future__ import annotations
 
@@ -91,6 +91,13 @@ def test_codes_and_text_that_look_numeric_are_not_dates() -> None:
 def test_unknown_element_with_an_unambiguous_datetime_is_shifted() -> None:
     shifted = _shift({"extension": [{"valueString": "2026-01-01T00:00:00Z"}]}, timedelta(days=1))
     assert shifted == {"extension": [{"valueString": "2026-01-02T00:00:00Z"}]}
+
+
+def test_impossible_dates_are_left_as_written() -> None:
+    # A fixture's deliberately unreadable date stays unreadable wherever it is fired.
+    request = {"onsetDateTime": "2025-02-30", "birthDate": "2016-13-01",
+               "recordedDate": "2025-06-31T10:00:00Z", "effectivePeriod": {"start": "soon"}}
+    assert shift_dates(request, EVALUATED, EVALUATED + timedelta(days=40)) == request
 
 
 def test_the_input_is_not_changed() -> None:

@@ -1,4 +1,4 @@
-"""Cards from decisions, worded by cards/cards.yaml (rules.md sections 4 and 5).
+"""Cards from decisions, worded by cards/cards.yaml (docs/clinical-rules.md §4, §5).
 
 Every card: uuid, a summary under 140 characters, an indicator, a source with the topic
 Coding, a Markdown detail saying why, evidence links, override reasons and, for the

@@ -1,7 +1,8 @@
 """One hook call from envelope to cards, with no Flask in it.
 
 prefetch resolution -> facts -> rules -> cards. Scope is decided from the conditions
-first, so an out-of-scope patient gets no cards whatever else is missing (rules.md 6.9).
+first, so an out-of-scope patient gets no cards whatever else is missing
+(docs/clinical-rules.md §6.9).
 """
 
 from __future__ import annotations

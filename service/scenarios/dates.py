@@ -5,7 +5,7 @@ A fixture is a complete CDS Hooks request written as if evaluated at its
 date in the request by ``now - evaluatedAt`` so that "90 days on omalizumab" stays 90
 days whatever the calendar says.
 
-Shifting keeps the meaning the rules give a value (rules.md 6.2):
+Shifting keeps the meaning the rules give a value (docs/clinical-rules.md §6.2):
 - a full dateTime/instant moves by the exact delta and keeps its precision and offset;
 - a partial value (``2026``, ``2026-05``, ``2026-05-14``) in a dateTime-typed element means
   the start of that period in UTC, so it becomes a full UTC dateTime moved by the exact
@@ -106,17 +106,22 @@ def parse_datetime(text: str) -> tuple[datetime, str] | None:
         return None
     parts = match.groupdict()
     year, month, day = int(parts["year"]), int(parts["month"] or 1), int(parts["day"] or 1)
-    if parts["hour"] is None:
-        precision = "day" if parts["day"] else ("month" if parts["month"] else "year")
-        return datetime(year, month, day, tzinfo=UTC), precision
-    tz = _zone(parts["tz"])
-    fraction = parts["fraction"] or ""
-    microsecond = int((fraction[1:] + "000000")[:6]) if fraction else 0
-    second = min(int(parts["second"] or 0), 59)  # a leap second reads as :59
-    moment = datetime(
-        year, month, day, int(parts["hour"]), int(parts["minute"]), second, microsecond,
-        tzinfo=tz,
-    )
+    try:
+        if parts["hour"] is None:
+            precision = "day" if parts["day"] else ("month" if parts["month"] else "year")
+            return datetime(year, month, day, tzinfo=UTC), precision
+        tz = _zone(parts["tz"])
+        fraction = parts["fraction"] or ""
+        microsecond = int((fraction[1:] + "000000")[:6]) if fraction else 0
+        second = min(int(parts["second"] or 0), 59)  # a leap second reads as :59
+        moment = datetime(
+            year, month, day, int(parts["hour"]), int(parts["minute"]), second, microsecond,
+            tzinfo=tz,
+        )
+    except ValueError:
+        # An impossible date ("2026-02-30"): not a date, so it is never moved. Fixtures
+        # use such values on purpose (an unreadable date, docs/clinical-rules.md §2).
+        return None
     return moment, "full"
 
 

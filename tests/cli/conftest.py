@@ -146,7 +146,7 @@ def fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     Open (no token) and validating, unlike tests/fhir_fallback's server: that is what the
     CDS Hooks Sandbox needs and what `fixtures load` must cope with (a strict server
-    refuses malformed resources).
+    refuses resources that fail R4B validation).
     """
     executable = shutil.which("sekmet", path=str(Path(sys.executable).parent))
     assert executable, "sekmet-fhir is a dev dependency: pip install -e '.[dev]'"
