@@ -12,7 +12,7 @@ from types import MappingProxyType
 
 SENTENCES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
-        # Reading the record (docs/clinical-rules.md 2 "Reading a resource"): counts by kind.
+        # Reading the record (docs/clinical-rules.md §2 "Reading a resource"): counts by kind.
         "reading.left_out": ("count", "kind"),
         "reading.undated": ("count", "kind"),
         "kind.Condition": (),

@@ -103,7 +103,7 @@ def _card(
 
 def _without_repeats(decision: Decision, knowledge: Knowledge) -> Decision:
     """No card proposes, as a new step, a drug that is active, on hold or stopped within
-    the lookback: it names the drug and its status instead (docs/clinical-rules.md 2)."""
+    the lookback: it names the drug and its status instead (docs/clinical-rules.md §2)."""
     if not decision.withheld:
         return decision
     kept: list[str] = []

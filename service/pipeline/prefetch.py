@@ -36,10 +36,11 @@ def _templates(mediator_loincs: tuple[str, ...], loinc_system: str) -> Mapping[s
             "conditions": "Condition?patient={{context.patientId}}",
             "observations": "Observation?patient={{context.patientId}}&code=" + codes,
             "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
-            # every status that puts a therapy "on record" (docs/clinical-rules.md 6.19)
+            # every status that puts a therapy "on record" (docs/clinical-rules.md §6.19)
             "medicationRequests": "MedicationRequest?patient={{context.patientId}}"
             "&status=active,on-hold,stopped,completed",
-            # optional (docs 2 "Start of a therapy", 6.9): never a 412, nothing suppressed
+            # optional (docs/clinical-rules.md §2 "Start of a therapy", §6.9): never a 412,
+            # nothing suppressed
             "medicationAdministrations": "MedicationAdministration?patient="
             "{{context.patientId}}&status=completed",
             "medicationDispenses": "MedicationDispense?patient={{context.patientId}}"
@@ -57,7 +58,7 @@ def prefetch_templates(knowledge: Knowledge) -> Mapping[str, str]:
 
 
 # Keys whose data only refine the facts (the course of a therapy): when they cannot be
-# had they are simply absent, never "missing" (docs 6.9).
+# had they are simply absent, never "missing" (docs/clinical-rules.md §6.9).
 OPTIONAL_KEYS = frozenset({"medicationAdministrations", "medicationDispenses"})
 
 _BLOCKING_SEVERITIES = {"error", "fatal"}

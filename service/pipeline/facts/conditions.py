@@ -1,7 +1,7 @@
 """Conditions: diagnoses (scope, clonal disease, airway disease, pregnancy, steroid
 replacement) and dated events (anaphylaxis, triggers, angioedema, respiratory).
 
-docs/clinical-rules.md 1, 2, 6.5, 6.8, 6.12, 6.16. A Condition is read by its code,
+docs/clinical-rules.md §1, §2, §6.5, §6.8, §6.12, §6.16. A Condition is read by its code,
 clinicalStatus, verificationStatus, category, onset/recorded dates and the presence of
 an abatement; nothing else about it is looked at. Clonal disease is decided from the raw
 codes first, so a malformed Condition of mastocytosis still excludes (fails closed).
@@ -87,7 +87,7 @@ def read_condition(
     for element in ("code", "clinicalStatus", "verificationStatus"):
         if not valid("CodeableConcept", resource.get(element)):
             tally.left_out("Condition", element)
-            return read  # an exclusion code still counts (docs 1)
+            return read  # an exclusion code still counts (docs/clinical-rules.md §1)
     verification = status_codes(resource.get("verificationStatus"))
     if verification & EXCLUDED:
         return read

@@ -35,12 +35,12 @@ __all__ = ["RULES_VERSION", "Decision", "Scope", "evaluate", "scope"]
 
 RULES_VERSION = "2"
 
-# Cards allowed when no MCAS diagnosis is confirmed (docs 1, 6.12).
+# Cards allowed when no MCAS diagnosis is confirmed (docs/clinical-rules.md §1, §6.12).
 UNCONFIRMED_ALLOWED = frozenset(
     {"tier-1", "mediator-evidence", "epinephrine-autoinjector", "albuterol",
      "aspirin-caution", "steroid-long-term", "ranitidine-switch"}
 )
-# Treatment cards: not shown with clonal mast cell disease on record (docs 1).
+# Treatment cards: not shown with clonal mast cell disease on record (docs/clinical-rules.md §1).
 TREATMENT_TOPICS = frozenset(
     {"tier-1", "tier-2", "confirm-before-biologic", "tier-3", "omalizumab-dose", "tier-4",
      "specialist-referral", "mediator-evidence", "biologic-review"}
@@ -49,7 +49,10 @@ TREATMENT_TOPICS = frozenset(
 
 def _patient_notes(facts: Facts, now: datetime, patient_scope: Scope,
                    pregnant: bool) -> tuple[bool, list[Note]]:
-    """(child, notes): under 18 on the evaluation date, or age unknown (docs 2, 6.26)."""
+    """(child, notes): under 18 on the evaluation date, or age unknown.
+
+    docs/clinical-rules.md §2 "Patient facts", §6.26.
+    """
     notes: list[Note] = []
     if facts.birth_date is None:
         child = True

@@ -1,5 +1,5 @@
 """Cards about active drugs: aspirin-caution, steroid-long-term, ranitidine-switch,
-biologic-review (docs/clinical-rules.md 4, 6.9, 6.15, 6.18, 6.20).
+biologic-review (docs/clinical-rules.md §4, §6.9, §6.15, §6.18, §6.20).
 
 - aspirin-caution (warning) when: aspirin is active (as needed included) and no elevated
   prostaglandin marker (2,3-dinor-11beta-PGF2alpha, prostaglandin D2) is on record. Not

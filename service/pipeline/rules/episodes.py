@@ -1,5 +1,5 @@
-"""Anaphylaxis episodes and respiratory events: which clusters count (docs/clinical-rules.md 2,
-6.4, 6.5, 6.16, 6.21).
+"""Anaphylaxis episodes and respiratory events: which clusters count (docs/clinical-rules.md §2,
+§6.4, §6.5, §6.16, §6.21).
 
 - Episodes (anaphylaxis Conditions with 7th character A or none, or SNOMED 39579001; not
   problem-list entries without an onset) are merged into clusters, follow-ups included.
@@ -74,7 +74,10 @@ def episodes(facts: Facts, thresholds: Thresholds) -> tuple[Episode, ...]:
 
 def episode_notes(all_episodes: tuple[Episode, ...], facts: Facts, thresholds: Thresholds
                   ) -> list[Note]:
-    """Every episode merged, reclassified or not counted, with the reason (docs 2)."""
+    """Every episode merged, reclassified or not counted, with the reason.
+
+    docs/clinical-rules.md §2 "Anaphylaxis episodes".
+    """
     notes: list[Note] = []
     for episode in all_episodes:
         cluster = episode.cluster

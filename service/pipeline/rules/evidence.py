@@ -1,4 +1,6 @@
-"""Objective mediator evidence, and the mediator-evidence card (docs/clinical-rules.md 2, 4, 6.9).
+"""Objective mediator evidence and the mediator-evidence card.
+
+docs/clinical-rules.md §2, §4, §6.9.
 
 Objective mediator evidence = an elevated tryptase by the 20% + 2 rule, or an elevated
 urine or plasma marker collected within 24 h after the onset of an anaphylaxis episode

@@ -1,4 +1,6 @@
-"""Where the patient stands on the ladder (docs/clinical-rules.md 3, 6.3, 6.4, 6.6, 6.20, 6.23).
+"""Where the patient stands on the ladder.
+
+docs/clinical-rules.md §3, §6.3, §6.4, §6.6, §6.20, §6.23.
 
 Only active therapies that are not as-needed only move the ladder.
 - Tier 1 complete = an h1 and an h2 therapy (ranitidine counts as h2); its start is the

@@ -1,9 +1,9 @@
 """The ladder card: at most one of tier-1, tier-2, confirm-before-biologic, tier-3,
-omalizumab-dose, tier-4, specialist-referral (docs/clinical-rules.md 3, 4, 6.3, 6.9, 6.12,
-6.24, 6.26).
+omalizumab-dose, tier-4, specialist-referral (docs/clinical-rules.md §3, §4, §6.3, §6.9, §6.12,
+§6.24, §6.26).
 
 - No ladder card when either medication key is unavailable (the current tier is then
-  unknown) or with clonal disease on record (docs 1).
+  unknown) or with clonal disease on record (docs/clinical-rules.md §1).
 - tier-1 when the current tier is 0, or tier 1 is not complete: then it is the only
   ladder card, even if a higher tier is refractory. Nothing beyond it on an unconfirmed
   diagnosis.
@@ -83,7 +83,7 @@ def therapy_notes(therapies: tuple[Therapy, ...]) -> list[Note]:
 def withheld(facts: Facts, classes: tuple[str, ...], thresholds: Thresholds,
              now: datetime) -> tuple[Therapy, ...]:
     """Records of these classes that must not be proposed again: active, on hold, or
-    stopped within the lookback (docs 2)."""
+    stopped within the lookback (docs/clinical-rules.md §2)."""
     since = lookback_start(now, thresholds.lookback_days)
     found = []
     for record in facts.records:

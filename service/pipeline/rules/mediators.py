@@ -1,4 +1,4 @@
-"""Mediator elevation (docs/clinical-rules.md 2 "Mediator results", 6.7).
+"""Mediator elevation (docs/clinical-rules.md §2 "Mediator results", §6.7).
 
 After unit normalisation (facts layer), a result in the analyte's expected UCUM unit whose
 analyte has a threshold is elevated when its value is above the threshold, even against an

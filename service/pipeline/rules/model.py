@@ -12,7 +12,7 @@ from service.pipeline.facts.model import Event, Result, Therapy
 
 @dataclass(frozen=True)
 class Cluster:
-    """Events merged into one episode, dated by its first event (docs/clinical-rules.md 6.4)."""
+    """Events merged into one episode, dated by its first event (docs/clinical-rules.md §6.4)."""
 
     start: datetime
     events: tuple[Event, ...]
@@ -43,7 +43,8 @@ class MediatorFinding:
     reason: str  # e.g. "180 pg/mg{creat} is above the threshold 104 pg/mg{creat}"
     # the other result of a tryptase 20% + 2 comparison (the baseline)
     baseline: Result | None = None
-    # False: no threshold in its unit, no flag, no reference range (docs 2 "not assessable")
+    # False: no threshold in its unit, no flag, no reference range: not assessable
+    # (docs/clinical-rules.md §2 "Mediator results")
     assessable: bool = True
 
 

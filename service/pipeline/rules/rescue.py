@@ -1,5 +1,5 @@
 """Rescue-medication safety cards: epinephrine-autoinjector and albuterol (docs/clinical-rules.md
-2, 4, 6.5, 6.9, 6.10, 6.20).
+§2, §4, §6.5, §6.9, §6.10, §6.20).
 
 - epinephrine-autoinjector (warning) when: anaphylaxis history (any anaphylaxis Condition
   ever: suspected, triggered, follow-up codes and problem-list entries included;

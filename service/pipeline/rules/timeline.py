@@ -1,17 +1,17 @@
-"""Time handling shared by the rules (docs/clinical-rules.md 2, 6.2, 6.4, 6.10, 6.11, 6.17).
+"""Time handling shared by the rules.
 
-"Now" is the evaluation instant. Every fact dated after now is ignored entirely (clonal
-disease excepted: docs 1); a fact without a date is present but never satisfies a
-duration or window. Bounds are inclusive.
+docs/clinical-rules.md §2, §6.2, §6.4, §6.10, §6.11, §6.17. "Now" is the evaluation
+instant. Every fact dated after now is ignored entirely (clonal disease excepted); a fact
+without a date is present but never satisfies a duration or window. Bounds are inclusive.
 
 - **Present**: the facts without anything dated after now, and without therapies whose
   period ended before now.
-- **Course** (docs 2 "Start of a therapy"): a therapy's start is the earliest date of the
-  chain of that drug's completed administrations and dispenses and the therapy's own date
-  that ends at the most recent of them, each at most ``course_gap_days`` after the one
-  before. An omalizumab or dupilumab that is only a MedicationRequest with no completed
+- **Course**: a therapy's start is the earliest date of the chain of that drug's
+  completed administrations and dispenses and the therapy's own date that ends at the
+  most recent of them, each at most ``course_gap_days`` after the one before. An
+  omalizumab or dupilumab that is only a MedicationRequest with no completed
   administration or dispense has no judged course.
-- **Clusters** (6.4): sorted events; an event at most ``episode_merge_hours`` after the
+- **Clusters**: sorted events; an event at most ``episode_merge_hours`` after the
   previous one joins its cluster; two date-only events on consecutive dates join; an
   anaphylaxis dated only by its recorded date joins the cluster before it within
   ``episode_followup_days`` of that cluster's first event. A cluster is dated by its
@@ -54,7 +54,7 @@ def present(facts: Facts, now: datetime) -> Facts:
 
 
 def with_courses(facts: Facts, thresholds: Thresholds) -> Facts:
-    """Each active therapy's start replaced by the start of its current course (docs 2).
+    """Each active therapy's start replaced by the start of its current course.
 
     Call on ``present`` facts: supplies and therapies after now are already gone.
     """
@@ -128,12 +128,18 @@ def counted(
 
 
 def ladder_therapies(therapies: Iterable[Therapy]) -> tuple[Therapy, ...]:
-    """Active therapies that move the ladder: a tier, and not as-needed only (docs 3, 6.20)."""
+    """Active therapies that move the ladder: a tier, not as-needed only.
+
+    docs/clinical-rules.md §3, §6.20.
+    """
     return tuple(t for t in therapies if t.tier is not None and not t.as_needed)
 
 
 def class_start(therapies: Iterable[Therapy], *classes: str) -> datetime | None:
-    """The earliest dated start among active therapies of these classes (docs 6.6)."""
+    """The earliest dated start among active therapies of these classes.
+
+    docs/clinical-rules.md §6.6.
+    """
     starts = [t.start for t in therapies if t.drug_class in classes and t.start is not None]
     return min(starts) if starts else None
 

@@ -1,4 +1,4 @@
-"""Tryptase by the consensus "20% + 2" rule (docs/clinical-rules.md 2 "Tryptase", 6.22).
+"""Tryptase by the consensus "20% + 2" rule (docs/clinical-rules.md §2 "Tryptase", §6.22).
 
 - Anchors: every anaphylaxis episode Condition (suspected, triggered and merged follow-ups
   included; a follow-up dated only by its recorded date anchors at that date).
