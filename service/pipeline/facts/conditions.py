@@ -121,14 +121,17 @@ def _events(
     if valid_list("CodeableConcept", category):
         for concept in items(category):
             categories |= status_codes(concept)
-    when = dated.when
     recorded_only = dated.path == "recordedDate"
-    common = {
-        "when": when, "date_only": dated.date_only, "written_date": dated.written_date,
-        "recorded_only": recorded_only, "suspected": suspected,
-        "trigger_code": "anaphylaxis_trigger" in sets,
-        "unexplained_code": "unexplained_anaphylaxis" in sets,
-    }
+    suspect = suspected
+    trigger_code = "anaphylaxis_trigger" in sets
+    unexplained_code = "unexplained_anaphylaxis" in sets
+
+    def event(kind: str, code: str, label: str, **flags: bool) -> Event:
+        return Event(kind, code, label, dated.when, date_only=dated.date_only,
+                     written_date=dated.written_date, recorded_only=recorded_only,
+                     suspected=suspect, trigger_code=trigger_code,
+                     unexplained_code=unexplained_code, **flags)
+
     events: list[Event] = []
     concept = resource.get("code")
     if "anaphylaxis" in sets:
@@ -138,16 +141,16 @@ def _events(
             kind = "anaphylaxis_history"  # a problem-list entry with no onset
         else:
             kind = "anaphylaxis"
-        events.append(Event(kind, sets["anaphylaxis"], label or "anaphylaxis", **common))
+        events.append(event(kind, sets["anaphylaxis"], label or "anaphylaxis"))
     elif "anaphylaxis_trigger" in sets:
-        events.append(Event("trigger", sets["anaphylaxis_trigger"], label or "trigger", **common))
+        events.append(event("trigger", sets["anaphylaxis_trigger"], label or "trigger"))
     for name in ("angioedema", "anaphylaxis_history"):
         if name in sets:
             kind = "history" if name == "anaphylaxis_history" else name
-            events.append(Event(kind, sets[name], label or name.replace("_", " "), **common))
+            events.append(event(kind, sets[name], label or name.replace("_", " ")))
     if "respiratory" in sets:
-        events.append(Event(
+        events.append(event(
             "respiratory", sets["respiratory"], label or "respiratory event",
-            bronchospasm="bronchospasm" in sets, dyspnoea="dyspnoea" in sets, **common,
+            bronchospasm="bronchospasm" in sets, dyspnoea="dyspnoea" in sets,
         ))
     return events

@@ -174,8 +174,8 @@ def _escalation(facts: Facts, pos: Position, ctx: LadderContext, now_days: int) 
     notes: list[Note] = []
     suggestions: tuple[str, ...] = ()
     evidence = ctx.evidence.found
-    tier2_on_record = any(
-        r.drug_class in _TIER2 for r in (*facts.records, *facts.supplies)
+    tier2_on_record = any(r.drug_class in _TIER2 for r in facts.records) or any(
+        s.drug_class in _TIER2 for s in facts.supplies
     )
     if tier == 1:
         topic = "tier-2"
