@@ -167,7 +167,9 @@ def _respiratory_notes(pos: Position, ctx: LadderContext) -> list[Note]:
     return notes
 
 
-def _escalation(facts: Facts, pos: Position, ctx: LadderContext, now_days: int) -> Decision:
+def _escalation(
+    facts: Facts, pos: Position, ctx: LadderContext, now_days: int
+) -> Decision | None:
     tier = pos.current_tier
     thresholds = ctx.thresholds
     lead: list[Note] = []
@@ -206,6 +208,8 @@ def _escalation(facts: Facts, pos: Position, ctx: LadderContext, now_days: int) 
     else:
         topic = "specialist-referral"
     if topic == "confirm-before-biologic":
+        if "observations" in facts.unavailable:
+            return None  # it would fire because results are absent (docs/clinical-rules.md §6.9)
         step = "a further biologic step" if tier == 3 else "a biologic step"
         notes[:0] = [note("evidence.none"), note("ladder.evidence_first", step=step)]
     if ctx.sm_flag is not None and topic in {
