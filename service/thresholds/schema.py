@@ -27,7 +27,7 @@ from service.thresholds.model import (
 TIERS: tuple[str, ...] = ("tier1", "tier2", "tier3", "tier4")
 
 
-class _Number(fields.Number):
+class _Number(fields.Number[float]):
     """A JSON/YAML number: no strings, no booleans (YAML `yes` is not 1)."""
 
     num_type = float
@@ -60,7 +60,7 @@ def _number(*, minimum: float = 0) -> _Number:
     return _Number(required=True, validate=validate.Range(min=minimum))
 
 
-def _strict(schema_fields: dict[str, fields.Field]) -> type[Schema]:
+def _strict(schema_fields: dict[str, fields.Field[Any]]) -> type[Schema]:
     attrs: dict[str, Any] = {"Meta": type("Meta", (), {"unknown": RAISE}), **schema_fields}
     return type("Nested", (Schema,), attrs)
 
