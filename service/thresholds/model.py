@@ -3,7 +3,7 @@
 The rules read only this module. Validation lives in ``service/thresholds/schema.py``
 (``thresholds_from_mapping``) and the YAML file is read by ``service/thresholds/files.py``.
 The defaults are in ``cards/thresholds.yaml``; their meaning, unit and clinical range in
-``cards/thresholds_meta.yaml`` (docs/clinical-rules.md 6.14).
+``cards/thresholds_meta.yaml`` (docs/administration.md, "Clinical ranges").
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ origin, the field and the problem, so a bad file stops the service before it ans
 Stored versions (service/storage/thresholds_store.py) are validated by the same schema.
 A setting rules v2 removed (``REMOVED_FIELDS``) is refused as unknown, saying so.
 
-The clinical range of each field (docs/clinical-rules.md 6.14) is not written here: it is
+The clinical range of each field (docs/administration.md) is not written here: it is
 read from ``cards/thresholds_meta.yaml`` (``ranges_from_meta``, checked at start-up) and
 passed in, so clinicians change it in one place. A value outside it is refused with a
 message naming the range; a field without a range keeps the type and sign checks below.
@@ -35,7 +35,7 @@ from service.thresholds.model import (
 TIERS: tuple[str, ...] = ("tier1", "tier2", "tier3", "tier4")
 
 
-class _Number(fields.Number):
+class _Number(fields.Number[float]):
     """A JSON/YAML number: no strings, no booleans (YAML `yes` is not 1)."""
 
     num_type = float
@@ -68,7 +68,7 @@ def _number(*, minimum: float = 0) -> _Number:
     return _Number(required=True, validate=validate.Range(min=minimum))
 
 
-def _strict(schema_fields: dict[str, fields.Field]) -> type[Schema]:
+def _strict(schema_fields: dict[str, fields.Field[Any]]) -> type[Schema]:
     attrs: dict[str, Any] = {"Meta": type("Meta", (), {"unknown": RAISE}), **schema_fields}
     return type("Nested", (Schema,), attrs)
 

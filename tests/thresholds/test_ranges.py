@@ -1,4 +1,4 @@
-"""Clinical ranges of the thresholds (docs/clinical-rules.md 6.14): refused outside, with
+"""Clinical ranges of the thresholds (rules v2, "plausible thresholds"): refused outside, with
 a message naming the range; read from cards/thresholds_meta.yaml, checked at start-up."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from service.thresholds.schema import thresholds_from_mapping
 RANGES = load_ranges()
 MESSAGE = "Must be between {low:g} and {high:g} (clinical range of the rules)."
 
-# Every bracketed range of rules.md v2: (default, low, high). The oracle for
+# Every bracketed range of the clinical rules v2: (default, low, high). The oracle for
 # cards/thresholds_meta.yaml as shipped.
 RULES_MD: dict[str, tuple[float, float, float]] = {
     "lookback_days": (180, 30, 730),

@@ -1,4 +1,4 @@
-"""Unusual values inside the range are accepted with a warning (docs/clinical-rules.md 6.14):
+"""Unusual values inside the range are accepted with a warning (rules v2, "plausible thresholds"):
 below warn_below (half the default), above warn_above (twice it), or 0 where the default
 is not 0; per field in the validate and preview answers, and next to the field on /admin."""
 
