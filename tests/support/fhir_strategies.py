@@ -14,12 +14,14 @@ Three kinds of input, after docs/clinical-rules.md §2 (Reading a resource):
   with anything in their other elements; the hook must answer it without a 5xx.
 
 A fault is a pure function of a resource: it returns a changed deep copy and a label that
-says what it did (the label is what a failing example shows).
+says what it did (the label is what a failing example shows). Strategies are built once
+and cached: building them is what costs most in a run.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -96,6 +98,7 @@ Fault = tuple[str, dict[str, Any]]  # (what was done, the changed copy)
 
 # -- plain JSON -------------------------------------------------------------------------
 
+@functools.cache
 def json_scalars() -> st.SearchStrategy[Any]:
     return st.one_of(
         st.none(), st.booleans(), st.integers(min_value=-(2**63), max_value=2**63),
@@ -103,6 +106,7 @@ def json_scalars() -> st.SearchStrategy[Any]:
     )
 
 
+@functools.cache
 def json_values(max_leaves: int = 8) -> st.SearchStrategy[Any]:
     """Any JSON value (what ``json.loads`` can give), small."""
     return st.recursive(
@@ -115,6 +119,7 @@ def json_values(max_leaves: int = 8) -> st.SearchStrategy[Any]:
     )
 
 
+@functools.cache
 def not_a_string() -> st.SearchStrategy[Any]:
     """A JSON value of the wrong type for a FHIR code or string element."""
     return st.one_of(
@@ -124,6 +129,7 @@ def not_a_string() -> st.SearchStrategy[Any]:
     )
 
 
+@functools.cache
 def words() -> st.SearchStrategy[str]:
     """Text with at least one letter and no digit: never a number or a date."""
     return st.text(alphabet="abcdefghijklmnopqrstuvwxyz ", min_size=1, max_size=12).filter(
@@ -132,6 +138,7 @@ def words() -> st.SearchStrategy[str]:
                          "positive", "n/a"])
 
 
+@functools.cache
 def unreadable_dates() -> st.SearchStrategy[Any]:
     """Values of a date element that are there but cannot be read as a FHIR dateTime."""
     return st.one_of(
@@ -146,6 +153,7 @@ def unreadable_dates() -> st.SearchStrategy[Any]:
     )
 
 
+@functools.cache
 def readable_dates() -> st.SearchStrategy[str]:
     """FHIR dateTime values of every precision, including the edges of the calendar."""
     return st.one_of(
@@ -337,6 +345,7 @@ def _coding(system: str, code: str) -> dict[str, Any]:
     return {"system": system, "code": code}
 
 
+@functools.cache
 def concepts() -> st.SearchStrategy[Any]:
     """CodeableConcepts the rules read, odd ones, and things that are not concepts."""
     known = st.sampled_from(CONDITION_CODES).map(lambda sc: {"coding": [_coding(*sc)]})
@@ -352,20 +361,24 @@ def concepts() -> st.SearchStrategy[Any]:
     return st.one_of(known, loinc, rxnorm, text, odd, json_values(4))
 
 
+@functools.cache
 def statuses() -> st.SearchStrategy[Any]:
     return st.sampled_from(STATUSES) | json_scalars()
 
 
+@functools.cache
 def status_concepts(codes: tuple[str, ...]) -> st.SearchStrategy[Any]:
     return st.sampled_from(codes).map(
         lambda c: {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/x",
                                "code": c}]}) | json_values(3)
 
 
+@functools.cache
 def dates() -> st.SearchStrategy[Any]:
     return readable_dates() | unreadable_dates()
 
 
+@functools.cache
 def quantities() -> st.SearchStrategy[Any]:
     numbers = st.one_of(
         st.floats(allow_nan=True, allow_infinity=True), st.integers(), st.sampled_from(
@@ -382,6 +395,7 @@ def quantities() -> st.SearchStrategy[Any]:
     )
 
 
+@functools.cache
 def dosages() -> st.SearchStrategy[Any]:
     timing = st.builds(
         lambda f, p, u: {"repeat": {"frequency": f, "period": p, "periodUnit": u}},
@@ -401,6 +415,7 @@ def dosages() -> st.SearchStrategy[Any]:
     return st.lists(dosage, max_size=3) | json_values(3)
 
 
+@functools.cache
 def _element_strategies(kind: str) -> dict[str, st.SearchStrategy[Any]]:
     common: dict[str, st.SearchStrategy[Any]] = {
         "id": st.text(alphabet="abcdef-0123456789", min_size=1, max_size=8) | json_scalars(),
@@ -502,7 +517,7 @@ def resource_shapes(draw: st.DrawFn, kinds: tuple[str, ...] = RESOURCE_TYPES) ->
 
 def bundles(resources: st.SearchStrategy[Any] | None = None) -> st.SearchStrategy[Any]:
     """Searchset Bundles of those resources, with odd entries and links now and then."""
-    resources = resources or resource_shapes()
+    resources = resources if resources is not None else resource_shapes()
     entry = st.one_of(
         resources.map(lambda r: {"resource": r, "search": {"mode": "match"}}),
         json_values(3),
@@ -524,6 +539,7 @@ PREFETCH_KEYS = ("patient", "conditions", "observations", "medicationStatements"
                  "medicationRequests", "medicationAdministrations", "medicationDispenses")
 
 
+@functools.cache
 def prefetch_values() -> st.SearchStrategy[Any]:
     """What an EHR may put under one prefetch key."""
     return st.one_of(
@@ -536,13 +552,16 @@ def prefetch_values() -> st.SearchStrategy[Any]:
     )
 
 
+_CONDITION_BUNDLES = bundles(resource_shapes(("Condition",)))
+
+
 @st.composite
 def prefetches(draw: st.DrawFn) -> dict[str, Any]:
     keys = draw(st.lists(st.sampled_from(PREFETCH_KEYS) | st.text(max_size=8), unique=True,
                          max_size=8))
     prefetch = {key: draw(prefetch_values()) for key in keys}
-    if draw(st.booleans()):
-        prefetch.setdefault("conditions", draw(bundles(resource_shapes(("Condition",)))))
+    if draw(st.integers(min_value=0, max_value=4)):  # mostly: scope is decided first
+        prefetch.setdefault("conditions", draw(_CONDITION_BUNDLES))
     return prefetch
 
 
