@@ -15,6 +15,7 @@ from service.pipeline.card_builder import build_cards
 from service.pipeline.facts import Facts, extract_facts
 from service.pipeline.prefetch import ResolvedPrefetch
 from service.pipeline.rules import Decision, evaluate
+from service.thresholds.files import load_ranges
 from service.thresholds.model import Thresholds
 from service.thresholds.schema import thresholds_from_mapping
 
@@ -24,6 +25,7 @@ SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 KNOWLEDGE: Knowledge = load_knowledge(bundled_cards_dir())
+RANGES = load_ranges(bundled_cards_dir())
 _ids = itertools.count(1)
 
 
@@ -38,7 +40,7 @@ def default_threshold_values() -> dict[str, Any]:
 def thresholds(**overrides: Any) -> Thresholds:
     values = default_threshold_values()
     values.update(overrides)
-    return thresholds_from_mapping(values)
+    return thresholds_from_mapping(values, ranges=RANGES)
 
 
 def _status(system: str, code: str) -> dict[str, Any]:

@@ -60,9 +60,10 @@ def test_version_follows_the_content(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("changes,field,problem", [
     ({"lookback_days": "180"}, "lookback_days", "whole number"),
-    ({"lookback_days": 0}, "lookback_days", "greater than or equal to 1"),
+    ({"lookback_days": 0}, "lookback_days",
+     "must be between 30 and 730 (clinical range of the rules)"),
     ({"lookback_days": True}, "lookback_days", "whole number"),
-    ({"episode_merge_hours": -1}, "episode_merge_hours", "greater than or equal to 0"),
+    ({"episode_merge_hours": -1}, "episode_merge_hours", "must be between 1 and 72"),
     ({"tryptase_factor": 1.2}, "tryptase_factor", "removed in rules v2"),
     ({"tryptase_addend": 2}, "tryptase_addend", "removed in rules v2"),
     ({"min_trial_days": {"tier1": 28, "tier2": 56, "tier3": 90}}, "min_trial_days.tier4",
@@ -71,7 +72,7 @@ def test_version_follows_the_content(tmp_path: Path) -> None:
      "min_trial_days.tier5", "Unknown field"),
     ({"mediator_thresholds": {"n_methylhistamine": 200, "leukotriene_e4": -4,
                               "dinor_11b_pgf2a": 1802, "histamine_plasma": 8}},
-     "mediator_thresholds.leukotriene_e4", "greater than or equal to 0"),
+     "mediator_thresholds.leukotriene_e4", "must be between 104 and 250"),
     ({"biologic_review_window_days": [180, 90]}, "biologic_review_window_days", "low bound"),
     ({"biologic_review_window_days": [90]}, "biologic_review_window_days", "Length"),
     ({"lookback_dayz": 180}, "lookback_dayz", "Unknown field"),

@@ -14,6 +14,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+# bundled_cards_dir: imported from here by the app factory, the web layer and the CLI.
+from service.config_files import bundled_cards_dir as bundled_cards_dir
 from service.config_files import read_yaml
 from service.knowledge.drug_table import (
     ALLOWED_SUGGESTIONS,
@@ -34,12 +36,6 @@ from service.knowledge.model import (
 from service.knowledge.sentences import SENTENCES
 from service.knowledge.topics import TOPICS
 from service.thresholds.model import ANALYTES_WITH_THRESHOLD
-
-
-def bundled_cards_dir() -> Path:
-    here = Path(__file__).resolve().parents[1]  # the service package
-    installed = here / "cards"
-    return installed if installed.is_dir() else here.parent / "cards"
 
 
 def _read(cards_dir: Path, name: str) -> Mapping[str, Any]:

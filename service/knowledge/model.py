@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from service.cdshooks.cards import Indicator
 from service.knowledge.drug_table import DrugTable
 
 
@@ -81,7 +82,7 @@ class Reference:
 @dataclass(frozen=True)
 class TopicText:
     title: str
-    indicator: str
+    indicator: Indicator
     summary: str
     detail: str
     links: tuple[str, ...]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# The therapy-ladder topics (docs/clinical-rules.md 4): at most one of them is shown.
+# The therapy-ladder topics (docs/clinical-rules.md §4): at most one of them is shown.
 LADDER_TOPICS: tuple[str, ...] = (
     "tier-1", "tier-2", "confirm-before-biologic", "tier-3", "omalizumab-dose", "tier-4",
     "specialist-referral",

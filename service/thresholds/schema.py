@@ -4,6 +4,11 @@ A wrong type, a value out of range or an unknown key raises ``ThresholdsError`` 
 origin, the field and the problem, so a bad file stops the service before it answers.
 Stored versions (service/storage/thresholds_store.py) are validated by the same schema.
 A setting rules v2 removed (``REMOVED_FIELDS``) is refused as unknown, saying so.
+
+The clinical range of each field (docs/administration.md) is not written here: it is
+read from ``cards/thresholds_meta.yaml`` (``ranges_from_meta``, checked at start-up) and
+passed in, so clinicians change it in one place. A value outside it is refused with a
+message naming the range; a field without a range keeps the type and sign checks below.
 """
 
 from __future__ import annotations
@@ -19,15 +24,18 @@ from service.knowledge.topics import TOPICS
 from service.thresholds.model import (
     ANALYTES_WITH_THRESHOLD,
     REMOVED_FIELDS,
+    FieldRange,
     Thresholds,
     ThresholdsError,
     canonical_version,
+    is_number,
+    leaves,
 )
 
 TIERS: tuple[str, ...] = ("tier1", "tier2", "tier3", "tier4")
 
 
-class _Number(fields.Number):
+class _Number(fields.Number[float]):
     """A JSON/YAML number: no strings, no booleans (YAML `yes` is not 1)."""
 
     num_type = float
@@ -60,7 +68,7 @@ def _number(*, minimum: float = 0) -> _Number:
     return _Number(required=True, validate=validate.Range(min=minimum))
 
 
-def _strict(schema_fields: dict[str, fields.Field]) -> type[Schema]:
+def _strict(schema_fields: dict[str, fields.Field[Any]]) -> type[Schema]:
     attrs: dict[str, Any] = {"Meta": type("Meta", (), {"unknown": RAISE}), **schema_fields}
     return type("Nested", (Schema,), attrs)
 
@@ -108,6 +116,101 @@ class ThresholdsSchema(Schema):
             )
 
 
+def leaf_kinds() -> dict[str, str]:
+    """Every leaf path of the schema with its kind, in the order of thresholds.yaml.
+
+    Kinds: "int", "number", "optional-number" (empty = no threshold) or "bool".
+    """
+    kinds: dict[str, str] = {}
+    for name, field in ThresholdsSchema().fields.items():
+        nested = getattr(field, "nested", None)
+        if nested is not None:
+            for sub_name, sub_field in nested().fields.items():
+                kinds[f"{name}.{sub_name}"] = _kind(sub_field)
+        elif isinstance(field, fields.List):
+            kinds[f"{name}.0"] = kinds[f"{name}.1"] = "int"
+        else:
+            kinds[name] = _kind(field)
+    return kinds
+
+
+def _kind(field: Any) -> str:
+    if isinstance(field, _Bool):
+        return "bool"
+    if isinstance(field, _Int):
+        return "int"
+    return "optional-number" if field.allow_none else "number"
+
+
+_RANGE_KEYS = ("min", "max", "warn_below", "warn_above")
+
+
+def ranges_from_meta(raw: Any, *, origin: str) -> dict[str, FieldRange]:
+    """The clinical range of every leaf, from the parsed thresholds metadata.
+
+    Every numeric leaf states ``min``, ``max``, ``warn_below`` and ``warn_above`` (a number,
+    or null for an open side); an on/off switch states none. Anything else raises
+    ``ThresholdsError`` naming the entry, so the service does not start on it.
+    """
+    if not isinstance(raw, Mapping):
+        raise ThresholdsError(f"{origin}: must hold a mapping of threshold fields")
+    kinds = leaf_kinds()
+    problems: list[str] = []
+    for path in raw:
+        if path not in kinds:
+            why = REMOVED_FIELDS.get(str(path), "not a threshold field")
+            problems.append(f"{path}: {why}")
+    ranges: dict[str, FieldRange] = {}
+    for path, kind in kinds.items():
+        entry = raw.get(path)
+        if not isinstance(entry, Mapping):
+            problems.append(f"{path}: missing")
+            continue
+        try:
+            ranges[path] = _field_range(entry, kind, kinds)
+        except ValueError as exc:
+            problems.append(f"{path}: {exc}")
+    if problems:
+        raise ThresholdsError(f"{origin}: " + "; ".join(problems))
+    return ranges
+
+
+def _field_range(entry: Mapping[str, Any], kind: str, kinds: Mapping[str, str]) -> FieldRange:
+    if kind == "bool":
+        if any(key in entry for key in (*_RANGE_KEYS, "min_after")):
+            raise ValueError("an on/off switch has no range or warn bounds")
+        return FieldRange()
+    bounds: dict[str, float | None] = {}
+    for key in _RANGE_KEYS:
+        if key not in entry:
+            raise ValueError(f"needs '{key}' (a number, or null for none)")
+        value = entry[key]
+        if value is not None and not is_number(value):
+            raise ValueError(f"'{key}' must be a number or null")
+        bounds[key] = value
+    low, high = bounds["min"], bounds["max"]
+    if low is not None and high is not None and low > high:
+        raise ValueError("'min' is above 'max'")
+    after, after_by = None, 0.0
+    if "min_after" in entry:
+        spec = entry["min_after"]
+        if (
+            not isinstance(spec, Mapping)
+            or kinds.get(str(spec.get("field"))) not in {"int", "number"}
+            or not is_number(spec.get("days"))
+        ):
+            raise ValueError("'min_after' needs a numeric 'field' and a number of 'days'")
+        after, after_by = str(spec["field"]), float(spec["days"])
+    return FieldRange(
+        minimum=low,
+        maximum=high,
+        warn_below=bounds["warn_below"],
+        warn_above=bounds["warn_above"],
+        after=after,
+        after_by=after_by,
+    )
+
+
 def _message(path: str, text: str) -> str:
     """marshmallow's message, saying so when the unknown field is a removed v1 setting."""
     if path in REMOVED_FIELDS and text.startswith("Unknown field"):
@@ -116,20 +219,40 @@ def _message(path: str, text: str) -> str:
 
 
 def schema_problems(
-    values: Mapping[str, Any],
+    values: Mapping[str, Any], ranges: Mapping[str, FieldRange]
 ) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
-    """(the loaded data, []) or (None, [(dotted path, message), ...])."""
+    """(the loaded data, []) or (None, [(dotted path, message), ...]).
+
+    A number outside its clinical range gets the range's message instead of the sign
+    check's; a value of the wrong type gets the type message only.
+    """
     try:
-        return ThresholdsSchema().load(dict(values)), []
+        data: dict[str, Any] | None = ThresholdsSchema().load(dict(values))
+        problems = []
     except ValidationError as exc:
-        return None, [(path, _message(path, text)) for path, text in error_pairs(exc.messages)]
+        data = None
+        problems = [(path, _message(path, text)) for path, text in error_pairs(exc.messages)]
+    flat = leaves(values)
+    out_of_range: dict[str, str] = {}
+    for path, field_range in ranges.items():
+        value = flat.get(path)
+        if is_number(value):
+            why = field_range.problem(value, flat)
+            if why:
+                out_of_range[path] = why
+    if out_of_range:
+        problems = [(p, m) for p, m in problems if p not in out_of_range]
+        problems.extend(out_of_range.items())
+    return (data if not problems else None), problems
 
 
-def thresholds_from_mapping(raw: Any, *, origin: str = "thresholds") -> Thresholds:
-    """Validate a parsed thresholds mapping and build the frozen value."""
+def thresholds_from_mapping(
+    raw: Any, *, ranges: Mapping[str, FieldRange], origin: str = "thresholds"
+) -> Thresholds:
+    """Validate a parsed thresholds mapping against types and ranges; the frozen value."""
     if not isinstance(raw, Mapping):
         raise ThresholdsError(f"{origin}: the content must be a mapping of threshold names")
-    data, problems = schema_problems(raw)
+    data, problems = schema_problems(raw, ranges)
     if data is None:
         text = "; ".join(
             sorted(f"field '{path}': {text}" if path else text for path, text in problems)
