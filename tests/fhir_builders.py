@@ -161,8 +161,10 @@ def cards(resources: list[dict[str, Any]], *, now: datetime = NOW,
 
 
 def mediators_elevated() -> list[dict[str, Any]]:
-    """An elevated LTE4 result: keeps the mediator-evidence card out of ladder tests."""
-    return [observation("33343-5", 180, "pg/mg{creat}", when=ago(30))]
+    """LTE4 elevated on 2 separate dates: objective mediator evidence (rules v2), which
+    keeps the mediator-evidence card out of ladder tests."""
+    return [observation("33343-5", 180, "pg/mg{creat}", when=ago(30)),
+            observation("33343-5", 170, "pg/mg{creat}", when=ago(60))]
 
 
 REPO = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ from types import MappingProxyType
 
 SENTENCES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
-        # Reading the record (docs/clinical-rules.md 2 "Reading a resource"): counts by kind.
+        # Reading the record (docs/clinical-rules.md §2 "Reading a resource"): counts by kind.
         "reading.left_out": ("count", "kind"),
         "reading.undated": ("count", "kind"),
         "kind.Condition": (),
@@ -42,8 +42,12 @@ SENTENCES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "therapy.no_judged_course": ("drug", "date"),
         "therapy.start_is_order_date": ("drug", "date"),
         "therapy.not_proposed_again": ("drug", "status", "date"),
+        "therapy.ended": ("drug", "date"),
         "omalizumab.dose": ("dose", "threshold"),
         "omalizumab.dose_unknown": (),
+        "history.anaphylaxis": ("records",),
+        "history.angioedema": ("records",),
+        "history.undated": ("count",),
         # Episodes and respiratory events (2, 6.4, 6.21, 6.23).
         "episode.merged_follow_up": ("date", "first", "days"),
         "episode.merged_next_day": ("date", "first"),
@@ -74,7 +78,7 @@ SENTENCES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         # Ladder (3).
         "ladder.tier2_not_on_record": (),
         "ladder.evidence_first": ("step",),
-        "ladder.specialist_instead": ("reason",),
+        "ladder.specialist_instead": (),
         "ladder.unconfirmed": (),
     }
 )

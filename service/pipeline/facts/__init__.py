@@ -2,7 +2,7 @@
 
 Each resource is first matched by code on its raw JSON (cheap); only the matching ones
 have the elements the rules read validated against the fhir.resources R4B datatypes
-(docs/clinical-rules.md 2 "Reading a resource", 6.8). A fault elsewhere never drops a
+(docs/clinical-rules.md §2 "Reading a resource", §6.8). A fault elsewhere never drops a
 resource; an unreadable date makes it undated; an unreadable code, status or value leaves
 it out. Both are counted by resource type (never their content) and the cards say so.
 The same resource type and id counts once, whichever prefetch key carried it; every

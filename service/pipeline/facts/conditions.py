@@ -1,7 +1,7 @@
 """Conditions: diagnoses (scope, clonal disease, airway disease, pregnancy, steroid
 replacement) and dated events (anaphylaxis, triggers, angioedema, respiratory).
 
-docs/clinical-rules.md 1, 2, 6.5, 6.8, 6.12, 6.16. A Condition is read by its code,
+docs/clinical-rules.md §1, §2, §6.5, §6.8, §6.12, §6.16. A Condition is read by its code,
 clinicalStatus, verificationStatus, category, onset/recorded dates and the presence of
 an abatement; nothing else about it is looked at. Clonal disease is decided from the raw
 codes first, so a malformed Condition of mastocytosis still excludes (fails closed).
@@ -17,12 +17,13 @@ from service.pipeline.facts.codes import (
     codes_in,
     concept_shape_ok,
     condition_sets,
+    indication_of,
     items,
     status_codes,
     words_of,
 )
 from service.pipeline.facts.model import Diagnosis, Event
-from service.pipeline.facts.timeutil import read_time
+from service.pipeline.facts.timeutil import TimeRead, read_time
 from service.pipeline.facts.validation import Tally, valid, valid_list
 
 ACTIVE = frozenset({"active", "recurrence", "relapse"})
@@ -30,7 +31,8 @@ EXCLUDED = frozenset({"entered-in-error", "refuted"})
 UNCONFIRMED = frozenset({"provisional", "differential", "unconfirmed"})
 _HISTORY_CATEGORIES = frozenset({"problem-list-item", "health-concern"})
 _DIAGNOSIS_SETS = (
-    "mcas", "hereditary_alpha_tryptasemia", "airway_disease", "pregnancy", "steroid_replacement",
+    "mcas", "monoclonal_mcas", "hereditary_alpha_tryptasemia", "airway_disease", "pregnancy",
+    "steroid_replacement",
 )
 _DATES = ("onsetDateTime", "onsetPeriod.start", "recordedDate")
 
@@ -85,7 +87,7 @@ def read_condition(
     for element in ("code", "clinicalStatus", "verificationStatus"):
         if not valid("CodeableConcept", resource.get(element)):
             tally.left_out("Condition", element)
-            return read  # an exclusion code still counts (docs 1)
+            return read  # an exclusion code still counts (docs/clinical-rules.md §1)
     verification = status_codes(resource.get("verificationStatus"))
     if verification & EXCLUDED:
         return read
@@ -100,9 +102,11 @@ def read_condition(
     when = dated.when
     for name in _DIAGNOSIS_SETS:
         if name in sets:
+            # airway disease is named by its kind (asthma, COPD), never by the record's text
+            named = indication_of(concept, knowledge) if name == "airway_disease" else label
             read.diagnoses.append(Diagnosis(
                 kind=name, code=sets[name], active=active, confirmed=confirmed, when=when,
-                label=label, status_active=status_active,
+                label=named or label, status_active=status_active,
             ))
     read.events += _events(resource, knowledge, sets, label, dated, suspected=not confirmed)
     return read
@@ -110,7 +114,7 @@ def read_condition(
 
 def _events(
     resource: dict[str, Any], knowledge: Knowledge, sets: dict[str, str], label: str,
-    dated: Any, *, suspected: bool,
+    dated: TimeRead, *, suspected: bool,
 ) -> list[Event]:
     categories: set[str] = set()
     category = resource.get("category")

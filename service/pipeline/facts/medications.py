@@ -1,5 +1,5 @@
 """Medications: therapies of the drug table's classes, and the administrations and
-dispenses that date their course (docs/clinical-rules.md 2, 6.1, 6.6, 6.13, 6.17-6.20).
+dispenses that date their course (docs/clinical-rules.md §2, §6.1, §6.6, §6.13, §6.17-§6.20).
 
 The drug is read from the medication concept (or the Medication a ``medicationReference``
 points to, contained or in the prefetch): RxNorm codes the table knows decide alone;
@@ -30,7 +30,7 @@ from service.pipeline.facts.codes import (
 )
 from service.pipeline.facts.model import Supply, Therapy
 from service.pipeline.facts.timeutil import read_time
-from service.pipeline.facts.validation import Tally, valid, valid_list
+from service.pipeline.facts.validation import Tally, valid
 
 _START_PATHS = {
     "MedicationStatement": ("effectivePeriod.start", "effectiveDateTime", "dateAsserted"),
@@ -44,11 +44,11 @@ _SUPPLY_DATES = {
     "MedicationAdministration": ("effectiveDateTime", "effectivePeriod.start"),
     "MedicationDispense": ("whenHandedOver",),
 }
-# A MedicationRequest is a therapy only with one of these intents (docs 2).
+# A MedicationRequest is a therapy only with one of these intents (docs/clinical-rules.md §2).
 ORDER_INTENTS = frozenset(
     {"order", "original-order", "reflex-order", "filler-order", "instance-order"}
 )
-# "On record" (docs 6.19): a therapy with one of these statuses.
+# "On record" (docs/clinical-rules.md §6.19): a therapy with one of these statuses.
 ON_RECORD = frozenset({"active", "completed", "stopped", "on-hold"})
 _DOSE_PERIOD_DAYS = {"d": 1.0, "wk": 7.0, "mo": 28.0}
 _MG = frozenset({"mg", "milligram", "milligrams"})
@@ -95,7 +95,10 @@ def _dosages(resource: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _form_text(medication: dict[str, Any] | None, concepts: list[Any],
                dosages: list[dict[str, Any]]) -> str:
-    """Product names, the Medication's dose form and the dosage routes (docs 6.6)."""
+    """Product names, the Medication's dose form and the dosage routes.
+
+    docs/clinical-rules.md §6.6.
+    """
     parts = [w for concept in concepts for w in words_of(concept)]
     if medication is not None and valid("CodeableConcept", medication.get("form")):
         parts += words_of(medication.get("form"))
@@ -146,13 +149,17 @@ def _number(value: Any) -> float | None:
 
 
 def _dose_per_4_weeks(dosage: dict[str, Any]) -> float | None:
-    """mg per 4 weeks from doseAndRate.doseQuantity (mg) and timing.repeat (docs 2)."""
+    """mg per 4 weeks from doseAndRate.doseQuantity (mg) and timing.repeat.
+
+    docs/clinical-rules.md §2 "Omalizumab dose".
+    """
     dose: float | None = None
     for dose_and_rate in items(dosage.get("doseAndRate")):
         quantity = dose_and_rate.get("doseQuantity") if isinstance(dose_and_rate, dict) else None
         if not isinstance(quantity, dict) or not valid("Quantity", quantity):
             continue
-        unit = quantity.get("code") if isinstance(quantity.get("code"), str) else quantity.get("unit")
+        code = quantity.get("code")
+        unit = code if isinstance(code, str) else quantity.get("unit")
         value = _number(quantity.get("value"))
         if value is not None and value > 0 and isinstance(unit, str) and unit.lower() in _MG:
             dose = value
@@ -188,7 +195,9 @@ def _reasons(
     return concepts
 
 
-def _medication_readable(resource: dict[str, Any], medication: dict[str, Any] | None) -> str | None:
+def _medication_readable(
+    resource: dict[str, Any], medication: dict[str, Any] | None
+) -> str | None:
     """The element that makes the medication unreadable, or None when it reads."""
     if "medicationReference" in resource:
         if not valid("Reference", resource.get("medicationReference")):
@@ -197,7 +206,8 @@ def _medication_readable(resource: dict[str, Any], medication: dict[str, Any] | 
             if not valid("CodeableConcept", medication.get("code")):
                 return "Medication.code"
             for ingredient in items(medication.get("ingredient")):
-                item = ingredient.get("itemCodeableConcept") if isinstance(ingredient, dict) else None
+                item = (ingredient.get("itemCodeableConcept")
+                        if isinstance(ingredient, dict) else None)
                 if item is not None and not valid("CodeableConcept", item):
                     return "Medication.ingredient"
         return None
@@ -218,7 +228,7 @@ def read_medication(
     if isinstance(status, str) and status not in wanted:
         return None
     if kind == "MedicationRequest" and resource.get("doNotPerform") is True:
-        return None  # never a therapy, never on record (docs 2)
+        return None  # never a therapy, never on record (docs/clinical-rules.md §2)
     medication = _referenced(resource, medications)
     concepts = _concepts(resource, medication)
     table = knowledge.drugs
@@ -252,7 +262,9 @@ def read_medication(
         dated = read_time(resource, *_SUPPLY_DATES[kind])
         if dated.unreadable:
             tally.undated(kind)
-        return MedicationRead(supplies=[Supply(d.key, kind, dated.when) for d in drugs])
+        return MedicationRead(
+            supplies=[Supply(d.key, d.drug_class, kind, dated.when) for d in drugs]
+        )
     if kind == "MedicationRequest" and resource.get("intent") not in ORDER_INTENTS:
         return None
     return MedicationRead(therapies=_therapies(

@@ -24,7 +24,7 @@ class Diagnosis:
     when: datetime | None  # onset, else recorded
     label: str = ""
     # clinicalStatus active, recurrence, relapse or absent (an abatement aside): airway
-    # disease reads this (docs/clinical-rules.md 6.16)
+    # disease reads this (docs/clinical-rules.md §6.16)
     status_active: bool = True
 
 
@@ -57,8 +57,9 @@ class Therapy:
     start: datetime | None  # the therapy's own date; the rules replace it by its course start
     source: str  # MedicationStatement or MedicationRequest
     status: str = "active"
-    # an active therapy (docs 2): status active (a request: also an order intent), not a
-    # doNotPerform order. Whether it has ended is decided against now by the rules.
+    # an active therapy (docs/clinical-rules.md §2): status active (a request: also an
+    # order intent), not a doNotPerform order. Whether it has ended is decided against
+    # now by the rules.
     active: bool = True
     as_needed: bool = False  # every dosage is as-needed
     ended: datetime | None = None  # effectivePeriod.end / dispenseRequest.validityPeriod.end
@@ -67,7 +68,7 @@ class Therapy:
     dose_mg_per_4_weeks: float | None = None  # omalizumab: a readable dose, per 4 weeks
     ordered_on: datetime | None = None  # its own date (the start before the course rule)
     # the rules set these: False for a biologic that is only an order with no
-    # administration or dispense (docs 2 "judged course")
+    # administration or dispense: no judged course (docs/clinical-rules.md §2)
     judged: bool = True
     supplied: bool = False  # a completed administration or dispense is in its course
 
@@ -77,6 +78,7 @@ class Supply:
     """A completed MedicationAdministration or MedicationDispense of a drug of the table."""
 
     drug: str
+    drug_class: str
     source: str  # MedicationAdministration or MedicationDispense
     when: datetime | None
 
@@ -120,9 +122,10 @@ class Facts:
     birth_date: date | None = None
     # medications named only by a brand that identifies no drug: (name, what it may be)
     unclear: tuple[tuple[str, str], ...] = ()
-    # prefetch key -> why its data could not be had (docs 6.9)
+    # prefetch key -> why its data could not be had (docs/clinical-rules.md §6.9)
     unavailable: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    # (resource type, "left_out" | "undated") -> how many (docs 2 "Reading a resource")
+    # (resource type, "left_out" | "undated") -> how many
+    # (docs/clinical-rules.md §2 "Reading a resource")
     reading: Mapping[tuple[str, str], int] = field(default_factory=lambda: MappingProxyType({}))
 
     @property

@@ -1,6 +1,6 @@
 """Observations: mediator results with the LOINC codes of cards/mediators.yaml.
 
-docs/clinical-rules.md 2 "Mediator results", 6.7, 6.11. Filtered on the raw JSON (code
+docs/clinical-rules.md §2 "Mediator results", §6.7, §6.11. Filtered on the raw JSON (code
 and status) before any validation: a record may carry thousands of Observations the
 rules never read. A result is a number: ``valueQuantity`` (with its comparator) or a
 value string such as "<1.0"; a ``dataAbsentReason`` is no result. The unit is
@@ -24,7 +24,7 @@ _USABLE_STATUSES = frozenset({"final", "amended", "corrected"})
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
 _VALUE_STRING = re.compile(rf"^\s*(<=|>=|<|>|≤|≥)?\s*({_NUMBER})\s*$")
 _RANGE_UPPER = re.compile(rf"^\s*(?:<=|<|≤)\s*({_NUMBER})\b")
-_RANGE_SPAN = re.compile(rf"^\s*{_NUMBER}\s*(?:-|–|to)\s*({_NUMBER})\b")
+_RANGE_SPAN = re.compile(rf"^\s*{_NUMBER}\s*(?:-|\u2013|to)\s*({_NUMBER})\b")
 _COMPARATOR_WORDS = {"≤": "<=", "≥": ">="}
 
 
@@ -39,8 +39,9 @@ def reference_high(resource: dict[str, Any]) -> float | None:
     ranges = [r for r in items(resource.get("referenceRange")) if isinstance(r, dict)]
     for reference in ranges:
         high = reference.get("high")
-        if isinstance(high, dict) and valid("Quantity", high) and _number(high.get("value")) is not None:
-            return _number(high.get("value"))
+        value = _number(high.get("value")) if isinstance(high, dict) else None
+        if value is not None and valid("Quantity", high):
+            return value
     for reference in ranges:
         text = reference.get("text")
         if isinstance(text, str):
@@ -68,7 +69,8 @@ def _value(resource: dict[str, Any]) -> tuple[float, str | None, str | None] | s
         number = _number(quantity.get("value"))
         if number is None:
             return None
-        unit = quantity.get("code") if isinstance(quantity.get("code"), str) else quantity.get("unit")
+        code = quantity.get("code")
+        unit = code if isinstance(code, str) else quantity.get("unit")
         return number, quantity.get("comparator"), unit if isinstance(unit, str) else None
     text = resource.get("valueString")
     if text is not None:

@@ -1,4 +1,4 @@
-"""The patient's age (docs/clinical-rules.md 2 "Patient facts", 6.26).
+"""The patient's age (docs/clinical-rules.md §2 "Patient facts", §6.26).
 
 Age comes from ``Patient.birthDate`` (prefetch ``patient``). A partial birthDate ("2008",
 "2008-05") counts as the latest day it can mean, so an uncertain age is never read as

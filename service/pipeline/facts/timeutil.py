@@ -1,4 +1,4 @@
-"""FHIR date and dateTime values as UTC instants (docs/clinical-rules.md 2, 6.2).
+"""FHIR date and dateTime values as UTC instants (docs/clinical-rules.md §2, §6.2).
 
 A date-only value (or a year, or a year-month) is the start of that day (month, year) in
 UTC. A value is validated as a FHIR R4 ``dateTime`` (fhir.resources' own type) before it
@@ -9,7 +9,7 @@ Nothing here raises: a value that is valid FHIR but lies at the edge of what a
 has room (the widest is a year).
 
 ``read_time`` takes the first of several elements that is *present*: when that one is
-unreadable the fact is undated, and the next element is not tried (docs 2).
+unreadable the fact is undated, and the next element is not tried (docs/clinical-rules.md §2).
 """
 
 from __future__ import annotations

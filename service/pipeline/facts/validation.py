@@ -1,4 +1,4 @@
-"""Validation of the elements the rules read, one element at a time (docs/clinical-rules.md 2).
+"""Validation of the elements the rules read, one element at a time (docs/clinical-rules.md §2).
 
 A resource is not validated whole: a fault in an element the rules do not use (a missing
 ``subject``, an unknown element, a malformed narrative) must never drop it. Each element
