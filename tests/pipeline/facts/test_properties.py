@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from werkzeug.test import TestResponse
 
@@ -126,7 +126,7 @@ def test_faults_where_the_rules_do_not_look_change_nothing(data: st.DataObject) 
         label, changed = data.draw(fs.unused_fault(resource))
         faulty = fs.replace_resource(faulty, key, index, changed)
         done.append(label)
-    data.note(f"fixture {fixture.name}; faults: {done}")
+    note(f"fixture {fixture.name}; faults: {done}")
     now = fixture.evaluated_at
     assert _decide(faulty, now) == _decide(request, now)
     assert _counts(_facts(faulty)) == _counts(_facts(request))
@@ -169,7 +169,7 @@ def test_faults_where_the_rules_look_never_raise_and_are_counted(data: st.DataOb
         return
     key, index, resource, kind = data.draw(st.sampled_from(candidates))
     label, changed = data.draw(fs.used_fault(resource, kind))
-    data.note(f"fixture {fixture.name}; fault: {label}")
+    note(f"fixture {fixture.name}; fault: {label}")
     faulty = fs.replace_resource(request, key, index, changed)
 
     before, after = _facts(request), _facts(faulty)  # never raises
@@ -225,6 +225,6 @@ def test_no_resource_shape_among_real_ones_makes_the_hook_fail(
             value["entry"].append({"resource": shape, "search": {"mode": "match"}})
         else:
             prefetch[key] = data.draw(fs.prefetch_values())
-    data.note(f"fixture {fixture.name}")
+    note(f"fixture {fixture.name}")
     response = _answer(hook_client, request)
     assert response.status_code < 500, response.get_data(as_text=True)[:300]
