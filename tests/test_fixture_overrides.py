@@ -16,6 +16,7 @@ from service.cdshooks.envelope import load_hook_request
 from service.knowledge.loader import bundled_cards_dir, load_knowledge
 from service.pipeline.hook import run_hook
 from service.scenarios.fixtures import FIXTURES_DIR, load_fixture, request_for
+from service.thresholds.files import load_ranges
 from service.thresholds.model import Thresholds
 from service.thresholds.schema import thresholds_from_mapping
 
@@ -27,7 +28,7 @@ def thresholds(**overrides: Any) -> Thresholds:
     path = bundled_cards_dir() / "thresholds.yaml"
     values = yaml.safe_load(path.read_text(encoding="utf-8"))
     values.update(overrides)
-    return thresholds_from_mapping(values)
+    return thresholds_from_mapping(values, ranges=load_ranges())
 
 
 def _topics(name: str, **overrides: object) -> set[str]:
