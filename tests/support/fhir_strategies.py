@@ -96,6 +96,23 @@ STATUS_ELEMENTS = {
 Fault = tuple[str, dict[str, Any]]  # (what was done, the changed copy)
 
 
+def r4b_rejects(datatype: str, value: Any) -> bool:
+    """Whether the FHIR R4 model of ``datatype`` (fhir.resources R4B) refuses ``value``.
+
+    The rules read an element as the R4 model does (docs/clinical-rules.md §2): an empty
+    CodeableConcept (``{}``) is valid there, a concept without codings, so it is no fault.
+    """
+    from fhir.resources.R4B import get_fhir_model_class
+
+    if not isinstance(value, dict):
+        return True
+    try:
+        get_fhir_model_class(datatype).model_validate(value)
+    except (ValueError, TypeError):  # pydantic's ValidationError is a ValueError
+        return True
+    return False
+
+
 # -- plain JSON -------------------------------------------------------------------------
 
 @functools.cache
@@ -302,18 +319,19 @@ def used_fault(draw: st.DrawFn, resource: dict[str, Any], kind: str) -> Fault:
             for coding in concept["coding"]:
                 if isinstance(coding, dict):
                     coding["code"] = draw(not_a_string())
-            concept.pop("text", None)
-            for coding in concept["coding"]:
-                if isinstance(coding, dict):
                     coding.pop("display", None)
+            concept.pop("text", None)
         elif how == "codings":
-            concept["coding"] = draw(st.one_of(st.text(max_size=10), st.integers(),
-                                               st.dictionaries(st.text(max_size=4),
-                                                               json_scalars(), max_size=2)))
+            concept["coding"] = draw(st.one_of(
+                st.text(max_size=10), st.integers(),
+                st.dictionaries(st.text(max_size=4), json_scalars(), max_size=2)))
             concept.pop("text", None)
         else:
             changed[element] = draw(st.one_of(st.text(max_size=10), st.integers(),
                                               st.lists(json_scalars(), max_size=2)))
+        if not r4b_rejects("CodeableConcept", changed[element]):
+            # e.g. the codings of "codes" were not dicts: make the concept itself unreadable
+            changed[element] = draw(st.text(max_size=10))
         return f"{where}: {element} unreadable ({how})", changed
     if kind == "status":
         elements = [e for e in STATUS_ELEMENTS[str(resource["resourceType"])] if e in changed]
@@ -325,7 +343,7 @@ def used_fault(draw: st.DrawFn, resource: dict[str, Any], kind: str) -> Fault:
                 not_a_string(), st.text(min_size=1, max_size=10),
                 st.builds(lambda c: {"coding": [{"system": "http://terminology.hl7.org/"
                                                  "CodeSystem/condition-clinical", "code": c}]},
-                          not_a_string())))
+                          not_a_string())).filter(lambda v: r4b_rejects("CodeableConcept", v)))
         return f"{where}: {element} = {changed[element]!r}", changed
     if kind == "value":
         value = draw(st.one_of(words(), not_a_string().filter(
@@ -335,6 +353,9 @@ def used_fault(draw: st.DrawFn, resource: dict[str, Any], kind: str) -> Fault:
             changed["valueQuantity"]["value"] = value
         else:
             changed["valueQuantity"] = value
+        if not r4b_rejects("Quantity", changed["valueQuantity"]):
+            # an empty Quantity ({}) is valid R4: no value, not an unreadable one
+            changed["valueQuantity"] = draw(words())
         return f"{where}: valueQuantity{'.value' if how == 'value' else ''} = {value!r}", changed
     raise ValueError(kind)
 

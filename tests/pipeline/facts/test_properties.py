@@ -53,6 +53,7 @@ PROPERTY = settings(
 # Clonal codes still count from an unreadable Condition (docs/clinical-rules.md §1), so
 # such a Condition is not simply "left out".
 CLONAL_PREFIXES = ("D470", "Q822", "C962", "C943")
+UNDATED_NOT_COUNTED = frozenset({"MedicationAdministration", "MedicationDispense"})
 CLONAL_SNOMED = frozenset({"397016004", "414653009", "397012002", "118615008", "397356009",
                            "397358005", "397357000", "1255137009", "128924002"})
 
@@ -179,9 +180,15 @@ def test_faults_where_the_rules_look_never_raise_and_are_counted(data: st.DataOb
     assert _counts(after).get((kind_of, problem), 0) == (
         _counts(before).get((kind_of, problem), 0) + 1
     ), f"{label}: not counted as {problem}"
-    if problem == "left_out" and not _is_clonal(resource):
+    without = _facts(fs.replace_resource(request, key, index, None))
+    if problem == "undated":
+        # An unreadable date makes the fact undated, not absent; except that an
+        # administration or dispense counts only when dated (docs/clinical-rules.md §2,
+        # Start of a therapy: rules v2 6.17).
+        if kind_of not in UNDATED_NOT_COUNTED:
+            assert _content(after) != _content(without), f"{label}: the fact was dropped"
+    elif not _is_clonal(resource):
         # An unreadable code, status or value leaves that resource out, and only it.
-        without = _facts(fs.replace_resource(request, key, index, None))
         assert _content(after) == _content(without), f"{label}: more than the resource"
 
 
