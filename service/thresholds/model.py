@@ -136,10 +136,12 @@ class FieldRange:
 
     def problem(self, value: float, flat: Mapping[str, Any]) -> str | None:
         """Why ``value`` is outside the range (``flat``: every leaf, for ``after``)."""
-        low = self.minimum
+        low, high = self.minimum, self.maximum
         if self.after is not None and is_number(flat.get(self.after)):
-            low = max(x for x in (low, flat[self.after] + self.after_by) if x is not None)
-        high = self.maximum
+            relative = max(x for x in (low, flat[self.after] + self.after_by) if x is not None)
+            # Past the maximum the other field is what is wrong (its own range says so).
+            if high is None or relative <= high:
+                low = relative
         if (low is None or value >= low) and (high is None or value <= high):
             return None
         if low is not None and high is not None:

@@ -115,6 +115,9 @@ def test_the_review_window_end_is_at_least_30_days_after_its_start() -> None:
     ) in message
     message = problem(with_leaf("biologic_review_window_days", [150, 400]))
     assert "field 'biologic_review_window_days.1': Must be between 180 and 365" in message
+    message = problem(with_leaf("biologic_review_window_days", [400, 365]))
+    assert "field 'biologic_review_window_days.0': Must be between 60 and 180" in message
+    assert "field 'biologic_review_window_days.1'" not in message  # the start is at fault
     message = problem(with_leaf("biologic_review_window_days", [59, 120]))
     assert "field 'biologic_review_window_days.0': Must be between 60 and 180" in message
     for window in ([90, 120], [180, 210], [60, 365]):
