@@ -122,13 +122,21 @@ def tier1(days: float = 100) -> list[dict[str, Any]]:
     return [medication(code="20610", start=ago(days)), medication(code="4278", start=ago(days))]
 
 
+ADULT = {"resourceType": "Patient", "id": "p1", "birthDate": "1980-04-02"}
+
+
 def facts_of(resources: list[dict[str, Any]], *, unavailable: tuple[str, ...] = (),
              observations: list[dict[str, Any]] | None = None) -> Facts:
+    """Facts of these resources. An adult Patient is added unless one is given (rules v2
+    treat a patient without a readable birth date as a child)."""
+    if not any(r["resourceType"] == "Patient" for r in resources):
+        resources = [ADULT, *resources]
     by_key: dict[str, list[dict[str, Any]]] = {
+        "patient": [r for r in resources if r["resourceType"] == "Patient"],
         "conditions": [r for r in resources if r["resourceType"] == "Condition"],
         "observations": [r for r in resources if r["resourceType"] == "Observation"],
         "medicationStatements": [r for r in resources if r["resourceType"] not in
-                                 {"Condition", "Observation", "MedicationRequest"}],
+                                 {"Condition", "Observation", "MedicationRequest", "Patient"}],
         "medicationRequests": [r for r in resources if r["resourceType"] == "MedicationRequest"],
     }
     if observations is not None:

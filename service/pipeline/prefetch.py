@@ -146,10 +146,9 @@ def resolve_prefetch(
 ) -> ResolvedPrefetch:
     """The resources of every key; an optional key that cannot be had is simply absent."""
     resolved = _resolve(prefetch, templates, fetch_missing)
-    for key in OPTIONAL_KEYS & set(resolved.unavailable):
+    for key in sorted(OPTIONAL_KEYS & set(resolved.unavailable)):
         log.info("optional prefetch key absent",
                  extra={"prefetch_key": key, "reason": resolved.unavailable.pop(key)})
-        resolved.resources[key] = []
     return resolved
 
 
