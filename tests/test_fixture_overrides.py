@@ -8,12 +8,27 @@ through the hook core with that switch set, so the pair "off / on" rests on one 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
+
+import yaml
 
 from service.cdshooks.envelope import load_hook_request
+from service.knowledge.loader import bundled_cards_dir, load_knowledge
 from service.pipeline.hook import run_hook
 from service.scenarios.fixtures import FIXTURES_DIR, load_fixture, request_for
+from service.thresholds.files import load_ranges
+from service.thresholds.model import Thresholds
+from service.thresholds.schema import thresholds_from_mapping
 
-from .fhir_builders import KNOWLEDGE, thresholds
+KNOWLEDGE = load_knowledge(bundled_cards_dir())
+
+
+def thresholds(**overrides: Any) -> Thresholds:
+    """The shipped thresholds with some fields changed, validated as an administrator's."""
+    path = bundled_cards_dir() / "thresholds.yaml"
+    values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    values.update(overrides)
+    return thresholds_from_mapping(values, ranges=load_ranges())
 
 
 def _topics(name: str, **overrides: object) -> set[str]:
