@@ -1,5 +1,5 @@
 """Medications: therapies of the drug table's classes, and the administrations and
-dispenses that date their course (docs/clinical-rules.md §2, §6.1, §6.6, §6.13, §6.17-§6.20).
+dispenses that date their course (docs/clinical-rules.md §2, §6.1, §6.6, §6.13, §6.17, §6.18, §6.19, §6.20).
 
 The drug is read from the medication concept (or the Medication a ``medicationReference``
 points to, contained or in the prefetch): RxNorm codes the table knows decide alone;

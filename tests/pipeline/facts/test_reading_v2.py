@@ -1,6 +1,6 @@
-"""Reading a resource by the elements the rules use (docs/clinical-rules.md §2 "Reading a
-resource", §6.2, §6.8): faults elsewhere never drop it, an unreadable date makes it
-undated, an unreadable code, status or value leaves it out; both are counted by kind."""
+"""Reading a resource by the elements the rules use (docs/clinical-rules.md §2, §6.2,
+§6.8): faults elsewhere never drop it, an unreadable date makes it undated, an unreadable
+code, status or value leaves it out; both are counted by kind."""
 
 from __future__ import annotations
 

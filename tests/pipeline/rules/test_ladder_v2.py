@@ -1,6 +1,9 @@
-"""The ladder under rules v2 (docs/clinical-rules.md §2, §3, §4, §6.4, §6.9, §6.12,
-§6.19-§6.26): courses, counted episodes, evidence before a biologic, tier 2 first, the
-omalizumab dose, the specialist replacements, clonal disease."""
+"""The ladder under rules v2: courses, counted episodes, evidence before a biologic, tier 2
+first, the omalizumab dose, the specialist replacements, clonal disease.
+
+docs/clinical-rules.md §2, §3, §4, §6.4, §6.9, §6.12, §6.19, §6.20, §6.21, §6.22, §6.23,
+§6.24, §6.25, §6.26.
+"""
 
 from __future__ import annotations
 
