@@ -300,7 +300,12 @@ def test_odd_json_shapes_are_never_an_error() -> None:
         medication(code="302379", dosage=5, reasonReference=[5, {"reference": {}}]),
         observation("33343-5", float("inf"), "pg/mg{creat}", when=ago(1)),
     ]
-    facts = facts_of([mcas(), *odd])
+    from service.pipeline.facts import extract_facts
+    from service.pipeline.prefetch import ResolvedPrefetch
+    from tests.fhir_builders import KNOWLEDGE
+
+    prefetch = ResolvedPrefetch(resources={"conditions": [mcas(), *odd, "not a resource"]})
+    facts = extract_facts(prefetch, KNOWLEDGE, "p1")  # type: ignore[arg-type]
     assert [d.kind for d in facts.diagnoses] == ["mcas"]
 
 
