@@ -332,3 +332,10 @@ def test_a_child_s_markers_are_judged_by_the_lab_s_range_not_the_adult_threshold
     assert ladder(unflagged) == ["tier-3"]
     assert ladder([*unflagged, child]) == ["confirm-before-biologic"]
     assert ladder([*base(*TIER2, *episodes(1, 10), *flagged()), child]) == ["tier-3"]
+
+
+def test_episodes_before_the_response_onset_are_listed_as_not_counted() -> None:
+    decision = decide(base(*tier1(100), *episodes(97, 40, 10)))[0]
+    assert decision.topic == "tier-2"
+    early = [n for n in decision.notes if n.key == "episode.before_response_onset"]
+    assert [dict(n.params) for n in early] == [{"date": ago(97)[:10], "onset_days": "7"}]
