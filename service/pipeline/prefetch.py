@@ -80,9 +80,14 @@ class Unavailable(Exception):
 
 
 def _blocking_outcome(resource: Mapping[str, Any]) -> bool:
+    """An error or fatal issue; issues that cannot be read (not a list) count as an error:
+    missing data must never pass for absent data (docs/clinical-rules.md §6.9)."""
+    issues = resource.get("issue")
+    if not isinstance(issues, list):
+        return True
     return any(
         isinstance(issue, Mapping) and issue.get("severity") in _BLOCKING_SEVERITIES
-        for issue in resource.get("issue") or ()
+        for issue in issues
     )
 
 
