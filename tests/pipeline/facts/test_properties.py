@@ -10,14 +10,15 @@ For patients taken from the scenario fixtures, with faults put in by hypothesis
     value leaves that resource out, and only that resource;
 (c) no resource shape makes the hook answer with a 5xx.
 
-Bounded (``max_examples``) and marked ``slow``: ``make test`` runs them, ``make test-fast``
-does not.
+Bounded (150 examples each, ``MCAS_PROPERTY_EXAMPLES`` to search deeper) and marked
+``slow``: ``make test`` runs them, ``make test-fast`` does not.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -43,8 +44,9 @@ pytestmark = pytest.mark.slow
 KNOWLEDGE = load_knowledge(bundled_cards_dir())
 THRESHOLDS = load_thresholds(bundled_cards_dir() / "thresholds.yaml")
 URL = "/cds-services/mcas-therapy-tier"
+# 150 examples each in `make test`; MCAS_PROPERTY_EXAMPLES=2000 for a deeper search.
 PROPERTY = settings(
-    max_examples=150,
+    max_examples=int(os.environ.get("MCAS_PROPERTY_EXAMPLES", "150")),
     deadline=None,
     database=None,
     print_blob=True,
