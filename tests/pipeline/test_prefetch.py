@@ -29,5 +29,16 @@ def test_an_outcome_whose_issues_cannot_be_read_makes_the_key_missing(issue: Any
 
 def test_warnings_alone_keep_the_bundle() -> None:
     outcome = {"resourceType": "OperationOutcome",
-               "issue": [{"severity": "warning", "code": "informational"}, "junk"]}
+               "issue": [{"severity": "warning", "code": "informational"}]}
     assert [r["id"] for r in resources_of(_bundle_with(outcome))] == ["c1"]
+
+
+@pytest.mark.parametrize("issue", ["junk", {"code": "x"}, {"severity": {"level": "error"}},
+                                   {"severity": ["error"]}])
+def test_an_issue_whose_severity_cannot_be_read_makes_the_key_missing(issue: Any) -> None:
+    """Beside a warning, an issue that is not an object or whose severity cannot be read
+    may be the error: the key is missing, never absent (docs/clinical-rules.md §6.9)."""
+    outcome = {"resourceType": "OperationOutcome",
+               "issue": [{"severity": "warning", "code": "informational"}, issue]}
+    with pytest.raises(Unavailable):
+        resources_of(_bundle_with(outcome))
