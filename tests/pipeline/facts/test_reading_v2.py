@@ -16,7 +16,7 @@ from service.pipeline.facts.timeutil import (
     parse_fhir_time,
     read_time,
 )
-from tests.fhir_builders import (
+from tests.support.fhir_builders import (
     RXNORM,
     SNOMED,
     ago,
@@ -302,7 +302,7 @@ def test_odd_json_shapes_are_never_an_error() -> None:
     ]
     from service.pipeline.facts import extract_facts
     from service.pipeline.prefetch import ResolvedPrefetch
-    from tests.fhir_builders import KNOWLEDGE
+    from tests.support.fhir_builders import KNOWLEDGE
 
     prefetch = ResolvedPrefetch(resources={"conditions": [mcas(), *odd, "not a resource"]})
     facts = extract_facts(prefetch, KNOWLEDGE, "p1")  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.fhir_builders import (
+from tests.support.fhir_builders import (
     RXNORM,
     SNOMED,
     ago,

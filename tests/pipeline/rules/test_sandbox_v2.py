@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 
 from service.cdshooks.envelope import load_hook_request
 from service.pipeline.hook import run_hook
-from tests.conftest import load_recording
-from tests.fhir_builders import KNOWLEDGE, thresholds
+from tests.support.fhir_builders import KNOWLEDGE, thresholds
+from tests.support.paths import load_recording
 
 RECORDED_AT = datetime(2026, 11, 25, 11, 44, 40, tzinfo=UTC)
 
