@@ -1,7 +1,8 @@
 """Prometheus metrics: what the service counts, and ``/metrics`` to scrape them.
 
 Other modules record through the small functions below (``record_cards``,
-``record_fallback``, ``record_token_rejection``, ``record_storage_failure``) and never touch
+``record_fallback``, ``record_token_rejection``, ``record_storage_failure``,
+``record_timeline_*``) and never touch
 prometheus-client directly, so metric names and labels stay in one place.
 
 Labels are bounded by construction: routes are Flask URL rules (``/cds-services/<service_id>``,
@@ -91,6 +92,24 @@ STORAGE_FAILURES = Counter(
     ["operation"],
 )
 
+TIMELINE_LAUNCHES = Counter(
+    "mcas_timeline_launches",
+    "SMART EHR launches of the timeline app begun (a valid launch and iss reached the "
+    "authorization server).",
+)
+TIMELINE_PICTURES = Counter(
+    "mcas_timeline_pictures",
+    "Timeline pictures shown (a finished launch, or a reload within the session).",
+)
+TIMELINE_FAILURES = Counter(
+    "mcas_timeline_failures",
+    "Timeline launches or pictures that ended on an error page, by reason (a short fixed "
+    "code: missing_launch, iss_not_allowed, discovery_failed, state_mismatch, "
+    "authorization_denied, token_failed, no_patient, session_expired, fhir_refused, "
+    "fhir_unavailable, ...).",
+    ["reason"],
+)
+
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _UNSAFE_LABEL = re.compile(r"[^A-Za-z0-9_.:\-]")
 
@@ -121,6 +140,21 @@ def record_token_rejection(reason: str) -> None:
 def record_storage_failure(operation: str) -> None:
     """Count one storage failure: ``record_cards`` per card, ``store_feedback`` per call."""
     STORAGE_FAILURES.labels(operation=_label(operation)).inc()
+
+
+def record_timeline_launch() -> None:
+    """Count one timeline launch sent on to the authorization server."""
+    TIMELINE_LAUNCHES.inc()
+
+
+def record_timeline_picture() -> None:
+    """Count one timeline picture shown."""
+    TIMELINE_PICTURES.inc()
+
+
+def record_timeline_failure(reason: str) -> None:
+    """Count one timeline failure; ``reason`` is a short fixed code such as ``no_patient``."""
+    TIMELINE_FAILURES.labels(reason=_label(reason)).inc()
 
 
 def _route_label() -> str:
