@@ -89,7 +89,7 @@ def rows(course: Course) -> list[Row]:
 
 
 def _lanes(course: Course) -> list[str]:
-    lanes = [f"T{t.tier or '-'} {t.label}" for t in course.therapies]
+    lanes = [_therapy_lane(t.tier, t.label) for t in course.therapies]
     lanes += ["Anaphylaxis", "Respiratory"]
     analytes = list(dict.fromkeys(p.analyte for p in course.mediators))
     lanes += analytes
@@ -104,6 +104,10 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # matplotlib's default date epoch
 def _x(when: datetime) -> float:
     """A moment as matplotlib's date number (days since its epoch)."""
     return (when - EPOCH).total_seconds() / 86400
+
+
+def _therapy_lane(tier: int | None, label: str) -> str:
+    return f"T{tier} {label}" if tier else f"(no tier) {label}"
 
 
 def _short(text: str, limit: int = 28) -> str:
@@ -131,8 +135,9 @@ def render_svg(course: Course) -> str:
         tips["lookback"] = (f"Lookback: {day(course.lookback_from)} to {day(course.now)}; "
                             "only events inside it count")
         top = len(lanes) + 0.55
-        ax.text(_x(course.lookback_from), top, " lookback", va="center",
-                fontsize=8)
+        ax.text(_x(course.lookback_from), 0.45,
+                f" lookback ({(course.now - course.lookback_from).days} days)",
+                va="center", fontsize=8)
         for index, w in enumerate(course.windows):
             colour, hatch = TIER_STYLE.get(w.tier, TIER_STYLE[None])
             gid = f"window-{index}"
@@ -147,7 +152,7 @@ def render_svg(course: Course) -> str:
         ax.axvline(now_x, color="#000000", linestyle="--", linewidth=1)
         ax.text(now_x, top, "now ", ha="right", va="center", fontsize=8)
         for index, t in enumerate(course.therapies):
-            lane = y[f"T{t.tier or '-'} {t.label}"]
+            lane = y[_therapy_lane(t.tier, t.label)]
             colour, hatch = TIER_STYLE.get(t.tier, TIER_STYLE[None])
             start = _x(t.start) if t.start is not None else left
             gid = f"therapy-{index}"
