@@ -103,10 +103,8 @@ TIMELINE_PICTURES = Counter(
 )
 TIMELINE_FAILURES = Counter(
     "mcas_timeline_failures",
-    "Timeline launches or pictures that ended on an error page, by reason (a short fixed "
-    "code: missing_launch, iss_not_allowed, discovery_failed, state_mismatch, "
-    "authorization_denied, token_failed, no_patient, session_expired, fhir_refused, "
-    "fhir_unavailable, ...).",
+    "Timeline launches or pictures that ended on an error page, by reason (a fixed code, "
+    "docs/timeline.md lists them).",
     ["reason"],
 )
 

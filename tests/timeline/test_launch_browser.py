@@ -27,8 +27,7 @@ from service.pipeline.rules.ladder import position
 from service.pipeline.rules.model import day
 from service.pipeline.rules.timeline import present
 from tests.support.browser import chromium
-
-from .conftest import NOW, Rig
+from tests.support.timeline_rig import NOW, Rig
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

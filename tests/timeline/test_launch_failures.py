@@ -20,8 +20,7 @@ import pytest
 import requests
 
 from tests.support.browser import chromium
-
-from .conftest import Rig
+from tests.support.timeline_rig import Rig
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

@@ -23,8 +23,7 @@ from service.timeline.picture import render_svg, rows
 from service.timeline.sealing import SecretBox
 from service.timeline.store import TimelineStore
 from service.web.timeline import default_scopes
-
-from .conftest import SECRET_KEY, timeline_config
+from tests.support.timeline_rig import SECRET_KEY, timeline_config
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 HOOK = "/cds-services/mcas-therapy-tier"
@@ -161,3 +160,16 @@ def test_the_table_lists_what_the_picture_shows(tier4_course: Any) -> None:
     assert {"Therapies", "Anaphylaxis", "Mediators", "Trial windows"} <= lanes
     assert sum(r.what.startswith("Counted:") for r in table) == tier4_course.counted_episodes
     assert tier4_course.current_tier == 4
+
+
+def test_the_sandbox_link_shows_the_launch_from_your_ehr_page() -> None:
+    """The CDS Hooks Sandbox appends fhirServiceUrl and patientId instead of launch + iss."""
+    app = create_app(timeline_config(["http://127.0.0.1:1/fhir"]))
+    response = app.test_client().get(
+        "/timeline/launch?fhirServiceUrl=https%3A%2F%2Flaunch.smarthealthit.org%2Fv%2Fr4%2Ffhir"
+        "&patientId=smart-1288992")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Launch this app from your EHR" in page
+    assert "<script" not in page and "style=" not in page
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
