@@ -20,14 +20,26 @@ from typing import Any
 from service.fhir.fallback import FallbackSettings, FhirFallback
 from service.knowledge.model import Knowledge
 from service.pipeline.facts import extract_facts
-from service.pipeline.facts.model import Result
-from service.pipeline.prefetch import prefetch_templates, resolve_prefetch
+from service.pipeline.facts.model import Result, Therapy
+from service.pipeline.facts.patient import age_on
+from service.pipeline.prefetch import ResolvedPrefetch, prefetch_templates, resolve_prefetch
 from service.pipeline.rules import evaluate, scope
-from service.pipeline.rules.ladder import position
+from service.pipeline.rules.episodes import Episode, Respiratory, episodes, respiratory
+from service.pipeline.rules.ladder import Position, position, tier1_start
 from service.pipeline.rules.mediators import assess_all
 from service.pipeline.rules.model import Cluster, day
-from service.pipeline.rules.timeline import class_start, clusters, lookback_start, present
-from service.pipeline.rules.tryptase import assess_tryptase
+from service.pipeline.rules.timeline import (
+    class_start,
+    ladder_therapies,
+    lookback_start,
+    present,
+    with_courses,
+)
+from service.pipeline.rules.tryptase import (
+    TRYPTASE_ADDEND_NG_ML,
+    TRYPTASE_FACTOR,
+    assess_tryptase,
+)
 from service.thresholds.model import Thresholds
 from service.timeline.errors import TimelineError
 
@@ -75,7 +87,7 @@ class TryptasePair:
     acute: float
     baseline_when: datetime
     baseline: float
-    limit: float  # 1.2 x baseline + 2 (the thresholds' factor and addend)
+    limit: float  # 1.2 x baseline + 2 ng/mL (the consensus rule's fixed numbers)
     elevated: bool
     reason: str
 
@@ -124,75 +136,121 @@ def _label(cluster: Cluster) -> str:
     return ", ".join(dict.fromkeys(f"{e.label} ({e.code})" for e in cluster.events))
 
 
-def _marks(kind: str, found: tuple[Cluster, ...], counted: tuple[Cluster, ...],
-           tier: int, tier_start: datetime | None, lookback_from: datetime) -> list[Mark]:
+def _merged(cluster: Cluster) -> str:
+    return (f"; {len(cluster.events)} records merged into one episode"
+            if len(cluster.events) > 1 else "")
+
+
+def _episode_marks(all_episodes: tuple[Episode, ...], pos: Position, thresholds: Thresholds,
+                   lookback_from: datetime) -> list[Mark]:
+    counted = {id(e) for e in pos.episodes}
+    window = (pos.tier_start + timedelta(days=thresholds.response_onset_days[pos.current_tier])
+              if pos.tier_start is not None and pos.current_tier else None)
     marks = []
-    for cluster in found:
-        if cluster in counted:
-            why = f"counted toward refractoriness on tier {tier}"
-        elif tier == 0 or tier_start is None:
-            why = "not counted: no current tier with a dated start"
-        elif cluster.start < tier_start:
-            why = f"not counted: before the tier {tier} start ({day(tier_start)})"
-        elif cluster.start < lookback_from:
+    for episode in all_episodes:
+        if id(episode) in counted:
+            why = f"counted toward refractoriness on tier {pos.current_tier}"
+        elif not episode.confirmed:
+            why = "not counted: suspected (provisional, differential or unconfirmed)"
+        elif not episode.counted:
+            why = f"not counted: triggered ({episode.trigger or 'a named trigger'})"
+        elif episode.start < lookback_from:
             why = f"not counted: before the lookback ({day(lookback_from)})"
+        elif window is None:
+            why = "not counted: no current tier with a dated start"
         else:
-            why = "not counted"
-        if len(cluster.events) > 1:
-            why += f"; {len(cluster.events)} records merged into one episode"
-        marks.append(Mark(cluster.start, kind, _label(cluster), cluster in counted, why))
+            why = (f"not counted: before tier {pos.current_tier} could act "
+                   f"(its start + response time: {day(window)})")
+        marks.append(Mark(episode.start, "anaphylaxis", _label(episode.cluster),
+                          id(episode) in counted, why + _merged(episode.cluster)))
     return marks
 
 
-def _threshold(result: Result, thresholds: Thresholds) -> float | None:
-    if result.threshold_key is None or not result.unit or result.unit != result.expected_unit:
+def _respiratory_marks(breathing: Respiratory, pos: Position,
+                       lookback_from: datetime) -> list[Mark]:
+    counted = {id(c) for c in pos.respiratory}
+    marks = []
+    for cluster in breathing.clusters:
+        if id(cluster) in counted:
+            why = "counted toward refractoriness on tier 1"
+        elif not breathing.counts:
+            why = f"not counted: {breathing.airway_disease or 'asthma/COPD'} on record"
+        elif cluster.start < lookback_from:
+            why = f"not counted: before the lookback ({day(lookback_from)})"
+        elif pos.current_tier != 1:
+            why = "not counted: respiratory events count on tier 1 only"
+        else:
+            why = "not counted: before tier 1 could act"
+        marks.append(Mark(cluster.start, "respiratory", _label(cluster),
+                          id(cluster) in counted, why + _merged(cluster)))
+    return marks
+
+
+def _threshold(result: Result, thresholds: Thresholds, adult: bool) -> float | None:
+    if (not adult or result.threshold_key is None or not result.unit
+            or result.unit != result.expected_unit):
         return None
     return thresholds.mediator_thresholds.get(result.threshold_key)
 
 
-def judge(facts_source: Any, knowledge: Knowledge, thresholds: Thresholds, now: datetime,
-          patient_id: str) -> Course:
-    """The course from a resolved prefetch (``ResolvedPrefetch``), judged by the rules."""
-    facts = extract_facts(facts_source, knowledge, patient_id)
+def _dose(therapy: Therapy) -> str | None:
+    if therapy.dose_mg_per_4_weeks is not None:
+        return f"{therapy.dose_mg_per_4_weeks:g} mg per 4 weeks"
+    if therapy.as_needed:
+        return "as needed"
+    return None
+
+
+def judge(prefetch: ResolvedPrefetch, knowledge: Knowledge, thresholds: Thresholds,
+          now: datetime, patient_id: str) -> Course:
+    """The course from a resolved prefetch, judged by the rules as ``evaluate`` does.
+
+    The steps are those of ``service.pipeline.rules.evaluate`` (rules v2), called with the
+    same public functions, so the picture cannot disagree with the cards; the cards'
+    decisions themselves come from ``evaluate``.
+    """
+    facts = extract_facts(prefetch, knowledge, patient_id)
     decisions = evaluate(facts, thresholds, now)
-    current = present(facts, now)
-    pos = position(current, thresholds, now)
-    merge = thresholds.episode_merge_hours
+    current = with_courses(present(facts, now), thresholds)
+    all_episodes = episodes(current, thresholds)
+    breathing = respiratory(current, thresholds)
+    pos = position(current, all_episodes, breathing, thresholds, now)
+    # A child, or an unknown age, has no adult thresholds (docs/clinical-rules.md §2).
+    adult = current.birth_date is not None and age_on(current.birth_date, now) >= 18
     lookback_from = lookback_start(now, thresholds.lookback_days)
-    episodes = clusters((e for e in current.events if e.kind == "anaphylaxis"), merge)
-    breathing = clusters((e for e in current.events if e.kind == "respiratory"), merge)
-    marks = _marks("anaphylaxis", episodes, pos.episodes, pos.current_tier, pos.tier_start,
-                   lookback_from)
-    marks += _marks("respiratory", breathing, pos.respiratory, pos.current_tier,
-                    pos.tier_start, lookback_from)
+    marks = _episode_marks(all_episodes, pos, thresholds, lookback_from)
+    marks += _respiratory_marks(breathing, pos, lookback_from)
     mediators = tuple(
         MediatorPoint(f.result.when, f.result.display, f.result.value, f.result.unit,
-                      _threshold(f.result, thresholds), f.elevated, f.reason)
-        for f in assess_all(current.results, thresholds)
+                      _threshold(f.result, thresholds, adult), f.elevated, f.reason)
+        for f in assess_all(current.results, thresholds, adult=adult)
     )
     pairs = []
-    for finding in assess_tryptase(current.results, episodes, thresholds):
+    for finding in assess_tryptase(current.results, current.events, thresholds).findings:
         acute, base = finding.result, finding.baseline
-        if base is None or None in (acute.when, acute.value, base.when, base.value):
+        if (base is None or acute.when is None or acute.value is None or base.when is None
+                or base.value is None):
             continue
-        assert acute.when and acute.value is not None and base.when and base.value is not None
         pairs.append(TryptasePair(
             acute.when, acute.value, base.when, base.value,
-            thresholds.tryptase_factor * base.value + thresholds.tryptase_addend,
+            TRYPTASE_FACTOR * base.value + TRYPTASE_ADDEND_NG_ML,
             finding.elevated, finding.reason,
         ))
+    ladder = ladder_therapies(current.therapies)
     windows = []
     for tier, classes in ((1, ("h1", "h2")), (2, ("leukotriene", "cromolyn_oral")),
                           (3, ("omalizumab",)), (4, ("dupilumab",))):
-        start = pos.tier_start if tier == pos.current_tier else class_start(
-            current.therapies, *classes)
-        if tier == 1 and tier != pos.current_tier:
-            start = None if not pos.tier1_complete else class_start(current.therapies, *classes)
+        if tier == pos.current_tier:
+            start = pos.tier_start
+        elif tier == 1:
+            start = tier1_start(ladder) if pos.tier1_complete else None
+        else:
+            start = class_start(ladder, *classes)
         if start is not None:
             days = thresholds.min_trial_days.get(tier, 0)
             windows.append(TrialWindow(tier, start, start + timedelta(days=days)))
     therapies = tuple(
-        TherapyBar(t.label, t.drug_class, t.tier, t.start, None) for t in current.therapies
+        TherapyBar(t.label, t.drug_class, t.tier, t.start, _dose(t)) for t in current.therapies
     )
     return Course(
         patient_id=patient_id,

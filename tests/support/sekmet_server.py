@@ -118,7 +118,7 @@ class SekmetServer:
         """PUT every resource (a batch, so each stands alone), keeping its id.
 
         Returns the "Type/id" of the resources the server refused; refusing one not in
-        ``tolerate`` (the deliberately malformed ones) is an error.
+        ``tolerate`` (the fixture's unreadable and nonconformant ones) is an error.
         """
         resources = [r for r in resources if isinstance(r.get("id"), str) and r["id"]]
         entries = [

@@ -25,7 +25,8 @@ from service.pipeline.prefetch import prefetch_templates, resolve_prefetch
 from service.pipeline.rules import evaluate
 from service.pipeline.rules.ladder import position
 from service.pipeline.rules.model import day
-from service.pipeline.rules.timeline import present
+from service.pipeline.rules.episodes import episodes, respiratory
+from service.pipeline.rules.timeline import present, with_courses
 from tests.support.browser import chromium
 from tests.support.timeline_rig import NOW, Rig
 
@@ -49,7 +50,10 @@ def _decisions(rig: Rig, name: str) -> tuple[Any, Any]:
         resolve_prefetch(request["prefetch"], prefetch_templates(knowledge)),
         knowledge, request["context"]["patientId"],
     )
-    return evaluate(facts, thresholds, NOW), position(present(facts, NOW), thresholds, NOW)
+    current = with_courses(present(facts, NOW), thresholds)
+    pos = position(current, episodes(current, thresholds), respiratory(current, thresholds),
+                   thresholds, NOW)
+    return evaluate(facts, thresholds, NOW), pos
 
 
 @pytest.mark.parametrize(("name", "tier"), [("tier2", 2), ("tier4", 4)])
