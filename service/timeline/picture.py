@@ -62,6 +62,7 @@ class Row:
 
 
 def rows(course: Course) -> list[Row]:
+    """The table: lane by lane, oldest first within a lane."""
     found: list[Row] = []
     for t in course.therapies:
         tier = f"tier {t.tier}" if t.tier else "no tier (never raises it)"
@@ -85,7 +86,8 @@ def rows(course: Course) -> list[Row]:
     for w in course.windows:
         found.append(Row("Trial windows", day(w.start), f"tier {w.tier} trial",
                          f"{day(w.start)} to {day(w.end)} ({(w.end - w.start).days} days)"))
-    return found
+    lanes = list(dict.fromkeys(r.lane for r in found))
+    return sorted(found, key=lambda r: (lanes.index(r.lane), r.date))
 
 
 def _lanes(course: Course) -> list[str]:
@@ -104,6 +106,13 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # matplotlib's default date epoch
 def _x(when: datetime) -> float:
     """A moment as matplotlib's date number (days since its epoch)."""
     return (when - EPOCH).total_seconds() / 86400
+
+
+def _stagger(seen: dict[float, int], lane: float) -> float:
+    """Above the mark, then below it, in turn, so neighbouring labels do not overlap."""
+    count = seen.get(lane, 0)
+    seen[lane] = count + 1
+    return 0.3 if count % 2 == 0 else -0.38
 
 
 def _therapy_lane(tier: int | None, label: str) -> str:
@@ -161,6 +170,7 @@ def render_svg(course: Course) -> str:
             tips[gid] = (f"{t.label}: tier {t.tier or 'none'}, since {day(t.start)}"
                          + (f", {t.dose}" if t.dose else ""))
             ax.text(start, lane, f" since {day(t.start)}", va="center", fontsize=8)
+        seen: dict[float, int] = {}  # labels already written in each lane
         for index, m in enumerate(course.marks):
             lane = y["Anaphylaxis" if m.kind == "anaphylaxis" else "Respiratory"]
             marker = ("^" if m.kind == "anaphylaxis" else "D") if m.counted else "o"
@@ -169,7 +179,7 @@ def render_svg(course: Course) -> str:
                     color="#000000", markerfacecolor="#D55E00" if m.counted else "#ffffff",
                     linestyle="none", gid=gid)
             tips[gid] = f"{day(m.when)}: {m.label}. {m.why[0].upper()}{m.why[1:]}."
-            ax.text(_x(m.when), lane + 0.3,
+            ax.text(_x(m.when), lane + _stagger(seen, lane),
                     "counted" if m.counted else "not counted", ha="center", fontsize=7)
         for index, p in enumerate(course.mediators):
             if p.when is None:
@@ -181,7 +191,7 @@ def render_svg(course: Course) -> str:
                     linestyle="none", gid=gid)
             value = f"{p.value:g}" if p.value is not None else "?"
             limit = f" / {p.threshold:g}" if p.threshold is not None else ""
-            ax.text(_x(p.when), lane + 0.28, f"{value}{limit} {p.unit or ''}",
+            ax.text(_x(p.when), lane + _stagger(seen, lane), f"{value}{limit} {p.unit or ''}",
                     ha="center", fontsize=7)
             tips[gid] = f"{day(p.when)}: {p.analyte}: {p.reason}"
         for index, pair in enumerate(course.tryptase):
