@@ -21,7 +21,7 @@ from service.ops import health, metrics, request_log, state
 from service.thresholds.fields import field_infos
 from service.thresholds.files import load_thresholds
 from service.thresholds.source import ActiveThresholds
-from service.web import commands, cors, errors, token_checks
+from service.web import commands, cors, errors, proxies, token_checks
 from service.web import storage as web_storage
 
 
@@ -56,6 +56,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     commands.init_app(app)
     errors.init_app(app)
+    proxies.init_app(app)
     # Order matters: preflights are answered before the token is checked.
     cors.init_app(app)
     token_checks.init_app(app)

@@ -27,9 +27,12 @@ _CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 class InvalidToken(Exception):
     """The request's token is missing or not acceptable; ``reason`` goes to the log only."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, claimed: Mapping[str, Any] | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        # What the token claims (unverified `iss`, `aud`), for the log line that must say
+        # what would fix the refusal; never the token itself.
+        self.claimed: dict[str, Any] = dict(claimed or {})
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class TokenVerifier:
         algorithms: frozenset[str],
         leeway: float,
         jku_cache: JkuCache,
+        max_lifetime: float = 300.0,
     ) -> None:
         bad = algorithms - ENABLEABLE_ALGORITHMS
         if bad:
@@ -56,22 +60,27 @@ class TokenVerifier:
         self._issuers = dict(issuers)
         self._algorithms = algorithms
         self._leeway = leeway
+        self._max_lifetime = max_lifetime
         self._jku_cache = jku_cache
 
     def verify(self, authorization: str | None, audience: str, now: float) -> VerifiedToken:
         token = _bearer_token(authorization)
+        claimed = _claimed(token)
         try:
             return self._verify(token, audience, now)
-        except InvalidToken:
+        except InvalidToken as exc:
+            exc.claimed = claimed
             raise
         except KeyNotFound as exc:
-            raise InvalidToken(str(exc)) from None
+            raise InvalidToken(str(exc), claimed) from None
         except jwt.PyJWTError as exc:
-            raise InvalidToken(f"{type(exc).__name__}: {exc}") from None
+            raise InvalidToken(f"{type(exc).__name__}: {exc}", claimed) from None
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             # Odd but well-formed JSON (a list as header, a number as kid) must be a 401,
             # never a 500: the token is the caller's input.
-            raise InvalidToken(f"unusable token structure ({type(exc).__name__})") from None
+            raise InvalidToken(
+                f"unusable token structure ({type(exc).__name__})", claimed
+            ) from None
 
     def _verify(self, token: str, audience: str, now: float) -> VerifiedToken:
         header = jwt.get_unverified_header(token)
@@ -134,6 +143,41 @@ class TokenVerifier:
             raise InvalidToken("iat is in the future")
         if "nbf" in claims and claims["nbf"] > now + self._leeway:
             raise InvalidToken("token is not valid yet (nbf)")
+        # CDS Hooks advises tokens of five minutes; a longer one is refused, so no `jti`
+        # stays in the replay cache longer than that (iat is required: see decode above).
+        lifetime = claims["exp"] - claims["iat"]
+        if lifetime > self._max_lifetime + self._leeway:
+            raise InvalidToken(
+                f"token lifetime too long: exp - iat is {lifetime:.0f} s, more than "
+                f"MCAS_JWT_MAX_LIFETIME_SECONDS ({self._max_lifetime:.0f} s) + leeway"
+            )
+
+
+_CLAIMED_MAX = 200
+
+
+def _claimed(token: str) -> dict[str, Any]:
+    """The token's unverified `iss` and `aud` (strings, shortened), or nothing readable.
+
+    Only for the log of a refusal: which issuer sent it and which URL it was minted for
+    are what an operator needs to fix a misconfiguration; nothing here is trusted.
+    """
+    try:
+        payload = jwt.decode(token, options={"verify_signature": False})
+    except Exception:  # any unreadable payload: there is simply nothing to report
+        return {}
+    if not isinstance(payload, dict):
+        return {}
+    found: dict[str, Any] = {}
+    iss = payload.get("iss")
+    if isinstance(iss, str):
+        found["iss"] = iss[:_CLAIMED_MAX]
+    aud = payload.get("aud")
+    if isinstance(aud, str):
+        found["aud"] = aud[:_CLAIMED_MAX]
+    elif isinstance(aud, list):
+        found["aud"] = [a[:_CLAIMED_MAX] for a in aud[:5] if isinstance(a, str)]
+    return found
 
 
 def _is_number(value: Any) -> bool:

@@ -287,17 +287,43 @@ def _resources(entries: list[Any]) -> list[Mapping[str, Any]]:
     return found
 
 
+def _refusal(cause: str, item: str | NextPages) -> str:
+    if cause == "fhir_server_not_allowed":
+        return (
+            "the request's fhirServer is not among the FHIR servers this service may query "
+            "(MCAS_FHIR_ALLOWED_SERVERS)"
+        )
+    if isinstance(item, NextPages):
+        return (
+            "the prefetch Bundle is paged, and there is no FHIR server to fetch its other "
+            "pages (the request names no fhirServer)"
+        )
+    return "not in the prefetch, and no FHIR server to query (the request names no fhirServer)"
+
+
 class RefusingFetcher:
-    """For a fhirServer that is not allowed: nothing is sent anywhere."""
+    """No FHIR server may be queried for this call: nothing is sent anywhere.
+
+    What the prefetch lacks stays missing, so it is logged and counted per key
+    (``mcas_prefetch_missing_total``): a hook answered without data it needed (cards
+    left out, or "All clear!") must not be silent (issue 17). ``cause`` is
+    ``no_fhir_server`` (the request names none) or ``fhir_server_not_allowed``.
+    """
+
+    def __init__(self, cause: str = "fhir_server_not_allowed") -> None:
+        self.cause = cause
 
     def __call__(self, wanted: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            key: Unavailable(
-                "the request's fhirServer is not among the FHIR servers this service may "
-                "query (MCAS_FHIR_ALLOWED_SERVERS)"
+        outcomes: dict[str, Any] = {}
+        for key, item in wanted.items():
+            reason = _refusal(self.cause, item)
+            metrics.record_prefetch_missing(key, self.cause)
+            log.warning(
+                "prefetch data missing and no FHIR server may be queried for it",
+                extra={"prefetch_key": key, "reason": reason},
             )
-            for key in wanted
-        }
+            outcomes[key] = Unavailable(reason)
+        return outcomes
 
 
 def fetcher_for(
@@ -305,11 +331,11 @@ def fetcher_for(
     access_token: str | None,
     context: Mapping[str, Any],
     config: Mapping[str, Any],
-) -> FhirFallback | RefusingFetcher | None:
-    """The fetcher for one hook call, or None when the request names no fhirServer."""
+) -> FhirFallback | RefusingFetcher:
+    """The fetcher for one hook call: the fallback, or a refusal that logs what is missing."""
     if not fhir_server:
-        return None
+        return RefusingFetcher("no_fhir_server")
     settings = FallbackSettings.from_config(config)
     if not settings.allowlist.allows_base(fhir_server):
-        return RefusingFetcher()
+        return RefusingFetcher("fhir_server_not_allowed")
     return FhirFallback(fhir_server, access_token, context, settings)

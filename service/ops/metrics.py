@@ -79,6 +79,19 @@ FALLBACK_FAILURES = Counter(
     "FHIR fallback calls that failed (error status, timeout, unreadable answer), by key.",
     ["key"],
 )
+PREFETCH_MISSING = Counter(
+    "mcas_prefetch_missing",
+    "Prefetch keys a hook call lacked while no FHIR server could be queried for them, by "
+    "key and cause (no_fhir_server: the request named none; fhir_server_not_allowed: not "
+    "in MCAS_FHIR_ALLOWED_SERVERS). The hook answered without that data.",
+    ["key", "cause"],
+)
+CORS_REFUSALS = Counter(
+    "mcas_cors_refusals",
+    "Browser calls under /cds-services from an origin not in MCAS_CORS_ORIGINS, by kind: "
+    "preflight (answered 403) or request (answered without CORS headers).",
+    ["kind"],
+)
 TOKEN_REJECTIONS = Counter(
     "mcas_token_rejections",
     "Requests refused with 401 because the bearer JWT was missing or invalid, by reason.",
@@ -108,6 +121,13 @@ TIMELINE_FAILURES = Counter(
     ["reason"],
 )
 
+REPLAY_CACHE_OUTAGES = Counter(
+    "mcas_replay_cache_outages",
+    "Token claims the shared replay cache (database) could not take, by what was done: "
+    "local (checked against this host's cache only) or refused (answered 503).",
+    ["outcome"],
+)
+
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _UNSAFE_LABEL = re.compile(r"[^A-Za-z0-9_.:\-]")
 
@@ -128,6 +148,16 @@ def record_fallback(key: str, ok: bool) -> None:
     FALLBACK_CALLS.labels(key=_label(key)).inc()
     if not ok:
         FALLBACK_FAILURES.labels(key=_label(key)).inc()
+
+
+def record_prefetch_missing(key: str, cause: str) -> None:
+    """Count one prefetch ``key`` left missing because no FHIR server could be queried."""
+    PREFETCH_MISSING.labels(key=_label(key), cause=_label(cause)).inc()
+
+
+def record_cors_refusal(kind: str) -> None:
+    """Count one browser call refused by the CORS allowlist: ``preflight`` or ``request``."""
+    CORS_REFUSALS.labels(kind=_label(kind)).inc()
 
 
 def record_token_rejection(reason: str) -> None:
@@ -153,6 +183,11 @@ def record_timeline_picture() -> None:
 def record_timeline_failure(reason: str) -> None:
     """Count one timeline failure; ``reason`` is a short fixed code such as ``no_patient``."""
     TIMELINE_FAILURES.labels(reason=_label(reason)).inc()
+
+
+def record_replay_cache_outage(outcome: str) -> None:
+    """Count one token claim made while the shared replay cache was down: local/refused."""
+    REPLAY_CACHE_OUTAGES.labels(outcome=_label(outcome)).inc()
 
 
 def _route_label() -> str:

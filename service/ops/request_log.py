@@ -1,8 +1,9 @@
 """JSON-line logs: one object per line, and one line per answered request.
 
 Only an allowlist of fields leaves the process (hookInstance, route, status, duration,
-card topics, the reason a token was refused, ...): never a token, a name, a patient
-identifier or a request body, whatever a caller puts in ``extra``. Exceptions are logged
+card topics, the reason a token was refused, the prefetch key a fallback missed, ...):
+never a token, a name, a patient identifier or a request body, whatever a caller puts in
+``extra``. Exceptions are logged
 by type and stack frames, without their message, because messages can quote input.
 """
 
@@ -32,6 +33,14 @@ ALLOWED_FIELDS = (
     "reason",
     "iss",
     "error_type",
+    # A prefetch key is a name from cards/ ("conditions"), never patient data: without it
+    # an operator cannot tell which data the FHIR fallback failed to get (issue 17).
+    "prefetch_key",
+    # A refused token's claimed issuer and audience and the audience expected: what fixes
+    # a misconfigured client or setting (issue 17). URLs, never the token.
+    "token_iss",
+    "token_aud",
+    "expected_aud",
 )
 _HANDLER_MARK = "_mcas_json_lines"
 _quiet: ContextVar[bool] = ContextVar("mcas_quiet_logs", default=False)
@@ -122,7 +131,10 @@ def _log_request(response: Response) -> Response:
         fields["topics"] = list(topics)
     if "client_iss" in g:
         fields["iss"] = g.client_iss  # which trusted client called: not a secret
+    if "cors_refusal" in g:
+        fields["reason"] = g.cors_refusal
     if "auth_failure" in g:
         fields["reason"] = g.auth_failure
+        fields.update(g.get("auth_failure_details") or {})
     _request_log.info("request answered", extra=fields)
     return response

@@ -5,18 +5,29 @@ from __future__ import annotations
 import ipaddress
 import logging
 import sqlite3
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 
+from service.auth import audience
 from service.auth.keys import JkuCache
 from service.auth.rejections import rejection_code
-from service.auth.replay import MemoryReplayCache, ReplayCache, SqliteReplayCache
+from service.auth.replay import (
+    FailoverReplayCache,
+    MemoryReplayCache,
+    ReplayCache,
+    SqliteReplayCache,
+)
 from service.auth.trust import TrustConfigError, load_trust_file
 from service.auth.verifier import ENABLEABLE_ALGORITHMS, InvalidToken, TokenVerifier
 from service.ops import health, metrics
 from service.ops.state import state
 from service.settings import parse_list
+from service.storage.database import data_dir
+from service.storage.replay_jti import DatabaseReplayCache
+from service.web import storage as web_storage
 from service.web.errors import outcome_response
 
 log = logging.getLogger(__name__)
@@ -34,6 +45,9 @@ class _Auth:
     def __init__(self, verifier: TokenVerifier | None, replay: ReplayCache | None) -> None:
         self.verifier = verifier
         self.replay = replay
+        # Set once this process has said, at its first request, what keeps it from
+        # accepting tokens (see _report_serving_problems).
+        self.reported = False
 
 
 def init_app(app: Flask) -> None:
@@ -43,6 +57,8 @@ def init_app(app: Flask) -> None:
         _warn_local_testing()
         return
     app.extensions[EXTENSION_KEY] = _Auth(_build_verifier(app), _build_replay_cache(app))
+    health.register_check(app, "audience", _audience_configured)
+    app.before_request(_report_serving_problems)
     app.before_request(_verify_request)
     app.after_request(_settle_jti)
     app.teardown_request(_release_unsettled_jti)
@@ -55,8 +71,31 @@ NO_TRUST_MESSAGE = (
 )
 
 
+def _report_serving_problems() -> None:
+    """Log, once per process and when it first serves a request, why no token can pass.
+
+    Only a serving app needs a trust file and an audience: reported at app creation, the
+    ERROR also came out of every `flask --app service` administration command, where it
+    means nothing (issue 17). Probes (/readyz) count as serving, so a deployed pod says
+    it within seconds of starting; /readyz names the failing checks all along.
+    """
+    auth: _Auth = current_app.extensions[EXTENSION_KEY]
+    if auth.reported:
+        return
+    auth.reported = True
+    if not current_app.config.get("TRUST_FILE"):
+        log.error(NO_TRUST_MESSAGE)
+    if not current_app.config.get("PUBLIC_BASE_URL") and not _allowed_hosts():
+        log.error("JWT verification is on and %s; every token is refused.", audience.NOT_CONFIGURED)
+
+
 def _no_client_trusted() -> None:
     raise health.NotReady("no CDS client is trusted: MCAS_TRUST_FILE is not set")
+
+
+def _audience_configured() -> None:
+    if not current_app.config.get("PUBLIC_BASE_URL") and not _allowed_hosts():
+        raise health.NotReady(f"no token can be accepted: {audience.NOT_CONFIGURED}")
 
 
 def _warn_local_testing() -> None:
@@ -74,7 +113,6 @@ def _build_verifier(app: Flask) -> TokenVerifier:
         # Secure and still startable (`flask --app service run` works): nobody is
         # trusted, every call gets 401, and /readyz says why so no traffic is routed here.
         issuers = {}
-        log.error(NO_TRUST_MESSAGE)
         health.register_check(app, "trust", _no_client_trusted)
     raw_algorithms = app.config["JWT_ALGORITHMS"]
     algorithms = frozenset(
@@ -89,16 +127,47 @@ def _build_verifier(app: Flask) -> TokenVerifier:
     leeway = float(app.config["JWT_LEEWAY_SECONDS"])
     if not 0 <= leeway <= 300:
         raise TrustConfigError("MCAS_JWT_LEEWAY_SECONDS must be between 0 and 300")
+    max_lifetime = float(app.config["JWT_MAX_LIFETIME_SECONDS"])
+    if not 1 <= max_lifetime <= 86400:
+        raise TrustConfigError("MCAS_JWT_MAX_LIFETIME_SECONDS must be between 1 and 86400")
     jku_cache = JkuCache(
         timeout=float(app.config["JKU_FETCH_TIMEOUT_SECONDS"]),
         max_age=float(app.config["JKU_CACHE_SECONDS"]),
         min_refresh=float(app.config["JKU_MIN_REFRESH_SECONDS"]),
     )
-    return TokenVerifier(issuers, algorithms=algorithms, leeway=leeway, jku_cache=jku_cache)
+    return TokenVerifier(
+        issuers,
+        algorithms=algorithms,
+        leeway=leeway,
+        jku_cache=jku_cache,
+        max_lifetime=max_lifetime,
+    )
 
 
 def _build_replay_cache(app: Flask) -> ReplayCache:
-    where = app.config.get("REPLAY_CACHE") or str(Path(app.instance_path) / "replay-cache.sqlite3")
+    local = _host_replay_cache(app)
+    store = app.extensions[web_storage.EXTENSION_KEY]
+    mode = str(app.config.get("REPLAY_CACHE_SHARED") or "auto").lower()
+    if mode == "off" or (mode == "auto" and store.backend != "postgresql"):
+        return local
+    # Every replica claims in the shared database (issue 17); this host's cache stands in
+    # during an outage, or the request is refused: docs/security.md.
+    on_outage = str(app.config.get("REPLAY_CACHE_ON_OUTAGE") or "local").lower()
+    if on_outage == "refuse":
+        # Then no hook is answered without the database: it blocks hooks (readiness).
+        health.registry(app).mark_blocking("database")
+    return FailoverReplayCache(
+        DatabaseReplayCache(store),
+        local,
+        on_outage=on_outage,
+        report=metrics.record_replay_cache_outage,
+    )
+
+
+def _host_replay_cache(app: Flask) -> ReplayCache:
+    where = app.config.get("REPLAY_CACHE") or str(
+        data_dir(app.config, app.instance_path) / "replay-cache.sqlite3"
+    )
     if where == "memory":
         return MemoryReplayCache()
     try:
@@ -117,12 +186,55 @@ def _is_preflight() -> bool:
     return request.method == "OPTIONS"
 
 
+def _allowed_hosts() -> list[str]:
+    raw = current_app.config.get("ALLOWED_HOSTS") or []
+    return audience.parse_allowed_hosts(raw) if isinstance(raw, str) else list(raw)
+
+
 def expected_audience() -> str:
-    """The exact URL called, as the client saw it (spec: `aud` is the endpoint URL)."""
-    base: str | None = current_app.config.get("PUBLIC_BASE_URL")
-    if base:
-        return base.rstrip("/") + request.path
-    return request.host_url.rstrip("/") + request.script_root + request.path
+    """The exact URL called, as the client saw it (spec: `aud` is the endpoint URL).
+
+    From MCAS_PUBLIC_BASE_URL, else from the Host when MCAS_ALLOWED_HOSTS lists it;
+    raises ``AudienceUnknown`` otherwise (service/auth/audience.py).
+    """
+    return audience.expected_audience(
+        public_base_url=current_app.config.get("PUBLIC_BASE_URL"),
+        allowed_hosts=_allowed_hosts(),
+        scheme=request.scheme,
+        host=request.host,
+        script_root=request.script_root,
+        path=request.path,
+    )
+
+
+def _refuse(
+    reason: str, claimed: Mapping[str, Any] | None = None, expected: str | None = None
+) -> Response:
+    """401, logged with what would fix it: the claimed `iss` and `aud`, the expected `aud`."""
+    code = rejection_code(reason)
+    claimed = claimed or {}
+    details: dict[str, Any] = {}
+    if "iss" in claimed:
+        details["token_iss"] = claimed["iss"]
+    if "aud" in claimed:
+        details["token_aud"] = claimed["aud"]
+    if expected is not None:
+        details["expected_aud"] = expected
+    if code == "untrusted_issuer" and "iss" in claimed:
+        reason = (
+            f"{reason}: {claimed['iss']!r} is not an issuer of the trust file (MCAS_TRUST_FILE)"
+        )
+    elif code == "wrong_audience" and expected is not None:
+        reason = (
+            f"{reason}: the token was minted for {claimed.get('aud')!r}, the service expects "
+            f"{expected!r}; if the EHR calls the service by that URL, set "
+            "MCAS_PUBLIC_BASE_URL (or MCAS_ALLOWED_HOSTS) to match"
+        )
+    log.warning("client token rejected", extra={"reason": reason, **details})
+    g.auth_failure = reason
+    g.auth_failure_details = details
+    metrics.record_token_rejection(code)
+    return _unauthorized()
 
 
 def _unauthorized() -> Response:
@@ -139,19 +251,17 @@ def _verify_request() -> Response | None:
         raise RuntimeError("authentication is not installed")
     now = state().clock().timestamp()
     try:
-        token = auth.verifier.verify(request.headers.get("Authorization"), expected_audience(), now)
+        expected = expected_audience()
+    except audience.AudienceUnknown as exc:
+        return _refuse(exc.reason)
+    try:
+        token = auth.verifier.verify(request.headers.get("Authorization"), expected, now)
     except InvalidToken as exc:
-        log.warning("client token rejected", extra={"reason": exc.reason})
-        g.auth_failure = exc.reason
-        metrics.record_token_rejection(rejection_code(exc.reason))
-        return _unauthorized()
+        return _refuse(exc.reason, exc.claimed, expected)
     key = f"{token.iss}\x1f{token.jti}"
     leeway = float(current_app.config["JWT_LEEWAY_SECONDS"])
     if not auth.replay.claim(key, token.exp + leeway, now):
-        log.warning("client token rejected", extra={"reason": "jti already used"})
-        g.auth_failure = "jti already used"
-        metrics.record_token_rejection(rejection_code("jti already used"))
-        return _unauthorized()
+        return _refuse("jti already used")
     g.jti_claim = key
     g.client_iss = token.iss
     return None

@@ -18,7 +18,15 @@ from tests.support.ports import listening_url
 
 
 class Gunicorn:
-    def __init__(self, env: dict[str, str], log_dir: Path, workers: int = 3) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_dir: Path,
+        workers: int = 3,
+        ready_path: str = "/cds-services",
+    ) -> None:
+        """``ready_path`` must answer 200 once it serves (/healthz when tokens are checked)."""
+        self.ready_path = ready_path
         log_path = log_dir / "gunicorn.log"
         self.log = open(log_path, "ab")  # noqa: SIM115 (closed in stop)
         start = self.log.tell()
@@ -58,7 +66,7 @@ class Gunicorn:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
             try:
-                answered = requests.get(self.base + "/cds-services", timeout=5).status_code
+                answered = requests.get(self.base + self.ready_path, timeout=5).status_code
             except requests.RequestException:
                 answered = None
             if answered == 200 and len(self.worker_pids()) == self.workers:

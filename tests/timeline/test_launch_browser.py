@@ -23,9 +23,9 @@ import pytest
 from service.pipeline.facts import extract_facts
 from service.pipeline.prefetch import prefetch_templates, resolve_prefetch
 from service.pipeline.rules import evaluate
+from service.pipeline.rules.episodes import episodes, respiratory
 from service.pipeline.rules.ladder import position
 from service.pipeline.rules.model import day
-from service.pipeline.rules.episodes import episodes, respiratory
 from service.pipeline.rules.timeline import present, with_courses
 from tests.support.browser import chromium
 from tests.support.timeline_rig import NOW, Rig

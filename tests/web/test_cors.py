@@ -71,7 +71,7 @@ def test_preflight_from_another_origin_gets_no_cors_headers(
 ) -> None:
     for origin in ("http://evil.example", "http://127.0.0.1:8081", "null"):
         response = preflight(client, path, method, headers, origin)
-        assert response.status_code == 204
+        assert response.status_code == 403  # refused, logged and counted (issue 17)
         assert not any(name in response.headers for name in CORS_HEADERS)
 
 
@@ -109,7 +109,7 @@ def test_actual_call_from_another_origin_has_no_cors_header(
 def test_no_origins_configured_means_no_cors_headers() -> None:
     client = create_app({"TESTING": True, "AUTH_DISABLED": True}).test_client()
     response = preflight(client, "/cds-services", "GET", "authorization", SANDBOX)
-    assert response.status_code == 204
+    assert response.status_code == 403
     assert not any(name in response.headers for name in CORS_HEADERS)
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from service.ops.state import state
 from service.storage.migrate import current_revision, head_revision, upgrade
@@ -14,6 +17,41 @@ from service.storage.report import outcomes_report, parse_period, report_table
 from service.web.storage import storage
 
 db = AppGroup("db", help="The database of issued cards and feedback.")
+
+_WHERE = (
+    "Check MCAS_DATA_DIR and MCAS_DATABASE_URL: they must be those of the service "
+    "(create a new database with `flask --app service db upgrade`)."
+)
+
+
+def _opened(engine: Engine) -> str | None:
+    """The database's revision (None: no schema yet); a clear error when it cannot open."""
+    try:
+        return current_revision(engine)
+    except SQLAlchemyError as exc:
+        cause = getattr(exc, "orig", None) or exc
+        detail = (str(cause).strip().splitlines() or [type(cause).__name__])[-1]
+        url = storage().url.render_as_string(hide_password=True)
+        raise click.ClickException(f"cannot open the database {url}: {detail}. {_WHERE}") from None
+
+
+def existing_database() -> Engine:
+    """The engine of the service's database, which must exist: administration commands
+    (reports, exports, history) never create one. A missing SQLite file, a PostgreSQL
+    database that cannot be opened or one without a schema stops the command with a
+    message and exit status 1, instead of an empty report from an empty new database
+    (issue 17)."""
+    store = storage()
+    database = store.url.database
+    if store.backend == "sqlite" and database and not Path(database).exists():
+        raise click.ClickException(f"no database at {database}. {_WHERE}")
+    if _opened(store.bare_engine()) is None:
+        url = store.url.render_as_string(hide_password=True)
+        raise click.ClickException(
+            f"the database {url} has no schema yet: run `flask --app service db upgrade` "
+            f"first, or point the command at the service's database. {_WHERE}"
+        )
+    return store.engine()
 
 
 @db.command("upgrade")
@@ -28,8 +66,11 @@ def db_upgrade(revision: str) -> None:
 @db.command("current")
 def db_current() -> None:
     """Show the schema revision of the database and of this code."""
-    engine = storage().bare_engine()
-    click.echo(f"database: {current_revision(engine) or '(empty)'}  code: {head_revision()}")
+    store = storage()
+    if store.backend == "sqlite" and store.url.database and not Path(store.url.database).exists():
+        raise click.ClickException(f"no database at {store.url.database}. {_WHERE}")
+    revision = _opened(store.bare_engine())
+    click.echo(f"database: {revision or '(empty)'}  code: {head_revision()}")
 
 
 @click.command("feedback-report")
@@ -45,7 +86,7 @@ def feedback_report(since: str | None, until: str | None, output: str) -> None:
         start, end = parse_period(since, until, state().clock())
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    report = outcomes_report(storage().engine(), start, end)
+    report = outcomes_report(existing_database(), start, end)
     if output == "json":
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:

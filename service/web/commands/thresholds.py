@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from service.ops.state import state
 from service.thresholds import admin
 from service.thresholds.source import ActiveThresholds
-from service.web.storage import storage
+from service.web.commands.storage import existing_database
 
 thresholds = AppGroup("thresholds", help="Administrator thresholds: export, history.")
 
@@ -26,7 +26,7 @@ def _provider() -> ActiveThresholds:
 
 
 def _engine() -> Engine | None:
-    return storage().engine() if _provider().uses_database else None
+    return existing_database() if _provider().uses_database else None
 
 
 @thresholds.command("export")

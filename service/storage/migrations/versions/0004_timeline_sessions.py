@@ -13,9 +13,7 @@ from alembic import op
 from service.storage.models import UTCDateTime
 
 revision = "0004"
-# 0003 (the replay cache) comes from the hardening-security branch; until it is merged
-# here this revision sits on 0002 so the chain has one head.
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
