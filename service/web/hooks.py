@@ -46,7 +46,7 @@ def _cards_for(service_id: str) -> list[Card]:
             hook_request.context,
             current_app.config,
         ),
-        timeline_url=launch_url(current_app.config, request.host_url),
+        timeline_url=launch_url(current_app.config),
     )
     g.card_topics = result.topics
     record_issued_cards(

@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from service.auth import audience
 from service.fhir.fallback import FallbackSettings
 from service.ops import metrics
 from service.ops.state import state
@@ -80,17 +81,46 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-def launch_url(config: Any, host_url: str) -> str | None:
-    """The URL of the app's launch page for the cards' ``smart`` link, or None when off."""
+def public_base(config: Any) -> str | None:
+    """The service's address as browsers and the EHR use it, or None when unknown.
+
+    ``MCAS_PUBLIC_BASE_URL``, else the request's Host when ``MCAS_ALLOWED_HOSTS`` lists it
+    (the same rule as the tokens' ``aud``, service/auth/audience.py), else, in local
+    testing mode only, the Host as received. Never a Host nobody vouched for: it would
+    become the redirect URI and the cards' launch link.
+    """
+    raw_hosts = config.get("ALLOWED_HOSTS") or []
+    hosts = audience.parse_allowed_hosts(raw_hosts) if isinstance(raw_hosts, str) else raw_hosts
+    try:
+        return audience.expected_audience(
+            public_base_url=config.get("PUBLIC_BASE_URL"), allowed_hosts=hosts,
+            scheme=request.scheme, host=request.host, script_root=request.script_root,
+            path="",
+        ).rstrip("/")
+    except audience.AudienceUnknown:
+        if config.get("AUTH_DISABLED"):
+            return (request.host_url + request.script_root.lstrip("/")).rstrip("/")
+        return None
+
+
+def launch_url(config: Any) -> str | None:
+    """The app's launch URL for the cards' ``smart`` link; None when off or unknown."""
     if not config.get("TIMELINE_ENABLED"):
         return None
-    base = (config.get("PUBLIC_BASE_URL") or host_url).rstrip("/")
-    return base + "/timeline/launch"
+    base = public_base(config)
+    return base + "/timeline/launch" if base else None
 
 
 def _base_url() -> str:
-    base: str | None = current_app.config.get("PUBLIC_BASE_URL")
-    return (base or request.host_url).rstrip("/")
+    base = public_base(current_app.config)
+    if base is None:
+        raise TimelineError(
+            "not_configured",
+            "The service does not know its public address: set MCAS_PUBLIC_BASE_URL (or list "
+            "this host in MCAS_ALLOWED_HOSTS).",
+            503,
+        )
+    return base
 
 
 def _store() -> TimelineStore:
@@ -161,10 +191,10 @@ def launch() -> WerkzeugResponse:
                 "service's administrators to add it.",
                 403,
             )
+        client = _client()  # first: it needs the service's public address
         timeout = float(current_app.config["TIMELINE_HTTP_TIMEOUT"])
         with smart.http_session() as http:
             configuration = smart.discover(iss, http, timeout)
-        client = _client()
         state_value, browser = new_value(), new_value()
         code_verifier = oauth.new_code_verifier()
         minutes = int(current_app.config["TIMELINE_LAUNCH_MINUTES"])
@@ -224,11 +254,12 @@ def callback() -> WerkzeugResponse:
         cookie = _store().create_session(iss=pending.iss, patient=granted.patient,
                                          access_token=granted.access_token, now=now,
                                          expires_at=expires)
+        home = _base_url() + "/timeline/"
     except TimelineError as error:
         response = _failure(error)
         response.delete_cookie(LAUNCH_COOKIE, path=COOKIE_PATH)
         return response
-    response = _headers(redirect(_base_url() + "/timeline/", code=303))
+    response = _headers(redirect(home, code=303))
     response.delete_cookie(LAUNCH_COOKIE, path=COOKIE_PATH, secure=True, httponly=True,
                            samesite="Lax")
     _set_cookie(response, SESSION_COOKIE, cookie, minutes)

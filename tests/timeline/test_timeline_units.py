@@ -173,3 +173,21 @@ def test_the_sandbox_link_shows_the_launch_from_your_ehr_page() -> None:
     assert "Launch this app from your EHR" in page
     assert "<script" not in page and "style=" not in page
     assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+
+
+def test_without_a_known_public_address_the_launch_says_so_and_cards_have_no_link(
+    sandbox_hook: dict[str, Any],
+) -> None:
+    """With tokens checked, a Host nobody listed never becomes a redirect URI or a link."""
+    app = create_app(timeline_config(["http://127.0.0.1:1/fhir"], AUTH_DISABLED=False))
+    response = app.test_client().get(
+        "/timeline/launch?launch=x&iss=http://127.0.0.1:1/fhir", base_url="http://evil.example")
+    assert response.status_code == 503
+    assert "MCAS_PUBLIC_BASE_URL" in response.get_data(as_text=True)
+    from service.web.timeline import launch_url
+
+    with app.test_request_context("/", base_url="http://evil.example"):
+        assert launch_url(app.config) is None
+    with app.test_request_context("/", base_url="http://cds.example.org"):
+        app.config["ALLOWED_HOSTS"] = "cds.example.org"
+        assert launch_url(app.config) == "http://cds.example.org/timeline/launch"
