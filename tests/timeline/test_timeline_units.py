@@ -191,3 +191,21 @@ def test_without_a_known_public_address_the_launch_says_so_and_cards_have_no_lin
     with app.test_request_context("/", base_url="http://cds.example.org"):
         app.config["ALLOWED_HOSTS"] = "cds.example.org"
         assert launch_url(app.config) == "http://cds.example.org/timeline/launch"
+
+
+def test_a_tryptase_pair_is_drawn_with_its_20_percent_plus_2_line() -> None:
+    cards = Path(bundled_cards_dir())
+    knowledge = load_knowledge(cards)
+    thresholds = load_thresholds(cards / "thresholds.yaml")
+    fixture = find_fixture("mediator-evidence--does-not-fire--tryptase-rise-in-ng-ml",
+                           FIXTURES_DIR)
+    request = request_for(fixture, NOW)
+    resolved = resolve_prefetch(request["prefetch"], prefetch_templates(knowledge))
+    course = judge(resolved, knowledge, thresholds, NOW, request["context"]["patientId"])
+    assert len(course.tryptase) == 1
+    pair = course.tryptase[0]
+    assert pair.limit == pytest.approx(1.2 * pair.baseline + 2)
+    assert pair.elevated and pair.acute > pair.limit
+    svg = render_svg(course)
+    assert f"vs 20% + 2 line {pair.limit:.1f} ng/mL" in svg
+    assert next(r for r in rows(course) if r.lane == "Tryptase").detail.startswith("elevated")
