@@ -42,7 +42,6 @@ SENTENCES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "therapy.no_judged_course": ("drug", "date"),
         "therapy.start_is_order_date": ("drug", "date"),
         "therapy.not_proposed_again": ("drug", "status", "date"),
-        "therapy.ended": ("drug", "date"),
         "omalizumab.dose": ("dose", "threshold"),
         "omalizumab.dose_unknown": (),
         "history.anaphylaxis": ("records",),
@@ -57,9 +56,7 @@ SENTENCES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "episode.history_only": ("label",),
         "episode.follow_up_code": ("label", "date"),
         "episode.before_response_onset": ("date", "onset_days"),
-        "episode.outside_lookback": ("date",),
         "episode.undated": ("label",),
-        "events.none_recent": ("days",),
         "respiratory.not_counted_airway": ("count", "disease"),
         "respiratory.dyspnoea_listed": ("count",),
         "respiratory.not_counted_above_tier1": ("count",),
@@ -79,6 +76,5 @@ SENTENCES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "ladder.tier2_not_on_record": (),
         "ladder.evidence_first": ("step",),
         "ladder.specialist_instead": (),
-        "ladder.unconfirmed": (),
     }
 )

@@ -80,10 +80,16 @@ class Unavailable(Exception):
 
 
 def _blocking_outcome(resource: Mapping[str, Any]) -> bool:
-    return any(
-        isinstance(issue, Mapping) and issue.get("severity") in _BLOCKING_SEVERITIES
-        for issue in resource.get("issue") or ()
-    )
+    """An ``error``/``fatal`` issue; an issue whose severity cannot be read blocks too
+    (fail closed: unreadable is not "no error")."""
+    issues = resource.get("issue")
+    if not isinstance(issues, list):
+        return True
+    for issue in issues:
+        severity = issue.get("severity") if isinstance(issue, Mapping) else None
+        if not isinstance(severity, str) or severity in _BLOCKING_SEVERITIES:
+            return True
+    return False
 
 
 def resources_of(data: Any) -> list[dict[str, Any]]:

@@ -108,7 +108,8 @@ def test_one_retry_after_a_gateway_error(status: int) -> None:
         return Reply(status=status) if calls[seen.path] == 1 else Reply(body=bundle(_CONDITION))
 
     with LoopbackServer(flaky) as server:
-        resolved = resolve(server.base_url)
+        # a generous deadline: seven keys, each tried twice, on a loaded test machine
+        resolved = resolve(server.base_url, FHIR_DEADLINE=10)
 
     assert resolved.unavailable == {}
     assert [r["id"] for r in resolved.resources["conditions"]] == ["c1"]
@@ -139,7 +140,7 @@ def test_one_retry_after_a_dropped_connection() -> None:
         return Reply(drop=True) if calls[seen.path] == 1 else Reply(body=bundle(_CONDITION))
 
     with LoopbackServer(dropping) as server:
-        resolved = resolve(server.base_url)
+        resolved = resolve(server.base_url, FHIR_DEADLINE=10)
 
     assert resolved.unavailable == {}
     assert set(calls.values()) == {2}

@@ -23,13 +23,10 @@ from service.scenarios.fixtures import (
     iter_fixtures,
     load_fixture,
 )
-from tests.support.scenarios import (
-    KNOWN_TOPICS,
-    PREFETCH_KEYS,
-    REQUIRED_PREFETCH_KEYS,
-)
+from tests.support.scenarios import KNOWN_TOPICS, PREFETCH_KEYS, REQUIRED_PREFETCH_KEYS
 
 FIXTURES = list(iter_fixtures())
+
 NAME_RE = re.compile(
     r"(?P<topic>[a-z0-9-]+?)--(?:(?:fires|does-not-fire)--)?[a-z0-9]+(?:-[a-z0-9]+)*"
 )

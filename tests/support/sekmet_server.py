@@ -66,7 +66,8 @@ class SekmetServer:
                         }
                     ],
                 },
-                # The fixtures include a deliberately malformed resource: store it as sent.
+                # Some fixture resources fail R4B on purpose (unreadable, nonconformant):
+                # store them as sent.
                 "validation": {"inbound": "off"},
             }
         settings = self.workdir / "settings.yaml"

@@ -48,7 +48,9 @@ def _unique(prefetch: ResolvedPrefetch) -> Iterator[dict[str, Any]]:
             if not isinstance(resource, dict):
                 continue
             kind, rid = resource.get("resourceType"), resource.get("id")
-            if isinstance(kind, str) and isinstance(rid, str):
+            if not isinstance(kind, str):
+                continue  # no readable type: nothing the rules could read
+            if isinstance(rid, str):
                 if (kind, rid) in seen:
                     continue
                 seen.add((kind, rid))

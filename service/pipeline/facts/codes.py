@@ -41,7 +41,8 @@ def codes_in(concept: Any, system: str, knowledge: Knowledge) -> list[str]:
     for coding in coding_list:
         if isinstance(coding, dict):
             code = coding.get("code")
-            if isinstance(code, str) and coding.get("system") in accepted:
+            where = coding.get("system")
+            if isinstance(code, str) and isinstance(where, str) and where in accepted:
                 found.append(code.strip())
     return found
 

@@ -1,5 +1,6 @@
 """Medications: therapies of the drug table's classes, and the administrations and
-dispenses that date their course (docs/clinical-rules.md §2, §6.1, §6.6, §6.13, §6.17-§6.20).
+dispenses that date their course (docs/clinical-rules.md §2, §6.1, §6.6, §6.13, §6.17,
+§6.18, §6.19, §6.20).
 
 The drug is read from the medication concept (or the Medication a ``medicationReference``
 points to, contained or in the prefetch): RxNorm codes the table knows decide alone;
@@ -172,7 +173,8 @@ def _dose_per_4_weeks(dosage: dict[str, Any]) -> float | None:
         return None
     period, unit = _number(repeat.get("period")), repeat.get("periodUnit")
     frequency = repeat.get("frequency", 1)
-    if (period is None or period <= 0 or unit not in _DOSE_PERIOD_DAYS
+    if (period is None or period <= 0 or not isinstance(unit, str)
+            or unit not in _DOSE_PERIOD_DAYS
             or isinstance(frequency, bool) or not isinstance(frequency, int) or frequency < 1):
         return None
     return dose * frequency * 28 / (period * _DOSE_PERIOD_DAYS[unit])

@@ -65,7 +65,9 @@ def _strict(kind: str, value: Any) -> bool:
         if number is not None and (isinstance(number, bool) or not isinstance(number, int | float)):
             return False
         comparator = value.get("comparator")
-        if comparator is not None and comparator not in _COMPARATORS:
+        if comparator is not None and (
+            not isinstance(comparator, str) or comparator not in _COMPARATORS
+        ):
             return False
         return all(
             value.get(key) is None or isinstance(value.get(key), str)

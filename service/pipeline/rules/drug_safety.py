@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from service.pipeline.facts.model import Facts
-from service.pipeline.rules.model import Decision, MediatorFinding, day, days_between
+from service.pipeline.rules.model import Decision, MediatorFinding, day, days_between, note
 from service.pipeline.rules.timeline import class_start, has_class
 from service.thresholds.model import Thresholds
 
@@ -102,4 +102,9 @@ def biologic_review(facts: Facts, thresholds: Thresholds, now: datetime) -> Deci
             f"{low}-{high} days)." for c, s in due
         ),
         therapies=tuple(t for t in facts.therapies if t.drug_class in {c for c, _ in due}),
+        notes=tuple(
+            note("therapy.indication", drug=t.label or t.drug, indication=t.indication)
+            for t in facts.therapies
+            if t.drug_class in {c for c, _ in due} and t.indication
+        ),
     )

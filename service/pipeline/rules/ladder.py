@@ -38,7 +38,7 @@ class Position:
     respiratory: tuple[Cluster, ...]  # counted toward refractoriness (tier 1 only)
     refractory: bool
     judged: bool = True  # False: a tier 3/4 biologic with no judged course
-    # counted events before the therapy could act, or outside the lookback
+    # counted episodes after the tier's start, before response_onset_days had passed
     early: tuple[Episode, ...] = ()
     recent_missing: bool = False  # enough events, but none in the last recent_event_days
 
@@ -72,7 +72,8 @@ def position(
     recent_from = now - timedelta(days=thresholds.recent_event_days)
     counted = tuple(e for e in all_episodes if e.counted)
     episodes = tuple(e for e in counted if e.start >= since and e.start >= lookback)
-    early = tuple(e for e in counted if e not in episodes and e.start >= lookback)
+    # counted episodes after the tier's start but before the therapy could act
+    early = tuple(e for e in counted if start <= e.start < since and e.start >= lookback)
     respiratory: tuple[Cluster, ...] = ()
     if current == 1 and breathing.counts:
         respiratory = tuple(

@@ -233,6 +233,9 @@ def _escalation(
                 f"{prostaglandins[0].reason}): aspirin may be considered, with caution "
                 "(it can trigger degranulation)."
             )
+    onset_days = thresholds.response_onset_days[tier]
+    early = [note("episode.before_response_onset", date=day(e.start), onset_days=onset_days)
+             for e in pos.early]
     therapies = _ladder_therapies(facts)
     return Decision(
         topic=topic,
@@ -245,7 +248,7 @@ def _escalation(
         suggestions=suggestions,
         lead=tuple(lead),
         notes=(*ctx.patient_notes, *notes, *therapy_notes(therapies), *ctx.episode_notes,
-               *_respiratory_notes(pos, ctx)),
+               *early, *_respiratory_notes(pos, ctx)),
         withheld=withheld(facts, suggestions, thresholds, ctx.now),
     )
 

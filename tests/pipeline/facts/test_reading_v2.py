@@ -1,6 +1,6 @@
-"""Reading a resource by the elements the rules use (docs/clinical-rules.md §2 "Reading a
-resource", §6.2, §6.8): faults elsewhere never drop it, an unreadable date makes it
-undated, an unreadable code, status or value leaves it out; both are counted by kind."""
+"""Reading a resource by the elements the rules use (docs/clinical-rules.md §2, §6.2,
+§6.8): faults elsewhere never drop it, an unreadable date makes it undated, an unreadable
+code, status or value leaves it out; both are counted by kind."""
 
 from __future__ import annotations
 
@@ -285,3 +285,39 @@ def test_snomed_respiratory_and_airway_codes_are_read() -> None:
                                                                        onset=ago(2))])
     assert [(d.kind, d.label) for d in facts.diagnoses] == [("airway_disease", "asthma")]
     assert [(e.kind, e.bronchospasm) for e in facts.events] == [("respiratory", True)]
+
+
+# --- odd shapes never raise (a hook never answers 5xx for a resource's shape) ----------
+
+def test_odd_json_shapes_are_never_an_error() -> None:
+    odd = [
+        {"resourceType": {"nested": 1}, "id": "x"},
+        {"resourceType": ["Condition"], "id": "y"},
+        {**condition("D89.42"), "code": {"coding": [{"system": {"a": 1}, "code": "D89.42"}]}},
+        observation("33343-5", None, None, valueQuantity={"value": 1, "comparator": {}}),
+        medication(code="302379", dosage=[{"timing": {"repeat": {"period": 1,
+                                                                  "periodUnit": {}}}}]),
+        medication(code="302379", dosage=5, reasonReference=[5, {"reference": {}}]),
+        observation("33343-5", float("inf"), "pg/mg{creat}", when=ago(1)),
+    ]
+    from service.pipeline.facts import extract_facts
+    from service.pipeline.prefetch import ResolvedPrefetch
+    from tests.support.fhir_builders import KNOWLEDGE
+
+    prefetch = ResolvedPrefetch(resources={"conditions": [mcas(), *odd, "not a resource"]})
+    facts = extract_facts(prefetch, KNOWLEDGE, "p1")  # type: ignore[arg-type]
+    assert [d.kind for d in facts.diagnoses] == ["mcas"]
+
+
+def test_prefetch_error_objects_are_missing_data() -> None:
+    from service.pipeline.prefetch import resolve_prefetch
+
+    templates = {"conditions": "Condition?patient=x", "observations": "Observation?patient=x"}
+    unreadable_outcome = {"resourceType": "Bundle", "entry": [{"resource": {
+        "resourceType": "OperationOutcome", "issue": [{"severity": {"x": 1}}]}}]}
+    for value in ({"resourceType": "OperationOutcome", "issue": 5},
+                  {"resourceType": "Bundle", "entry": 5}, unreadable_outcome,
+                  {"resourceType": "Bundle", "link": [{"relation": "next", "url": "x"}]}):
+        resolved = resolve_prefetch({"conditions": value, "observations": None}, templates)
+        assert "conditions" in resolved.unavailable, value
+        assert resolved.resources["observations"] == []

@@ -1,6 +1,9 @@
-"""The ladder under rules v2 (docs/clinical-rules.md §2, §3, §4, §6.4, §6.9, §6.12,
-§6.19-§6.26): courses, counted episodes, evidence before a biologic, tier 2 first, the
-omalizumab dose, the specialist replacements, clonal disease."""
+"""The ladder under rules v2: courses, counted episodes, evidence before a biologic, tier 2
+first, the omalizumab dose, the specialist replacements, clonal disease.
+
+docs/clinical-rules.md §2, §3, §4, §6.4, §6.9, §6.12, §6.19, §6.20, §6.21, §6.22, §6.23,
+§6.24, §6.25, §6.26.
+"""
 
 from __future__ import annotations
 
@@ -329,3 +332,10 @@ def test_a_child_s_markers_are_judged_by_the_lab_s_range_not_the_adult_threshold
     assert ladder(unflagged) == ["tier-3"]
     assert ladder([*unflagged, child]) == ["confirm-before-biologic"]
     assert ladder([*base(*TIER2, *episodes(1, 10), *flagged()), child]) == ["tier-3"]
+
+
+def test_episodes_before_the_response_onset_are_listed_as_not_counted() -> None:
+    decision = decide(base(*tier1(100), *episodes(97, 40, 10)))[0]
+    assert decision.topic == "tier-2"
+    early = [n for n in decision.notes if n.key == "episode.before_response_onset"]
+    assert [dict(n.params) for n in early] == [{"date": ago(97)[:10], "onset_days": "7"}]
