@@ -121,6 +121,7 @@ def test_allowed_hosts_from_the_environment(
         assert client.get(DISCOVERY, base_url=base, headers=bearer(token)).status_code == 200
 
 
+@pytest.mark.integration
 def test_serve_verify_tokens_sets_the_allowed_hosts(tmp_path: Path, signer: Signer) -> None:
     # `mcas-cds serve --verify-tokens` names the address it serves, so a token for it passes.
     jwks = write_json(tmp_path / "k.json", signer.jwks())

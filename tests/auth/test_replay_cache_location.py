@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from service.auth.replay import SqliteReplayCache
+from service.web.token_checks import EXTENSION_KEY
 from tests.support.auth_helpers import BASE, DISCOVERY, ISSUER, Signer, auth_app, bearer, write_json
 
 
@@ -24,4 +26,8 @@ def test_replay_cache_defaults_to_the_data_dir(tmp_path: Path) -> None:
     assert client.get(DISCOVERY, base_url=BASE, headers=bearer(token)).status_code == 200
     assert client.get(DISCOVERY, base_url=BASE, headers=bearer(token)).status_code == 401
     assert (data_dir / "replay-cache.sqlite3").is_file()
-    assert not (Path(app.instance_path) / "replay-cache.sqlite3").exists()
+    # The cache in use is that file, not one in the instance folder.
+    replay = app.extensions[EXTENSION_KEY].replay
+    assert isinstance(replay, SqliteReplayCache)
+    assert replay._path == data_dir / "replay-cache.sqlite3"
+    assert Path(app.instance_path) not in replay._path.parents

@@ -302,7 +302,6 @@ class refused_connections:
 
     def __init__(self, server: PostgresServer, database_url: str) -> None:
         self.server = server
-        # The URL may carry the Unix socket as a query (tests/support/postgres.py).
         self.name = make_url(database_url).database
 
     def __enter__(self) -> None:

@@ -14,6 +14,9 @@ import pytest
 
 from tests.support.postgres import PostgresServer
 
+# Each runs `flask --app service ...` in a process of its own.
+pytestmark = pytest.mark.integration
+
 
 def flask(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MCAS_")}
@@ -52,9 +55,10 @@ def test_db_upgrade_still_creates_the_database(tmp_path: Path) -> None:
 
 
 def test_admin_command_on_a_missing_postgresql_database_says_so(
-    postgres_server: PostgresServer,
+    postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
     env = {
+        "MCAS_DATA_DIR": str(tmp_path),
         "MCAS_DATABASE_URL": postgres_server.url("no_such_database"),
         "MCAS_PATIENT_HASH_SALT": "admin-command-salt-0123456789",
     }
@@ -64,10 +68,14 @@ def test_admin_command_on_a_missing_postgresql_database_says_so(
 
 
 def test_admin_command_on_an_unmigrated_postgresql_database_says_so(
-    fresh_postgres_url: object,
+    fresh_postgres_url: object, tmp_path: Path
 ) -> None:
     url = fresh_postgres_url(False)  # type: ignore[operator]
-    env = {"MCAS_DATABASE_URL": url, "MCAS_PATIENT_HASH_SALT": "admin-command-salt-0123456789"}
+    env = {
+        "MCAS_DATA_DIR": str(tmp_path),
+        "MCAS_DATABASE_URL": url,
+        "MCAS_PATIENT_HASH_SALT": "admin-command-salt-0123456789",
+    }
     done = flask(env, "feedback-report")
     assert done.returncode != 0
     assert "db upgrade" in done.stderr and "Traceback" not in done.stderr
