@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from service.pipeline.facts import extract_facts
 from service.pipeline.prefetch import prefetch_templates, resolve_prefetch
@@ -27,8 +28,10 @@ from service.pipeline.rules.episodes import episodes, respiratory
 from service.pipeline.rules.ladder import position
 from service.pipeline.rules.model import day
 from service.pipeline.rules.timeline import present, with_courses
+from service.storage.models import timeline_sessions
+from service.timeline.sealing import SecretBox
 from tests.support.browser import chromium
-from tests.support.timeline_rig import NOW, Rig
+from tests.support.timeline_rig import NOW, SECRET_KEY, Rig
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -56,6 +59,15 @@ def _decisions(rig: Rig, name: str) -> tuple[Any, Any]:
     return evaluate(facts, thresholds, NOW), pos
 
 
+def _stored_access_tokens(rig: Rig) -> list[str]:
+    engine = rig.app.extensions["mcas_storage"].engine()
+    box = SecretBox(SECRET_KEY)
+    with engine.connect() as connection:
+        rows = connection.execute(select(timeline_sessions.c.secret_json)).all()
+    opened = [box.open(row.secret_json) for row in rows]
+    return [str(data["access_token"]) for data in opened if data]
+
+
 @pytest.mark.parametrize(("name", "tier"), [("tier2", 2), ("tier4", 4)])
 def test_ehr_launch_shows_what_the_cards_say(
     rig: Rig, name: str, tier: int, caplog: pytest.LogCaptureFixture
@@ -78,6 +90,8 @@ def test_ehr_launch_shows_what_the_cards_say(
         page = context.new_page()
         page.on("console", lambda m: csp_violations.append(m.text)
                 if "Content Security Policy" in m.text else None)
+        visited: list[str] = []
+        page.on("request", lambda r: visited.append(r.url))
         page.goto(rig.launch_url(f"launch-{name}"))
         page.wait_for_url(f"{rig.app_url}/timeline/")
         assert page.title() == "MCAS timeline"
@@ -119,8 +133,17 @@ def test_ehr_launch_shows_what_the_cards_say(
         if shots:
             Path(shots).mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(Path(shots) / f"timeline-{name}.png"), full_page=True)
+        browser_cookies = [c["value"] for c in context.cookies()]
         context.close()
     assert rig.front.refused == 0 and rig.front.forwarded > 0
+    # The access token never reached the browser: not in a URL it requested, a cookie or
+    # the page (it is read back here from the service's database, where it is sealed).
+    tokens = _stored_access_tokens(rig)
+    assert tokens
+    for token in tokens:
+        assert not any(token in url for url in visited)
+        assert not any(token in value for value in browser_cookies)
+    assert not any(rig.patients[name] in url for url in visited)
     patient = rig.patients[name]
     # The service's logs and those of the libraries it calls; werkzeug's are the test
     # servers' request lines (in production gunicorn logs the path without its query).

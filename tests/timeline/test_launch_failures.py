@@ -210,3 +210,21 @@ def test_fhir_server_refusing_or_failing(
 def test_no_session_says_launch_again(rig: Rig, page: Any) -> None:
     response = page.goto(f"{rig.app_url}/timeline/")
     _expect_page(page, response, 401, "Launch the timeline again from the patient's chart")
+
+
+def test_the_front_refuses_a_missing_or_forged_bearer_token(rig: Rig) -> None:
+    """The only stand-in is no open door: without a token the auth server signed for this
+    FHIR base URL, nothing reaches sekmet-fhir."""
+    import jwt as pyjwt
+
+    url = f"{rig.front.base_url}/Condition?patient={rig.patients['tier2']}"
+    forged = pyjwt.encode({"aud": rig.front.base_url, "iss": rig.auth.issuer,
+                           "patient": rig.patients["tier2"], "exp": 4_102_444_800},
+                          "not-the-servers-key-0123456789abcdef", algorithm="HS256")
+    before = rig.front.forwarded
+    with requests.Session() as http:
+        http.trust_env = False
+        assert http.get(url, timeout=10).status_code == 401
+        assert http.get(url, headers={"Authorization": f"Bearer {forged}"},
+                        timeout=10).status_code == 401
+    assert rig.front.forwarded == before
