@@ -108,3 +108,28 @@ def launch_rig(workdir: Path) -> Iterator[Rig]:
                     auth.stop()
     finally:
         sekmet.stop()
+
+
+def main() -> None:
+    """Start the rig by hand and print the launch URLs; Ctrl-C stops everything."""
+    import signal
+    import tempfile
+    import threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with tempfile.TemporaryDirectory(prefix="timeline-rig-") as workdir, \
+            launch_rig(Path(workdir)) as rig:
+        print(f"FHIR server (front): {rig.front.base_url}", flush=True)
+        print(f"authorization server: {rig.auth.issuer}", flush=True)
+        for name in ("tier2", "tier4", "no-patient"):
+            print(f"launch {name}: {rig.launch_url(f'launch-{name}')}", flush=True)
+        try:
+            while not stop.wait(1):
+                pass
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
