@@ -19,6 +19,9 @@ if [ -x scripts/system-deps.sh ]; then
   scripts/system-deps.sh
 fi
 
+# The timeline tests' SMART authorization server (npm oidc-provider), exactly as locked.
+npm ci --prefix tests/support/smart_auth --no-audit --no-fund --silent
+
 .venv/bin/ruff check --quiet .
 # The architecture as checks (docs/architecture.md): import contracts, then types.
 .venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache

@@ -79,6 +79,7 @@ _SETTING_MODULES: tuple[str, ...] = (
     "service.ops.serving",
     "service.thresholds.source",
     "service.thresholds.preview",
+    "service.timeline",
 )
 
 

@@ -1,7 +1,8 @@
 """Prometheus metrics: what the service counts, and ``/metrics`` to scrape them.
 
 Other modules record through the small functions below (``record_cards``,
-``record_fallback``, ``record_token_rejection``, ``record_storage_failure``) and never touch
+``record_fallback``, ``record_token_rejection``, ``record_storage_failure``,
+``record_timeline_*``) and never touch
 prometheus-client directly, so metric names and labels stay in one place.
 
 Labels are bounded by construction: routes are Flask URL rules (``/cds-services/<service_id>``,
@@ -104,6 +105,22 @@ STORAGE_FAILURES = Counter(
     ["operation"],
 )
 
+TIMELINE_LAUNCHES = Counter(
+    "mcas_timeline_launches",
+    "SMART EHR launches of the timeline app begun (a valid launch and iss reached the "
+    "authorization server).",
+)
+TIMELINE_PICTURES = Counter(
+    "mcas_timeline_pictures",
+    "Timeline pictures shown (a finished launch, or a reload within the session).",
+)
+TIMELINE_FAILURES = Counter(
+    "mcas_timeline_failures",
+    "Timeline launches or pictures that ended on an error page, by reason (a fixed code, "
+    "docs/timeline.md lists them).",
+    ["reason"],
+)
+
 REPLAY_CACHE_OUTAGES = Counter(
     "mcas_replay_cache_outages",
     "Token claims the shared replay cache (database) could not take, by what was done: "
@@ -151,6 +168,21 @@ def record_token_rejection(reason: str) -> None:
 def record_storage_failure(operation: str) -> None:
     """Count one storage failure: ``record_cards`` per card, ``store_feedback`` per call."""
     STORAGE_FAILURES.labels(operation=_label(operation)).inc()
+
+
+def record_timeline_launch() -> None:
+    """Count one timeline launch sent on to the authorization server."""
+    TIMELINE_LAUNCHES.inc()
+
+
+def record_timeline_picture() -> None:
+    """Count one timeline picture shown."""
+    TIMELINE_PICTURES.inc()
+
+
+def record_timeline_failure(reason: str) -> None:
+    """Count one timeline failure; ``reason`` is a short fixed code such as ``no_patient``."""
+    TIMELINE_FAILURES.labels(reason=_label(reason)).inc()
 
 
 def record_replay_cache_outage(outcome: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
-from service.cdshooks.cards import Card, FhirResource, Suggestion
+from service.cdshooks.cards import Card, FhirResource, Link, Suggestion
 from service.knowledge.drug_table import ALLOWED_SUGGESTIONS
 from service.knowledge.model import Knowledge
 from service.pipeline.card_detail import render_detail
@@ -64,8 +64,15 @@ def _suggestion(drug_class: str, facts: Facts, knowledge: Knowledge) -> Suggesti
     }
 
 
+TIMELINE_LINK_LABEL = "MCAS timeline"
+
+
 def _card(
-    decision: Decision, facts: Facts, knowledge: Knowledge, thresholds: Thresholds
+    decision: Decision,
+    facts: Facts,
+    knowledge: Knowledge,
+    thresholds: Thresholds,
+    timeline_url: str | None = None,
 ) -> Card:
     texts = knowledge.cards
     topic = texts.topics[decision.topic]
@@ -92,8 +99,15 @@ def _card(
         for code, display in texts.override_reasons
     ]
     links = [knowledge.references[key] for key in topic.links]
-    if links:
-        card["links"] = [{"label": r.label, "url": r.url, "type": "absolute"} for r in links]
+    card_links: list[Link] = [
+        {"label": r.label, "url": r.url, "type": "absolute"} for r in links
+    ]
+    if timeline_url:
+        # The timeline SMART app, launched by the EHR with the patient in context
+        # (docs/timeline.md); only when a site has enabled it.
+        card_links.append({"label": TIMELINE_LINK_LABEL, "url": timeline_url, "type": "smart"})
+    if card_links:
+        card["links"] = card_links
     card["extension"] = {
         THRESHOLDS_VERSION_EXTENSION: thresholds.version,
         RULES_VERSION_EXTENSION: RULES_VERSION,
@@ -124,6 +138,11 @@ def _without_repeats(decision: Decision, knowledge: Knowledge) -> Decision:
 
 
 def build_cards(
-    decisions: list[Decision], facts: Facts, knowledge: Knowledge, thresholds: Thresholds
+    decisions: list[Decision],
+    facts: Facts,
+    knowledge: Knowledge,
+    thresholds: Thresholds,
+    timeline_url: str | None = None,
 ) -> list[Card]:
-    return [_card(d, facts, knowledge, thresholds) for d in decisions]
+    """The cards; with ``timeline_url`` each carries the timeline app's ``smart`` link."""
+    return [_card(d, facts, knowledge, thresholds, timeline_url) for d in decisions]

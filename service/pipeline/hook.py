@@ -41,7 +41,10 @@ def run_hook(
     thresholds: Thresholds,
     now: datetime,
     fetch_missing: Fetcher | None = None,
+    timeline_url: str | None = None,
 ) -> HookResult:
+    """Cards for one request; ``timeline_url``: the timeline app's launch URL (a ``smart``
+    link on every card), None when the app is not enabled."""
     prefetch = resolve_prefetch(request.prefetch, prefetch_templates(knowledge), fetch_missing)
     if "conditions" in prefetch.unavailable:
         raise PreconditionFailed(
@@ -59,7 +62,7 @@ def run_hook(
             ]
         )
     decisions = evaluate(facts, thresholds, now)
-    cards = build_cards(decisions, facts, knowledge, thresholds)
+    cards = build_cards(decisions, facts, knowledge, thresholds, timeline_url)
     return HookResult(
         cards=cards,
         unavailable=dict(prefetch.unavailable),

@@ -112,6 +112,34 @@ thresholds_active = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
 )
 
+# The timeline app (docs/timeline.md): OAuth state of launches under way, and sessions.
+# Both expire and are purged; keys are HMACs of the browser's values under MCAS_SECRET_KEY
+# (a database read yields no usable cookie or state), and the access token, the PKCE
+# verifier and the patient id are encrypted with a key derived from it.
+timeline_launches = Table(
+    "timeline_launches",
+    metadata,
+    Column("state_key", String(64), primary_key=True),
+    Column("browser_key", String(64), nullable=False),
+    Column("iss", Text, nullable=False),
+    Column("token_endpoint", Text, nullable=False),
+    Column("secret_json", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
+Index("ix_timeline_launches_expires_at", timeline_launches.c.expires_at)
+
+timeline_sessions = Table(
+    "timeline_sessions",
+    metadata,
+    Column("session_key", String(64), primary_key=True),
+    Column("iss", Text, nullable=False),
+    Column("secret_json", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
+Index("ix_timeline_sessions_expires_at", timeline_sessions.c.expires_at)
+
 # Seen JWT ids of every replica (issue 17, service/storage/replay_jti.py): one row per
 # token claimed, keyed by a hash of issuer and jti, kept until the token expires. Times
 # are POSIX seconds, as the token's own `exp`.

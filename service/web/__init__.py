@@ -9,7 +9,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register every blueprint: discovery, the hook, feedback, administration."""
+    """Register every blueprint: discovery, the hook, feedback, administration, timeline."""
     from service.web import (
         admin_page,
         admin_report,
@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
         discovery,
         feedback,
         hooks,
+        timeline,
     )
 
     for blueprint in (
@@ -28,3 +29,4 @@ def init_app(app: Flask) -> None:
         admin_page.bp,
     ):
         app.register_blueprint(blueprint)
+    timeline.init_app(app)  # only when MCAS_TIMELINE_ENABLED

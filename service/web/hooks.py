@@ -13,6 +13,7 @@ from service.ops.state import state
 from service.pipeline.hook import run_hook
 from service.storage.issued import record_issued_cards
 from service.web.storage import storage
+from service.web.timeline import launch_url
 
 bp = Blueprint("hooks", __name__)
 
@@ -45,6 +46,7 @@ def _cards_for(service_id: str) -> list[Card]:
             hook_request.context,
             current_app.config,
         ),
+        timeline_url=launch_url(current_app.config),
     )
     g.card_topics = result.topics
     record_issued_cards(

@@ -80,6 +80,11 @@ def test_the_built_wheel_carries_templates_cards_fixtures_schemas_and_migrations
         "service/storage/migrations/versions/0001_issued_cards_and_feedback.py",
         "service/scenarios/__main__.py",
         "service/ops/probe.py",
+        # the timeline app (docs/timeline.md): its package, pages, stylesheet, migration
+        "service/timeline/picture.py",
+        "service/web/templates/timeline.html",
+        "service/web/static/timeline.css",
+        "service/storage/migrations/versions/0004_timeline_sessions.py",
     ):
         assert expected in names, expected
     assert any(n.startswith("service/fhir_fixtures/") and n.endswith(".json") for n in names)

@@ -14,3 +14,10 @@ from service.storage.migrate import SCRIPT_LOCATION
 def test_the_migrations_have_exactly_one_head() -> None:
     heads = ScriptDirectory(SCRIPT_LOCATION).get_heads()
     assert len(heads) == 1, f"alembic heads: {heads}; merge them (alembic merge)"
+
+
+def test_the_timeline_tables_come_after_the_replay_cache() -> None:
+    """0004 (timeline sessions and OAuth state) sits on 0003 (the shared replay cache)."""
+    scripts = ScriptDirectory(SCRIPT_LOCATION)
+    assert scripts.get_heads() == ["0004"]
+    assert scripts.get_revision("0004").down_revision == "0003"
