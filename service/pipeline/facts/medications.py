@@ -245,6 +245,11 @@ def read_medication(
             return None
         name = table.unclear(" | ".join(w for c in concepts for w in words_of(c)))
         if name is not None and status == "active" and not drug_keys and not supply:
+            # The card names the unclear product; its dates are read like a therapy's, so
+            # an unreadable one is said on the card too (docs/clinical-rules.md §2).
+            if any(read_time(resource, *paths[kind]).unreadable
+                   for paths in (_START_PATHS, _END_PATHS)):
+                tally.undated(kind)
             return MedicationRead(unclear=(name, table.unclear_names[name]))
         return None
     # Only now, for a drug the rules read: the elements that decide whether it is read.
