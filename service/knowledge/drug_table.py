@@ -19,10 +19,6 @@ ALLOWED_SUGGESTIONS = frozenset(
 _MATCHING_STATUSES = frozenset({"V1", "V2"})
 
 
-class DrugTableError(ValueError):
-    pass
-
-
 def word_pattern(words: list[str]) -> re.Pattern[str]:
     """Whole words, case-insensitive: 'epinephrine' does not match 'norepinephrine'."""
     alternatives = sorted((re.escape(w).replace(r"\ ", r"[\s-]+") for w in words), key=len)
@@ -94,25 +90,22 @@ class DrugTable:
         raise KeyError(drug_class)
 
 
-def _matches(entry: Mapping[str, Any]) -> bool:
+def matches(entry: Mapping[str, Any]) -> bool:
+    """A code entry that matches: V1/V2, or a U code a site marked ``site_confirmed``."""
     return entry.get("status") in _MATCHING_STATUSES or entry.get("site_confirmed") is True
 
 
-def _code(entry: Any, where: str) -> str:
-    code = entry.get("code") if isinstance(entry, Mapping) else None
-    if not isinstance(code, str):
-        raise DrugTableError(f"{where}: needs a `code` string")
-    if entry.get("status") not in {"V1", "V2", "U"}:
-        raise DrugTableError(f"{where}: `status` must be V1, V2 or U")
-    return code
-
-
 def build_drug_table(raw: Mapping[str, Any]) -> DrugTable:
+    """The table of drugs.yaml as loaded by ``DrugsSchema`` (service/knowledge/schemas.py).
+
+    ``raw`` is already checked there (types, known classes, form words, the drug each
+    proposable class suggests): this only builds the frozen table.
+    """
     classes = {
-        key: DrugClass(key, str(spec["label"]), spec.get("tier"))
-        for key, spec in (raw.get("classes") or {}).items()
+        key: DrugClass(key, spec["label"], spec.get("tier"))
+        for key, spec in raw["classes"].items()
     }
-    form_words = {k: word_pattern(list(v)) for k, v in (raw.get("form_words") or {}).items()}
+    form_words = {k: word_pattern(list(v)) for k, v in raw["form_words"].items()}
     drugs: dict[str, Drug] = {}
     codes: dict[str, tuple[tuple[str, ...], str]] = {}
 
@@ -120,59 +113,29 @@ def build_drug_table(raw: Mapping[str, Any]) -> DrugTable:
         keys, old_display = codes.get(code, ((), ""))
         codes[code] = ((*keys, key), old_display or display)
 
-    for key, spec in (raw.get("drugs") or {}).items():
-        where = f"drugs.{key}"
-        if spec.get("class") not in classes:
-            raise DrugTableError(f"{where}.class: unknown class {spec.get('class')!r}")
-        form = spec.get("requires_form")
-        if form is not None and form not in {"oral", "systemic", "autoinjector"}:
-            raise DrugTableError(f"{where}.requires_form: must be oral, systemic or autoinjector")
-        if form == "systemic" and "non_systemic" not in form_words:
-            raise DrugTableError(f"{where}.requires_form: form_words has no 'non_systemic'")
-        if form in {"oral", "autoinjector"} and form not in form_words:
-            raise DrugTableError(f"{where}.requires_form: form_words has no {form!r}")
-        if spec.get("suggest") and spec.get("never_suggest"):
-            raise DrugTableError(f"{where}: a never_suggest drug cannot be suggested")
-        if spec.get("suggest") and spec["class"] not in ALLOWED_SUGGESTIONS:
-            raise DrugTableError(f"{where}.suggest: class {spec['class']!r} is never proposed")
-        names = spec.get("names") or []
-        if not names:
-            raise DrugTableError(f"{where}.names: at least one name is needed")
+    for key, spec in raw["drugs"].items():
+        names = list(spec["names"])
         ingredient = spec.get("rxnorm")
-        rxnorm = None if ingredient is None else _code(ingredient, f"{where}.rxnorm")
-        if rxnorm is not None and _matches(ingredient):
-            add_code(rxnorm, key, "")
-        extra = [*(spec.get("products") or []), *(spec.get("extra_codes") or [])]
-        for i, product in enumerate(extra):
-            code = _code(product, f"{where}.products[{i}]")
-            if _matches(product):
-                add_code(code, key, str(product.get("display") or ""))
+        rxnorm = None if ingredient is None else str(ingredient["code"])
+        if ingredient is not None and matches(ingredient):
+            add_code(str(ingredient["code"]), key, "")
+        for product in [*(spec.get("products") or []), *(spec.get("extra_codes") or [])]:
+            if matches(product):
+                add_code(str(product["code"]), key, str(product.get("display") or ""))
         drugs[key] = Drug(
             key=key,
-            drug_class=spec["class"],
+            drug_class=spec["drug_class"],
             rxnorm=rxnorm,
-            names=word_pattern([str(n) for n in names]),
-            requires_form=form,
+            names=word_pattern(names),
+            requires_form=spec.get("requires_form"),
             suggest=bool(spec.get("suggest")),
             never_suggest=bool(spec.get("never_suggest")),
             suggest_text=str(spec.get("suggest_text") or names[0]),
         )
-    table = DrugTable(
+    return DrugTable(
         drugs=MappingProxyType(drugs),
         classes=MappingProxyType(classes),
         codes=MappingProxyType(codes),
         form_words=MappingProxyType(form_words),
-        unclear_names=MappingProxyType(
-            {str(k): str(v) for k, v in (raw.get("unclear_names") or {}).items()}
-        ),
+        unclear_names=MappingProxyType(dict(raw.get("unclear_names") or {})),
     )
-    for drug_class in sorted(ALLOWED_SUGGESTIONS):
-        try:
-            drug = table.suggested_drug(drug_class)
-        except KeyError:
-            raise DrugTableError(
-                f"drugs: no drug of class {drug_class!r} has suggest: true"
-            ) from None
-        if drug.rxnorm is None or not _matches(raw["drugs"][drug.key]["rxnorm"]):
-            raise DrugTableError(f"drugs.{drug.key}: a suggested drug needs a V1/V2 RxNorm code")
-    return table

@@ -1,0 +1,379 @@
+"""The shape of every ``cards/`` file, written as marshmallow schemas (the thresholds' style).
+
+One schema per file: ``CodesSchema`` (codes.yaml), ``DrugsSchema`` (drugs.yaml),
+``MediatorsSchema`` (mediators.yaml), ``ReferencesSchema`` (references.yaml),
+``cards_schema`` (cards.yaml, built with the keys of references.yaml so a topic's links
+name a known reference) and ``SentencesSchema`` (sentences.yaml). Unknown keys are
+refused, except where a file names its own entries (condition sets, drugs, analytes,
+references, form words...: ``_MapOf``). Types are strict: a YAML ``yes`` is no string
+and ``1`` is no boolean. Checks between entries of one file (a drug's class, the drug
+each proposable class suggests) are ``@validates_schema`` methods.
+
+``load_file`` runs a schema and turns its messages into one ``KnowledgeError`` naming
+the file and each field path (``drugs.ranitidine.suggest: ...``). The loader
+(service/knowledge/loader.py) reads the YAML, loads it here, and builds the frozen model.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
+
+from service.cdshooks.validation_errors import error_pairs
+from service.knowledge.drug_table import ALLOWED_SUGGESTIONS, matches
+from service.knowledge.model import KnowledgeError
+from service.knowledge.sentences import SENTENCES
+from service.knowledge.topics import TOPICS
+from service.thresholds.model import ANALYTES_WITH_THRESHOLD
+
+INDICATORS: tuple[str, ...] = ("info", "warning", "critical")
+CODE_STATUSES: tuple[str, ...] = ("V1", "V2", "U")
+FORMS: tuple[str, ...] = ("oral", "systemic", "autoinjector")
+ANALYTE_RULES: tuple[str, ...] = ("tryptase_20_plus_2",)
+SUMMARY_PLACEHOLDERS = frozenset({"missing", "tier", "days", "drug", "lookback", "max_days"})
+SUMMARY_MAX = 120
+
+
+# Strict scalar fields -------------------------------------------------------------------
+
+
+def _not_blank(text: str) -> None:
+    if not text.strip():
+        raise ValidationError("Must not be empty.")
+
+
+def _text(**kwargs: Any) -> fields.String:
+    """A non-empty string."""
+    return fields.String(validate=_not_blank, **kwargs)
+
+
+class _Bool(fields.Boolean):
+    """true or false, nothing else (not 1, not "yes")."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, bool):
+            raise ValidationError("Must be true or false.")
+        return value
+
+
+class _Int(fields.Integer):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError("Must be a whole number.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class _Number(fields.Float):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationError("Must be a number.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def _texts(**kwargs: Any) -> fields.List[str]:
+    return fields.List(_text(), **kwargs)
+
+
+class _MapOf(fields.Field[dict[str, Any]]):
+    """A mapping whose keys the file chooses (a drug, a condition set), each value ``inner``.
+
+    Errors are keyed by the entry's own key, so the path reads ``drugs.cetirizine.class``.
+    """
+
+    def __init__(self, inner: fields.Field[Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.inner = inner
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise ValidationError("Must be a mapping.")
+        loaded: dict[str, Any] = {}
+        errors: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                errors[str(key)] = ["The key must be a name (a string)."]
+                continue
+            try:
+                loaded[key] = self.inner.deserialize(item, key, value)
+            except ValidationError as exc:
+                errors[key] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+        return loaded
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+def _nested(schema: type[Schema] | Schema, **kwargs: Any) -> fields.Nested:
+    return fields.Nested(schema, **kwargs)
+
+
+# codes.yaml -----------------------------------------------------------------------------
+
+
+class _SystemSchema(_Strict):
+    uri = _text(required=True)
+    oids = _texts()
+
+
+class _Icd10Schema(_Strict):
+    exact = _texts()
+    prefix = _texts()
+    unverified = _texts()  # U codes: kept out of matching until a site confirms them
+
+
+class _SnomedSchema(_Strict):
+    exact = _texts()
+    unverified = _texts()
+
+
+class _CodeSetSchema(_Strict):
+    meaning = _text()
+    icd10cm = _nested(_Icd10Schema)
+    snomed = _nested(_SnomedSchema)
+
+
+class _IndicationSchema(_CodeSetSchema):
+    display = _text(required=True)
+
+
+class CodesSchema(_Strict):
+    systems = _MapOf(_nested(_SystemSchema), required=True)
+    condition_sets = _MapOf(_nested(_CodeSetSchema), required=True)
+    other_indications = _MapOf(_nested(_IndicationSchema))
+    episode_seventh_characters = _texts(required=True)
+    follow_up_seventh_characters = _texts(required=True)
+
+
+# drugs.yaml -----------------------------------------------------------------------------
+
+
+class _ClassSchema(_Strict):
+    label = _text(required=True)
+    tier = _Int(allow_none=True, validate=validate.Range(min=1, max=4))
+
+
+class _CodeSchema(_Strict):
+    code = _text(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(CODE_STATUSES))
+    site_confirmed = _Bool()
+    display = _text()
+
+
+class _DrugSchema(_Strict):
+    drug_class = fields.String(required=True, data_key="class")
+    requires_form = fields.String(allow_none=True, validate=validate.OneOf(FORMS))
+    rxnorm = _nested(_CodeSchema, allow_none=True)
+    atc = _text()  # documentation only; never matched
+    names = _texts(required=True, validate=validate.Length(
+        min=1, error="At least one name is needed."))
+    products = fields.List(_nested(_CodeSchema))
+    extra_codes = fields.List(_nested(_CodeSchema))
+    suggest = _Bool()
+    never_suggest = _Bool()
+    suggest_text = _text()
+
+
+class DrugsSchema(_Strict):
+    classes = _MapOf(_nested(_ClassSchema), required=True)
+    form_words = _MapOf(_texts(), required=True)
+    unclear_names = _MapOf(_text())
+    drugs = _MapOf(_nested(_DrugSchema), required=True)
+
+    @validates_schema
+    def _drugs_hold_together(self, data: dict[str, Any], **_: Any) -> None:
+        errors: dict[str, dict[str, list[str]]] = {}
+
+        def refuse(key: str, field: str, message: str) -> None:
+            errors.setdefault(key, {}).setdefault(field, []).append(message)
+
+        classes, form_words = data["classes"], data["form_words"]
+        for key, spec in data["drugs"].items():
+            drug_class, form = spec["drug_class"], spec.get("requires_form")
+            if drug_class not in classes:
+                refuse(key, "class", f"unknown class {drug_class!r}")
+            needed = "non_systemic" if form == "systemic" else form
+            if needed is not None and needed not in form_words:
+                refuse(key, "requires_form", f"form_words has no {needed!r}")
+            if spec.get("suggest") and spec.get("never_suggest"):
+                refuse(key, "suggest", "a never_suggest drug cannot be suggested")
+            elif spec.get("suggest") and drug_class not in ALLOWED_SUGGESTIONS:
+                refuse(key, "suggest", f"class {drug_class!r} is never proposed")
+        if errors:
+            raise ValidationError({"drugs": errors})
+        missing: list[str] = []
+        for drug_class in sorted(ALLOWED_SUGGESTIONS):
+            key = _suggested(data["drugs"], drug_class)
+            if key is None:
+                missing.append(f"no drug of class {drug_class!r} has suggest: true")
+                continue
+            rxnorm = data["drugs"][key].get("rxnorm")
+            if rxnorm is None or not matches(rxnorm):
+                refuse(key, "rxnorm", "a suggested drug needs a V1/V2 RxNorm code")
+        if missing or errors:
+            raise ValidationError({"drugs": {**errors, "_schema": missing}})
+
+
+def _suggested(drugs: Mapping[str, Mapping[str, Any]], drug_class: str) -> str | None:
+    """The drug ``DrugTable.suggested_drug`` will propose for ``drug_class``."""
+    for key, spec in drugs.items():
+        if spec["drug_class"] == drug_class and spec.get("suggest") and not spec.get(
+            "never_suggest"
+        ):
+            return key
+    return None
+
+
+# mediators.yaml -------------------------------------------------------------------------
+
+
+class _AnalyteSchema(_Strict):
+    display = _text(required=True)
+    loinc = _texts(required=True, validate=validate.Length(min=1))
+    unit = _text(allow_none=True)
+    unit_spellings = _texts()
+    conversions = _MapOf(_Number(validate=validate.Range(min=0, min_inclusive=False)))
+    threshold = fields.String(validate=validate.OneOf(sorted(ANALYTES_WITH_THRESHOLD)))
+    prostaglandin_marker = _Bool()
+    rule = fields.String(validate=validate.OneOf(ANALYTE_RULES))
+    interference = fields.String()
+
+
+class MediatorsSchema(_Strict):
+    loinc_system = _text(required=True)
+    analytes = _MapOf(_nested(_AnalyteSchema), required=True)
+
+
+# references.yaml ------------------------------------------------------------------------
+
+
+class _ReferenceSchema(_Strict):
+    citation = _text(required=True)
+    label = _text(required=True)
+    url = _text(required=True)
+    verified = _Bool()
+
+
+class ReferencesSchema(_Strict):
+    references = _MapOf(_nested(_ReferenceSchema), required=True)
+
+
+# cards.yaml -----------------------------------------------------------------------------
+
+
+def _placeholders(text: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+
+def _summary(text: str) -> None:
+    unknown = _placeholders(text) - SUMMARY_PLACEHOLDERS
+    if not text or len(text) > SUMMARY_MAX or unknown:
+        raise ValidationError(
+            f"needs 1-{SUMMARY_MAX} characters and known placeholders "
+            f"({', '.join(sorted(SUMMARY_PLACEHOLDERS))})"
+        )
+
+
+def _topic_schema(reference_keys: Iterable[str]) -> type[Schema]:
+    known = sorted(reference_keys)
+    attrs: dict[str, Any] = {
+        "title": _text(required=True),
+        "indicator": fields.String(required=True, validate=validate.OneOf(INDICATORS)),
+        "summary": fields.String(required=True, validate=_summary),
+        "detail": fields.String(),
+        # The cross-reference: every link names an entry of references.yaml.
+        "links": fields.List(fields.String(validate=validate.OneOf(
+            known, error="unknown reference {input!r} (references.yaml has: {choices})"))),
+        "suggestions": fields.List(fields.String(validate=validate.OneOf(
+            sorted(ALLOWED_SUGGESTIONS),
+            error="{input!r} is never proposed (only {choices})"))),
+    }
+    return type("TopicSchema", (_Strict,), attrs)
+
+
+class _SourceSchema(_Strict):
+    label = _text(required=True)
+    url = _text(required=True)
+
+
+class _OverrideReasonSchema(_Strict):
+    code = _text(required=True)
+    display = _text(required=True)
+
+
+def cards_schema(reference_keys: Iterable[str]) -> Schema:
+    """The schema of cards.yaml: every topic of ``TOPICS``, linking only to these references."""
+    topic = _topic_schema(reference_keys)
+    topics = type("TopicsSchema", (_Strict,), {
+        name: _nested(topic, required=True) for name in TOPICS})
+    attrs: dict[str, Any] = {
+        "topic_system": _text(required=True),
+        "override_reason_system": _text(required=True),
+        "source": _nested(_SourceSchema, required=True),
+        "override_reasons": fields.List(_nested(_OverrideReasonSchema), required=True),
+        "reminder": _text(required=True),
+        "topics": _nested(topics, required=True),
+    }
+    schema: Schema = type("CardsSchema", (_Strict,), attrs)()
+    return schema
+
+
+# sentences.yaml -------------------------------------------------------------------------
+
+
+def _sentence(key: str, allowed: tuple[str, ...]) -> fields.String:
+    def check(text: str) -> None:
+        _not_blank(text)
+        unknown = _placeholders(text) - set(allowed)
+        if unknown:
+            raise ValidationError(
+                f"unknown placeholder(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+
+    return fields.String(required=True, validate=check, data_key=key)
+
+
+def _field_name(key: str) -> str:
+    # marshmallow stores a dotted field name as nested attributes: the file's key is the
+    # data_key, the field a plain identifier.
+    return key.replace(".", "__")
+
+
+class _SentencesBase(_Strict):
+    @post_load
+    def _by_key(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {key: data[_field_name(key)] for key in SENTENCES}
+
+
+# Every sentence of service/knowledge/sentences.py, with only the placeholders listed there.
+SentencesSchema: type[Schema] = type("SentencesSchema", (_SentencesBase,), {
+    _field_name(key): _sentence(key, allowed) for key, allowed in SENTENCES.items()
+})
+
+
+# Loading --------------------------------------------------------------------------------
+
+
+def load_file(schema: Schema, data: Any, origin: str) -> dict[str, Any]:
+    """``data`` loaded by ``schema``, or a ``KnowledgeError`` naming ``origin`` and each field."""
+    try:
+        loaded: dict[str, Any] = schema.load(data)
+    except ValidationError as exc:
+        problems = sorted(
+            f"{path}: {text}" if path else text for path, text in error_pairs(exc.messages)
+        )
+        raise KnowledgeError(f"{origin}: " + "; ".join(problems)) from None
+    return loaded

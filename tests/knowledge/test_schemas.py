@@ -1,0 +1,110 @@
+"""cards/ files checked by their schemas (service/knowledge/schemas.py): file and field named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.knowledge.loader import load_knowledge
+from service.knowledge.model import KnowledgeError
+from tests.knowledge.test_knowledge import copy_cards, edit
+
+
+def refused(cards: Path, pattern: str) -> str:
+    with pytest.raises(KnowledgeError, match=pattern) as caught:
+        load_knowledge(cards)
+    return str(caught.value)
+
+
+def test_an_unknown_key_is_refused_with_file_and_field(tmp_path: Path) -> None:
+    cards = copy_cards(tmp_path)
+    edit(cards / "cards.yaml", lambda d: d["topics"]["tier-1"].update(colour="red"))
+    refused(cards, r"cards\.yaml: topics\.tier-1\.colour: Unknown field")
+
+
+def test_an_unknown_key_in_a_free_form_entry_is_refused(tmp_path: Path) -> None:
+    cards = copy_cards(tmp_path)
+    edit(cards / "drugs.yaml", lambda d: d["drugs"]["cetirizine"].update(sugest=True))
+    refused(cards, r"drugs\.yaml: drugs\.cetirizine\.sugest: Unknown field")
+
+
+def test_an_unknown_topic_or_sentence_is_refused(tmp_path: Path) -> None:
+    cards = copy_cards(tmp_path)
+    edit(cards / "sentences.yaml", lambda d: d.update({"patient.adult": "Adult."}))
+    refused(cards, r"sentences\.yaml: patient\.adult: Unknown field")
+
+
+def test_a_wrong_type_is_refused_with_file_and_field(tmp_path: Path) -> None:
+    cards = copy_cards(tmp_path)
+    edit(cards / "mediators.yaml",
+         lambda d: d["analytes"]["tryptase"].update(prostaglandin_marker="yes"))
+    refused(cards, r"mediators\.yaml: analytes\.tryptase\.prostaglandin_marker: "
+                   r"Must be true or false")
+
+
+def test_a_number_where_a_code_belongs_is_refused(tmp_path: Path) -> None:
+    cards = copy_cards(tmp_path)
+    edit(cards / "mediators.yaml", lambda d: d["analytes"]["tryptase"].update(loinc=[215822]))
+    refused(cards, r"mediators\.yaml: analytes\.tryptase\.loinc\.0: Not a valid string")
+
+
+def test_an_enumeration_is_enforced(tmp_path: Path) -> None:
+    cards = copy_cards(tmp_path)
+    edit(cards / "cards.yaml", lambda d: d["topics"]["albuterol"].update(indicator="urgent"))
+    refused(cards, r"cards\.yaml: topics\.albuterol\.indicator: Must be one of: "
+                   r"info, warning, critical")
+
+
+def test_a_missing_topic_is_refused(tmp_path: Path) -> None:
+    cards = copy_cards(tmp_path)
+    edit(cards / "cards.yaml", lambda d: d["topics"].pop("tier-4"))
+    refused(cards, r"cards\.yaml: topics\.tier-4: Missing data for required field")
+
+
+def test_a_link_to_an_unknown_reference_is_refused(tmp_path: Path) -> None:
+    cards = copy_cards(tmp_path)
+    edit(cards / "cards.yaml", lambda d: d["topics"]["tier-1"].update(links=["nobody2020"]))
+    refused(cards, r"cards\.yaml: topics\.tier-1\.links\.0: unknown reference 'nobody2020'")
+
+
+def test_a_removed_reference_breaks_the_links_to_it(tmp_path: Path) -> None:
+    cards = copy_cards(tmp_path)
+    edit(cards / "references.yaml", lambda d: d["references"].pop("castells2019"))
+    message = refused(cards, r"topics\.tier-1\.links\.1: unknown reference 'castells2019'")
+    assert message.split(": ", 1)[0].endswith("cards.yaml")
+
+
+def test_a_drug_of_an_unknown_class_is_refused(tmp_path: Path) -> None:
+    cards = copy_cards(tmp_path)
+    edit(cards / "drugs.yaml", lambda d: d["drugs"]["cetirizine"].update({"class": "h9"}))
+    refused(cards, r"drugs\.yaml: drugs\.cetirizine\.class: unknown class 'h9'")
+
+
+def test_every_proposable_class_needs_a_suggested_drug_with_a_matching_code(
+    tmp_path: Path,
+) -> None:
+    cards = copy_cards(tmp_path)
+    edit(cards / "drugs.yaml", lambda d: d["drugs"]["famotidine"].pop("suggest"))
+    refused(cards, r"drugs\.yaml: drugs: no drug of class 'h2' has suggest: true")
+    edit(cards / "drugs.yaml", lambda d: d["drugs"]["famotidine"].update(suggest=True))
+    edit(cards / "drugs.yaml", lambda d: d["drugs"]["famotidine"]["rxnorm"].update(status="U"))
+    refused(cards, r"drugs\.yaml: drugs\.famotidine\.rxnorm: a suggested drug needs a V1/V2")
+
+
+def test_a_sentence_with_an_unknown_placeholder_is_refused(tmp_path: Path) -> None:
+    cards = copy_cards(tmp_path)
+    edit(cards / "sentences.yaml", lambda d: d.update({"patient.child": "Aged {years}."}))
+    refused(cards, r"sentences\.yaml: patient\.child: unknown placeholder\(s\) \['years'\]")
+
+
+def test_every_problem_of_a_file_is_named(tmp_path: Path) -> None:
+    cards = copy_cards(tmp_path)
+
+    def two_problems(d: dict) -> None:  # type: ignore[type-arg]
+        d["topics"]["tier-1"].update(indicator="loud")
+        d["topics"]["tier-2"].update(title="")
+
+    edit(cards / "cards.yaml", two_problems)
+    message = refused(cards, r"tier-1\.indicator")
+    assert "topics.tier-2.title: Must not be empty." in message
