@@ -23,7 +23,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from service.cdshooks.validation_errors import error_lines
+from service.cdshooks.validation_errors import invalid_request
 from service.errors import BadRequest
 
 
@@ -145,7 +145,7 @@ def load_feedback(body: Any) -> list[FeedbackItem]:
     try:
         data = _SCHEMA.load(body)
     except ValidationError as exc:
-        raise BadRequest(error_lines(exc.messages)) from None
+        raise invalid_request(exc.messages) from None
     return [_item(raw) for raw in data["feedback"]]
 
 
