@@ -7,14 +7,22 @@ fuzz test (tests/web/test_route_fuzz.py) cover the rest of the input space.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support.outcomes import assert_outcome
+from tests.support.thresholds_admin import ADMIN
 
 HOOK = "/cds-services/mcas-therapy-tier"
+
+
+def post_json(client: FlaskClient, url: str, body: Any, **kwargs: Any) -> Any:
+    """POST ``body`` as ASCII JSON (lone surrogates as \\u escapes, as a client sends them)."""
+    return client.post(url, data=json.dumps(body), content_type="application/json", **kwargs)
 
 
 def _hook_body(sandbox_hook: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
@@ -104,3 +112,52 @@ def test_prefetch_null_entry_and_unused_entry_members_still_answer(
         "entry": [{"fullUrl": "urn:uuid:1"}, {"resource": None}],
     }
     assert client.post(HOOK, json=body).status_code == 200
+
+
+# -- feedback -------------------------------------------------------------------------------
+
+FEEDBACK = "/cds-services/mcas-therapy-tier/feedback"
+
+
+def _item(**changes: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "card": "2f4b8c1e-5d0a-4c7e-9b3f-1a2b3c4d5e6f",
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-25T11:44:40Z",
+        "overrideReason": {
+            "reason": {"code": "not-now", "system": "http://example.org/r", "display": "Later"},
+            "userComment": "Discussed with the patient.",
+        },
+    }
+    item.update(changes)
+    return item
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "0001-01-01T00:00:00+14:00",
+        "0001-01-01T00:59:59+01:00",
+        "9999-12-31T23:00:00-14:00",
+        "9999-12-31T23:59:59.999999-00:01",
+    ],
+)
+def test_feedback_outcome_timestamp_at_year_1_or_9999_with_an_offset_is_400(
+    storage_app: Flask, stamp: str
+) -> None:
+    response = post_json(
+        storage_app.test_client(), FEEDBACK, {"feedback": [_item(outcomeTimestamp=stamp)]}
+    )
+    assert_outcome(response, 400, "feedback.0.outcomeTimestamp")
+
+
+def test_feedback_outcome_timestamp_at_the_edges_of_utc_is_stored_and_reported(
+    storage_app: Flask,
+) -> None:
+    client = storage_app.test_client()
+    edges = ["0001-01-01T00:00:00Z", "0001-01-01T00:00:00-14:00", "9999-12-31T23:59:59Z"]
+    response = client.post(FEEDBACK, json={"feedback": [_item(outcomeTimestamp=s) for s in edges]})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == {"stored": 3, "duplicates": 0}
+    report = client.get("/admin/api/feedback-report", headers=ADMIN)
+    assert report.status_code == 200, report.data[:300]
