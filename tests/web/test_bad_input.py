@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support.outcomes import assert_outcome
-from tests.support.thresholds_admin import ADMIN
+from tests.support.thresholds_admin import ADMIN, with_tier1
 
 HOOK = "/cds-services/mcas-therapy-tier"
 
@@ -161,3 +161,81 @@ def test_feedback_outcome_timestamp_at_the_edges_of_utc_is_stored_and_reported(
     assert response.get_json() == {"stored": 3, "duplicates": 0}
     report = client.get("/admin/api/feedback-report", headers=ADMIN)
     assert report.status_code == 200, report.data[:300]
+
+
+# Where a client's text reaches the database, as (JSON path in the item, field name).
+_TEXT_FIELDS = [
+    (("card",), "feedback.0.card"),
+    (("acceptedSuggestions", 0, "id"), "feedback.0.acceptedSuggestions.0.id"),
+    (("overrideReason", "reason", "code"), "feedback.0.overrideReason.reason.code"),
+    (("overrideReason", "reason", "system"), "feedback.0.overrideReason.reason.system"),
+    (("overrideReason", "reason", "display"), "feedback.0.overrideReason.reason.display"),
+    (("overrideReason", "userComment"), "feedback.0.overrideReason.userComment"),
+]
+_BAD_CHARACTERS = {"nul": "\x00", "lone-surrogate": "\ud800", "low-surrogate": "\udfff"}
+
+
+def _item_with(path: tuple[Any, ...], text: str) -> dict[str, Any]:
+    item = _item(outcome="accepted", acceptedSuggestions=[{"id": "suggestion-1"}])
+    target: Any = item
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = f"before{text}after"
+    return item
+
+
+@pytest.mark.parametrize("character", _BAD_CHARACTERS.values(), ids=_BAD_CHARACTERS.keys())
+@pytest.mark.parametrize(("path", "field"), _TEXT_FIELDS, ids=[f for _, f in _TEXT_FIELDS])
+def test_nul_or_lone_surrogate_in_a_feedback_string_is_400_naming_the_field(
+    storage_app: Flask, path: tuple[Any, ...], field: str, character: str
+) -> None:
+    """Same answer on both databases (SQLite stored them, PostgreSQL refused NUL)."""
+    response = post_json(
+        storage_app.test_client(), FEEDBACK, {"feedback": [_item_with(path, character)]}
+    )
+    assert_outcome(response, 400, field)
+
+
+def test_poison_batch_with_a_nul_is_refused_for_good_not_retried_forever(
+    storage_app: Flask,
+) -> None:
+    """One item with a NUL among valid ones: a 400 naming it (no Retry-After: the EHR
+    must not retry it as it is), and the batch without it is stored."""
+    client = storage_app.test_client()
+    good = [_item(card=f"card-{n}") for n in range(3)]
+    poisoned = [good[0], _item(card="card-x", overrideReason={"userComment": "a\x00b"}), *good[1:]]
+    for _attempt in range(3):  # an EHR retrying gets the same final answer every time
+        response = post_json(client, FEEDBACK, {"feedback": poisoned})
+        assert_outcome(response, 400, "feedback.1.overrideReason.userComment")
+        assert "Retry-After" not in response.headers
+    response = client.post(FEEDBACK, json={"feedback": good})
+    assert response.get_json() == {"stored": 3, "duplicates": 0}
+
+
+@pytest.mark.parametrize("character", _BAD_CHARACTERS.values(), ids=_BAD_CHARACTERS.keys())
+def test_nul_or_lone_surrogate_in_the_patient_id_is_400(
+    storage_app: Flask, sandbox_hook: dict[str, Any], character: str
+) -> None:
+    body = copy.deepcopy(sandbox_hook["body"])
+    body["context"]["patientId"] = f"mcas{character}1"
+    response = post_json(storage_app.test_client(), HOOK, body)
+    assert_outcome(response, 400, "context.patientId")
+
+
+@pytest.mark.parametrize("character", _BAD_CHARACTERS.values(), ids=_BAD_CHARACTERS.keys())
+@pytest.mark.parametrize("member", ["author", "reason"])
+def test_nul_or_lone_surrogate_in_an_administrator_change_is_400(
+    storage_app: Flask, member: str, character: str
+) -> None:
+    active = storage_app.test_client().get("/admin/api/thresholds", headers=ADMIN).get_json()
+    body = {
+        "values": with_tier1(42),
+        "base_version": active["version"],
+        "author": "Dr A. Admin",
+        "reason": "Committee decision",
+        member: f"bad{character}text",
+    }
+    response = post_json(
+        storage_app.test_client(), "/admin/api/thresholds/apply", body, headers=ADMIN
+    )
+    assert_outcome(response, 400, member)
