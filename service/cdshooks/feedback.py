@@ -59,6 +59,7 @@ class _Instant(fields.Field):
 
     default_error_messages = {  # noqa: RUF012 (marshmallow's own idiom)
         "invalid": "Not an ISO 8601 date-time with a time zone, e.g. 2026-11-25T11:44:40Z.",
+        "range": "Outside the instants this service can record (years 1 to 9999 in UTC).",
     }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
@@ -70,7 +71,10 @@ class _Instant(fields.Field):
             raise self.make_error("invalid") from None
         if moment.tzinfo is None:
             raise self.make_error("invalid")
-        return moment.astimezone(UTC)
+        try:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise self.make_error("range") from None
 
 
 class _CodingSchema(Schema):
