@@ -16,6 +16,7 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from service.cdshooks.text import storable, visible_ascii
 from service.cdshooks.validation_errors import invalid_request
 from service.errors import BadRequest
 
@@ -26,7 +27,7 @@ class _FhirAuthorizationSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    access_token = fields.String(required=True, validate=validate.Length(min=1))
+    access_token = fields.String(required=True, validate=[validate.Length(min=1), visible_ascii])
     token_type = fields.String(required=True, validate=validate.Equal("Bearer"))
     expires_in = fields.Integer(required=True)
     scope = fields.String(required=True)
@@ -38,9 +39,9 @@ class _PatientViewContextSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    patientId = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    userId = fields.String()
-    encounterId = fields.String()
+    patientId = fields.String(required=True, validate=[validate.Length(min=1, max=64), storable])
+    userId = fields.String(validate=storable)
+    encounterId = fields.String(validate=storable)
 
 
 class HookRequestSchema(Schema):

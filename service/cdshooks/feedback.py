@@ -23,6 +23,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from service.cdshooks.text import storable
 from service.cdshooks.validation_errors import invalid_request
 from service.errors import BadRequest
 
@@ -81,9 +82,9 @@ class _CodingSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    code = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    system = fields.String(required=True, validate=validate.Length(min=1, max=256))
-    display = fields.String(validate=validate.Length(max=256))
+    code = fields.String(required=True, validate=[validate.Length(min=1, max=128), storable])
+    system = fields.String(required=True, validate=[validate.Length(min=1, max=256), storable])
+    display = fields.String(validate=[validate.Length(max=256), storable])
 
 
 class _OverrideReasonSchema(Schema):
@@ -91,7 +92,7 @@ class _OverrideReasonSchema(Schema):
         unknown = INCLUDE
 
     reason = fields.Nested(_CodingSchema)
-    userComment = fields.String(validate=validate.Length(max=4000))
+    userComment = fields.String(validate=[validate.Length(max=4000), storable])
 
     @validates_schema
     def _something(self, data: dict[str, Any], **_: Any) -> None:
@@ -103,14 +104,14 @@ class _AcceptedSuggestionSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    id = fields.String(required=True, validate=[validate.Length(min=1, max=128), storable])
 
 
 class _FeedbackItemSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    card = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    card = fields.String(required=True, validate=[validate.Length(min=1, max=64), storable])
     outcome = fields.String(
         required=True, validate=validate.OneOf(OUTCOMES, error="Must be accepted or overridden.")
     )
