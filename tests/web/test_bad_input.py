@@ -239,3 +239,20 @@ def test_nul_or_lone_surrogate_in_an_administrator_change_is_400(
         storage_app.test_client(), "/admin/api/thresholds/apply", body, headers=ADMIN
     )
     assert_outcome(response, 400, member)
+
+
+@pytest.mark.parametrize("character", _BAD_CHARACTERS.values(), ids=_BAD_CHARACTERS.keys())
+def test_fhir_access_token_that_is_not_visible_ascii_is_400(
+    client: FlaskClient, sandbox_hook: dict[str, Any], character: str
+) -> None:
+    """It is sent on as an HTTP header, which cannot carry it (was a 500 in the fetch)."""
+    body = copy.deepcopy(sandbox_hook["body"])
+    body["fhirAuthorization"] = {
+        "access_token": f"abc{character}def",
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/*.read",
+        "subject": "mcas-cds",
+    }
+    response = post_json(client, HOOK, body)
+    assert_outcome(response, 400, "fhirAuthorization.access_token")
