@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from service import create_app
 from tests.support.outcomes import assert_outcome
+from tests.support.storage_fixtures import ADMIN_TOKEN
 from tests.support.thresholds_admin import ADMIN, with_tier1
 
 HOOK = "/cds-services/mcas-therapy-tier"
@@ -256,3 +259,44 @@ def test_fhir_access_token_that_is_not_visible_ascii_is_400(
     }
     response = post_json(client, HOOK, body)
     assert_outcome(response, 400, "fhirAuthorization.access_token")
+
+
+# -- deeply nested JSON -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def sqlite_app(tmp_path: Path) -> Flask:
+    """Nesting does not depend on the database: the embedded SQLite, administered."""
+    return create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "ADMIN_TOKEN": ADMIN_TOKEN})
+
+
+_NESTED_ROUTES = [
+    ("POST", HOOK),
+    ("POST", FEEDBACK),
+    ("POST", "/admin/api/thresholds/validate"),
+    ("POST", "/admin/api/thresholds/preview"),
+    ("POST", "/admin/api/thresholds/apply"),
+    ("POST", "/admin/api/thresholds/rollback"),
+]
+
+
+@pytest.mark.parametrize("depth", [65, 2_000, 100_000])
+@pytest.mark.parametrize(("method", "url"), _NESTED_ROUTES, ids=[u for _, u in _NESTED_ROUTES])
+def test_deeply_nested_json_is_400(sqlite_app: Flask, method: str, url: str, depth: int) -> None:
+    """Nesting deeper than MAX_JSON_DEPTH (64), checked before parsing (was a
+    RecursionError, 500, past about 1,000 levels)."""
+    nested = "[" * depth + "]" * depth
+    body = f'{{"feedback": {nested}, "values": {nested}, "prefetch": {{"patient": {nested}}}}}'
+    response = sqlite_app.test_client().open(
+        url, method=method, data=body, content_type="application/json", headers=ADMIN
+    )
+    issues = assert_outcome(response, 400)
+    assert "nested" in issues[0]["diagnostics"]
+
+
+def test_json_nested_to_the_limit_is_read(sqlite_app: Flask) -> None:
+    """64 levels of arrays inside a userComment's neighbour: accepted and ignored."""
+    item = _item()
+    item["extension"] = json.loads("[" * 60 + "]" * 60)  # + body, list, item, extension
+    response = post_json(sqlite_app.test_client(), FEEDBACK, {"feedback": [item]})
+    assert response.status_code == 200, response.get_json()
