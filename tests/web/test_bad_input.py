@@ -300,3 +300,33 @@ def test_json_nested_to_the_limit_is_read(sqlite_app: Flask) -> None:
     item["extension"] = json.loads("[" * 60 + "]" * 60)  # + body, list, item, extension
     response = post_json(sqlite_app.test_client(), FEEDBACK, {"feedback": [item]})
     assert response.status_code == 200, response.get_json()
+
+
+# -- path parameters --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("number", ["2147483648", "9223372036854775808", "99999999999999999999"])
+def test_admin_version_number_too_large_for_the_database_is_404(
+    storage_app: Flask, number: str
+) -> None:
+    response = storage_app.test_client().get(
+        f"/admin/api/thresholds/versions/{number}", headers=ADMIN
+    )
+    assert_outcome(response, 404)
+
+
+@pytest.mark.parametrize("number", [2**31, 2**63, 99999999999999999999])
+def test_rollback_to_a_version_number_too_large_for_the_database_is_400(
+    storage_app: Flask, number: int
+) -> None:
+    active = storage_app.test_client().get("/admin/api/thresholds", headers=ADMIN).get_json()
+    body = {
+        "to_version": number,
+        "base_version": active["version"],
+        "author": "Dr A. Admin",
+        "reason": "Committee decision",
+    }
+    response = post_json(
+        storage_app.test_client(), "/admin/api/thresholds/rollback", body, headers=ADMIN
+    )
+    assert_outcome(response, 400, "to_version")
