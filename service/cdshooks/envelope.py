@@ -10,7 +10,6 @@ whole request (docs/clinical-rules.md section 2).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,13 +111,6 @@ class HookRequest:
     context: dict[str, Any]
     # Raw prefetch as sent: a key may be absent, None, a Bundle or a single resource.
     prefetch: dict[str, Any]
-
-
-def parse_json_body(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("The request body is not valid JSON.") from None
 
 
 def load_hook_request(body: Any) -> HookRequest:

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from service.cdshooks.json_body import parse_json_body
 from service.cdshooks.text import storable
 from service.cdshooks.validation_errors import invalid_request
 from service.errors import BadRequest, NotFound
@@ -60,7 +61,7 @@ class _RollbackSchema(_ChangeSchema):
 
 
 def _body(schema: Schema) -> dict[str, Any]:
-    body = request.get_json(silent=True)
+    body = parse_json_body(request.get_data(cache=False))
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object.")
     try:
