@@ -69,7 +69,8 @@ def test_recorded_discovery_call_is_accepted(tmp_path: Path) -> None:
 def test_recorded_hook_call_is_accepted(tmp_path: Path) -> None:
     response = replay(sandbox_app(tmp_path), load_recording("hook-request.json"))
     assert response.status_code == 200, response.get_data(as_text=True)
-    # The answer the recording's README expects at that instant (rules.md defaults).
+    # The answer the recording's README expects at that instant (default thresholds of
+    # docs/clinical-rules.md).
     topics = [card["source"]["topic"]["code"] for card in response.get_json()["cards"]]
     assert sorted(topics) == ["albuterol", "tier-2"]
     assert response.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:8080"

@@ -20,7 +20,7 @@ from bench.patients import (
 )
 
 NOW = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
-# Codes the rules read (rules.md sections 1-2, knowledge.md): families by prefix.
+# Codes the rules read (docs/clinical-rules.md §1, §2, knowledge.md): families by prefix.
 READ_ICD10_PREFIXES = ("D89.4", "D47.0", "Q82.2", "C96.2", "C94.3", "T78.", "T88.6",
                        "T80.5", "Z87.892", "R06.")
 MEDIATOR_LOINCS = {"21582-2", "44340-8", "13781-0", "33343-5", "101115-4", "94381-1",

@@ -1,4 +1,7 @@
-"""Card content (rules.md 4, 5): shape, wording, suggestions, evidence, data notes."""
+"""Card content: shape, wording, suggestions, evidence, data notes.
+
+docs/clinical-rules.md §4, §5.
+"""
 
 from __future__ import annotations
 

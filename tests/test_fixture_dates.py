@@ -1,4 +1,4 @@
-"""Fixture date shifting keeps a fixture's meaning on any day (rules.md 6.2)."""
+"""Fixture date shifting keeps a fixture's meaning on any day (docs/clinical-rules.md §6.2)."""
 
 from __future__ import annotations
 

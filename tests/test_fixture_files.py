@@ -18,7 +18,7 @@ from service.scenarios.fixtures import Fixture, fixture_paths, iter_fixtures, lo
 
 FIXTURES = list(iter_fixtures())
 
-# rules.md section 4.
+# docs/clinical-rules.md §4.
 KNOWN_TOPICS = frozenset(
     {
         "tier-1", "tier-2", "tier-3", "tier-4", "specialist-referral",
@@ -166,7 +166,8 @@ def test_fixture_request_is_a_complete_patient_view_call(fixture: Fixture) -> No
     assert set(prefetch) <= PREFETCH_KEYS
     missing = PREFETCH_KEYS - set(prefetch)
     if missing or fixture.unavailable_keys:
-        # "Missing and cannot be fetched" (rules.md 6.9) only holds without a fhirServer.
+        # "Missing and cannot be fetched" (docs/clinical-rules.md §6.9) only holds without a
+        # fhirServer.
         assert "fhirServer" not in request
     else:
         assert request["fhirServer"].startswith("https://")

@@ -1,9 +1,10 @@
 """Every scenario of fhir_fixtures/ fired through the HTTP endpoint, dates shifted to "now".
 
 Each answer must have the fixture's status and exactly its topics, hold the CDS Hooks 2.0
-response schema (service/cdshooks/schemas), and keep the safety invariants of rules.md 4-5 on every
-card. The service's clock is frozen at the instant the dates were shifted to, so boundary
-scenarios ("exactly 28 days") mean exactly what they say.
+response schema (service/cdshooks/schemas), and keep the safety invariants of
+docs/clinical-rules.md §4, §5 on every card. The service's clock is frozen at the instant
+the dates were shifted to, so boundary scenarios ("exactly 28 days") mean exactly what
+they say.
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ FIXTURES = list(iter_fixtures())
 SCHEMA = response_validator()
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 
-# Fixtures on which the implementation disagrees with rules.md (see the final report of
-# the fixtures work): fixture name -> the bug. Strict: when the bug is fixed, the xfail
-# fails and the entry must go.
+# Fixtures on which the implementation disagrees with docs/clinical-rules.md (see the final
+# report of the fixtures work): fixture name -> the bug. Strict: when the bug is fixed, the
+# xfail fails and the entry must go.
 KNOWN_BUGS: dict[str, str] = {}
 
-# rules.md 5: suggestions only for H1, H2, leukotriene modifiers, oral cromolyn, the
+# docs/clinical-rules.md §5: suggestions only for H1, H2, leukotriene modifiers, oral cromolyn, the
 # epinephrine auto-injector and albuterol, by ingredient RxNorm code (knowledge.md).
 SUGGESTIBLE_INGREDIENTS = frozenset(
     {
@@ -48,8 +49,9 @@ SUGGESTIBLE_INGREDIENTS = frozenset(
     }
 )
 SUGGESTING_TOPICS = frozenset({"tier-1", "tier-2", "epinephrine-autoinjector", "albuterol"})
-# Never a one-click order (rules.md 5, knowledge.md): ranitidine, omalizumab, dupilumab,
-# systemic steroids, by name and by every RxNorm code knowledge.md gives them.
+# Never a one-click order (docs/clinical-rules.md §5, knowledge.md): ranitidine,
+# omalizumab, dupilumab, systemic steroids, by name and by every RxNorm code knowledge.md
+# gives them.
 FORBIDDEN_WORDS = re.compile(
     r"\b(ranitidine|zantac|omalizumab|xolair|dupilumab|dupixent|prednisone|prednisolone|"
     r"methylprednisolone|medrol|dexamethasone)\b",
@@ -131,7 +133,7 @@ def check_response(fixture: Fixture, response: Any) -> dict[str, Any]:
     assert set(topics) == fixture.expected_topics
     assert not set(topics) & fixture.absent_topics
     ladder = {"tier-1", "tier-2", "tier-3", "tier-4", "specialist-referral"}
-    assert len(set(topics) & ladder) <= 1, "at most one ladder card (rules.md 4)"
+    assert len(set(topics) & ladder) <= 1, "at most one ladder card (docs/clinical-rules.md §4)"
     systems = {card["source"]["topic"]["system"] for card in body["cards"]}
     assert len(systems) <= 1, "one topic code system for every card"
     uuids = [card["uuid"] for card in body["cards"]]
@@ -149,12 +151,12 @@ def check_card(card: dict[str, Any], patient_id: str, fixture: Fixture) -> None:
     assert card["indicator"] == ("warning" if topic in WARNING_TOPICS else "info"), topic
     detail = card.get("detail", "")
     text = f"{card['summary']}\n{detail}"
-    assert detail, "detail shows why (rules.md 5)"
-    assert not RAW_HTML.search(detail), "plain Markdown, no raw HTML (rules.md 5)"
+    assert detail, "detail shows why (docs/clinical-rules.md §5)"
+    assert not RAW_HTML.search(detail), "plain Markdown, no raw HTML (docs/clinical-rules.md §5)"
     assert re.search(r"decision support", detail, re.IGNORECASE), "decision-support reminder"
-    assert card.get("overrideReasons"), "overrideReasons (rules.md 5)"
+    assert card.get("overrideReasons"), "overrideReasons (docs/clinical-rules.md §5)"
     links = card.get("links") or []
-    assert links, "evidence links (rules.md 5)"
+    assert links, "evidence links (docs/clinical-rules.md §5)"
     for link in links:
         assert link["type"] == "absolute"
         assert link["url"] in EVIDENCE_LINKS, link["url"]

@@ -46,7 +46,7 @@ class Result:
     detail: str = ""
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "check",
         help="conformance self-test of a running service",

@@ -43,7 +43,8 @@ def skeleton(name: str, patient_id: str, now: datetime) -> dict[str, Any]:
     return {
         "description": (
             f"{name}: describe the clinical situation and why the expected topics follow "
-            "(rules.md section). As scaffolded: no MCAS diagnosis, so out of scope, no cards."
+            "(docs/clinical-rules.md §...). As scaffolded: no MCAS diagnosis, so out of scope, "
+            "no cards."
         ),
         "evaluatedAt": evaluated_at.isoformat().replace("+00:00", "Z"),
         "expectedTopics": [],

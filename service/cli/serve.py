@@ -23,7 +23,7 @@ LOCAL_TESTING_ENVIRONMENT: dict[str, str] = {
 }
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "serve",
         help="start the service on its embedded defaults (like make run)",

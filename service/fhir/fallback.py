@@ -4,7 +4,7 @@ Keys are fetched concurrently, each search following its Bundle's ``next`` links
 page cap, all under one deadline: when it passes, the keys still outstanding are
 unavailable and the hook answers with what it has (cards or 412) in time. A page cap
 reached, a ``next`` link off the server, an error: the key is unavailable, never
-silently partial, because missing data must not read as absent data (rules.md 6.9).
+silently partial, because missing data must not read as absent data (docs/clinical-rules.md §6.9).
 """
 
 from __future__ import annotations

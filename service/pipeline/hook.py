@@ -1,15 +1,16 @@
 """One hook call from envelope to cards, with no Flask in it.
 
 prefetch resolution -> facts -> rules -> cards. Scope is decided from the conditions
-first, so an out-of-scope patient gets no cards whatever else is missing (rules.md 6.9).
+first, so an out-of-scope patient gets no cards whatever else is missing
+(docs/clinical-rules.md §6.9).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
+from service.cdshooks.cards import Card
 from service.cdshooks.envelope import HookRequest
 from service.errors import PreconditionFailed
 from service.knowledge.model import Knowledge
@@ -24,7 +25,7 @@ MEDICATION_KEYS = ("medicationStatements", "medicationRequests")
 
 @dataclass
 class HookResult:
-    cards: list[dict[str, Any]]
+    cards: list[Card]
     unavailable: dict[str, str] = field(default_factory=dict)
     skipped_resources: int = 0
 

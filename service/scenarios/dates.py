@@ -5,7 +5,7 @@ A fixture is a complete CDS Hooks request written as if evaluated at its
 date in the request by ``now - evaluatedAt`` so that "90 days on omalizumab" stays 90
 days whatever the calendar says.
 
-Shifting keeps the meaning the rules give a value (rules.md 6.2):
+Shifting keeps the meaning the rules give a value (docs/clinical-rules.md §6.2):
 - a full dateTime/instant moves by the exact delta and keeps its precision and offset;
 - a partial value (``2026``, ``2026-05``, ``2026-05-14``) in a dateTime-typed element means
   the start of that period in UTC, so it becomes a full UTC dateTime moved by the exact

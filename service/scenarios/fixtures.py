@@ -165,7 +165,7 @@ def find_fixture(name_or_path: str, directory: Path) -> Fixture:
 
 def request_for(fixture: Fixture, now: datetime) -> dict[str, Any]:
     """The fixture's request as fired at ``now``: dates shifted, a fresh hookInstance."""
-    request = shift_dates(fixture.request, fixture.evaluated_at, now)
+    request: dict[str, Any] = shift_dates(fixture.request, fixture.evaluated_at, now)
     if "hookInstance" in request:
         request["hookInstance"] = str(uuid.uuid4())
     return request

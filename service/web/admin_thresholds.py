@@ -65,7 +65,7 @@ def _body(schema: Schema) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object.")
     try:
-        data = schema.load(body)
+        data: dict[str, Any] = schema.load(body)
     except ValidationError as exc:
         raise invalid_request(exc.messages) from None
     for key in ("author", "reason"):

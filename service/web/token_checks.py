@@ -119,7 +119,7 @@ def _is_preflight() -> bool:
 
 def expected_audience() -> str:
     """The exact URL called, as the client saw it (spec: `aud` is the endpoint URL)."""
-    base = current_app.config.get("PUBLIC_BASE_URL")
+    base: str | None = current_app.config.get("PUBLIC_BASE_URL")
     if base:
         return base.rstrip("/") + request.path
     return request.host_url.rstrip("/") + request.script_root + request.path

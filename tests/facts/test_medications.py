@@ -1,4 +1,7 @@
-"""Drug recognition (rules.md 2, 6.1, 6.6, 6.13): codes, names, forms, references."""
+"""Drug recognition: codes, names, forms, references.
+
+docs/clinical-rules.md §2, §6.1, §6.6, §6.13.
+"""
 
 from __future__ import annotations
 

@@ -151,8 +151,8 @@ def test_one_medication_key_refused_hides_the_ladder_and_rescue_cards(
 
     response = post([fhir_server.base_url], _scoped_body(fhir_server, readable))
 
-    # The current tier is unknown without the requests (rules.md 6.9): no ladder card,
-    # no albuterol; the mediators are elevated, so nothing else applies either.
+    # The current tier is unknown without the requests (docs/clinical-rules.md §6.9): no
+    # ladder card, no albuterol; the mediators are elevated, so nothing else applies either.
     assert response.status_code == 200
     assert topics(response) == []
 

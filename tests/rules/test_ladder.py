@@ -1,4 +1,7 @@
-"""The ladder card (rules.md 3, 4, 6.2-6.6, 6.9): at most one, tier-1 first."""
+"""The ladder card: at most one, tier-1 first.
+
+docs/clinical-rules.md §3, §4, §6.2, §6.3, §6.4, §6.5, §6.6, §6.9.
+"""
 
 from __future__ import annotations
 

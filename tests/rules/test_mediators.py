@@ -1,4 +1,7 @@
-"""Mediator evidence, units and the tryptase 20% + 2 rule (rules.md 2, 6.7, 6.9)."""
+"""Mediator evidence, units and the tryptase 20% + 2 rule.
+
+docs/clinical-rules.md §2, §6.7, §6.9.
+"""
 
 from __future__ import annotations
 

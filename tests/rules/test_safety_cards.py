@@ -1,4 +1,4 @@
-"""Safety and quality cards (rules.md 4, 6.5, 6.9, 6.10, 6.12)."""
+"""Safety and quality cards (docs/clinical-rules.md §4, §6.5, §6.9, §6.10, §6.12)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Scope (rules.md 1, 6.8, 6.11, 6.12): who gets cards at all."""
+"""Scope (docs/clinical-rules.md §1, §6.8, §6.11, §6.12): who gets cards at all."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """Facts: from the resolved prefetch's raw JSON to the few records the rules read.
 
 Each resource is first matched by code on its raw JSON (cheap); only the matching ones
-are validated with the fhir.resources R4B models (rules.md 6.8). A resource that fails
-validation is skipped, counted and logged without patient data; the others still count.
-The same resource type and id counts once, whichever prefetch key carried it.
+are validated with the fhir.resources R4B models (docs/clinical-rules.md §2, §6.8). A
+resource that fails validation is skipped, counted and logged without patient data; the
+others still count. The same resource type and id counts once, whichever prefetch key
+carried it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Conditions: MCAS and clonal diagnoses (scope) and dated events (anaphylaxis, respiratory).
 
-Only Conditions carrying a code the rules read are validated (rules.md 1, 2, 6.5, 6.12).
+Only Conditions carrying a code the rules read are validated (docs/clinical-rules.md §1,
+§2, §6.5, §6.12).
 """
 
 from __future__ import annotations

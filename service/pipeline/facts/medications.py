@@ -1,4 +1,6 @@
-"""Active medications as therapies of the drug table's classes (rules.md 2, 6.1, 6.6, 6.13).
+"""Active medications as therapies of the drug table's classes.
+
+docs/clinical-rules.md §2, §6.1, §6.6, §6.13.
 
 The drug is read from the medication concept (or the Medication a ``medicationReference``
 points to, contained or in the prefetch): RxNorm codes the table knows decide alone;

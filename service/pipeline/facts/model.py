@@ -62,6 +62,6 @@ class Facts:
     events: tuple[Event, ...] = ()
     therapies: tuple[Therapy, ...] = ()
     results: tuple[Result, ...] = ()
-    # prefetch key -> why its data could not be had (rules.md 6.9)
+    # prefetch key -> why its data could not be had (docs/clinical-rules.md §6.9)
     unavailable: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     skipped_resources: int = 0

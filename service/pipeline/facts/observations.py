@@ -1,7 +1,7 @@
 """Observations: mediator results with the LOINC codes of cards/mediators.yaml.
 
 Filtered on the raw JSON (code and status) before validation: a record may carry
-thousands of Observations the rules never read (rules.md 2, 6.7, 6.11).
+thousands of Observations the rules never read (docs/clinical-rules.md §2, §6.7, §6.11).
 """
 
 from __future__ import annotations

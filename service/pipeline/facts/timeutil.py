@@ -1,4 +1,4 @@
-"""FHIR date and dateTime values as UTC instants (rules.md 6.2).
+"""FHIR date and dateTime values as UTC instants (docs/clinical-rules.md §6.2).
 
 A date-only value (or a year, or a year-month) is the start of that day (month, year) in
 UTC. Anything that is not a FHIR date gives None: the fact then counts as undated.

@@ -3,7 +3,7 @@
 ``scope(facts, now)`` decides whether the patient is on this ladder at all;
 ``evaluate(facts, thresholds, now)`` returns the Decisions (one per card) in a fixed
 order: the ladder card first, then the safety and quality cards in the order of
-rules.md section 4. Each module quotes the rule it implements.
+docs/clinical-rules.md §4. Each module quotes the rule it implements.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from service.thresholds.model import Thresholds
 
 __all__ = ["Decision", "Scope", "evaluate", "scope"]
 
-# Cards allowed when no MCAS diagnosis is confirmed (rules.md 1, 6.12).
+# Cards allowed when no MCAS diagnosis is confirmed (docs/clinical-rules.md §1, §6.12).
 UNCONFIRMED_ALLOWED = frozenset(
     {"tier-1", "mediator-evidence", "epinephrine-autoinjector", "albuterol",
      "aspirin-caution", "steroid-long-term"}

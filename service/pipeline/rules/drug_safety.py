@@ -1,9 +1,11 @@
-"""Cards about active drugs: aspirin-caution, steroid-long-term, biologic-review (rules.md 4).
+"""Cards about active drugs: aspirin-caution, steroid-long-term, biologic-review.
+
+docs/clinical-rules.md §4:
 
 - aspirin-caution (warning) when: aspirin is active and no elevated prostaglandin marker
   (2,3-dinor-11beta-PGF2alpha, prostaglandin D2) is on record. Not shown when the
-  observations are unavailable (rules.md 6.9). Never advises stopping cardioprotective
-  aspirin without its prescriber.
+  observations are unavailable (docs/clinical-rules.md §6.9). Never advises stopping
+  cardioprotective aspirin without its prescriber.
 - steroid-long-term (warning) when: a systemic corticosteroid has been active for more
   than steroid_max_days (from the class's earliest start); taper, never stop abruptly.
 - biologic-review when: omalizumab or dupilumab is active and its time on therapy lies

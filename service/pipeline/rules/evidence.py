@@ -1,4 +1,4 @@
-"""The mediator-evidence card (rules.md 4, 6.9).
+"""The mediator-evidence card (docs/clinical-rules.md §4, §6.9).
 
 When: no elevated mediator result is on record (urinary N-methylhistamine, leukotriene E4,
 2,3-dinor-11beta-PGF2alpha, prostaglandin D2, plasma histamine by their thresholds or

@@ -1,4 +1,4 @@
-"""Where the patient stands on the ladder (rules.md 3, 6.3, 6.4, 6.6).
+"""Where the patient stands on the ladder (docs/clinical-rules.md §3, §6.3, §6.4, §6.6).
 
 Tier 1 complete = an h1 and an h2 therapy both active (ranitidine counts as h2); its
 start is the later of the two class starts. Current tier = the highest tier with an

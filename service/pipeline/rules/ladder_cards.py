@@ -1,6 +1,6 @@
 """The ladder card: at most one of tier-1, tier-2, tier-3, tier-4, specialist-referral.
 
-rules.md 4 (ladder), 6.3, 6.9, 1:
+docs/clinical-rules.md §4 (ladder), §6.3, §6.9, §1:
 - tier-1 when the current tier is 0, or tier 1 is not complete (whatever the current
   tier): it is then the only ladder card, even if a higher tier is refractory.
 - tier-2 when tier 1 is complete, the current tier is 1 and it is refractory (a

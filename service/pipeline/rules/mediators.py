@@ -1,4 +1,4 @@
-"""Mediator elevation (rules.md 2 "Mediator results", 6.7).
+"""Mediator elevation (docs/clinical-rules.md §2 "Mediator results", §6.7).
 
 When a result (final, amended or corrected) is in the analyte's expected UCUM unit
 (valueQuantity.code, else .unit, equal exactly) and the analyte has a threshold: then it

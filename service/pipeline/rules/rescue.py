@@ -1,4 +1,6 @@
-"""Rescue-medication safety cards: epinephrine-autoinjector and albuterol (rules.md 4, 6.9, 6.10).
+"""Rescue-medication safety cards: epinephrine-autoinjector and albuterol.
+
+docs/clinical-rules.md §4, §6.9, §6.10:
 
 - epinephrine-autoinjector (warning) when: anaphylaxis history (any anaphylaxis Condition,
   D/S follow-ups included, Z87.892, or angioedema T78.3* / SNOMED 41291007; any

@@ -1,4 +1,4 @@
-"""Who is in scope (rules.md 1, 6.11, 6.12).
+"""Who is in scope (docs/clinical-rules.md §1, §6.11, §6.12).
 
 When: a Condition coded as MCAS (ICD-10-CM D89.40-D89.43, D89.49 or SNOMED
 16697871000119100; D89.44 alone does not count) with clinicalStatus active, recurrence,

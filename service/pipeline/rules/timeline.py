@@ -1,4 +1,4 @@
-"""Time handling shared by the rules (rules.md 6.2, 6.4, 6.10, 6.11).
+"""Time handling shared by the rules (docs/clinical-rules.md §6.2, §6.4, §6.10, §6.11).
 
 "Now" is the evaluation instant. Every fact dated after now is ignored entirely; a fact
 without a date is present but never satisfies a duration or window. Bounds are inclusive.
@@ -60,7 +60,10 @@ def counted(
 
 
 def class_start(therapies: Iterable[Therapy], *classes: str) -> datetime | None:
-    """The earliest dated start among active therapies of these classes (rules.md 6.6)."""
+    """The earliest dated start among active therapies of these classes.
+
+    docs/clinical-rules.md §6.6.
+    """
     starts = [t.start for t in therapies if t.drug_class in classes and t.start is not None]
     return min(starts) if starts else None
 

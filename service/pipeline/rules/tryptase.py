@@ -1,4 +1,4 @@
-"""Tryptase, by the "20% + 2" rule only (rules.md 2 "Tryptase", 6.7).
+"""Tryptase, by the "20% + 2" rule only (docs/clinical-rules.md §2 "Tryptase", §6.7).
 
 When a tryptase (ng/mL or ug/L, which are equal) was taken within
 tryptase_acute_window_hours of the first event of an anaphylaxis episode cluster (before

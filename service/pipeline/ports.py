@@ -1,0 +1,40 @@
+"""Ports: what the hook core may read from outside, as Protocols the web layer fulfils.
+
+The core (facts, rules, card building) does no I/O. When a decision needs stored state
+(the cards a patient was shown before and what clinicians did with them: snoozes after an
+override, order-time "not twice"), the web layer passes an object satisfying a port here
+into the core; storage implements it (service/storage/history.py), tests may pass a
+plain in-memory one. The core never sees a database, an engine or the patient hash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class PastCard:
+    """A card issued to this patient before, with the clinician's latest answer to it."""
+
+    card_uuid: str
+    topic: str
+    issued_at: datetime
+    # The latest feedback on the card: "accepted", "overridden", or None (no feedback).
+    outcome: str | None = None
+    outcome_at: datetime | None = None
+    # The override reason's code, when the clinician gave one.
+    override_code: str | None = None
+
+
+class CardHistory(Protocol):
+    """The cards a patient was issued since a moment, oldest first.
+
+    Implementations identify the patient the way storage does (a salted hash); they may
+    raise ``service.errors.StorageUnavailable`` when the store cannot answer in time, and
+    the caller decides what a missing history means (show the cards).
+    """
+
+    def past_cards(self, patient_id: str, since: datetime) -> Sequence[PastCard]: ...
