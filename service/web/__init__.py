@@ -17,7 +17,10 @@ def init_app(app: Flask) -> None:
         discovery,
         feedback,
         hooks,
+        request_body,
     )
+
+    request_body.init_app(app)  # chunked bodies past MAX_CONTENT_LENGTH: 413
 
     for blueprint in (
         discovery.bp,
