@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -18,11 +19,12 @@ from service.fhir import client as fhir_client
 from service.fhir import fetcher_for
 from service.pipeline.prefetch import ResolvedPrefetch, prefetch_templates, resolve_prefetch
 
-from .conftest import make_app
+from .conftest import hook_body, make_app
 from .loopback import LoopbackServer, Reply, Seen
 from .sekmet_server import free_port
 
 TOKEN = "loopback-token"
+HOOK = "/cds-services/mcas-therapy-tier"
 
 _CONDITION = {
     "resourceType": "Condition",
@@ -411,3 +413,28 @@ def test_null_and_present_keys_are_never_queried() -> None:
     queried = sorted(urlsplit(s.path).path.split("/")[2] for s in server.seen)
     assert queried == ["MedicationRequest", "MedicationStatement"]
     assert resolved.resources["observations"] == []
+
+
+def _fetch_threads(but: frozenset[threading.Thread] = frozenset()) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("fhir-fallback") and t not in but]
+
+
+def test_the_deadline_stops_the_work() -> None:
+    """Work outlives the deadline (issue 17): a server that trickles its answer, one byte
+    every 0.2 s, never trips the read timeout; once the deadline passes and the hook has
+    answered, no fetch thread may go on reading and every connection is closed."""
+    bundle = json.dumps(_bundle(_CONDITION, _CONDITION, _CONDITION)).encode()
+    earlier = frozenset(_fetch_threads())  # other tests' stragglers, if any
+    with LoopbackServer(lambda _: Reply(body=bundle, trickle=0.2)) as server:
+        app = make_app([server.base_url], FHIR_DEADLINE=1.0)
+        started = time.monotonic()
+        response = app.test_client().post(HOOK, json=hook_body(server.base_url, None))
+        answered = time.monotonic()
+        assert response.status_code == 412  # conditions unavailable: the deadline passed
+        assert answered - started < 1.8
+        assert server.answering == 5  # every key was being fetched when time ran out
+
+        while time.monotonic() - answered < 1.0 and (_fetch_threads(earlier) or server.answering):
+            time.sleep(0.05)
+        assert not _fetch_threads(earlier), "fetch threads still reading after the deadline"
+        assert server.answering == 0, "connections to the FHIR server left open"
