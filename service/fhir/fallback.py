@@ -183,7 +183,9 @@ class FhirFallback:
             }
             done, _ = wait(futures, timeout=deadline.remaining())
         finally:
-            # Stragglers end on their own timeouts (capped by the deadline); nobody waits.
+            # Time is up: the stragglers' connections are shut down, which ends their
+            # reads at once (a trickling server never trips the read timeout); nobody waits.
+            deadline.expire()
             pool.shutdown(wait=False, cancel_futures=True)
         results: dict[str, Any] = {}
         for future, key in futures.items():
