@@ -1,4 +1,4 @@
-.PHONY: run test lint bench bench-quick
+.PHONY: run test test-fast lint bench bench-quick
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -17,6 +17,11 @@ run: $(PY)
 # Install and start whatever the tests need, then run them all.
 test:
 	./scripts/test.sh
+
+# The same set-up and checks, then every test but the integration (real servers and
+# other processes), browser and slow ones: the quick run while working.
+test-fast:
+	./scripts/test.sh -m "not integration and not browser and not slow"
 
 lint: $(PY)
 	$(VENV)/bin/ruff check .

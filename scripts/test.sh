@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The one test command (README, CI): sets up what the tests need, then runs pytest.
 # Servers the tests need (FHIR server, PostgreSQL, browser) are started by the tests'
-# own fixtures on 127.0.0.1 and stopped when the session ends.
+# own fixtures on 127.0.0.1 (PostgreSQL on a Unix socket) and stopped when the session
+# ends. Arguments go to pytest: without any, every test runs (`make test`); `make
+# test-fast` passes -m "not integration and not browser and not slow".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +23,11 @@ fi
 # The architecture as checks (docs/architecture.md): import contracts, then types.
 .venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
 .venv/bin/mypy
+if [ "$#" -eq 0 ]; then
+  echo "running every test: unit, integration, browser, slow"
+else
+  echo "running the tests pytest selects with: $*"
+fi
 status=0
 .venv/bin/python -m pytest "$@" || status=$?
 if [ "$status" -eq 5 ]; then

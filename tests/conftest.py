@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,9 +8,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from service import create_app
-
-ROOT = Path(__file__).resolve().parent.parent
-SANDBOX_DIR = Path(__file__).resolve().parent / "real_clients" / "cds-hooks-sandbox"
+from tests.support.paths import load_recording
+from tests.support.ports import refusing_port
 
 
 @pytest.fixture(autouse=True)
@@ -35,17 +32,33 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def load_recording(name: str) -> Any:
-    return json.loads((SANDBOX_DIR / name).read_text(encoding="utf-8"))
-
-
 @pytest.fixture
 def sandbox_hook() -> dict[str, Any]:
     """The CDS Hooks Sandbox's recorded patient-view call: method, path, headers, body."""
     return load_recording("hook-request.json")
 
 
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A loopback port where connections are refused for the whole test (nothing listens)."""
+    with refusing_port() as port:
+        yield port
+
+
 pytest_plugins = ["tests.support.storage_fixtures"]
+
+# Fixtures that start a server in another process (PostgreSQL, sekmet-fhir): a test that
+# uses one, directly or through another fixture, is an integration test, and so is every
+# test parametrized onto the PostgreSQL backend (its fixtures ask for the server late).
+SERVER_FIXTURES = frozenset({"postgres_server", "fresh_postgres_url", "fhir_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgresql = callspec is not None and callspec.params.get("backend") == "postgresql"
+        if on_postgresql or SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(autouse=True, scope="session")

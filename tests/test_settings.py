@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from service import create_app, settings
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 
 def test_configuration_reference_is_current() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .conftest import LOCAL_MODE, CannedServer, add_sandbox_fixture, free_port
+from tests.support.cli import LOCAL_MODE, CannedServer, add_sandbox_fixture
 
 ISSUER = "https://ehr.test.invalid"
 
@@ -132,8 +132,10 @@ def test_check_reports_a_fixture_whose_topics_differ(
     assert "failed" in out.strip().splitlines()[-1]
 
 
-def test_check_a_service_that_is_down(run_cli: Run, fixtures_dir: Path) -> None:
-    url = f"http://127.0.0.1:{free_port()}"
+def test_check_a_service_that_is_down(
+    run_cli: Run, fixtures_dir: Path, refused_port: int
+) -> None:
+    url = f"http://127.0.0.1:{refused_port}"
     code, out, _ = run_cli("check", url, "--fixtures-dir", str(fixtures_dir))
     assert code == 1
     for name in ("discovery", "fixture out-of-scope", "feedback", "CORS preflight"):

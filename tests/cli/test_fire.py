@@ -15,8 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from service.cli.signing import public_jwk, thumbprint
-
-from .conftest import CannedServer, free_port
+from tests.support.cli import CannedServer
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -193,8 +192,10 @@ def test_fire_fails_on_a_body_that_is_not_json(
     assert code == 1 and "the answer is not JSON" in out
 
 
-def test_fire_fails_when_nothing_listens(run_cli: Run, fixtures_dir: Path) -> None:
-    code, out, _ = fire(run_cli, fixtures_dir, f"http://127.0.0.1:{free_port()}")
+def test_fire_fails_when_nothing_listens(
+    run_cli: Run, fixtures_dir: Path, refused_port: int
+) -> None:
+    code, out, _ = fire(run_cli, fixtures_dir, f"http://127.0.0.1:{refused_port}")
     assert code == 1 and "cannot connect (Connection refused)" in out
 
 
@@ -362,7 +363,7 @@ def test_fire_the_recorded_sandbox_patient_at_the_real_service(
     run_cli: Run, fixtures_dir: Path, live_service: str
 ) -> None:
     """The patient the CDS Hooks Sandbox sent gets tier-2 and albuterol (its README)."""
-    from .conftest import add_sandbox_fixture
+    from tests.support.cli import add_sandbox_fixture
 
     add_sandbox_fixture(fixtures_dir)
     code, out, _ = run_cli("fire", "sandbox-patient", "--url", live_service,

@@ -12,8 +12,7 @@ import requests
 
 from service.cli.scaffold import create_fixture
 from service.scenarios.fixtures import load_fixture
-
-from .conftest import add_sandbox_fixture
+from tests.support.cli import add_sandbox_fixture
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -306,10 +305,10 @@ def test_load_keeps_fixtures_apart_that_reuse_resource_ids(
         assert statement["reasonReference"] == [{"reference": f"Condition/reuse-{name}-cond-1"}]
 
 
-def test_load_into_an_unreachable_server_fails(run_cli: Run, fixtures_dir: Path) -> None:
-    from .conftest import free_port
-
-    url = f"http://127.0.0.1:{free_port()}/fhir"
+def test_load_into_an_unreachable_server_fails(
+    run_cli: Run, fixtures_dir: Path, refused_port: int
+) -> None:
+    url = f"http://127.0.0.1:{refused_port}/fhir"
     code, out, _ = run_cli("fixtures", "load", "--fhir", url, "--fixtures-dir", str(fixtures_dir))
     assert code == 1
     assert "FAIL  out-of-scope: cannot reach" in out

@@ -10,7 +10,7 @@ from pathlib import Path
 import jwt
 import yaml
 
-from .conftest import CannedServer
+from tests.support.cli import CannedServer
 
 Run = Callable[..., tuple[int, str, str]]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tomllib
 
-from ..conftest import ROOT
+from tests.support.paths import ROOT
 
 
 def test_console_script_schemas_and_fixtures_are_packaged() -> None:

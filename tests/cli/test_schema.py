@@ -8,8 +8,7 @@ import re
 from jsonschema import Draft202012Validator
 
 from service.cdshooks.schemas import DISCOVERY, RESPONSE, load_schema, violations
-
-from ..conftest import ROOT
+from tests.support.paths import ROOT
 
 
 def test_schemas_are_valid_json_schema() -> None:

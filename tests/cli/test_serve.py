@@ -8,9 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
-from .conftest import free_port
+from tests.support.ports import free_port
+
+pytestmark = pytest.mark.integration  # `mcas-cds serve` in a subprocess
 
 
 def test_serve_answers_discovery() -> None:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 ARCHITECTURE = REPO / "docs" / "architecture.md"
 
@@ -54,12 +56,14 @@ def _lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.integration  # lint-imports in a subprocess
 def test_the_import_contracts_hold() -> None:
     done = _lint_imports(REPO)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "0 broken" in done.stdout
 
 
+@pytest.mark.integration  # lint-imports in a subprocess
 def test_a_flask_import_in_a_rule_breaks_the_contracts_by_name(tmp_path: Path) -> None:
     tree = tmp_path / "tree"
     skip = shutil.ignore_patterns("__pycache__")

@@ -102,7 +102,7 @@ def test_citations_are_found_where_expected() -> None:
         and CITATION.search(path.read_text(encoding="utf-8", errors="replace"))
     }
     for expected in ("service/pipeline/rules/scope.py", "service/pipeline/hook.py",
-                     "tests/rules/test_ladder.py", "cards/codes.yaml",
+                     "tests/pipeline/rules/test_ladder.py", "cards/codes.yaml",
                      "fhir_fixtures/README.md"):
         assert expected in citing
     assert len(citing) > 30

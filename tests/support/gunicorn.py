@@ -1,4 +1,7 @@
-"""The service under gunicorn on 127.0.0.1, as deployed: several sync worker processes."""
+"""The service under gunicorn on 127.0.0.1, as deployed: several sync worker processes.
+
+gunicorn binds a port of the kernel's choice (``127.0.0.1:0``) and says which in its log.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +14,14 @@ from pathlib import Path
 
 import requests
 
-from tests.support.postgres import free_port
+from tests.support.ports import listening_url
 
 
 class Gunicorn:
     def __init__(self, env: dict[str, str], log_dir: Path, workers: int = 3) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = open(log_dir / "gunicorn.log", "ab")  # noqa: SIM115 (closed in stop)
+        log_path = log_dir / "gunicorn.log"
+        self.log = open(log_path, "ab")  # noqa: SIM115 (closed in stop)
+        start = self.log.tell()
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -27,13 +30,13 @@ class Gunicorn:
                 "--workers",
                 str(workers),
                 "--bind",
-                f"127.0.0.1:{self.port}",
+                "127.0.0.1:0",
                 "--timeout",
                 "30",
                 "--graceful-timeout",
                 "5",
                 "--log-level",
-                "warning",
+                "info",  # the "Listening at" line
                 "service:create_app()",
             ],
             env={**os.environ, **env},
@@ -42,6 +45,8 @@ class Gunicorn:
         )
         self.workers = workers
         try:
+            self.base = listening_url(log_path, self.process, after=start)
+            self.port = int(self.base.rsplit(":", 1)[1])
             self.wait_ready()
         except BaseException:
             self.stop()  # never leave a server behind when start-up fails

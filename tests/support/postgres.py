@@ -1,8 +1,11 @@
-"""A throwaway PostgreSQL server on 127.0.0.1 for the tests (Debian's `postgresql`).
+"""A throwaway PostgreSQL server for the tests (Debian's `postgresql`).
 
-initdb into a temporary directory, listen on a free loopback port, trust auth (loopback,
-test data only). As root (CI) the server runs as the `postgres` user, which PostgreSQL
-requires. scripts/system-deps.sh installs the binaries.
+initdb into a temporary directory and listen only on a Unix socket in that directory (no
+TCP port: PostgreSQL cannot bind port 0, and any port chosen in advance may be taken by
+the time it starts), trust auth (a private directory, test data only). Clients reach it
+with ``host=<that directory>``: ``postgresql://postgres@/<db>?host=<dir>``. As root (CI)
+the server runs as the `postgres` user, which PostgreSQL requires.
+scripts/system-deps.sh installs the binaries.
 """
 
 from __future__ import annotations
@@ -12,12 +15,12 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
 import psycopg
+from sqlalchemy.engine import make_url
 
 
 def _bin_dir() -> Path:
@@ -29,18 +32,13 @@ def _bin_dir() -> Path:
     return Path(found[-1]).parent
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class PostgresServer:
     def __init__(self) -> None:
         self.bin = _bin_dir()
         self.root = Path(tempfile.mkdtemp(prefix="mcas-pg-"))
         self.data = self.root / "data"
-        self.port = free_port()
+        # The socket file's name (.s.PGSQL.<port>); nothing listens on TCP.
+        self.port = 5432
         self.user = "postgres"
         self._run_as: list[str] = []
         if os.geteuid() == 0:
@@ -71,7 +69,7 @@ class PostgresServer:
 
     def start(self) -> None:
         options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
+            f"-c listen_addresses='' -p {self.port} -k {self.root} "
             "-c fsync=off -c max_connections=100"
         )
         self._run(
@@ -94,10 +92,10 @@ class PostgresServer:
         self._run([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"])
 
     def url(self, database: str = "postgres") -> str:
-        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+        return f"postgresql://{self.user}@/{database}?host={self.root}&port={self.port}"
 
     def execute(self, sql: str) -> None:
-        dsn = f"host=127.0.0.1 port={self.port} user={self.user} dbname=postgres"
+        dsn = f"host={self.root} port={self.port} user={self.user} dbname=postgres"
         with psycopg.connect(dsn, autocommit=True) as connection:
             connection.execute(sql)
 
@@ -105,3 +103,10 @@ class PostgresServer:
         with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def database_name(url: str) -> str:
+    """The database a URL of :meth:`PostgresServer.url` names (its host is in the query)."""
+    name = make_url(url).database
+    assert name, url
+    return name

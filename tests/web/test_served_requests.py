@@ -15,8 +15,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from service import create_app
-from tests.conftest import load_recording
-from tests.production_server import documented_command, production_server
+from tests.support.paths import load_recording
+from tests.support.production_server import documented_command, production_server
 
 pytestmark = pytest.mark.integration
 
