@@ -18,6 +18,7 @@ from flask import Flask
 from service import settings, web
 from service.knowledge.loader import bundled_cards_dir, load_knowledge
 from service.ops import health, metrics, request_log, state
+from service.thresholds.fields import field_infos
 from service.thresholds.files import load_thresholds
 from service.thresholds.source import ActiveThresholds
 from service.web import commands, cors, errors, token_checks
@@ -31,7 +32,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     cards_dir = Path(app.config["CARDS_DIR"] or bundled_cards_dir())
     thresholds_path = Path(app.config["THRESHOLDS_FILE"] or cards_dir / "thresholds.yaml")
-    file_thresholds = load_thresholds(thresholds_path)
+    # Meaning, unit and clinical range of every threshold, checked here; the file's
+    # values are validated against those ranges.
+    ranges = {info.path: info.range for info in field_infos(cards_dir)}
+    file_thresholds = load_thresholds(thresholds_path, ranges)
     service_state = state.ServiceState(
         knowledge=load_knowledge(cards_dir),
         thresholds=lambda: file_thresholds,
@@ -45,6 +49,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # The active version stored by administrators, else the file (docs/administration.md).
     service_state.thresholds = ActiveThresholds(
         file_thresholds,
+        ranges=ranges,
         source=app.config["THRESHOLDS_SOURCE"],
         refresh_seconds=float(app.config["THRESHOLDS_REFRESH_SECONDS"]),
         engine=store.engine,

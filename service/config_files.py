@@ -12,6 +12,13 @@ from typing import Any
 import yaml
 
 
+def bundled_cards_dir() -> Path:
+    """The cards/ shipped with the service (installed: service/cards; a checkout: cards/)."""
+    here = Path(__file__).resolve().parent  # the service package
+    installed = here / "cards"
+    return installed if installed.is_dir() else here.parent / "cards"
+
+
 def read_yaml(path: Path, origin: str, error: type[Exception]) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))

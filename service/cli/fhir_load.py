@@ -5,8 +5,10 @@ Each fixture becomes one transaction Bundle of PUTs (idempotent: loading twice c
 nothing), with its dates moved to today like a fired fixture. Fixtures reuse short local
 ids (``cond-1`` in many files), so every resource but the Patient gets its patient's id as
 a prefix, and references between the fixture's resources follow. Resources that fail R4B
-validation (the malformed-on-purpose ones) are left out and reported: a FHIR server would
-refuse the whole transaction for them.
+validation (the fixture's ``unreadable`` and ``nonconformant`` ones) are left out and
+reported: a FHIR server would refuse the whole transaction for them. A resource whose only
+fault is a missing ``subject`` is the patient's (docs/clinical-rules.md §6.8): it gets the patient's
+reference and is loaded, so a search by patient finds it as the prefetch did.
 """
 
 from __future__ import annotations
@@ -63,6 +65,20 @@ def _rewrite_references(node: Any, mapping: dict[str, str]) -> Any:
     return node
 
 
+# Resource types whose R4B model requires a patient ``subject``.
+_SUBJECT_REQUIRED = frozenset({"Condition", "MedicationStatement", "MedicationRequest"})
+
+
+def _with_subject(resource: Any, patient_id: str) -> Any:
+    if (
+        isinstance(resource, Mapping)
+        and resource.get("resourceType") in _SUBJECT_REQUIRED
+        and "subject" not in resource
+    ):
+        return {**resource, "subject": {"reference": f"Patient/{patient_id}"}}
+    return resource
+
+
 def fixture_resources(fixture: Fixture, now: datetime | None = None) -> tuple[
     str, list[dict[str, Any]], list[str]
 ]:
@@ -72,6 +88,7 @@ def fixture_resources(fixture: Fixture, now: datetime | None = None) -> tuple[
     resources: dict[tuple[str, str], dict[str, Any]] = {}
     skipped: list[str] = []
     for where, resource in prefetch_resources(request.get("prefetch") or {}):
+        resource = _with_subject(resource, patient_id)
         problems = resource_problems(resource)
         if problems:
             skipped.append(f"{where}: {problems[0]}")

@@ -2,8 +2,9 @@
 (fhir.resources R4B) and the topics it names (against the service's known topics).
 
 Returns problems as readable sentences; an empty list means the fixture is sound.
-Resources listed in ``"malformed"`` (``ResourceType/id``) must fail validation; every
-other resource must pass (fhir_fixtures/README.md describes the format).
+Resources listed in ``"unreadable"`` (left out and counted by the service) or
+``"nonconformant"`` (still read) as ``ResourceType/id`` must fail full R4B validation;
+every other resource must pass (fhir_fixtures/README.md describes the format).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ REQUIRED_FIELDS: dict[str, type] = {
 OPTIONAL_FIELDS: dict[str, type] = {
     "expectedStatus": int,
     "absentTopics": list,
-    "malformed": list,
+    "unreadable": list,
+    "nonconformant": list,
     "unavailableKeys": list,
     # Per expected topic: what its card must suggest or say (fhir_fixtures/README.md).
     "suggests": dict,
@@ -36,6 +38,8 @@ OPTIONAL_FIELDS: dict[str, type] = {
     "mentions": dict,
 }
 PER_TOPIC_FIELDS = ("suggests", "firstSuggestion", "mentions")
+# Resources declared to fail full R4B validation, and what the service does with them.
+INVALID_FIELDS = ("unreadable", "nonconformant")
 # Resources pointing at a patient through one of these elements must point at the
 # fixture's own patient, or the FHIR server and the prefetch would disagree.
 PATIENT_REFERENCE_FIELDS = ("subject", "patient")
@@ -107,8 +111,13 @@ def _check_fields(data: Mapping[str, Any], report: Report) -> None:
     for name, kind in OPTIONAL_FIELDS.items():
         if name in data and kind is not object and not isinstance(data[name], kind):
             report.problems.append(f"'{name}' must be a {kind.__name__}")
+    if "malformed" in data:
+        report.problems.append(
+            "'malformed' was replaced: list each resource under 'unreadable' (the service "
+            "leaves it out and counts it) or 'nonconformant' (invalid R4B, still read)"
+        )
     known = [*REQUIRED_FIELDS, *OPTIONAL_FIELDS]
-    for name in sorted(set(data) - set(known)):
+    for name in sorted(set(data) - set(known) - {"malformed"}):
         # A near miss is a typo that would silently switch a check off; anything else may
         # be a newer member of the format this version does not know.
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
@@ -189,7 +198,14 @@ def _check_request(
             f"(the service asks for {', '.join(sorted(prefetch_keys))})"
         )
     patient_id = (request.get("context") or {}).get("patientId")
-    malformed = _list(data.get("malformed"))
+    declared = {
+        name: [str(ref) for ref in _list(data.get(name))]
+        for name in INVALID_FIELDS
+    }
+    both = sorted(set(declared["unreadable"]) & set(declared["nonconformant"]))
+    if both:
+        report.problems.append(f"both unreadable and nonconformant: {', '.join(both)}")
+    invalid = {ref: name for name in INVALID_FIELDS for ref in declared[name]}
     unavailable = data.get("unavailableKeys")
     for key in unavailable if isinstance(unavailable, list) else []:
         if prefetch_keys and key not in prefetch_keys:
@@ -200,13 +216,17 @@ def _check_request(
         reference = _reference(resource)
         problems = resource_problems(resource)
         if problems:
-            if reference in malformed:
+            if reference in invalid:
                 failing.add(reference)
             else:
                 report.problems.extend(f"{where}: {message}" for message in problems)
-            continue
-        if reference in malformed:
-            report.problems.append(f"{where}: {reference} is listed as malformed yet validates")
+            # A nonconformant resource is still read: its patient must still be the one.
+            if reference not in invalid or invalid[reference] != "nonconformant":
+                continue
+        elif reference in invalid:
+            report.problems.append(
+                f"{where}: {reference} is listed as {invalid[reference]} yet validates"
+            )
         subject = _patient_reference(resource)
         if patient_id and subject and subject != f"Patient/{patient_id}":
             report.problems.append(
@@ -214,11 +234,19 @@ def _check_request(
             )
         if resource.get("resourceType") == "Patient" and resource.get("id") != patient_id:
             report.problems.append(f"{where}: Patient id differs from context.patientId")
-    missing = sorted(set(map(str, malformed)) - failing - _references(prefetch))
-    if missing:
-        report.problems.append(f"malformed: {', '.join(missing)} not in the prefetch")
-    if failing:
-        report.notes.append(f"{len(failing)} malformed on purpose")
+    present = failing | _references(prefetch)
+    for name in INVALID_FIELDS:
+        missing = sorted(set(declared[name]) - present)
+        if missing:
+            report.problems.append(f"{name}: {', '.join(missing)} not in the prefetch")
+    counts = {
+        name: sum(ref in failing for ref in set(declared[name])) for name in INVALID_FIELDS
+    }
+    if any(counts.values()):
+        report.notes.append(
+            f"invalid R4B on purpose: {counts['unreadable']} unreadable, "
+            f"{counts['nonconformant']} nonconformant"
+        )
 
 
 def _reference(resource: Any) -> str | None:

@@ -60,7 +60,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "load",
         help="load the fixture patients into a FHIR server (dates moved to today)",
         description="PUTs each fixture's patient and records into a FHIR R4 server as one "
-        "transaction per fixture, dates moved to today. Malformed resources are left out.",
+        "transaction per fixture, dates moved to today. Resources that fail R4B validation "
+        "are left out.",
     )
     load.add_argument("names", nargs="*", metavar="FIXTURE", help="default: every fixture")
     load.add_argument("--fhir", required=True, metavar="URL", help="FHIR base URL")
@@ -170,7 +171,7 @@ def run_load(args: argparse.Namespace, out: TextIO | None = None) -> int:
             failed += 1
             print(f"{style('FAIL', 'red', 'bold')}  {fixture.name}: {result.error}", file=out)
             continue
-        left_out = f", {len(result.skipped)} malformed left out" if result.skipped else ""
+        left_out = f", {len(result.skipped)} invalid left out" if result.skipped else ""
         print(f"{style('ok  ', 'green')}  {fixture.name}: Patient/{result.patient_id}, "
               f"{_count(result.loaded, 'resource')}{left_out}", file=out)
     print(f"{len(fixtures) - failed} of {len(fixtures)} fixtures loaded into {args.fhir}",

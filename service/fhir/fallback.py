@@ -85,7 +85,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "FHIR_WORKERS",
-        5,
+        7,
         _positive_int,
         "Prefetch keys fetched at the same time for one hook call.",
     ),
@@ -123,7 +123,7 @@ class FallbackSettings:
             allowlist=Allowlist(parse_allowed(allowed)),
             deadline=float(config.get("FHIR_DEADLINE", 2.0)),
             max_pages=int(config.get("FHIR_MAX_PAGES", 10)),
-            workers=int(config.get("FHIR_WORKERS", 5)),
+            workers=int(config.get("FHIR_WORKERS", 7)),
             client=ClientSettings(
                 connect_timeout=float(config.get("FHIR_CONNECT_TIMEOUT", 0.5)),
                 read_timeout=float(config.get("FHIR_READ_TIMEOUT", 1.5)),

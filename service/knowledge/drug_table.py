@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
 from typing import Any
@@ -34,7 +34,7 @@ def word_pattern(words: list[str]) -> re.Pattern[str]:
 class Drug:
     key: str
     drug_class: str
-    rxnorm: str
+    rxnorm: str | None  # None: knowledge.md gives no code (recognised by name only)
     names: re.Pattern[str]
     requires_form: str | None = None  # "oral", "systemic" or "autoinjector"
     suggest: bool = False
@@ -56,6 +56,19 @@ class DrugTable:
     # matching RxNorm code -> (drug keys, product display or "")
     codes: Mapping[str, tuple[tuple[str, ...], str]]
     form_words: Mapping[str, re.Pattern[str]]
+    # Brand names that identify no drug by themselves (bare "Zantac"): name -> what it may be.
+    unclear_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def unclear(self, text: str) -> str | None:
+        """The unclear brand named in ``text`` (whole word), or None."""
+        for name in self.unclear_names:
+            if self._unclear_patterns[name].search(text):
+                return name
+        return None
+
+    @cached_property
+    def _unclear_patterns(self) -> Mapping[str, re.Pattern[str]]:
+        return {name: word_pattern([name]) for name in self.unclear_names}
 
     def by_names(self, text: str) -> list[str]:
         # Most medications of a record name no drug of the table: one search of all the
@@ -114,6 +127,8 @@ def build_drug_table(raw: Mapping[str, Any]) -> DrugTable:
         form = spec.get("requires_form")
         if form is not None and form not in {"oral", "systemic", "autoinjector"}:
             raise DrugTableError(f"{where}.requires_form: must be oral, systemic or autoinjector")
+        if form == "systemic" and "non_systemic" not in form_words:
+            raise DrugTableError(f"{where}.requires_form: form_words has no 'non_systemic'")
         if form in {"oral", "autoinjector"} and form not in form_words:
             raise DrugTableError(f"{where}.requires_form: form_words has no {form!r}")
         if spec.get("suggest") and spec.get("never_suggest"):
@@ -124,8 +139,8 @@ def build_drug_table(raw: Mapping[str, Any]) -> DrugTable:
         if not names:
             raise DrugTableError(f"{where}.names: at least one name is needed")
         ingredient = spec.get("rxnorm")
-        rxnorm = _code(ingredient, f"{where}.rxnorm")
-        if _matches(ingredient):
+        rxnorm = None if ingredient is None else _code(ingredient, f"{where}.rxnorm")
+        if rxnorm is not None and _matches(ingredient):
             add_code(rxnorm, key, "")
         extra = [*(spec.get("products") or []), *(spec.get("extra_codes") or [])]
         for i, product in enumerate(extra):
@@ -147,6 +162,9 @@ def build_drug_table(raw: Mapping[str, Any]) -> DrugTable:
         classes=MappingProxyType(classes),
         codes=MappingProxyType(codes),
         form_words=MappingProxyType(form_words),
+        unclear_names=MappingProxyType(
+            {str(k): str(v) for k, v in (raw.get("unclear_names") or {}).items()}
+        ),
     )
     for drug_class in sorted(ALLOWED_SUGGESTIONS):
         try:
@@ -155,6 +173,6 @@ def build_drug_table(raw: Mapping[str, Any]) -> DrugTable:
             raise DrugTableError(
                 f"drugs: no drug of class {drug_class!r} has suggest: true"
             ) from None
-        if not _matches(raw["drugs"][drug.key]["rxnorm"]):
+        if drug.rxnorm is None or not _matches(raw["drugs"][drug.key]["rxnorm"]):
             raise DrugTableError(f"drugs.{drug.key}: a suggested drug needs a V1/V2 RxNorm code")
     return table

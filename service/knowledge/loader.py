@@ -14,6 +14,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+# bundled_cards_dir: imported from here by the app factory, the web layer and the CLI.
+from service.config_files import bundled_cards_dir as bundled_cards_dir
 from service.config_files import read_yaml
 from service.knowledge.drug_table import (
     ALLOWED_SUGGESTIONS,
@@ -24,20 +26,16 @@ from service.knowledge.model import (
     Analyte,
     CardTexts,
     CodeSet,
+    Indication,
     Knowledge,
     KnowledgeError,
     Reference,
     TopicText,
     normalise_icd10,
 )
+from service.knowledge.sentences import SENTENCES
 from service.knowledge.topics import TOPICS
 from service.thresholds.model import ANALYTES_WITH_THRESHOLD
-
-
-def bundled_cards_dir() -> Path:
-    here = Path(__file__).resolve().parents[1]  # the service package
-    installed = here / "cards"
-    return installed if installed.is_dir() else here.parent / "cards"
 
 
 def _read(cards_dir: Path, name: str) -> Mapping[str, Any]:
@@ -48,16 +46,46 @@ def _read(cards_dir: Path, name: str) -> Mapping[str, Any]:
     return data
 
 
+def _code_set(spec: Mapping[str, Any]) -> CodeSet:
+    """A code set; codes listed under ``unverified`` (status U) are kept out of matching."""
+    icd = spec.get("icd10cm") or {}
+    return CodeSet(
+        icd10_exact=frozenset(normalise_icd10(str(c)) for c in icd.get("exact") or ()),
+        icd10_prefix=tuple(normalise_icd10(str(c)) for c in icd.get("prefix") or ()),
+        snomed=frozenset(str(c) for c in (spec.get("snomed") or {}).get("exact") or ()),
+    )
+
+
 def _code_sets(raw: Mapping[str, Any]) -> dict[str, CodeSet]:
-    sets: dict[str, CodeSet] = {}
-    for name, spec in raw.items():
-        icd = spec.get("icd10cm") or {}
-        sets[name] = CodeSet(
-            icd10_exact=frozenset(normalise_icd10(str(c)) for c in icd.get("exact") or ()),
-            icd10_prefix=tuple(normalise_icd10(str(c)) for c in icd.get("prefix") or ()),
-            snomed=frozenset(str(c) for c in (spec.get("snomed") or {}).get("exact") or ()),
-        )
-    return sets
+    return {name: _code_set(spec) for name, spec in raw.items()}
+
+
+def _indications(raw: Mapping[str, Any]) -> dict[str, Indication]:
+    found: dict[str, Indication] = {}
+    for key, spec in raw.items():
+        display = spec.get("display")
+        if not isinstance(display, str) or not display.strip():
+            raise KnowledgeError(f"codes.yaml: other_indications.{key}.display: needed")
+        found[key] = Indication(key, display.strip(), _code_set(spec))
+    return found
+
+
+def _sentences(raw: Mapping[str, Any]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for key, allowed in SENTENCES.items():
+        text = raw.get(key)
+        where = f"sentences.yaml: {key}"
+        if not isinstance(text, str) or not text.strip():
+            raise KnowledgeError(f"{where}: missing")
+        text = " ".join(text.split())
+        fields = {f for _, f, _, _ in string.Formatter().parse(text) if f}
+        if fields - set(allowed):
+            raise KnowledgeError(
+                f"{where}: unknown placeholder(s) {sorted(fields - set(allowed))}; "
+                f"allowed: {sorted(allowed)}"
+            )
+        found[key] = text
+    return found
 
 
 def _analytes(raw: Mapping[str, Any]) -> dict[str, Analyte]:
@@ -70,10 +98,14 @@ def _analytes(raw: Mapping[str, Any]) -> dict[str, Analyte]:
             key=key,
             display=str(spec["display"]),
             unit=spec.get("unit"),
-            unit_synonyms=tuple(spec.get("unit_synonyms") or ()),
+            unit_spellings=tuple(str(u) for u in spec.get("unit_spellings") or ()),
+            conversions=MappingProxyType(
+                {str(u): float(f) for u, f in (spec.get("conversions") or {}).items()}
+            ),
             threshold_key=threshold,
             prostaglandin_marker=bool(spec.get("prostaglandin_marker")),
             tryptase=spec.get("rule") == "tryptase_20_plus_2",
+            interference=" ".join(str(spec.get("interference") or "").split()),
         )
         for code in spec["loinc"]:
             found[str(code)] = analyte
@@ -128,6 +160,7 @@ def _load(cards_dir: Path) -> Knowledge:
     codes = _read(cards_dir, "codes.yaml")
     mediators = _read(cards_dir, "mediators.yaml")
     cards = _read(cards_dir, "cards.yaml")
+    sentences = _read(cards_dir, "sentences.yaml")
     refs_raw = _read(cards_dir, "references.yaml")["references"]
     try:
         drugs = build_drug_table(_read(cards_dir, "drugs.yaml"))
@@ -150,6 +183,7 @@ def _load(cards_dir: Path) -> Knowledge:
         systems=MappingProxyType(systems),
         system_uris=MappingProxyType({n: str(s["uri"]) for n, s in codes["systems"].items()}),
         condition_sets=MappingProxyType(_code_sets(codes["condition_sets"])),
+        indications=MappingProxyType(_indications(codes.get("other_indications") or {})),
         episode_seventh=frozenset(codes["episode_seventh_characters"]),
         follow_up_seventh=frozenset(codes["follow_up_seventh_characters"]),
         drugs=drugs,
@@ -164,5 +198,6 @@ def _load(cards_dir: Path) -> Knowledge:
             source_url=str(cards["source"]["url"]),
             reminder=" ".join(str(cards["reminder"]).split()),
             topics=MappingProxyType(_topics(cards, references)),
+            sentences=MappingProxyType(_sentences(sentences)),
         ),
     )

@@ -10,7 +10,8 @@ unknown reference key, a drug class that may never be proposed, a missing topic)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from service.cdshooks.cards import Indicator
 from service.knowledge.drug_table import DrugTable
@@ -30,16 +31,43 @@ class CodeSet:
     icd10_prefix: tuple[str, ...]
     snomed: frozenset[str]
 
+    def has_icd10(self, normalised: str) -> bool:
+        """``normalised`` (upper case, no dot) is in the set, exactly or by family."""
+        return normalised in self.icd10_exact or normalised.startswith(self.icd10_prefix)
+
+
+@dataclass(frozen=True)
+class Indication:
+    """Another indication of omalizumab or dupilumab (the card names it)."""
+
+    key: str
+    display: str
+    codes: CodeSet
+
 
 @dataclass(frozen=True)
 class Analyte:
     key: str
     display: str
     unit: str | None
-    unit_synonyms: tuple[str, ...]
+    # other spellings of ``unit`` labs send (compared exactly)
+    unit_spellings: tuple[str, ...]
+    # unit -> factor: a value in that unit times the factor is in ``unit``
+    conversions: Mapping[str, float]
     threshold_key: str | None
     prostaglandin_marker: bool
     tryptase: bool
+    interference: str = ""  # what can raise or lower it, shown beside its results
+
+    def normalised(self, unit: str | None, value: float) -> tuple[str | None, float]:
+        """(unit, value) in the expected unit when ``unit`` is a spelling or conversion of it."""
+        if unit is None or self.unit is None:
+            return unit, value
+        if unit == self.unit or unit in self.unit_spellings:
+            return self.unit, value
+        if unit in self.conversions:
+            return self.unit, value * self.conversions[unit]
+        return unit, value
 
 
 @dataclass(frozen=True)
@@ -70,6 +98,16 @@ class CardTexts:
     source_url: str
     reminder: str
     topics: Mapping[str, TopicText]
+    # sentence key -> template (cards/sentences.yaml; keys in service/knowledge/sentences.py)
+    sentences: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def sentence(self, key: str, **params: str) -> str:
+        return self.sentences[key].format_map(_Blank(params))
+
+
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
 
 
 @dataclass(frozen=True)
@@ -82,6 +120,8 @@ class Knowledge:
     systems: Mapping[str, frozenset[str]]
     system_uris: Mapping[str, str]  # code system name -> its canonical URI
     condition_sets: Mapping[str, CodeSet]
+    # other indications of omalizumab and dupilumab, in cards/codes.yaml order
+    indications: Mapping[str, Indication]
     episode_seventh: frozenset[str]
     follow_up_seventh: frozenset[str]
     drugs: DrugTable

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-TOPICS: tuple[str, ...] = (
-    "tier-1", "tier-2", "tier-3", "tier-4", "specialist-referral",
-    "epinephrine-autoinjector", "albuterol", "aspirin-caution", "steroid-long-term",
-    "mediator-evidence", "biologic-review",
+# The therapy-ladder topics (docs/clinical-rules.md §4): at most one of them is shown.
+LADDER_TOPICS: tuple[str, ...] = (
+    "tier-1", "tier-2", "confirm-before-biologic", "tier-3", "omalizumab-dose", "tier-4",
+    "specialist-referral",
 )
-# The therapy-ladder topics: at most one of them is shown.
-LADDER_TOPICS: tuple[str, ...] = TOPICS[:5]
+# Safety and quality topics, each independent of the ladder.
+SAFETY_TOPICS: tuple[str, ...] = (
+    "epinephrine-autoinjector", "albuterol", "aspirin-caution", "steroid-long-term",
+    "ranitidine-switch", "mediator-evidence", "biologic-review",
+)
+TOPICS: tuple[str, ...] = LADDER_TOPICS + SAFETY_TOPICS

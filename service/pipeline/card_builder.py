@@ -10,17 +10,20 @@ out, never sent as null or empty.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 from service.cdshooks.cards import Card, FhirResource, Suggestion
 from service.knowledge.drug_table import ALLOWED_SUGGESTIONS
 from service.knowledge.model import Knowledge
 from service.pipeline.card_detail import render_detail
 from service.pipeline.facts.model import Facts
-from service.pipeline.rules.model import Decision
+from service.pipeline.rules import RULES_VERSION
+from service.pipeline.rules.model import Decision, day, note
 from service.thresholds.model import Thresholds
 
 SUMMARY_LIMIT = 140
 THRESHOLDS_VERSION_EXTENSION = "org.mcas-cds.thresholds-version"
+RULES_VERSION_EXTENSION = "org.mcas-cds.rules-version"
 
 
 class _Params(dict[str, str]):
@@ -41,7 +44,7 @@ def _suggestion(drug_class: str, facts: Facts, knowledge: Knowledge) -> Suggesti
         "status": "draft",
         "intent": "proposal",
         "medicationCodeableConcept": {
-            "coding": [{"system": knowledge.system_uris["rxnorm"], "code": drug.rxnorm,
+            "coding": [{"system": knowledge.system_uris["rxnorm"], "code": drug.rxnorm or "",
                         "display": drug.key}],
             "text": drug.suggest_text,
         },
@@ -66,6 +69,7 @@ def _card(
 ) -> Card:
     texts = knowledge.cards
     topic = texts.topics[decision.topic]
+    decision = _without_repeats(decision, knowledge)
     card: Card = {
         "uuid": str(uuid.uuid4()),
         "summary": _summary(topic.summary, dict(decision.params)),
@@ -90,8 +94,33 @@ def _card(
     links = [knowledge.references[key] for key in topic.links]
     if links:
         card["links"] = [{"label": r.label, "url": r.url, "type": "absolute"} for r in links]
-    card["extension"] = {THRESHOLDS_VERSION_EXTENSION: thresholds.version}
+    card["extension"] = {
+        THRESHOLDS_VERSION_EXTENSION: thresholds.version,
+        RULES_VERSION_EXTENSION: RULES_VERSION,
+    }
     return card
+
+
+def _without_repeats(decision: Decision, knowledge: Knowledge) -> Decision:
+    """No card proposes, as a new step, a drug that is active, on hold or stopped within
+    the lookback: it names the drug and its status instead (docs/clinical-rules.md §2)."""
+    if not decision.withheld:
+        return decision
+    kept: list[str] = []
+    notes = list(decision.notes)
+    for drug_class in decision.suggestions:
+        try:
+            drug = knowledge.drugs.suggested_drug(drug_class)
+        except KeyError:
+            continue
+        records = [t for t in decision.withheld if t.drug == drug.key]
+        if not records:
+            kept.append(drug_class)
+            continue
+        record = records[0]
+        notes.append(note("therapy.not_proposed_again", drug=record.label or drug.key,
+                          status=record.status, date=day(record.ended or record.ordered_on)))
+    return replace(decision, suggestions=tuple(kept), notes=tuple(notes))
 
 
 def build_cards(

@@ -1,16 +1,18 @@
 """The `detail` of a card: GitHub-flavoured Markdown (no HTML) showing why it fired.
 
 Everything that comes from the record (drug names, condition labels) is escaped, so a
-text in the EHR can neither inject HTML nor break the card's layout.
+text in the EHR can neither inject HTML nor break the card's layout. The sentences beside
+the facts are the templates of cards/sentences.yaml, filled by the rules.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 
 from service.knowledge.model import Knowledge
 from service.pipeline.facts.model import Facts, Therapy
-from service.pipeline.rules.model import Cluster, Decision, MediatorFinding, day
+from service.pipeline.rules.model import Cluster, Decision, MediatorFinding, Note, day
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 
@@ -21,6 +23,12 @@ def escape(text: str) -> str:
 
 def _section(title: str, lines: list[str]) -> list[str]:
     return [f"**{title}**", "", *(f"- {line}" for line in lines), ""] if lines else []
+
+
+def sentence(note: Note, knowledge: Knowledge) -> str:
+    """A sentence of cards/sentences.yaml, its facts escaped (they may come from the record)."""
+    params: Mapping[str, str] = {k: escape(v) for k, v in note.params.items()}
+    return knowledge.cards.sentence(note.key, **params)
 
 
 def _therapy(therapy: Therapy, knowledge: Knowledge) -> str:
@@ -35,30 +43,50 @@ def _therapy(therapy: Therapy, knowledge: Knowledge) -> str:
 def _cluster(cluster: Cluster) -> str:
     first = cluster.events[0]
     merged = len(cluster.events)
-    extra = f", {merged} records less than the merge window apart" if merged > 1 else ""
+    extra = f", {merged} records merged into one episode" if merged > 1 else ""
     return f"{day(cluster.start)}: {escape(first.label)} ({escape(first.code)}){extra}"
 
 
-def _mediator(finding: MediatorFinding) -> str:
+def _mediator(finding: MediatorFinding, knowledge: Knowledge) -> str:
     result = finding.result
+    if not finding.assessable:
+        value = "no numeric value" if result.raw_value is None else \
+            f"{result.comparator or ''}{result.raw_value:g}"
+        return knowledge.cards.sentence(
+            "mediator.not_assessable", analyte=result.display, date=day(result.when),
+            value=value, unit=escape(result.raw_unit or "none"),
+        )
     return f"{result.display}, {day(result.when)}: {escape(finding.reason)}"
 
 
-# The prefetch keys the rules read (the Patient resource is not read).
-CLINICAL_KEYS = ("conditions", "observations", "medicationStatements", "medicationRequests")
+def _interferences(findings: Iterable[MediatorFinding], knowledge: Knowledge) -> list[str]:
+    by_key = {a.key: a for a in knowledge.analytes.values()}
+    seen: list[str] = []
+    for finding in findings:
+        analyte = by_key.get(finding.result.analyte)
+        if analyte is not None and analyte.interference and analyte.interference not in seen:
+            seen.append(analyte.interference)
+    return seen
 
 
-def data_notes(facts: Facts) -> list[str]:
-    notes = [
-        f"Not available: {key} ({escape(facts.unavailable[key])}). Cards that depend on "
-        "the absence of these data are not shown."
-        for key in CLINICAL_KEYS if key in facts.unavailable
-    ]
-    if facts.skipped_resources:
-        notes.append(
-            f"{facts.skipped_resources} resource(s) in the record are not valid FHIR and were "
-            "left out; the rest was read."
-        )
+# The prefetch keys the rules read, in the order the cards name them.
+CLINICAL_KEYS = ("conditions", "observations", "medicationStatements", "medicationRequests",
+                 "patient")
+
+
+def data_notes(facts: Facts, knowledge: Knowledge) -> list[str]:
+    """What every card says about the record itself: data unavailable, resources left out
+    or undated (counted by kind, never their content), products that are unclear."""
+    texts = knowledge.cards
+    notes = [texts.sentence(f"unavailable.{key}") for key in CLINICAL_KEYS
+             if key in facts.unavailable]
+    for (kind, problem), count in facts.reading.items():
+        kind_key = f"kind.{kind}"
+        named = texts.sentence(kind_key) if kind_key in texts.sentences else "record(s)"
+        notes.append(texts.sentence(f"reading.{problem}", count=str(count), kind=named))
+    for name, candidates in facts.unclear:
+        notes.append(texts.sentence("unclear_product", name=escape(name),
+                                    candidates=escape(candidates)))
     return notes
 
 
@@ -67,12 +95,21 @@ def render_detail(
 ) -> str:
     text = knowledge.cards.topics[decision.topic].detail
     lines: list[str] = []
-    lines += _section("Why this card", [escape(r) for r in decision.reasons])
+    why = [
+        *(sentence(n, knowledge) for n in decision.lead),
+        *(escape(r) for r in decision.reasons),
+        *(sentence(n, knowledge) for n in decision.notes),
+    ]
+    lines += _section("Why this card", why)
     lines += _section("Active therapies", [_therapy(t, knowledge) for t in decision.therapies])
     lines += _section("Anaphylaxis episodes counted", [_cluster(c) for c in decision.episodes])
     lines += _section("Respiratory events", [_cluster(c) for c in decision.respiratory])
-    lines += _section("Mediator results", [_mediator(m) for m in decision.mediators])
-    lines += _section("Data", data_notes(facts))
+    lines += _section(
+        "Mediator results",
+        [_mediator(m, knowledge) for m in decision.mediators]
+        + _interferences(decision.mediators, knowledge),
+    )
+    lines += _section("Data", data_notes(facts, knowledge))
     if text:
         lines += [text, ""]
     lines += [f"_{knowledge.cards.reminder}_ (thresholds {version})"]

@@ -37,7 +37,15 @@ def _templates(mediator_loincs: tuple[str, ...], loinc_system: str) -> Mapping[s
             "conditions": "Condition?patient={{context.patientId}}",
             "observations": "Observation?patient={{context.patientId}}&code=" + codes,
             "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
-            "medicationRequests": "MedicationRequest?patient={{context.patientId}}&status=active",
+            # every status that puts a therapy "on record" (docs/clinical-rules.md §6.19)
+            "medicationRequests": "MedicationRequest?patient={{context.patientId}}"
+            "&status=active,on-hold,stopped,completed",
+            # optional (docs/clinical-rules.md §2 "Start of a therapy", §6.9): never a 412,
+            # nothing suppressed
+            "medicationAdministrations": "MedicationAdministration?patient="
+            "{{context.patientId}}&status=completed",
+            "medicationDispenses": "MedicationDispense?patient={{context.patientId}}"
+            "&status=completed",
         }
     )
 
@@ -50,8 +58,11 @@ def prefetch_templates(knowledge: Knowledge) -> Mapping[str, str]:
     return _templates(knowledge.mediator_loincs, knowledge.loinc_system)
 
 
-# Outcome severities that leave the data usable; any other (error, fatal, unreadable) blocks.
-_HARMLESS_SEVERITIES = {"warning", "information"}
+# Keys whose data only refine the facts (the course of a therapy): when they cannot be
+# had they are simply absent, never "missing" (docs/clinical-rules.md §6.9).
+OPTIONAL_KEYS = frozenset({"medicationAdministrations", "medicationDispenses"})
+
+_BLOCKING_SEVERITIES = {"error", "fatal"}
 
 
 @dataclass
@@ -70,13 +81,16 @@ class Unavailable(Exception):
 
 
 def _blocking_outcome(resource: Mapping[str, Any]) -> bool:
+    """An ``error``/``fatal`` issue; an issue whose severity cannot be read blocks too
+    (fail closed: unreadable is not "no error")."""
     issues = resource.get("issue")
     if not isinstance(issues, list):
         return True
-    return any(
-        not isinstance(issue, Mapping) or issue.get("severity") not in _HARMLESS_SEVERITIES
-        for issue in issues
-    )
+    for issue in issues:
+        severity = issue.get("severity") if isinstance(issue, Mapping) else None
+        if not isinstance(severity, str) or severity in _BLOCKING_SEVERITIES:
+            return True
+    return False
 
 
 def resources_of(data: Any) -> list[dict[str, Any]]:
@@ -91,12 +105,10 @@ def resources_of(data: Any) -> list[dict[str, Any]]:
     if kind != "Bundle":
         return [dict(data)]
     entries = data.get("entry")
-    if entries is None:
-        return []
-    if not isinstance(entries, list):
-        raise Unavailable("the Bundle's entry is not an array")
+    if entries is not None and not isinstance(entries, list):
+        raise Unavailable("the Bundle's entries are not a list")
     found: list[dict[str, Any]] = []
-    for entry in entries:
+    for entry in entries or ():
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         if not isinstance(resource, Mapping):
             continue
@@ -116,11 +128,14 @@ class NextPages:
 
 
 def _has_next_link(data: Any) -> bool:
-    if not isinstance(data, Mapping) or data.get("resourceType") != "Bundle":
-        return False
-    links = data.get("link")
-    return isinstance(links, list) and any(
-        isinstance(link, Mapping) and link.get("relation") == "next" for link in links
+    return (
+        isinstance(data, Mapping)
+        and data.get("resourceType") == "Bundle"
+        and isinstance(data.get("link"), list)
+        and any(
+            isinstance(link, Mapping) and link.get("relation") == "next"
+            for link in data["link"]
+        )
     )
 
 
@@ -135,6 +150,19 @@ def resolve_prefetch(
     prefetch: Mapping[str, Any],
     templates: Mapping[str, str],
     fetch_missing: Fetcher | None = None,
+) -> ResolvedPrefetch:
+    """The resources of every key; an optional key that cannot be had is simply absent."""
+    resolved = _resolve(prefetch, templates, fetch_missing)
+    for key in sorted(OPTIONAL_KEYS & set(resolved.unavailable)):
+        log.info("optional prefetch key absent",
+                 extra={"prefetch_key": key, "reason": resolved.unavailable.pop(key)})
+    return resolved
+
+
+def _resolve(
+    prefetch: Mapping[str, Any],
+    templates: Mapping[str, str],
+    fetch_missing: Fetcher | None,
 ) -> ResolvedPrefetch:
     resolved = ResolvedPrefetch()
     missing: dict[str, str | NextPages] = {}

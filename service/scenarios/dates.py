@@ -106,17 +106,22 @@ def parse_datetime(text: str) -> tuple[datetime, str] | None:
         return None
     parts = match.groupdict()
     year, month, day = int(parts["year"]), int(parts["month"] or 1), int(parts["day"] or 1)
-    if parts["hour"] is None:
-        precision = "day" if parts["day"] else ("month" if parts["month"] else "year")
-        return datetime(year, month, day, tzinfo=UTC), precision
-    tz = _zone(parts["tz"])
-    fraction = parts["fraction"] or ""
-    microsecond = int((fraction[1:] + "000000")[:6]) if fraction else 0
-    second = min(int(parts["second"] or 0), 59)  # a leap second reads as :59
-    moment = datetime(
-        year, month, day, int(parts["hour"]), int(parts["minute"]), second, microsecond,
-        tzinfo=tz,
-    )
+    try:
+        if parts["hour"] is None:
+            precision = "day" if parts["day"] else ("month" if parts["month"] else "year")
+            return datetime(year, month, day, tzinfo=UTC), precision
+        tz = _zone(parts["tz"])
+        fraction = parts["fraction"] or ""
+        microsecond = int((fraction[1:] + "000000")[:6]) if fraction else 0
+        second = min(int(parts["second"] or 0), 59)  # a leap second reads as :59
+        moment = datetime(
+            year, month, day, int(parts["hour"]), int(parts["minute"]), second, microsecond,
+            tzinfo=tz,
+        )
+    except ValueError:
+        # An impossible date ("2026-02-30"): not a date, so it is never moved. Fixtures
+        # use such values on purpose (an unreadable date, docs/clinical-rules.md §2).
+        return None
     return moment, "full"
 
 

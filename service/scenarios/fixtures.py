@@ -46,8 +46,12 @@ class Fixture:
     absent_topics: frozenset[str]
     expected_status: int
     request: dict[str, Any]
-    # "ResourceType/id" of resources deliberately malformed (the service must skip them).
-    malformed: frozenset[str] = field(default_factory=frozenset)
+    # "ResourceType/id" of resources the service must leave out and count: a code, status
+    # or value the rules need cannot be read (docs/clinical-rules.md §2 "Reading a resource").
+    unreadable: frozenset[str] = field(default_factory=frozenset)
+    # "ResourceType/id" of resources that fail full R4B validation but are still read: a
+    # fault where the rules do not look (no subject), or an unreadable date (undated fact).
+    nonconformant: frozenset[str] = field(default_factory=frozenset)
     # Prefetch keys the scenario deliberately leaves unavailable (cards must say so).
     unavailable_keys: frozenset[str] = field(default_factory=frozenset)
     # topic -> groups of RxNorm ingredient codes: the card's suggestions use only codes of
@@ -60,6 +64,11 @@ class Fixture:
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
     # expectedTopics in the file's order, for people reading a report.
     listed_topics: tuple[str, ...] = ()
+
+    @property
+    def invalid(self) -> frozenset[str]:
+        """Every resource declared to fail full R4B validation (unreadable or nonconformant)."""
+        return self.unreadable | self.nonconformant
 
 
 class FixtureError(ValueError):
@@ -111,6 +120,15 @@ def load_fixture(path: Path) -> Fixture:
             raise FixtureError(f"{path.name}: {key} names a topic that is not expected")
     if not isinstance(data["request"], dict):
         raise FixtureError(f"{path.name}: request must be a JSON object")
+    if "malformed" in data:
+        raise FixtureError(
+            f"{path.name}: 'malformed' was replaced by 'unreadable' (left out and counted) "
+            "and 'nonconformant' (invalid R4B, still read): see fhir_fixtures/README.md"
+        )
+    unreadable = _references(data, "unreadable", path)
+    nonconformant = _references(data, "nonconformant", path)
+    if unreadable & nonconformant:
+        raise FixtureError(f"{path.name}: a resource is both unreadable and nonconformant")
     return Fixture(
         name=path.stem,
         path=path,
@@ -120,7 +138,8 @@ def load_fixture(path: Path) -> Fixture:
         absent_topics=absent,
         expected_status=int(data.get("expectedStatus", 200)),
         request=data["request"],
-        malformed=frozenset(data.get("malformed", ())),
+        unreadable=unreadable,
+        nonconformant=nonconformant,
         unavailable_keys=frozenset(data.get("unavailableKeys", ())),
         suggests={
             topic: tuple(frozenset(group) for group in groups)
@@ -133,6 +152,15 @@ def load_fixture(path: Path) -> Fixture:
         raw=data,
         listed_topics=tuple(topics),
     )
+
+
+def _references(data: dict[str, Any], key: str, path: Path) -> frozenset[str]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(
+        isinstance(ref, str) and ref.count("/") == 1 for ref in value
+    ):
+        raise FixtureError(f"{path.name}: {key} must be a list of 'ResourceType/id'")
+    return frozenset(value)
 
 
 def fixture_paths(directory: Path = FIXTURES_DIR) -> list[Path]:

@@ -8,11 +8,21 @@ longer holds that version and the change is refused (``StaleVersion``, HTTP 409)
 
 Version ids as cards state them: ``v<number>.sha256:<12 hex>`` for a stored version,
 ``sha256:<12 hex>`` for the thresholds file while no stored version is active.
+
+Stored values are never rewritten. A release that adds or removes a threshold reads them
+through the upgrade rule (``service.thresholds.model.upgrade_values``): a missing field
+takes the thresholds file's value, a field that is no longer a setting is dropped, both
+listed in the version's upgrade note. The hash in a stored version's id is that of the
+values in force (after the upgrade), so it always says which values made a card. A
+stored version that fails this release's validation even after the upgrade (a value
+outside a new clinical range) is not used: the thresholds file is, and ``InForce`` says
+why (docs/administration.md).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -22,7 +32,13 @@ from sqlalchemy.exc import IntegrityError
 
 from service.storage.models import thresholds_active, thresholds_versions
 from service.thresholds.fields import diff, thresholds_to_mapping
-from service.thresholds.model import Thresholds
+from service.thresholds.model import (
+    FieldRange,
+    Thresholds,
+    ThresholdsError,
+    Upgrade,
+    upgrade_values,
+)
 from service.thresholds.schema import thresholds_from_mapping
 
 ACTIVE_ROW = 1
@@ -65,10 +81,23 @@ class StoredVersion:
     def version_id(self) -> str:
         return stored_version_id(self.number, self.content_hash)
 
-    def thresholds(self) -> Thresholds:
-        """The validated value, stamped with this stored version's id."""
-        loaded = thresholds_from_mapping(self.values, origin=f"thresholds version {self.number}")
-        return _stamped(loaded, self.version_id)
+    def upgrade(self, file_thresholds: Thresholds) -> Upgrade:
+        """This version's values brought to this release's fields (never stored back)."""
+        return upgrade_values(self.values, thresholds_to_mapping(file_thresholds))
+
+    def thresholds(
+        self, file_thresholds: Thresholds, ranges: Mapping[str, FieldRange]
+    ) -> Thresholds:
+        """The upgraded, validated value, stamped ``v<number>.<hash of those values>``.
+
+        Raises ``ThresholdsError`` when the values fail this release's validation.
+        """
+        loaded = thresholds_from_mapping(
+            self.upgrade(file_thresholds).values,
+            ranges=ranges,
+            origin=f"thresholds version {self.number}",
+        )
+        return _stamped(loaded, stored_version_id(self.number, loaded.version))
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -87,6 +116,46 @@ class StoredVersion:
 
 def _stamped(thresholds: Thresholds, version: str) -> Thresholds:
     return replace(thresholds, version=version)
+
+
+@dataclass(frozen=True)
+class InForce:
+    """What the service uses now, and why."""
+
+    thresholds: Thresholds  # what the hooks use
+    stored: StoredVersion | None  # the active stored version; None: none was ever applied
+    upgrade: Upgrade | None = None  # how the stored values met this release's fields
+    # The active stored version fails this release's validation (the file is used): why.
+    unusable: str | None = None
+
+    @property
+    def source(self) -> str:
+        return "database" if self.stored is not None and self.unusable is None else "file"
+
+
+def in_force(
+    connection: Connection, file_thresholds: Thresholds, ranges: Mapping[str, FieldRange]
+) -> InForce:
+    """The active stored version upgraded and validated, else the thresholds file."""
+    number = active_number(connection)
+    if number is None:
+        return InForce(file_thresholds, None)
+    stored = load_version(connection, number)
+    if stored is None:
+        raise LookupError(f"active thresholds version {number} is missing")
+    return resolve(stored, file_thresholds, ranges)
+
+
+def resolve(
+    stored: StoredVersion, file_thresholds: Thresholds, ranges: Mapping[str, FieldRange]
+) -> InForce:
+    """``stored`` as the version in force (its upgrade, or why it cannot be used)."""
+    upgrade = stored.upgrade(file_thresholds)
+    try:
+        thresholds = stored.thresholds(file_thresholds, ranges)
+    except ThresholdsError as exc:
+        return InForce(file_thresholds, stored, upgrade, unusable=str(exc))
+    return InForce(thresholds, stored, upgrade)
 
 
 def _from_row(row: Any) -> StoredVersion:
@@ -139,6 +208,7 @@ def record_change(
     proposal: Thresholds,
     base_version: str,
     file_thresholds: Thresholds,
+    ranges: Mapping[str, FieldRange],
     author: str,
     reason: str,
     now: datetime,
@@ -150,18 +220,15 @@ def record_change(
     content_hash = _content_hash(proposal.version)  # a stored version's id carries "vN."
     try:
         with engine.begin() as connection:
-            number = active_number(connection)
-            if number is None:
-                active_id, active_values = file_thresholds.version, thresholds_to_mapping(
-                    file_thresholds
-                )
-            else:
-                current = load_version(connection, number)
-                assert current is not None  # the foreign key guarantees it
-                active_id, active_values = current.version_id, current.values
+            # The values in force (a stored version upgraded to this release's fields, or
+            # the file when it cannot be used) are what the proposal edits and diffs.
+            current = in_force(connection, file_thresholds, ranges)
+            number = current.stored.number if current.stored is not None else None
+            active_id = current.thresholds.version
+            active_values = thresholds_to_mapping(current.thresholds)
             if base_version != active_id:
                 raise StaleVersion(base_version, active_id)
-            if content_hash == _content_hash(active_id):
+            if content_hash == _content_hash(active_id) and current.unusable is None:
                 raise NoChange("The proposal holds exactly the active values; nothing to apply.")
             parent = number
             if number is None:

@@ -7,7 +7,6 @@ through here. The database's active version wins over the file unless
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +17,15 @@ from sqlalchemy import Engine
 from service.storage.thresholds_store import (
     MAX_VERSION_NUMBER as MAX_VERSION_NUMBER,
 )
+from service.storage.thresholds_store import (
+    InForce,
+    StoredVersion,
+    history,
+    in_force,
+    load_version,
+    record_change,
+    resolve,
+)
 
 # NoChange and StaleVersion are refusals of this module's API too (the web maps them to 409).
 from service.storage.thresholds_store import (
@@ -26,19 +34,13 @@ from service.storage.thresholds_store import (
 from service.storage.thresholds_store import (
     StaleVersion as StaleVersion,
 )
-from service.storage.thresholds_store import (
-    StoredVersion,
-    active_version,
-    history,
-    load_version,
-    record_change,
-)
 from service.thresholds.fields import (
     FieldInfo,
     diff,
     leaves,
     thresholds_to_mapping,
     validation_errors,
+    warnings,
 )
 from service.thresholds.model import Thresholds, ThresholdsError
 from service.thresholds.schema import thresholds_from_mapping
@@ -55,35 +57,33 @@ class FileMode(RuntimeError):
     """MCAS_THRESHOLDS_SOURCE=file: the file is the only source; no changes here."""
 
 
-@dataclass(frozen=True)
-class Active:
-    thresholds: Thresholds
-    stored: StoredVersion | None  # None: the file is in force
-
-    @property
-    def source(self) -> str:
-        return "file" if self.stored is None else "database"
+# What is in force: ``thresholds``, ``stored`` (None: the file), ``upgrade`` and
+# ``unusable`` (service/storage/thresholds_store.py).
+Active = InForce
 
 
 def read_active(provider: ActiveThresholds, engine: Engine | None) -> Active:
     """The active version read from the database now (not the hook path's cached copy)."""
     if not provider.uses_database or engine is None:
         return Active(provider.file_thresholds, None)
-    stored = active_version(engine)
-    if stored is None:
-        return Active(provider.file_thresholds, None)
-    return Active(stored.thresholds(), stored)
+    with engine.connect() as connection:
+        return in_force(connection, provider.file_thresholds, provider.ranges)
 
 
-def checked(values: Any) -> Thresholds:
+def checked(provider: ActiveThresholds, values: Any) -> Thresholds:
     """The proposal as thresholds, or ProposalInvalid naming each field and rule."""
-    errors = validation_errors(values)
+    errors = validation_errors(values, provider.ranges)
     if errors:
         raise ProposalInvalid(errors)
     try:
-        return thresholds_from_mapping(values, origin="proposal")
+        return thresholds_from_mapping(values, ranges=provider.ranges, origin="proposal")
     except ThresholdsError as exc:  # the schema passed, so this should not happen
         raise ProposalInvalid([{"field": "values", "message": str(exc)}]) from None
+
+
+def warnings_of(provider: ActiveThresholds, values: Any) -> list[dict[str, str]]:
+    """The unusual values of a valid proposal, ``{field, message}`` each (6.14)."""
+    return warnings(values, provider.ranges, provider.file_thresholds)
 
 
 def changes_from(active: Active, values: Any) -> list[dict[str, Any]]:
@@ -101,21 +101,24 @@ def describe(active: Active, fields: list[FieldInfo], provider: ActiveThresholds
         "file_version": provider.file_thresholds.version,
         "refresh_seconds": provider.refresh_seconds,
         "values": values,
-        "fields": [
-            {
-                "field": info.path,
-                "label": info.label,
-                "unit": info.unit,
-                "meaning": info.meaning,
-                "kind": info.kind,
-                "value": flat.get(info.path),
-            }
-            for info in fields
-        ],
+        "fields": [{**info.describe(), "value": flat.get(info.path)} for info in fields],
+        # Unusual values in force (e.g. a file set outside the warn bounds).
+        "warnings": warnings_of(provider, values),
     }
     if active.stored is not None:
-        body["stored"] = active.stored.summary()
+        summary = _summary(active.stored, provider)
+        if active.unusable is None:
+            body["stored"] = summary
+        else:
+            # The active stored version fails this release's validation: the file is used.
+            body["stored_unusable"] = {**summary, "problem": active.unusable}
     return body
+
+
+def _summary(version: StoredVersion, provider: ActiveThresholds) -> dict[str, Any]:
+    """A stored version as the API shows it, with its upgrade note (null: none needed)."""
+    upgrade = version.upgrade(provider.file_thresholds)
+    return {**version.summary(), "upgrade": upgrade.as_dict() if upgrade.changed else None}
 
 
 def apply(
@@ -132,9 +135,10 @@ def apply(
         raise FileMode()
     made = record_change(
         engine,
-        proposal=checked(values),
+        proposal=checked(provider, values),
         base_version=base_version,
         file_thresholds=provider.file_thresholds,
+        ranges=provider.ranges,
         author=author,
         reason=reason,
         now=now,
@@ -160,11 +164,20 @@ def rollback(
         target = load_version(connection, to_version)
     if target is None:
         raise LookupError(f"There is no thresholds version {to_version}.")
+    # An older version is upgraded to this release's fields like the active one; one
+    # that fails this release's validation cannot be rolled back to.
+    wanted = resolve(target, provider.file_thresholds, provider.ranges)
+    if wanted.unusable is not None:
+        raise ProposalInvalid(
+            [{"field": "to_version", "message": f"{wanted.unusable}. "
+              "It is not valid for this release and cannot be rolled back to."}]
+        )
     made = record_change(
         engine,
-        proposal=target.thresholds(),
+        proposal=wanted.thresholds,
         base_version=base_version,
         file_thresholds=provider.file_thresholds,
+        ranges=provider.ranges,
         author=author,
         reason=reason,
         now=now,
@@ -181,17 +194,36 @@ def history_of(provider: ActiveThresholds, engine: Engine | None) -> dict[str, A
     versions, active_number = history(engine)
     return {
         "active": active_number,
-        "versions": [{**v.summary(), "active": v.number == active_number} for v in versions],
+        "versions": [
+            {**_summary(v, provider), "active": v.number == active_number} for v in versions
+        ],
     }
 
 
-def version_detail(engine: Engine | None, number: int) -> dict[str, Any] | None:
-    """Stored version ``number`` with its values, or None (none stored, or file mode)."""
+def version_detail(
+    provider: ActiveThresholds, engine: Engine | None, number: int
+) -> dict[str, Any] | None:
+    """Stored version ``number`` with its values, or None (none stored, or file mode).
+
+    ``values`` are the values as stored; ``values_in_force`` the same upgraded to this
+    release's fields (what a rollback to it would apply), or null when it is not valid
+    for this release (``problem`` says why).
+    """
     if engine is None or not 1 <= number <= MAX_VERSION_NUMBER:
         return None
     with engine.connect() as connection:
         found = load_version(connection, number)
-    return None if found is None else {**found.summary(), "values": found.values}
+    if found is None:
+        return None
+    resolved = resolve(found, provider.file_thresholds, provider.ranges)
+    return {
+        **_summary(found, provider),
+        "values": found.values,
+        "values_in_force": (
+            None if resolved.unusable else thresholds_to_mapping(resolved.thresholds)
+        ),
+        "problem": resolved.unusable,
+    }
 
 
 def export_yaml(active: Active) -> str:
@@ -200,10 +232,15 @@ def export_yaml(active: Active) -> str:
         "# mcas-cds thresholds exported from the administrator's active version.",
         f"# version: {active.thresholds.version}",
     ]
-    if active.stored is not None:
+    if active.stored is not None and active.unusable is None:
         created = active.stored.created_at.isoformat().replace("+00:00", "Z")
         header.append(f"# applied {created} by {_one_line(active.stored.author)}")
         header.append(f"# reason: {_one_line(active.stored.reason)}")
+    elif active.stored is not None:
+        header.append(
+            f"# source: the thresholds file (stored version {active.stored.number} is not "
+            "valid for this release)"
+        )
     else:
         header.append("# source: the thresholds file (no stored version is active)")
     header.append("# Meaning and unit of each field: cards/thresholds_meta.yaml.")

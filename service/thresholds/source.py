@@ -8,6 +8,12 @@ that interval. When the database cannot be read, the last good version stays in 
 
 ``MCAS_THRESHOLDS_SOURCE=file`` (GitOps) ignores the database entirely: the file is the
 only source and the administrator API refuses changes.
+
+A stored version from an earlier release is read through the upgrade rule
+(service/storage/thresholds_store.py); what the upgrade filled in or dropped is logged
+once per version and process, by field name only. A stored version this release cannot
+use (a value outside a new clinical range) is logged once as an error and the file's
+thresholds are served until an administrator applies a valid version.
 """
 
 from __future__ import annotations
@@ -15,12 +21,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from service.settings import Setting
-from service.thresholds.model import Thresholds
+from service.thresholds.model import FieldRange, Thresholds
+
+if TYPE_CHECKING:
+    from service.storage.thresholds_store import InForce
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +79,16 @@ class ActiveThresholds:
         self,
         file_thresholds: Thresholds,
         *,
+        ranges: Mapping[str, FieldRange],
         source: str,
         refresh_seconds: float,
         engine: Callable[[], Engine] | None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.file_thresholds = file_thresholds
+        # The clinical ranges (cards/thresholds_meta.yaml) every stored version and
+        # proposal is validated against.
+        self.ranges = ranges
         self.source = source
         self.refresh_seconds = refresh_seconds
         self._engine = engine
@@ -83,6 +97,7 @@ class ActiveThresholds:
         self._current_number: int | None = None
         self._next_check = 0.0  # stale from the start: the first hook reads the pointer
         self._failing = False
+        self._reported: set[tuple[int, str]] = set()  # (version, note) logged already
         self._lock = threading.Lock()
 
     @property
@@ -111,7 +126,7 @@ class ActiveThresholds:
         return self()
 
     def _refresh(self) -> None:
-        from service.storage.thresholds_store import active_number, load_version
+        from service.storage.thresholds_store import active_number, load_version, resolve
 
         try:
             assert self._engine is not None  # uses_database checked it
@@ -126,7 +141,9 @@ class ActiveThresholds:
                     stored = load_version(connection, number)
                     if stored is None:
                         raise LookupError(f"active thresholds version {number} is missing")
-                    fresh, fresh_number = stored.thresholds(), number
+                    current = resolve(stored, self.file_thresholds, self.ranges)
+                    self._report(number, current)
+                    fresh, fresh_number = current.thresholds, number
         except Exception as exc:  # any failure: keep serving the last good version
             from service.ops import metrics
 
@@ -143,6 +160,23 @@ class ActiveThresholds:
         if fresh.version != self._current.version:
             log.info("thresholds version now %s", fresh.version)
         self._current, self._current_number = fresh, fresh_number
+
+    def _report(self, number: int, current: InForce) -> None:
+        """Log, once per version, its upgrade note or why it cannot be used (no values)."""
+        if current.unusable is not None:
+            if (number, "unusable") not in self._reported:
+                self._reported.add((number, "unusable"))
+                log.error(
+                    "active thresholds version %d is not valid for this release; serving "
+                    "the thresholds file until an administrator applies a valid version: %s",
+                    number,
+                    current.unusable,
+                )
+            return
+        note = current.upgrade.note() if current.upgrade is not None else None
+        if note and (number, "upgrade") not in self._reported:
+            self._reported.add((number, "upgrade"))
+            log.warning("thresholds version %d: %s", number, note)
 
     def _recovered(self) -> None:
         if self._failing:

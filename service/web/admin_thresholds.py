@@ -112,14 +112,16 @@ def active() -> ResponseReturnValue:
 def validate_proposal() -> ResponseReturnValue:
     values = _body(_ProposalSchema())["values"]
     try:
-        proposed = admin.checked(values)
+        proposed = admin.checked(_provider(), values)
     except admin.ProposalInvalid as exc:
-        return jsonify({"valid": False, "errors": exc.errors})
+        return jsonify({"valid": False, "errors": exc.errors, "warnings": []})
     current = admin.read_active(_provider(), _engine())
     return jsonify(
         {
             "valid": True,
             "errors": [],
+            # Accepted but unusual values (below warn_below, above warn_above, or 0).
+            "warnings": admin.warnings_of(_provider(), values),
             "content_hash": proposed.version,
             "changes": admin.changes_from(current, values),
         }
@@ -130,7 +132,7 @@ def validate_proposal() -> ResponseReturnValue:
 def preview_proposal() -> ResponseReturnValue:
     values = _body(_ProposalSchema())["values"]
     try:
-        proposed = admin.checked(values)
+        proposed = admin.checked(_provider(), values)
     except admin.ProposalInvalid as exc:
         return _invalid(exc.errors)
     current = admin.read_active(_provider(), _engine())
@@ -144,11 +146,12 @@ def preview_proposal() -> ResponseReturnValue:
         now=now,
     )
     result["problems"] = problems
+    result["warnings"] = admin.warnings_of(_provider(), values)
     return jsonify(result)
 
 
 def _change_response(made: Any) -> ResponseReturnValue:
-    return jsonify(made.summary()), 201
+    return jsonify({**made.summary(), "warnings": admin.warnings_of(_provider(), made.values)}), 201
 
 
 def _refusal(exc: Exception) -> Response:
@@ -203,6 +206,8 @@ def rollback() -> ResponseReturnValue:
         )
     except LookupError as exc:
         return outcome_response(404, str(exc))
+    except admin.ProposalInvalid as exc:
+        return _invalid(exc.errors)
     except (admin.StaleVersion, admin.FileMode, admin.NoChange) as exc:
         return _refusal(exc)
     log.info("thresholds rolled back to version %d as %s", data["to_version"], made.version_id)
@@ -216,7 +221,7 @@ def history() -> ResponseReturnValue:
 
 @bp.get("/versions/<int:number>")
 def version(number: int) -> ResponseReturnValue:
-    found = admin.version_detail(_engine(), number)
+    found = admin.version_detail(_provider(), _engine(), number)
     if found is None:
         raise NotFound(f"There is no thresholds version {number}.")
     return jsonify(found)

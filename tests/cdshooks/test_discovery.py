@@ -30,5 +30,12 @@ def test_prefetch_templates_are_exactly_the_published_ones(client: FlaskClient) 
         "conditions": "Condition?patient={{context.patientId}}",
         "observations": "Observation?patient={{context.patientId}}&code=" + codes,
         "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
-        "medicationRequests": "MedicationRequest?patient={{context.patientId}}&status=active",
+        # every status that puts a therapy on record (docs/clinical-rules.md §6.19)
+        "medicationRequests": "MedicationRequest?patient={{context.patientId}}"
+        "&status=active,on-hold,stopped,completed",
+        # optional: they date a therapy's course (docs/clinical-rules.md §2, §6.9)
+        "medicationAdministrations": "MedicationAdministration?patient={{context.patientId}}"
+        "&status=completed",
+        "medicationDispenses": "MedicationDispense?patient={{context.patientId}}"
+        "&status=completed",
     }

@@ -51,7 +51,7 @@ def fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     Open (no token) and validating, unlike tests/fhir's server: that is what the
     CDS Hooks Sandbox needs and what `fixtures load` must cope with (a strict server
-    refuses malformed resources).
+    refuses resources that fail R4B validation).
     """
     server = SekmetServer(tmp_path_factory.mktemp("sekmet"), secured=False)
     server.start()

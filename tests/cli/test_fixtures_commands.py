@@ -113,29 +113,69 @@ def test_validate_reports_a_resource_that_fails_r4b(run_cli: Run, fixtures_dir: 
     assert "0 of 1 fixtures valid" in out
 
 
-def test_validate_accepts_resources_listed_as_malformed_only(
+def test_validate_accepts_invalid_resources_only_where_declared(
     run_cli: Run, fixtures_dir: Path
 ) -> None:
     path = add_sandbox_fixture(fixtures_dir)
-    edit(path, lambda d: d.update(malformed=["Condition/bad-onset"]))
+    edit(path, lambda d: d.update(unreadable=["Condition/bad-status"]))
     code, out = _validate(run_cli, path)
-    assert code == 1 and "malformed: Condition/bad-onset not in the prefetch" in out
+    assert code == 1 and "unreadable: Condition/bad-status not in the prefetch" in out
 
     def add_bad(data: dict[str, Any]) -> None:
-        data["request"]["prefetch"]["conditions"]["entry"].append(
-            {"resource": {"resourceType": "Condition", "id": "bad-onset", "subject": 42}}
+        patient_id = data["request"]["context"]["patientId"]
+        entries = data["request"]["prefetch"]["conditions"]["entry"]
+        # A status the rules need that cannot be read: left out and counted.
+        entries.append(
+            {"resource": {"resourceType": "Condition", "id": "bad-status",
+                          "subject": {"reference": f"Patient/{patient_id}"},
+                          "clinicalStatus": ["active"]}}
         )
+        # No subject: invalid R4B, still read as the context patient's.
+        entries.append({"resource": {"resourceType": "Condition", "id": "no-subject"}})
+        data["nonconformant"] = ["Condition/no-subject"]
 
     edit(path, add_bad)
     code, out = _validate(run_cli, path)
     assert code == 0, out
-    assert "1 malformed on purpose" in out
+    assert "invalid R4B on purpose: 1 unreadable, 1 nonconformant" in out
 
     first = json.loads(path.read_text())["request"]["prefetch"]["conditions"]["entry"][0]
     reference = f"Condition/{first['resource']['id']}"
-    edit(path, lambda d: d["malformed"].append(reference))
+    edit(path, lambda d: d["nonconformant"].append(reference))
     code, out = _validate(run_cli, path)
-    assert code == 1 and f"{reference} is listed as malformed yet validates" in out
+    assert code == 1 and f"{reference} is listed as nonconformant yet validates" in out
+
+    edit(path, lambda d: d["unreadable"].append("Condition/no-subject"))
+    code, out = _validate(run_cli, path)
+    assert code == 1 and "both unreadable and nonconformant: Condition/no-subject" in out
+
+
+def test_validate_refuses_the_replaced_malformed_member(
+    run_cli: Run, fixtures_dir: Path
+) -> None:
+    path = add_sandbox_fixture(fixtures_dir)
+    edit(path, lambda d: d.update(malformed=[]))
+    code, out = _validate(run_cli, path)
+    assert code == 1
+    assert "'malformed' was replaced" in out and "'unreadable'" in out
+
+
+def test_validate_checks_the_patient_of_a_nonconformant_resource(
+    run_cli: Run, fixtures_dir: Path
+) -> None:
+    path = add_sandbox_fixture(fixtures_dir)
+
+    def add(data: dict[str, Any]) -> None:
+        data["request"]["prefetch"]["conditions"]["entry"].append(
+            {"resource": {"resourceType": "Condition", "id": "other",
+                          "subject": {"reference": "Patient/someone-else"},
+                          "onsetDateTime": "last Tuesday"}}
+        )
+        data["nonconformant"] = ["Condition/other"]
+
+    edit(path, add)
+    code, out = _validate(run_cli, path)
+    assert code == 1 and "refers to Patient/someone-else" in out
 
 
 def test_validate_reports_fixture_field_and_envelope_problems(
@@ -228,7 +268,7 @@ def test_load_puts_fixture_patients_into_the_fhir_server(
     assert again["total"] == 4
 
 
-def test_load_leaves_malformed_resources_out(
+def test_load_leaves_invalid_resources_out(
     run_cli: Run, fixtures_dir: Path, fhir_server: str
 ) -> None:
     path = fixtures_dir / "out-of-scope.json"
@@ -236,6 +276,20 @@ def test_load_leaves_malformed_resources_out(
     def add(data: dict[str, Any]) -> None:
         entries = data["request"]["prefetch"]["conditions"]["entry"]
         entries.append({"resource": {"resourceType": "Condition", "id": "bad", "subject": 1}})
+        # Its only fault is the missing subject: it is the patient's, and is loaded.
+        entries.append(
+            {
+                "resource": {
+                    "resourceType": "Condition",
+                    "id": "no-subject",
+                    "code": {
+                        "coding": [
+                            {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "J45.909"}
+                        ]
+                    },
+                }
+            }
+        )
         entries.append(
             {
                 "resource": {
@@ -250,7 +304,8 @@ def test_load_leaves_malformed_resources_out(
                 }
             }
         )
-        data["malformed"] = ["Condition/bad"]
+        data["unreadable"] = ["Condition/bad"]
+        data["nonconformant"] = ["Condition/no-subject"]
 
     edit(path, add)
     code, out, _ = run_cli(
@@ -263,9 +318,11 @@ def test_load_leaves_malformed_resources_out(
         str(fixtures_dir),
     )
     assert code == 0, out
-    assert "2 resources, 1 malformed left out" in out
+    assert "3 resources, 1 invalid left out" in out
     found = requests.get(f"{fhir_server}/Condition?patient=oos-1", timeout=5).json()
-    assert [e["resource"]["id"] for e in found["entry"]] == ["oos-1-oos-asthma"]
+    assert sorted(e["resource"]["id"] for e in found["entry"]) == [
+        "oos-1-no-subject", "oos-1-oos-asthma"
+    ]
 
 
 def test_load_keeps_fixtures_apart_that_reuse_resource_ids(

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
 
 from tests.support.fhir_builders import REPO
 
@@ -33,3 +39,47 @@ def test_the_administrator_page_ships_its_template_and_assets() -> None:
     for pattern in patterns:
         assert list((REPO / "service" / "web").glob(pattern)), pattern
     assert {"templates/*.html", "static/*.js", "static/*.css"} <= set(patterns)
+
+
+@pytest.mark.integration
+def test_the_built_wheel_carries_templates_cards_fixtures_schemas_and_migrations(
+    tmp_path: Path,
+) -> None:
+    # Build the wheel as an installer would, then look inside: the package moves of the
+    # architecture must not leave data files behind.
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(REPO),
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "-q",
+            "-w",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    (wheel,) = tmp_path.glob("mcas_cds-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for expected in (
+        "service/web/templates/admin.html",
+        "service/web/static/admin.js",
+        "service/cards/cards.yaml",
+        "service/cards/thresholds.yaml",
+        "service/fhir_fixtures/README.md",
+        "service/cdshooks/schemas/cds-hooks-2.0-response.schema.json",
+        "service/storage/migrations/script.py.mako",
+        "service/storage/migrations/versions/0001_issued_cards_and_feedback.py",
+        "service/scenarios/__main__.py",
+        "service/ops/probe.py",
+    ):
+        assert expected in names, expected
+    assert any(n.startswith("service/fhir_fixtures/") and n.endswith(".json") for n in names)

@@ -37,7 +37,7 @@ from tests.support.production_server import (
 HOOK_ROUTE = "/cds-services/<service_id>"
 HOOK_PATH = "/cds-services/mcas-therapy-tier"
 # A scenario whose answer has cards of two topics, so counting per topic is seen.
-FIXTURE = FIXTURES_DIR / "tier-3--fires--oral-cromolyn-respiratory-events.json"
+FIXTURE = FIXTURES_DIR / "tier-2--fires--steroid-does-not-raise-tier.json"
 
 
 def test_the_image_runs_the_documented_command() -> None:

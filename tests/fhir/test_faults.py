@@ -17,11 +17,12 @@ import pytest
 
 from service.fhir import client as fhir_client
 from service.fhir import fetcher_for
-from service.pipeline.prefetch import resolve_prefetch
+from service.pipeline.prefetch import OPTIONAL_KEYS, resolve_prefetch
 from tests.support.fhir_fallback import hook_body, make_app
 from tests.support.fhir_resolve import TOKEN, bundle, fallback_templates, resolve
 from tests.support.loopback import LoopbackServer, Reply, Seen
 
+KEYS = 7  # prefetch keys: five required, two optional (docs/clinical-rules.md §2)
 HOOK = "/cds-services/mcas-therapy-tier"
 
 _CONDITION = {
@@ -39,7 +40,11 @@ def test_queries_have_the_sandbox_shape_and_carry_the_token() -> None:
     paths = sorted(s.path for s in server.seen)
     assert "/fhir/Patient/p-1" in paths
     assert "/fhir/Condition?patient=p-1" in paths
-    assert "/fhir/MedicationRequest?patient=p-1&status=active" in paths
+    assert "/fhir/MedicationRequest?patient=p-1&status=active%2Con-hold%2Cstopped%2Ccompleted" \
+        in paths
+    # The optional keys of the course rule (docs/clinical-rules.md §2) are fetched too.
+    assert "/fhir/MedicationAdministration?patient=p-1&status=completed" in paths
+    assert "/fhir/MedicationDispense?patient=p-1&status=completed" in paths
     observation = next(p for p in paths if p.startswith("/fhir/Observation?"))
     # Form-encoded like the Sandbox's: '|' as %7C, ',' as %2C, ':' and '/' encoded,
     # parameters sorted (code before patient).
@@ -66,7 +71,7 @@ def test_the_missing_keys_are_fetched_concurrently() -> None:
     # Each answer waits until all five requests are in flight at once: fetched one after
     # another, the first would wait in vain and every key would fail. No wall-clock bound
     # is asserted; the barrier proves the overlap.
-    in_flight = threading.Barrier(5, timeout=20)
+    in_flight = threading.Barrier(KEYS, timeout=20)
 
     def together(_: Seen) -> Reply:
         try:
@@ -79,7 +84,7 @@ def test_the_missing_keys_are_fetched_concurrently() -> None:
         resolved = resolve(server.base_url, FHIR_DEADLINE=30)
 
     assert resolved.unavailable == {}
-    assert len(server.seen) == 5
+    assert len(server.seen) == KEYS
 
 
 def test_a_server_slower_than_the_deadline_makes_the_keys_unavailable() -> None:
@@ -107,7 +112,8 @@ def test_one_retry_after_a_gateway_error(status: int) -> None:
         return Reply(status=status) if calls[seen.path] == 1 else Reply(body=bundle(_CONDITION))
 
     with LoopbackServer(flaky) as server:
-        resolved = resolve(server.base_url)
+        # a generous deadline: seven keys, each tried twice, on a loaded test machine
+        resolved = resolve(server.base_url, FHIR_DEADLINE=10)
 
     assert resolved.unavailable == {}
     assert [r["id"] for r in resolved.resources["conditions"]] == ["c1"]
@@ -119,7 +125,7 @@ def test_only_one_retry() -> None:
         resolved = resolve(server.base_url)
 
     assert resolved.unavailable["conditions"] == "the FHIR server answered HTTP 503"
-    assert len(server.seen) == 10  # five keys, two tries each
+    assert len(server.seen) == 2 * KEYS  # every key, two tries each
 
 
 def test_no_retry_after_a_server_error_that_is_not_transient() -> None:
@@ -127,7 +133,7 @@ def test_no_retry_after_a_server_error_that_is_not_transient() -> None:
         resolved = resolve(server.base_url)
 
     assert resolved.unavailable["conditions"] == "the FHIR server answered HTTP 500"
-    assert len(server.seen) == 5
+    assert len(server.seen) == KEYS
 
 
 def test_one_retry_after_a_dropped_connection() -> None:
@@ -138,7 +144,7 @@ def test_one_retry_after_a_dropped_connection() -> None:
         return Reply(drop=True) if calls[seen.path] == 1 else Reply(body=bundle(_CONDITION))
 
     with LoopbackServer(dropping) as server:
-        resolved = resolve(server.base_url)
+        resolved = resolve(server.base_url, FHIR_DEADLINE=10)
 
     assert resolved.unavailable == {}
     assert set(calls.values()) == {2}
@@ -158,7 +164,8 @@ def test_nothing_is_allowed_by_default() -> None:
         resolved = resolve(server.base_url, allowed=[])
 
     assert server.seen == []
-    assert set(resolved.unavailable) == set(fallback_templates())
+    # the optional keys are simply absent (docs/clinical-rules.md §6.9), the others unavailable
+    assert set(resolved.unavailable) == set(fallback_templates()) - OPTIONAL_KEYS
 
 
 def test_a_redirect_off_the_allowed_host_is_not_followed() -> None:
@@ -381,7 +388,8 @@ def test_null_and_present_keys_are_never_queried() -> None:
         )
 
     queried = sorted(urlsplit(s.path).path.split("/")[2] for s in server.seen)
-    assert queried == ["MedicationRequest", "MedicationStatement"]
+    assert queried == ["MedicationAdministration", "MedicationDispense", "MedicationRequest",
+                       "MedicationStatement"]
     assert resolved.resources["observations"] == []
 
 
@@ -402,7 +410,7 @@ def test_the_deadline_stops_the_work() -> None:
         answered = time.monotonic()
         assert response.status_code == 412  # conditions unavailable: the deadline passed
         assert answered - started < 1.8
-        assert server.answering == 5  # every key was being fetched when time ran out
+        assert server.answering == KEYS  # every key was being fetched when time ran out
 
         while time.monotonic() - answered < 1.0 and (_fetch_threads(earlier) or server.answering):
             time.sleep(0.05)

@@ -53,6 +53,17 @@ def _prefetch_resources(prefetch: dict[str, Any]) -> list[dict[str, Any]]:
     return [r for r in found if r.get("resourceType") != "OperationOutcome"]
 
 
+def _with_subject(resources: list[dict[str, Any]], patient_id: str) -> list[dict[str, Any]]:
+    """A search by patient finds only resources that name it; the prefetch's resources
+    without ``subject`` are the context patient's (docs/clinical-rules.md §6.8), so they
+    get it here."""
+    return [
+        r if "subject" in r or r.get("resourceType") in ("Patient", "Medication")
+        else {**r, "subject": {"reference": f"Patient/{patient_id}"}}
+        for r in resources
+    ]
+
+
 def _answer(response: Any) -> tuple[int, list[str]]:
     body = response.get_json()
     if response.status_code == 200:
@@ -81,8 +92,11 @@ def test_same_cards_from_the_prefetch_or_from_the_fhir_server(
     assert expected[0] == fixture.expected_status
 
     # From the FHIR server alone, holding the same resources.
-    refused = fhir_server.load(_prefetch_resources(prefetch), tolerate=fixture.malformed)
-    assert refused <= fixture.malformed
+    patient_id = request["context"]["patientId"]
+    refused = fhir_server.load(
+        _with_subject(_prefetch_resources(prefetch), patient_id), tolerate=fixture.invalid
+    )
+    assert refused <= fixture.invalid
     unavailable = set(resolve_prefetch(prefetch, templates, None).unavailable)
     readable = {_resource_type(t) for key, t in templates.items() if key not in unavailable}
     from_server = copy.deepcopy(request)

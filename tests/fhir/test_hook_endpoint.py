@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from tests.support.fhir_fallback import hook_body, make_app, sandbox_body
 from tests.support.loopback import LoopbackServer, Reply
@@ -113,10 +114,28 @@ def test_a_full_prefetch_never_touches_the_fhir_server() -> None:
     with LoopbackServer() as server:
         body = sandbox_body()
         body["fhirServer"] = server.base_url
+        for key in ("medicationAdministrations", "medicationDispenses"):
+            body["prefetch"][key] = {"resourceType": "Bundle", "type": "searchset", "entry": []}
         response = post([server.base_url], body)
 
     assert response.status_code == 200
     assert server.seen == []
+
+
+def test_the_optional_keys_are_fetched_and_their_failure_changes_nothing() -> None:
+    """docs/clinical-rules.md §2, §6.9: the course keys are fetched like the others; when
+    the server fails them they are simply absent: no 412, no card held back."""
+    with LoopbackServer(lambda _: Reply(status=500)) as server:
+        body = sandbox_body()  # recorded before rules v2: no optional keys
+        body["fhirServer"] = server.base_url
+        response = post([server.base_url], body)
+
+    fetched = sorted(urlsplit(s.path).path.rsplit("/", 1)[-1] for s in server.seen)
+    assert fetched == ["MedicationAdministration", "MedicationDispense"]
+    assert response.status_code == 200
+    assert sorted(topics(response)) == ["albuterol", "tier-2"]
+    for card in response.get_json()["cards"]:
+        assert "could not be retrieved" not in card["detail"]
 
 
 def test_the_412_body_is_json_an_ehr_can_read() -> None:
@@ -140,8 +159,9 @@ def test_observations_the_server_refuses_suppress_absence_cards_and_are_named(
     assert response.status_code == 200
     assert topics(response) == ["tier-2", "albuterol"]  # nothing here fires on absence
     for card in response.get_json()["cards"]:
-        assert "Not available: observations" in card["detail"]
-        assert "HTTP 403" in card["detail"]
+        # in clinical words (docs/clinical-rules.md §6.9); the technical reason is logged
+        assert "Laboratory results could not be retrieved" in card["detail"]
+        assert "HTTP 403" not in card["detail"]
 
 
 def test_one_medication_key_refused_hides_the_ladder_and_rescue_cards(

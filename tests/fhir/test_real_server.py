@@ -22,6 +22,8 @@ from tests.support.fhir_fallback import (
 from tests.support.sekmet_server import TOKEN, SekmetServer
 
 ALL_KEYS = {"patient", "conditions", "observations", "medicationStatements", "medicationRequests"}
+# The optional keys of the course rule (docs/clinical-rules.md §2): this server holds none.
+OPTIONAL = {"medicationAdministrations", "medicationDispenses"}
 
 
 def _templates() -> dict[str, str]:
@@ -49,12 +51,15 @@ def test_all_keys_missing_are_fetched_with_the_prefetch_queries(fhir_server: Sek
     resolved = resolve(fhir_server, {})
 
     assert resolved.unavailable == {}
-    assert set(resolved.resources) == ALL_KEYS
-    # Exactly what the Sandbox prefetched: its queries leave out hemoglobin (718-7 is no
-    # mediator code) and the completed prednisone (status=active).
+    assert set(resolved.resources) == ALL_KEYS | OPTIONAL
+    assert all(resolved.resources[key] == [] for key in OPTIONAL)
+    # What the Sandbox prefetched, and (rules v2) the completed prednisone too: a completed
+    # order is "on record" (docs/clinical-rules.md §6.19). Hemoglobin (718-7 is no mediator
+    # code) stays out.
     sandbox = sandbox_body()["prefetch"]
-    for key in ALL_KEYS - {"patient"}:
+    for key in ALL_KEYS - {"patient", "medicationRequests"}:
         assert ids(resolved, key) == {e["resource"]["id"] for e in sandbox[key]["entry"]}, key
+    assert ids(resolved, "medicationRequests") == {"mcas-mr-epinephrine", "mcas-mr-prednisone"}
     assert ids(resolved, "patient") == {SANDBOX_PATIENT}
 
 
@@ -70,7 +75,7 @@ def test_only_the_missing_keys_are_fetched(fhir_server: SekmetServer) -> None:
     assert resolved.unavailable == {}
     assert resolved.resources["conditions"] == []
     assert len(resolved.resources["observations"]) == 3
-    assert ids(resolved, "medicationRequests") == {"mcas-mr-epinephrine"}
+    assert ids(resolved, "medicationRequests") == {"mcas-mr-epinephrine", "mcas-mr-prednisone"}
 
 
 def test_null_means_no_data_and_is_not_queried(fhir_server: SekmetServer) -> None:

@@ -132,11 +132,16 @@ def test_ladder_detail_lists_episodes_and_thresholds_crossed() -> None:
 
 
 def test_unavailable_data_and_skipped_resources_are_stated() -> None:
+    bad_status = condition("R06.2", onset=ago(3), clinical=None, clinicalStatus="active")
     resources = [mcas(), condition("Z87.892"), medication(text="EpiPen"), *tier1(10),
-                 condition("R06.2", onset=ago(3), unknown=1), condition("R06.2", onset=ago(4))]
+                 bad_status, condition("R06.2", onset=ago(4)),
+                 condition("R06.1", onset="2026-02-30")]
     found = cards(resources, unavailable=("observations",))
-    assert found and all("Not available: observations" in c["detail"] for c in found)
-    assert all("1 resource(s)" in c["detail"] for c in found)
+    assert found and all("Laboratory results could not be retrieved" in c["detail"]
+                         for c in found)
+    # counted by kind, in clinical words, never their content (docs/clinical-rules.md §2)
+    assert all("1 diagnosis record(s) could not be read" in c["detail"] for c in found)
+    assert all("1 diagnosis record(s): a date could not be read" in c["detail"] for c in found)
     assert "mediator-evidence" not in by_topic(found)
 
 

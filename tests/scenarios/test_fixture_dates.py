@@ -93,6 +93,13 @@ def test_unknown_element_with_an_unambiguous_datetime_is_shifted() -> None:
     assert shifted == {"extension": [{"valueString": "2026-01-02T00:00:00Z"}]}
 
 
+def test_impossible_dates_are_left_as_written() -> None:
+    # A fixture's deliberately unreadable date stays unreadable wherever it is fired.
+    request = {"onsetDateTime": "2025-02-30", "birthDate": "2016-13-01",
+               "recordedDate": "2025-06-31T10:00:00Z", "effectivePeriod": {"start": "soon"}}
+    assert shift_dates(request, EVALUATED, EVALUATED + timedelta(days=40)) == request
+
+
 def test_the_input_is_not_changed() -> None:
     request = {"prefetch": {"conditions": {"entry": [{"resource": {"recordedDate": "2026"}}]}}}
     before = json.dumps(request)

@@ -6,16 +6,24 @@ checked here before it is fired (fhir_fixtures/README.md describes the format).
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
-from service.scenarios.fixtures import Fixture, fixture_paths, iter_fixtures, load_fixture
-from tests.support.scenarios import KNOWN_TOPICS, PREFETCH_KEYS
+from service.scenarios.fixtures import (
+    Fixture,
+    FixtureError,
+    fixture_paths,
+    iter_fixtures,
+    load_fixture,
+)
+from tests.support.scenarios import KNOWN_TOPICS, PREFETCH_KEYS, REQUIRED_PREFETCH_KEYS
 
 FIXTURES = list(iter_fixtures())
 
@@ -36,16 +44,29 @@ def _codes(text: str) -> frozenset[str]:
 # knowledge.md, normalised (upper case, no dot); entries ending in * are families.
 KNOWN_ICD10CM = _codes(
     "D8940 D8941 D8942 D8943 D8949 D8944 D4701 D4702 D4709 Q822 C962* C943* "
-    "T782* T780* T886* T805* T783* Z87892 R062 R061 R060*"
+    "T782* T780* T886* T805* T783* Z87892 R062 R061 R060* "
+    # v2 additions: clonal exclusion, airway disease, other indications of a biologic,
+    # trigger codes, steroid replacement, transplant, pregnancy (O00-O9A, Z33.1)
+    "D470* J45* J440 J441 J4489 J449 L501 L508 L20* J33* Z9101* K200 L281 T63* "
+    "E27* E230 E896 Z94* O* Z331"
 )
-KNOWN_SNOMED = _codes("39579001 41291007 4386001 56018004 126485001 195967001 16697871000119100")
+KNOWN_SNOMED = _codes(
+    "39579001 41291007 4386001 56018004 126485001 195967001 16697871000119100 "
+    # v2 additions: mastocytosis (exclusion), COPD, other indications, pregnancy
+    "397016004 414653009 397012002 118615008 397356009 397358005 397357000 1255137009 "
+    "128924002 13645005 24079001 51611005 42265009 736499003 414285001 235599003 63501000 "
+    "77386006"
+)
 KNOWN_LOINC = _codes("21582-2 44340-8 13781-0 33343-5 101115-4 94381-1 97658-9 14054-1 34316-0")
 KNOWN_RXNORM = _codes(
     "20610 356887 28889 275635 87636 3498 5553 4278 2541 42319 9143 88249 114970 40575 "
     "42612 3992 435 237159 1191 302379 1876376 8640 8638 6902 3264 "
     # product-level codes seen in real data
     "1870230 1014678 1014676 311372 997501 997488 1049630 312617 745752 859088 746763 "
-    "801095 351137 745791 746466"
+    "801095 351137 745791 746466 "
+    # v2 additions: order-time triggers, beta-blockers, budesonide
+    "5640 3355 140587 7052 2670 6754 4337 3423 8787 6918 20352 10600 1202 7226 6185 19484 "
+    "19831"
 )
 # Code systems a fixture may use besides the knowledge.md ones: FHIR's own terminology
 # (statuses, interpretation, categories), UCUM, and deliberately local systems.
@@ -119,6 +140,20 @@ def test_fixture_names_and_hook_instances_are_unique() -> None:
     assert len(fixture_paths()) == len(FIXTURES)
 
 
+def test_the_replaced_malformed_member_is_refused(tmp_path: Path) -> None:
+    data = json.loads(FIXTURES[0].path.read_text(encoding="utf-8"))
+    data["malformed"] = ["Condition/x"]
+    path = tmp_path / "old-format.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(FixtureError, match="'malformed' was replaced by 'unreadable'"):
+        load_fixture(path)
+    del data["malformed"]
+    data["unreadable"] = data["nonconformant"] = ["Condition/x"]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(FixtureError, match="both unreadable and nonconformant"):
+        load_fixture(path)
+
+
 @pytest.mark.parametrize("fixture", FIXTURES, ids=_ids(FIXTURES))
 def test_fixture_format(fixture: Fixture) -> None:
     assert load_fixture(fixture.path) == fixture
@@ -154,7 +189,7 @@ def test_fixture_request_is_a_complete_patient_view_call(fixture: Fixture) -> No
     assert patient_id and request["context"]["userId"]
     prefetch = request["prefetch"]
     assert set(prefetch) <= PREFETCH_KEYS
-    missing = PREFETCH_KEYS - set(prefetch)
+    missing = REQUIRED_PREFETCH_KEYS - set(prefetch)
     if missing or fixture.unavailable_keys:
         # "Missing and cannot be fetched" (docs/clinical-rules.md §6.9) only holds without a
         # fhirServer.
@@ -170,7 +205,9 @@ def test_fixture_request_is_a_complete_patient_view_call(fixture: Fixture) -> No
 
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=_ids(FIXTURES))
-def test_fixture_resources_are_valid_r4b_except_the_declared_malformed(fixture: Fixture) -> None:
+def test_fixture_resources_are_valid_r4b_except_the_declared_invalid(fixture: Fixture) -> None:
+    """Declared ``unreadable`` and ``nonconformant`` resources fail full R4B validation;
+    every other resource passes it (fhir_fixtures/README.md)."""
     patient_id = fixture.request["context"]["patientId"]
     seen: set[str] = set()
     errors: dict[str, str | None] = {}
@@ -184,11 +221,14 @@ def test_fixture_resources_are_valid_r4b_except_the_declared_malformed(fixture: 
             assert subject == {"reference": f"Patient/{patient_id}"}, ref
         elif resource["resourceType"] == "Patient":
             assert resource["id"] == patient_id
-    # Declared malformed resources exist and really fail; every other one validates.
-    assert fixture.malformed <= seen
+    assert not fixture.unreadable & fixture.nonconformant
+    assert fixture.unreadable <= seen, "declared unreadable but not in the prefetch"
+    assert fixture.nonconformant <= seen, "declared nonconformant but not in the prefetch"
     for ref, error in errors.items():
-        if ref in fixture.malformed:
-            assert error is not None, f"{ref} is declared malformed but validates"
+        if ref in fixture.unreadable:
+            assert error is not None, f"{ref} is declared unreadable but validates"
+        elif ref in fixture.nonconformant:
+            assert error is not None, f"{ref} is declared nonconformant but validates"
         else:
             assert error is None, f"{ref}: {error}"
     for key, value in (fixture.request.get("prefetch") or {}).items():

@@ -58,7 +58,9 @@ FORBIDDEN_WORDS = re.compile(
 )
 FORBIDDEN_CODES = frozenset({"9143", "302379", "1876376", "1876366", "8640", "8638", "6902",
                              "3264", "312617"})
-WARNING_TOPICS = frozenset({"epinephrine-autoinjector", "aspirin-caution", "steroid-long-term"})
+WARNING_TOPICS = frozenset(
+    {"epinephrine-autoinjector", "aspirin-caution", "steroid-long-term", "ranitidine-switch"}
+)
 # knowledge.md's literature table: the only evidence links a card may carry.
 EVIDENCE_LINKS = frozenset(
     {
@@ -76,6 +78,9 @@ UNAVAILABLE_WORDING = re.compile(
     r"not (sent|received|provided)",
     re.IGNORECASE,
 )
+# docs/clinical-rules.md §2: every card says how many resources were left out (or
+# undated), in clinical words ("1 diagnosis: its onset date could not be read").
+LEFT_OUT_WORDING = re.compile(r"could not be read|left out|unreadable|not readable", re.IGNORECASE)
 RAW_HTML = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9]*(\s[^>]*)?>")
 
 
@@ -131,7 +136,8 @@ def check_response(fixture: Fixture, response: Any) -> dict[str, Any]:
     assert len(topics) == len(set(topics)), f"a topic twice: {topics}"
     assert set(topics) == fixture.expected_topics
     assert not set(topics) & fixture.absent_topics
-    ladder = {"tier-1", "tier-2", "tier-3", "tier-4", "specialist-referral"}
+    ladder = {"tier-1", "tier-2", "confirm-before-biologic", "tier-3", "omalizumab-dose",
+              "tier-4", "specialist-referral"}
     assert len(set(topics) & ladder) <= 1, "at most one ladder card (docs/clinical-rules.md §4)"
     systems = {card["source"]["topic"]["system"] for card in body["cards"]}
     assert len(systems) <= 1, "one topic code system for every card"
@@ -181,6 +187,8 @@ def check_card(card: dict[str, Any], patient_id: str, fixture: Fixture) -> None:
         assert re.search(pattern, text, re.IGNORECASE), f"{topic} card should mention {pattern}"
     if fixture.unavailable_keys:
         assert UNAVAILABLE_WORDING.search(detail), "the card says which data were unavailable"
+    if fixture.unreadable:
+        assert LEFT_OUT_WORDING.search(detail), "the card says resources were left out"
 
 
 def check_suggestion(suggestion: dict[str, Any], patient_id: str) -> set[str]:

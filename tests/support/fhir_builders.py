@@ -15,6 +15,7 @@ from service.pipeline.card_builder import build_cards
 from service.pipeline.facts import Facts, extract_facts
 from service.pipeline.prefetch import ResolvedPrefetch
 from service.pipeline.rules import Decision, evaluate
+from service.thresholds.files import load_ranges
 from service.thresholds.model import Thresholds
 from service.thresholds.schema import thresholds_from_mapping
 
@@ -24,6 +25,7 @@ SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 KNOWLEDGE: Knowledge = load_knowledge(bundled_cards_dir())
+RANGES = load_ranges(bundled_cards_dir())
 _ids = itertools.count(1)
 
 
@@ -38,7 +40,7 @@ def default_threshold_values() -> dict[str, Any]:
 def thresholds(**overrides: Any) -> Thresholds:
     values = default_threshold_values()
     values.update(overrides)
-    return thresholds_from_mapping(values)
+    return thresholds_from_mapping(values, ranges=RANGES)
 
 
 def _status(system: str, code: str) -> dict[str, Any]:
@@ -120,13 +122,21 @@ def tier1(days: float = 100) -> list[dict[str, Any]]:
     return [medication(code="20610", start=ago(days)), medication(code="4278", start=ago(days))]
 
 
+ADULT = {"resourceType": "Patient", "id": "p1", "birthDate": "1980-04-02"}
+
+
 def facts_of(resources: list[dict[str, Any]], *, unavailable: tuple[str, ...] = (),
              observations: list[dict[str, Any]] | None = None) -> Facts:
+    """Facts of these resources. An adult Patient is added unless one is given (rules v2
+    treat a patient without a readable birth date as a child)."""
+    if not any(r["resourceType"] == "Patient" for r in resources):
+        resources = [ADULT, *resources]
     by_key: dict[str, list[dict[str, Any]]] = {
+        "patient": [r for r in resources if r["resourceType"] == "Patient"],
         "conditions": [r for r in resources if r["resourceType"] == "Condition"],
         "observations": [r for r in resources if r["resourceType"] == "Observation"],
         "medicationStatements": [r for r in resources if r["resourceType"] not in
-                                 {"Condition", "Observation", "MedicationRequest"}],
+                                 {"Condition", "Observation", "MedicationRequest", "Patient"}],
         "medicationRequests": [r for r in resources if r["resourceType"] == "MedicationRequest"],
     }
     if observations is not None:
@@ -159,8 +169,10 @@ def cards(resources: list[dict[str, Any]], *, now: datetime = NOW,
 
 
 def mediators_elevated() -> list[dict[str, Any]]:
-    """An elevated LTE4 result: keeps the mediator-evidence card out of ladder tests."""
-    return [observation("33343-5", 180, "pg/mg{creat}", when=ago(30))]
+    """LTE4 elevated on 2 separate dates: objective mediator evidence (rules v2), which
+    keeps the mediator-evidence card out of ladder tests."""
+    return [observation("33343-5", 180, "pg/mg{creat}", when=ago(30)),
+            observation("33343-5", 170, "pg/mg{creat}", when=ago(60))]
 
 
 REPO = Path(__file__).resolve().parents[2]

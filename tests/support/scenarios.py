@@ -5,11 +5,16 @@ from __future__ import annotations
 # docs/clinical-rules.md §4.
 KNOWN_TOPICS = frozenset(
     {
-        "tier-1", "tier-2", "tier-3", "tier-4", "specialist-referral",
+        "tier-1", "tier-2", "confirm-before-biologic", "tier-3", "omalizumab-dose", "tier-4",
+        "specialist-referral",
         "epinephrine-autoinjector", "albuterol", "aspirin-caution", "steroid-long-term",
-        "mediator-evidence", "biologic-review",
+        "ranitidine-switch", "mediator-evidence", "biologic-review",
     }
 )
-PREFETCH_KEYS = frozenset(
+# The keys the service needs (a missing one is fetched or unavailable), and the optional
+# ones of the course rule (docs/clinical-rules.md §2: absent, they suppress nothing).
+REQUIRED_PREFETCH_KEYS = frozenset(
     {"patient", "conditions", "observations", "medicationStatements", "medicationRequests"}
 )
+OPTIONAL_PREFETCH_KEYS = frozenset({"medicationAdministrations", "medicationDispenses"})
+PREFETCH_KEYS = REQUIRED_PREFETCH_KEYS | OPTIONAL_PREFETCH_KEYS

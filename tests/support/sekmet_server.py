@@ -66,7 +66,8 @@ class SekmetServer:
                         }
                     ],
                 },
-                # The fixtures include a deliberately malformed resource: store it as sent.
+                # Some fixture resources fail R4B on purpose (unreadable, nonconformant):
+                # store them as sent.
                 "validation": {"inbound": "off"},
             }
         settings = self.workdir / "settings.yaml"
@@ -118,7 +119,7 @@ class SekmetServer:
         """PUT every resource (a batch, so each stands alone), keeping its id.
 
         Returns the "Type/id" of the resources the server refused; refusing one not in
-        ``tolerate`` (the deliberately malformed ones) is an error.
+        ``tolerate`` (the fixture's unreadable and nonconformant ones) is an error.
         """
         resources = [r for r in resources if isinstance(r.get("id"), str) and r["id"]]
         entries = [

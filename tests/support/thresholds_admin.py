@@ -17,7 +17,7 @@ API = "/admin/api/thresholds"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 VERSION_KEY = "org.mcas-cds.thresholds-version"
 # Refractory on tier 1 after 28 days: a tier-2 card (and a steroid card); with a
-# 200-day minimum trial it is not refractory yet, the steroid card stays.
+# 180-day minimum trial it is not refractory yet, the steroid card stays.
 TIER2_FIXTURE = "tier-2--fires--steroid-does-not-raise-tier"
 BUNDLED = Path(__file__).resolve().parents[2] / "cards" / "thresholds.yaml"
 

@@ -31,15 +31,22 @@ def error_for(tmp_path: Path, **changes: Any) -> str:
 def test_defaults_load_with_every_rules_md_value() -> None:
     from service.knowledge.loader import bundled_cards_dir
     t = load_thresholds(bundled_cards_dir() / "thresholds.yaml")
-    assert (t.lookback_days, t.episode_merge_hours) == (180, 24)
+    assert (t.lookback_days, t.episode_merge_hours, t.episode_followup_days) == (180, 24, 14)
+    assert (t.count_triggered_anaphylaxis, t.count_respiratory_with_airway_disease) == (
+        False, False)
+    assert t.course_gap_days == 90
     assert dict(t.min_trial_days) == {1: 28, 2: 56, 3: 90, 4: 90}
+    assert dict(t.response_onset_days) == {1: 7, 2: 14, 3: 28, 4: 28}
+    assert t.recent_event_days == 90
     assert (t.min_anaphylaxis_episodes, t.min_respiratory_events) == (2, 3)
+    assert t.omalizumab_dose_mg_per_4_weeks == 300
     assert dict(t.mediator_thresholds) == {
         "n_methylhistamine": 200, "leukotriene_e4": 104, "dinor_11b_pgf2a": 1802,
-        "histamine_plasma": 8, "prostaglandin_d2": None}
-    assert (t.tryptase_acute_window_hours, t.tryptase_factor, t.tryptase_addend) == (24, 1.2, 2)
+        "histamine_plasma": 8}
+    assert (t.tryptase_acute_window_hours, t.tryptase_baseline_gap_hours) == (4, 24)
+    assert t.tryptase_sm_flag == 20
     assert t.steroid_max_days == 14 and t.biologic_review_window_days == (90, 180)
-    assert all(t.cards_enabled.values()) and len(t.cards_enabled) == 11
+    assert all(t.cards_enabled.values()) and len(t.cards_enabled) == 14
     assert t.version.startswith("sha256:") and len(t.version) == len("sha256:") + 12
 
 
@@ -53,19 +60,19 @@ def test_version_follows_the_content(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("changes,field,problem", [
     ({"lookback_days": "180"}, "lookback_days", "whole number"),
-    ({"lookback_days": 0}, "lookback_days", "greater than or equal to 1"),
+    ({"lookback_days": 0}, "lookback_days",
+     "must be between 30 and 730 (clinical range of the rules)"),
     ({"lookback_days": True}, "lookback_days", "whole number"),
-    ({"episode_merge_hours": -1}, "episode_merge_hours", "greater than or equal to 0"),
-    ({"tryptase_factor": 0}, "tryptase_factor", "greater than 0"),
-    ({"tryptase_addend": "two"}, "tryptase_addend", "number"),
+    ({"episode_merge_hours": -1}, "episode_merge_hours", "must be between 1 and 72"),
+    ({"tryptase_factor": 1.2}, "tryptase_factor", "removed in rules v2"),
+    ({"tryptase_addend": 2}, "tryptase_addend", "removed in rules v2"),
     ({"min_trial_days": {"tier1": 28, "tier2": 56, "tier3": 90}}, "min_trial_days.tier4",
      "Missing data"),
     ({"min_trial_days": {"tier1": 28, "tier2": 56, "tier3": 90, "tier4": 90, "tier5": 1}},
      "min_trial_days.tier5", "Unknown field"),
     ({"mediator_thresholds": {"n_methylhistamine": 200, "leukotriene_e4": -4,
-                              "dinor_11b_pgf2a": 1802, "histamine_plasma": 8,
-                              "prostaglandin_d2": None}},
-     "mediator_thresholds.leukotriene_e4", "greater than or equal to 0"),
+                              "dinor_11b_pgf2a": 1802, "histamine_plasma": 8}},
+     "mediator_thresholds.leukotriene_e4", "must be between 104 and 250"),
     ({"biologic_review_window_days": [180, 90]}, "biologic_review_window_days", "low bound"),
     ({"biologic_review_window_days": [90]}, "biologic_review_window_days", "Length"),
     ({"lookback_dayz": 180}, "lookback_dayz", "Unknown field"),

@@ -69,25 +69,33 @@ def test_active_shows_the_file_with_meaning_and_unit(storage_app: Flask) -> None
         "unit": "days",
         "meaning": fields["min_trial_days.tier1"]["meaning"],
         "kind": "int",
+        "range": "14 to 180",
+        "min": 14,
+        "max": 180,
+        "warn_below": 14,
+        "warn_above": 56,
         "value": 28,
     }
     assert fields["mediator_thresholds.histamine_plasma"]["unit"] == "nmol/L"
-    assert fields["mediator_thresholds.prostaglandin_d2"]["kind"] == "optional-number"
+    assert "mediator_thresholds.prostaglandin_d2" not in fields  # removed in rules v2
+    assert fields["mediator_thresholds.histamine_plasma"]["kind"] == "number"
     assert fields["cards_enabled.albuterol"]["value"] is True
     assert all(f["meaning"] and f["unit"] for f in body["fields"])
-    assert len(fields) == 30
+    assert len(fields) == 42
 
 
 @pytest.mark.parametrize(
     ("change", "field", "rule"),
     [
-        ({"lookback_days": 0}, "lookback_days", "greater than or equal to 1"),
+        ({"lookback_days": 0}, "lookback_days",
+         "Must be between 30 and 730 (clinical range of the rules)."),
         ({"min_trial_days": {"tier1": 28.5, "tier2": 56, "tier3": 90, "tier4": 90}},
          "min_trial_days.tier1", "whole number"),
         ({"min_trial_days": {"tier1": 28, "tier2": 56, "tier3": 90}},
          "min_trial_days.tier4", "Missing data for required field"),
-        ({"tryptase_factor": 0}, "tryptase_factor", "greater than 0"),
-        ({"tryptase_factor": "1.2"}, "tryptase_factor", "Must be a number"),
+        ({"tryptase_factor": 1.2}, "tryptase_factor", "removed in rules v2"),
+        ({"tryptase_acute_window_hours": "4"}, "tryptase_acute_window_hours",
+         "Must be a number"),
         ({"biologic_review_window_days": [180, 90]}, "biologic_review_window_days",
          "low bound must not be above the high bound"),
         ({"steroid_max_days": None}, "steroid_max_days", "may not be null"),
@@ -110,16 +118,16 @@ def test_validation_names_the_field_and_the_rule(
 
 
 def test_a_valid_proposal_lists_its_changes(storage_app: Flask) -> None:
-    body = post(storage_app, "/validate", {"values": with_tier1(200)}).get_json()
+    body = post(storage_app, "/validate", {"values": with_tier1(180)}).get_json()
     assert body["valid"] is True
-    assert body["changes"] == [{"field": "min_trial_days.tier1", "old": 28, "new": 200}]
+    assert body["changes"] == [{"field": "min_trial_days.tier1", "old": 28, "new": 180}]
 
 
 def test_apply_history_rollback_and_cards_carry_the_version(storage_app: Flask) -> None:
     file_version = get(storage_app)["version"]
     assert card_versions(fire(storage_app)) == {file_version}
 
-    response = apply(storage_app, with_tier1(200), file_version)
+    response = apply(storage_app, with_tier1(180), file_version)
     assert response.status_code == 201, response.get_json()
     applied = response.get_json()
     assert applied["number"] == 2 and applied["parent"] == 1 and applied["action"] == "apply"
@@ -127,13 +135,13 @@ def test_apply_history_rollback_and_cards_carry_the_version(storage_app: Flask) 
     assert applied["author"] == "Dr A. Admin"
     assert applied["reason"] == "Committee decision 2026-11"
     assert applied["created_at"] == "2026-11-25T11:44:40Z"
-    assert applied["changes"] == [{"field": "min_trial_days.tier1", "old": 28, "new": 200}]
+    assert applied["changes"] == [{"field": "min_trial_days.tier1", "old": 28, "new": 180}]
 
     active = get(storage_app)
     assert active["source"] == "database" and active["version"] == applied["version"]
-    assert active["values"]["min_trial_days"]["tier1"] == 200
+    assert active["values"]["min_trial_days"]["tier1"] == 180
 
-    # The applying process serves it at once: tier 1 is no longer refractory at 200 days.
+    # The applying process serves it at once: tier 1 is no longer refractory at 180 days.
     cards = fire(storage_app)
     assert "tier-2" not in topics(cards)
     assert card_versions(cards) == {applied["version"]}
@@ -158,7 +166,7 @@ def test_apply_history_rollback_and_cards_carry_the_version(storage_app: Flask) 
     assert rolled["number"] == 3 and rolled["parent"] == 2
     assert rolled["action"] == "rollback" and rolled["rollback_of"] == 1
     assert rolled["content_hash"] == file_version
-    assert rolled["changes"] == [{"field": "min_trial_days.tier1", "old": 200, "new": 28}]
+    assert rolled["changes"] == [{"field": "min_trial_days.tier1", "old": 180, "new": 28}]
     cards = fire(storage_app)
     assert "tier-2" in topics(cards)
     assert card_versions(cards) == {f"v3.{file_version}"}
@@ -169,7 +177,7 @@ def test_a_stale_proposal_is_refused_with_409(storage_app: Flask) -> None:
     base = get(storage_app)["version"]
     assert apply(storage_app, with_tier1(100), base).status_code == 201
     # A second administrator still editing the file's version:
-    response = apply(storage_app, with_tier1(200), base)
+    response = apply(storage_app, with_tier1(180), base)
     assert response.status_code == 409
     assert "reload" in response.get_json()["issue"][0]["diagnostics"]
     stale_rollback = post(storage_app, "/rollback", {
@@ -228,7 +236,7 @@ def test_nothing_to_apply_and_unknown_rollback_target(storage_app: Flask) -> Non
 def test_export_round_trips_through_the_thresholds_file(
     storage_app: Flask, tmp_path: Path
 ) -> None:
-    applied = apply(storage_app, with_tier1(200), get(storage_app)["version"]).get_json()
+    applied = apply(storage_app, with_tier1(180), get(storage_app)["version"]).get_json()
     response = storage_app.test_client().get(API + "/export", headers=ADMIN)
     assert response.status_code == 200
     assert response.mimetype == "application/yaml"
@@ -239,7 +247,7 @@ def test_export_round_trips_through_the_thresholds_file(
     exported = tmp_path / "exported.yaml"
     exported.write_text(text)
     assert load_thresholds(exported).version == applied["content_hash"]
-    assert yaml.safe_load(text)["min_trial_days"]["tier1"] == 200
+    assert yaml.safe_load(text)["min_trial_days"]["tier1"] == 180
 
     result = storage_app.test_cli_runner().invoke(
         args=["thresholds", "export", "--output", str(tmp_path / "cli.yaml")]
@@ -254,14 +262,14 @@ def test_export_round_trips_through_the_thresholds_file(
 
 def test_gitops_mode_uses_only_the_file(storage_config: dict[str, Any]) -> None:
     database_app = create_app(storage_config)
-    applied = apply(database_app, with_tier1(200), get(database_app)["version"]).get_json()
+    applied = apply(database_app, with_tier1(180), get(database_app)["version"]).get_json()
     file_app = create_app({**storage_config, "THRESHOLDS_SOURCE": "file"})
     try:
         active = get(file_app)
         assert active["mode"] == "file" and active["source"] == "file"
         assert active["values"] == default_values()
         assert card_versions(fire(file_app)) == {active["file_version"]}
-        response = apply(file_app, with_tier1(300), active["version"])
+        response = apply(file_app, with_tier1(150), active["version"])
         assert response.status_code == 409
         assert "MCAS_THRESHOLDS_SOURCE=file" in response.get_json()["issue"][0]["diagnostics"]
         # Preview and export still work: export says it is the file.
@@ -302,16 +310,20 @@ def test_every_schema_field_has_a_meaning_and_unit() -> None:
 def test_a_stored_version_this_release_rejects_is_reported_not_served(
     storage_app: Flask,
 ) -> None:
-    """E.g. a release that adds a threshold, before a migration filled it in."""
+    """E.g. a v1 version whose tier-1 trial is outside the clinical range of rules v2.
+
+    (A missing or removed field is not a rejection: the upgrade rule fills or drops it,
+    tests/thresholds/test_upgrade_rule.py.)
+    """
     import json
 
     from sqlalchemy import update
 
     from service.storage.models import thresholds_versions
 
-    applied = apply(storage_app, with_tier1(200), get(storage_app)["version"]).get_json()
+    applied = apply(storage_app, with_tier1(180), get(storage_app)["version"]).get_json()
     file_version = get(storage_app, "/versions/1")["content_hash"]
-    broken = {k: v for k, v in with_tier1(200).items() if k != "steroid_max_days"}
+    broken = with_tier1(200)  # valid in v1, outside [14-180] in v2
     with engine_of(storage_app).begin() as connection:
         connection.execute(
             update(thresholds_versions)
@@ -320,17 +332,27 @@ def test_a_stored_version_this_release_rejects_is_reported_not_served(
         )
     fresh = create_app(storage_app.config)  # a process starting after the upgrade
     try:
-        response = fresh.test_client().get(API, headers=ADMIN)
-        assert response.status_code == 500
-        diagnostics = response.get_json()["issue"][0]["diagnostics"]
-        assert "thresholds version 2" in diagnostics and "steroid_max_days" in diagnostics
-        # Hooks keep answering with the last good version this process had: the file's.
+        body = get(fresh)
+        # The file is served, and the page says why the stored version is not.
+        assert body["source"] == "file" and body["version"] == file_version
+        problem = body["stored_unusable"]["problem"]
+        assert "thresholds version 2" in problem and "min_trial_days.tier1" in problem
+        assert "between 14 and 180" in problem
+        assert body["stored_unusable"]["number"] == 2 and "stored" not in body
+        # Hooks answer with the file's thresholds meanwhile.
         assert card_versions(fire(fresh)) == {file_version}
-        # A rollback to a valid version repairs it.
+        # A rollback to a valid version repairs it (the base is the version in force).
         response = post(fresh, "/rollback", {
-            "to_version": 1, "base_version": applied["version"], "author": "A",
+            "to_version": 1, "base_version": body["version"], "author": "A",
             "reason": "repair"})
         assert response.status_code == 201, response.get_json()
         assert card_versions(fire(fresh)) == {f"v3.{file_version}"}
+        # The broken version cannot be rolled back to.
+        response = post(fresh, "/rollback", {
+            "to_version": 2, "base_version": f"v3.{file_version}", "author": "A",
+            "reason": "try"})
+        assert response.status_code == 400
+        assert "between 14 and 180" in response.get_json()["issue"][0]["diagnostics"]
+        assert applied["number"] == 2
     finally:
         fresh.extensions["mcas_storage"].dispose()

@@ -33,7 +33,7 @@ def test_preview_shows_cards_disappearing_per_fixture_and_changes_nothing(
     storage_app: Flask,
 ) -> None:
     before = get(storage_app)
-    result = run_preview(storage_app, with_tier1(200))
+    result = run_preview(storage_app, with_tier1(180))
     assert result["scenarios_run"] == len(fixture_paths())
     assert result["current_version"] == before["version"]
     assert result["proposed_version"] != before["version"]
@@ -67,7 +67,7 @@ def test_switching_a_card_off_makes_it_disappear_wherever_it_fired(storage_app: 
 
 
 def test_preview_compares_with_the_active_stored_version(storage_app: Flask) -> None:
-    applied = apply(storage_app, with_tier1(200), get(storage_app)["version"]).get_json()
+    applied = apply(storage_app, with_tier1(180), get(storage_app)["version"]).get_json()
     result = run_preview(storage_app, default_values())
     assert result["current_version"] == applied["version"]
     assert all(row["appear"] == ["tier-2"] for row in result["changed"])
@@ -79,7 +79,7 @@ def test_an_invalid_proposal_is_not_previewed(storage_app: Flask) -> None:
     assert response.status_code == 400
     [issue] = response.get_json()["issue"]
     assert issue["expression"] == ["min_trial_days.tier1"]
-    assert "greater than or equal to 0" in issue["diagnostics"]
+    assert "Must be between 14 and 180 (clinical range of the rules)" in issue["diagnostics"]
 
 
 def test_saved_requests_and_a_fixtures_setting_are_previewed(tmp_path: Path) -> None:
@@ -97,7 +97,7 @@ def test_saved_requests_and_a_fixtures_setting_are_previewed(tmp_path: Path) -> 
         "ADMIN_TOKEN": "admin-token-" + "x" * 32,
         "PREVIEW_FIXTURES_DIR": str(fixtures), "PREVIEW_REQUESTS_DIR": str(saved),
     })
-    result = run_preview(app, with_tier1(200))
+    result = run_preview(app, with_tier1(180))
     assert result["scenarios_run"] == 2
     assert {(row["name"], row["source"]) for row in result["changed"]} == {
         (TIER2_FIXTURE, "fixture"), ("clinic-0001", "saved")}
@@ -113,7 +113,7 @@ def test_the_preview_does_not_flood_the_service_log(storage_app: Flask) -> None:
     stream = io.StringIO()
     previous = handler.setStream(stream)  # type: ignore[attr-defined]
     try:
-        run_preview(storage_app, with_tier1(200))
+        run_preview(storage_app, with_tier1(180))
         fire(storage_app, "tier-2--fires--malformed-resources-among-good-ones")
     finally:
         handler.setStream(previous)  # type: ignore[attr-defined]

@@ -78,7 +78,7 @@ def test_another_replica_serves_the_new_version_within_the_interval(
     file_version = get(first)["version"]
     assert card_versions(fire(second)) == {file_version}  # reads the pointer once
 
-    applied = apply(first, with_tier1(200), file_version).get_json()
+    applied = apply(first, with_tier1(180), file_version).get_json()
     assert card_versions(fire(first)) == {applied["version"]}  # the applier at once
 
     clock.now += 4.9  # within the interval the replica still serves its copy
@@ -105,7 +105,7 @@ def test_the_hook_path_queries_at_most_once_per_interval(
     fire(second)
     # Stale once: one small query for the pointer; the pointer has not moved, so no more.
     assert len(queries) == 1 and "thresholds_active" in queries[0]
-    apply(first, with_tier1(200), get(first)["version"])
+    apply(first, with_tier1(180), get(first)["version"])
     clock.now += 6
     fire(second)
     # The pointer moved: the pointer, then the new version's values, once.
@@ -117,7 +117,7 @@ def test_a_replica_keeps_the_last_good_version_while_the_database_is_down(
     replicas: tuple[Flask, Flask, FakeClock], request: pytest.FixtureRequest
 ) -> None:
     first, second, clock = replicas
-    applied = apply(first, with_tier1(200), get(first)["version"]).get_json()
+    applied = apply(first, with_tier1(180), get(first)["version"]).get_json()
     clock.now += 6
     assert card_versions(fire(second)) == {applied["version"]}
 
@@ -178,7 +178,7 @@ def test_gunicorn_workers_serve_an_applied_version_within_the_interval(
         assert versions() == {active["version"]}
         applied = requests.post(
             server.base + API + "/apply",
-            json={"values": with_tier1(200), "base_version": active["version"],
+            json={"values": with_tier1(180), "base_version": active["version"],
                   "author": "Dr A", "reason": "replica test"},
             headers=ADMIN,
             timeout=30,

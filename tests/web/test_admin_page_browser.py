@@ -1,6 +1,6 @@
 """The administrator page end to end in Debian's headless Chromium (issue 6, done-when).
 
-Log in, see a validation message, change min_trial_days.tier1 28 -> 200, see what it
+Log in, see a validation message, change min_trial_days.tier1 28 -> 180, see what it
 changes on the fixtures, apply it, fire a fixture hook and find the new version in the
 card extension, roll back, and find the old values' version again.
 """
@@ -76,20 +76,24 @@ def test_change_preview_apply_and_roll_back_in_the_browser(page_app: Flask) -> N
         tier1.fill("-5")
         page.get_by_role("button", name="Check and preview").click()
         expect(page.locator("#e-min_trial_days\\.tier1")).to_have_text(
-            "min_trial_days.tier1: Must be greater than or equal to 0."
+            "min_trial_days.tier1: Must be between 14 and 180 (clinical range of the rules)."
         )
         expect(tier1).to_have_attribute("aria-invalid", "true")
         expect(page.get_by_role("button", name="Apply this change")).to_be_disabled()
 
         # The change, and what it does to the fixtures.
-        tier1.fill("200")
+        tier1.fill("180")
         expect(page.locator("#w-min_trial_days\\.tier1")).to_have_text("28 (changed)")
         expect(page.locator("tr.changed")).to_have_count(1)
         expect(page.locator("#e-min_trial_days\\.tier1")).to_have_text("")
         page.screenshot(path=str(SCREENSHOTS / f"admin-edit-{backend}.png"))
         page.get_by_role("button", name="Check and preview").click()
         expect(page.locator("#preview-summary")).to_contain_text(
-            "min_trial_days.tier1 28 → 200"
+            "min_trial_days.tier1 28 → 180"
+        )
+        # Inside the range but past its warn bound: accepted, flagged next to the field.
+        expect(page.locator("#x-min_trial_days\\.tier1")).to_contain_text(
+            "180 is accepted but unusually high (warning above 56"
         )
         row = page.locator("#preview-table tr", has_text=TIER2_FIXTURE)
         expect(row.locator("td.disappear")).to_have_text("tier-2")
@@ -110,13 +114,13 @@ def test_change_preview_apply_and_roll_back_in_the_browser(page_app: Flask) -> N
         expect(page.locator("#status")).to_contain_text("Applied: version v2.")
         applied = page.locator("#active-version").inner_text()
         assert applied.startswith("v2.sha256:") and applied != file_version
-        expect(tier1).to_have_value("200")
+        expect(tier1).to_have_value("180")
         assert fire(base) == {"topics": {"steroid-long-term"}, "versions": {applied}}
 
         history = page.locator("#history-table tbody tr")
         expect(history).to_have_count(2)
         expect(history.first).to_contain_text("Dr Ada Admin")
-        expect(history.first).to_contain_text("min_trial_days.tier1 28 → 200")
+        expect(history.first).to_contain_text("min_trial_days.tier1 28 → 180")
         expect(history.nth(1)).to_contain_text("values of the thresholds file")
         page.screenshot(path=str(SCREENSHOTS / f"admin-applied-{backend}.png"), full_page=True)
         page.get_by_role("heading", name="History").locator("..").screenshot(

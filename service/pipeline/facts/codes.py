@@ -1,7 +1,7 @@
 """Reading codes from raw FHIR JSON: systems (URI or OID form) and normalised codes.
 
 These run on the raw dicts, before any model validation, so they never trust the shape:
-anything that is not the expected JSON type is simply not a match.
+anything that is not the expected JSON type is simply not a match, and nothing raises.
 """
 
 from __future__ import annotations
@@ -12,10 +12,15 @@ from typing import Any
 from service.knowledge.model import Knowledge, normalise_icd10
 
 
+def items(value: Any) -> list[Any]:
+    """The entries of a JSON array; [] for anything that is not one."""
+    return value if isinstance(value, list) else []
+
+
 def codings(concept: Any) -> Iterator[dict[str, Any]]:
     if not isinstance(concept, dict):
         return
-    for coding in concept.get("coding") or ():
+    for coding in items(concept.get("coding")):
         if isinstance(coding, dict) and isinstance(coding.get("code"), str):
             yield coding
 
@@ -28,12 +33,16 @@ def codes_in(concept: Any, system: str, knowledge: Knowledge) -> list[str]:
     """
     if not isinstance(concept, dict):
         return []
+    coding_list = concept.get("coding")
+    if not isinstance(coding_list, list):
+        return []
     accepted = knowledge.systems.get(system, frozenset())
     found: list[str] = []
-    for coding in concept.get("coding") or ():
+    for coding in coding_list:
         if isinstance(coding, dict):
             code = coding.get("code")
-            if isinstance(code, str) and coding.get("system") in accepted:
+            where = coding.get("system")
+            if isinstance(code, str) and isinstance(where, str) and where in accepted:
                 found.append(code.strip())
     return found
 
@@ -43,7 +52,7 @@ def words_of(concept: Any) -> list[str]:
     if not isinstance(concept, dict):
         return []
     found = [concept["text"]] if isinstance(concept.get("text"), str) else []
-    for coding in concept.get("coding") or ():
+    for coding in items(concept.get("coding")):
         if isinstance(coding, dict) and isinstance(coding.get("display"), str):
             found.append(coding["display"])
     return found
@@ -53,19 +62,57 @@ def status_codes(concept: Any) -> set[str]:
     return {c["code"].strip().lower() for c in codings(concept)}
 
 
+def concept_shape_ok(concept: Any) -> bool:
+    """A cheap test of a CodeableConcept's JSON shape (before any model validation).
+
+    Used to tell an unreadable code (counted and left out) from a readable code the rules
+    do not use (ignored), without validating every resource of a large record.
+    """
+    if concept is None:
+        return True
+    if not isinstance(concept, dict):
+        return False
+    coding_list = concept.get("coding")
+    if coding_list is not None:
+        if not isinstance(coding_list, list):
+            return False
+        for coding in coding_list:
+            if not isinstance(coding, dict):
+                return False
+            for key in ("system", "code", "display"):
+                if key in coding and not isinstance(coding[key], str):
+                    return False
+    text = concept.get("text")
+    return text is None or isinstance(text, str)
+
+
 def condition_sets(concept: Any, knowledge: Knowledge) -> dict[str, str]:
     """{code set name: the matching code as sent} for a Condition.code."""
     icd = [(normalise_icd10(c), c) for c in codes_in(concept, "icd10cm", knowledge)]
     snomed = codes_in(concept, "snomed", knowledge)
+    if not icd and not snomed:
+        return {}
     found: dict[str, str] = {}
     for name, code_set in knowledge.condition_sets.items():
         for normalised, sent in icd:
-            if normalised in code_set.icd10_exact or normalised.startswith(code_set.icd10_prefix):
+            if code_set.has_icd10(normalised):
                 found.setdefault(name, sent)
         for code in snomed:
             if code in code_set.snomed:
                 found.setdefault(name, code)
     return found
+
+
+def indication_of(concept: Any, knowledge: Knowledge) -> str | None:
+    """The display of the other indication of a biologic that ``concept`` codes, if any."""
+    icd = [normalise_icd10(c) for c in codes_in(concept, "icd10cm", knowledge)]
+    snomed = codes_in(concept, "snomed", knowledge)
+    for indication in knowledge.indications.values():
+        if any(indication.codes.has_icd10(c) for c in icd) or any(
+            c in indication.codes.snomed for c in snomed
+        ):
+            return indication.display
+    return None
 
 
 def seventh_character(icd_code: str) -> str | None:

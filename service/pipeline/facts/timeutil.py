@@ -1,42 +1,145 @@
-"""FHIR date and dateTime values as UTC instants (docs/clinical-rules.md §6.2).
+"""FHIR date and dateTime values as UTC instants (docs/clinical-rules.md §2, §6.2).
 
 A date-only value (or a year, or a year-month) is the start of that day (month, year) in
-UTC. Anything that is not a FHIR date gives None: the fact then counts as undated.
+UTC. A value is validated as a FHIR R4 ``dateTime`` (fhir.resources' own type) before it
+is read: anything else (a time without a zone, 2026-02-30, a number) is **unreadable**.
+Nothing here raises: a value that is valid FHIR but lies at the edge of what a
+``datetime`` holds (``0001-01-01T00:00:00+14:00`` is in year 0 in UTC) is clamped to
+:data:`EARLIEST` or :data:`LATEST`, so every window the rules compute around it still
+has room (the widest is a year).
+
+``read_time`` takes the first of several elements that is *present*: when that one is
+unreadable the fact is undated, and the next element is not tried (docs/clinical-rules.md §2).
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from fhir.resources.R4B.fhirtypes import DateTimeType, DateType
+from pydantic import TypeAdapter, ValidationError
+
+# Two years inside datetime's range at each end: windows of up to a year never overflow.
+EARLIEST = datetime(3, 1, 1, tzinfo=UTC)
+LATEST = datetime(9997, 1, 1, tzinfo=UTC)
+
 _PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+_DATETIME: TypeAdapter[Any] = TypeAdapter(DateTimeType)
+_DATE: TypeAdapter[Any] = TypeAdapter(DateType)
 
 
-def parse_fhir_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
+@functools.lru_cache(maxsize=8192)
+def _fhir_valid(text: str, kind: str) -> bool:
+    adapter = _DATE if kind == "date" else _DATETIME
+    try:
+        adapter.validate_python(text)
+    except (ValidationError, ValueError, TypeError, OverflowError):
+        return False
+    return True
+
+
+def _clamped(moment: datetime) -> datetime:
+    if moment < EARLIEST:
+        return EARLIEST
+    if moment > LATEST:
+        return LATEST
+    return moment
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse(text: str) -> datetime | None:
     match = _PARTIAL.match(text)
     try:
         if match:
             year, month, day = match.groups()
-            return datetime(int(year), int(month or 1), int(day or 1), tzinfo=UTC)
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+            return _clamped(datetime(int(year), int(month or 1), int(day or 1), tzinfo=UTC))
+        parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", text.replace("Z", "+00:00")))
+    except (ValueError, OverflowError):
         return None
-    if parsed.tzinfo is None:  # FHIR requires a zone with a time; read a missing one as UTC
+    if parsed.tzinfo is None:  # not reached for a valid FHIR dateTime; read as UTC
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    offset = parsed.utcoffset() or timedelta(0)
+    naive = parsed.replace(tzinfo=None)
+    try:
+        return _clamped((naive - offset).replace(tzinfo=UTC))
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00, or 9999-12-31T23:59:59-14:00
+        return EARLIEST if offset > timedelta(0) else LATEST
+
+
+def parse_fhir_time(value: Any) -> datetime | None:
+    """A FHIR dateTime (or date) as a UTC instant; None when it is not a readable one."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text != value or not _fhir_valid(text, "dateTime"):
+        return None
+    if text.count(":") == 2 and ":60" in text:  # a leap second: read as :59
+        text = text.replace(":60", ":59", 1)
+    return _parse(text)
+
+
+def parse_fhir_date(value: Any) -> tuple[date, date] | None:
+    """A FHIR ``date`` (YYYY, YYYY-MM or YYYY-MM-DD) as (earliest, latest) days it can mean."""
+    if not isinstance(value, str) or not _fhir_valid(value, "date"):
+        return None
+    match = _PARTIAL.match(value)
+    if match is None:
+        return None
+    year, month, day = match.groups()
+    try:
+        if day:
+            exact = date(int(year), int(month), int(day))
+            return exact, exact
+        if month:
+            first = date(int(year), int(month), 1)
+            following = date(int(year) + int(month) // 12, int(month) % 12 + 1, 1)
+            return first, following - timedelta(days=1)
+        return date(int(year), 1, 1), date(int(year), 12, 31)
+    except (ValueError, OverflowError):
+        return None
+
+
+@dataclass(frozen=True)
+class TimeRead:
+    """What one dated element of a resource gave."""
+
+    when: datetime | None = None
+    # the element was present but not a readable FHIR date (the fact is then undated)
+    unreadable: bool = False
+    # which element dated it ("onsetDateTime", "recordedDate", ...); None when undated
+    path: str | None = None
+    # written without a time ("2026-08-21"): the rules may then read it "on that date"
+    date_only: bool = False
+    # the calendar date as written, in its own offset ("2026-08-21")
+    written_date: str | None = None
+
+
+def _at(resource: Any, path: str) -> Any:
+    node: Any = resource
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def read_time(resource: dict[str, Any], *paths: str) -> TimeRead:
+    """The first of the dotted paths that is present, read; unreadable stops the search."""
+    for path in paths:
+        value = _at(resource, path)
+        if value is None:
+            continue
+        when = parse_fhir_time(value)
+        if when is None:
+            return TimeRead(unreadable=True)
+        text = str(value)
+        return TimeRead(when, False, path, "T" not in text, text[:10] if len(text) >= 10 else None)
+    return TimeRead()
 
 
 def first_time(resource: dict[str, Any], *paths: str) -> datetime | None:
-    """The first of the dotted paths that holds a parseable FHIR time."""
-    for path in paths:
-        node: Any = resource
-        for part in path.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        found = parse_fhir_time(node)
-        if found is not None:
-            return found
-    return None
+    """The instant of ``read_time`` (None when absent or unreadable)."""
+    return read_time(resource, *paths).when

@@ -1,39 +1,122 @@
-"""Model validation of the resources the rules read, one resource at a time.
+"""Validation of the elements the rules read, one element at a time (docs/clinical-rules.md §2).
 
-A resource that fails is skipped and logged by type and reason only: never its id or
-values (pydantic messages quote the input, so only error types are logged).
+A resource is not validated whole: a fault in an element the rules do not use (a missing
+``subject``, an unknown element, a malformed narrative) must never drop it. Each element
+the rules read is checked against its FHIR R4 datatype model of fhir.resources (R4B), and
+against the JSON types FHIR requires where pydantic's lax mode would coerce (a decimal
+sent as the string "12", a boolean sent as "true").
+
+Validation results are memoised by the element's canonical JSON: the same status, category
+and unit elements recur on every resource of a record, so most checks are a dictionary
+look-up. Failures are logged by resource type and element name only, never a value.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
+import re
+from collections import Counter
+from types import MappingProxyType
 from typing import Any
 
-from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.codeableconcept import CodeableConcept
+from fhir.resources.R4B.duration import Duration
+from fhir.resources.R4B.period import Period
+from fhir.resources.R4B.quantity import Quantity
+from fhir.resources.R4B.range import Range
+from fhir.resources.R4B.reference import Reference
+from fhir.resources.R4B.timing import Timing
 from pydantic import ValidationError
+
+from service.pipeline.facts.codes import concept_shape_ok
 
 log = logging.getLogger(__name__)
 
-_KNOWN_TYPES = frozenset(
-    {"Condition", "Observation", "MedicationStatement", "MedicationRequest", "Medication"}
-)
+_MODELS: dict[str, Any] = {
+    "CodeableConcept": CodeableConcept,
+    "Quantity": Quantity,
+    "Reference": Reference,
+    "Period": Period,
+    "Range": Range,
+    "Timing": Timing,
+    "Duration": Duration,
+}
+_CODE = re.compile(r"^[^\s]+( [^\s]+)*$")
+_COMPARATORS = frozenset({"<", "<=", ">=", ">"})
 
 
-def is_valid(resource: dict[str, Any]) -> bool:
-    kind = resource.get("resourceType")
-    shown = kind if kind in _KNOWN_TYPES else "unexpected type"
+@functools.lru_cache(maxsize=16384)
+def _model_valid(kind: str, text: str) -> bool:
     try:
-        get_fhir_model_class(str(kind)).model_validate(resource)
-    except ValidationError as exc:
-        kinds = sorted({str(error.get("type")) for error in exc.errors()})
-        log.warning(
-            "resource skipped",
-            extra={"resource_type": shown, "reason": f"{exc.error_count()} validation "
-                   f"error(s): {', '.join(kinds)}"},
-        )
-        return False
-    except (KeyError, TypeError, ValueError) as exc:
-        log.warning("resource skipped", extra={"resource_type": shown,
-                                                "reason": exc.__class__.__name__})
+        _MODELS[kind].model_validate_json(text)
+    except (ValidationError, ValueError, TypeError):
         return False
     return True
+
+
+def _strict(kind: str, value: Any) -> bool:
+    """JSON types FHIR requires that the lax models would coerce."""
+    if kind == "CodeableConcept":
+        return concept_shape_ok(value)
+    if kind in {"Quantity", "Duration"}:
+        number = value.get("value")
+        if number is not None and (isinstance(number, bool) or not isinstance(number, int | float)):
+            return False
+        comparator = value.get("comparator")
+        if comparator is not None and (
+            not isinstance(comparator, str) or comparator not in _COMPARATORS
+        ):
+            return False
+        return all(
+            value.get(key) is None or isinstance(value.get(key), str)
+            for key in ("unit", "code", "system")
+        )
+    if kind == "Reference":
+        reference = value.get("reference")
+        return reference is None or isinstance(reference, str)
+    return True
+
+
+def valid(kind: str, value: Any) -> bool:
+    """``value`` is a valid FHIR R4 element of datatype ``kind`` (None counts as valid)."""
+    if value is None:
+        return True
+    if kind == "code":
+        return isinstance(value, str) and _CODE.match(value) is not None
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "string":
+        return isinstance(value, str)
+    if not isinstance(value, dict) or not _strict(kind, value):
+        return False
+    try:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return _model_valid(kind, text)
+
+
+def valid_list(kind: str, value: Any) -> bool:
+    """A JSON array of valid ``kind`` elements (None counts as valid)."""
+    if value is None:
+        return True
+    return isinstance(value, list) and all(valid(kind, item) for item in value)
+
+
+class Tally:
+    """Counts, by resource type, the resources left out and those with an unreadable date."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str]] = Counter()
+
+    def left_out(self, kind: str, element: str) -> None:
+        self.counts[(kind, "left_out")] += 1
+        log.warning("resource left out", extra={"resource_type": kind, "reason": element})
+
+    def undated(self, kind: str) -> None:
+        self.counts[(kind, "undated")] += 1
+
+    def frozen(self) -> MappingProxyType[tuple[str, str], int]:
+        return MappingProxyType(dict(sorted(self.counts.items())))

@@ -1,15 +1,18 @@
-"""Cards about active drugs: aspirin-caution, steroid-long-term, biologic-review.
+"""Cards about active drugs: aspirin-caution, steroid-long-term, ranitidine-switch,
+biologic-review (docs/clinical-rules.md §4, §6.9, §6.15, §6.18, §6.20).
 
-docs/clinical-rules.md §4:
-
-- aspirin-caution (warning) when: aspirin is active and no elevated prostaglandin marker
-  (2,3-dinor-11beta-PGF2alpha, prostaglandin D2) is on record. Not shown when the
-  observations are unavailable (docs/clinical-rules.md §6.9). Never advises stopping
-  cardioprotective aspirin without its prescriber.
+- aspirin-caution (warning) when: aspirin is active (as needed included) and no elevated
+  prostaglandin marker (2,3-dinor-11beta-PGF2alpha, prostaglandin D2) is on record. Not
+  shown when the observations are unavailable. Never advises stopping cardioprotective
+  aspirin without its prescriber.
 - steroid-long-term (warning) when: a systemic corticosteroid has been active for more
-  than steroid_max_days (from the class's earliest start); taper, never stop abruptly.
-- biologic-review when: omalizumab or dupilumab is active and its time on therapy lies
-  within biologic_review_window_days (inclusive): evaluate the response at 3-6 months.
+  than steroid_max_days (from the class's earliest course start); taper, never stop
+  abruptly. Not for a steroid whose reason is adrenal insufficiency or transplant status,
+  and not at all with such an active Condition: replacement therapy.
+- ranitidine-switch (warning) when: ranitidine is active (withdrawn from the US market in
+  2020); not shown when a medication key is unavailable.
+- biologic-review when: omalizumab or dupilumab is active with a judged course and its
+  time on therapy lies within biologic_review_window_days (inclusive).
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from service.pipeline.facts.model import Facts
-from service.pipeline.rules.model import Decision, MediatorFinding, day, days_between
+from service.pipeline.rules.model import Decision, MediatorFinding, day, days_between, note
 from service.pipeline.rules.timeline import class_start, has_class
 from service.thresholds.model import Thresholds
+
+RANITIDINE = "ranitidine"  # the drug of cards/drugs.yaml withdrawn from the US market
+_MEDICATION_KEYS = ("medicationStatements", "medicationRequests")
 
 
 def aspirin_caution(facts: Facts, mediators: tuple[MediatorFinding, ...]) -> Decision | None:
@@ -40,7 +46,13 @@ def aspirin_caution(facts: Facts, mediators: tuple[MediatorFinding, ...]) -> Dec
 
 
 def steroid_long_term(facts: Facts, thresholds: Thresholds, now: datetime) -> Decision | None:
-    start = class_start(facts.therapies, "systemic_steroid")
+    if any(d.kind == "steroid_replacement" and d.active for d in facts.diagnoses):
+        return None
+    steroids = tuple(
+        t for t in facts.therapies
+        if t.drug_class == "systemic_steroid" and not t.steroid_replacement
+    )
+    start = class_start(steroids, "systemic_steroid")
     if start is None or now - start <= timedelta(days=thresholds.steroid_max_days):
         return None
     days = days_between(start, now)
@@ -51,7 +63,23 @@ def steroid_long_term(facts: Facts, thresholds: Thresholds, now: datetime) -> De
             f"A systemic corticosteroid has been active since {day(start)} ({days} days; "
             f"the limit is {thresholds.steroid_max_days} days).",
         ),
-        therapies=tuple(t for t in facts.therapies if t.drug_class == "systemic_steroid"),
+        therapies=steroids,
+    )
+
+
+def ranitidine_switch(facts: Facts) -> Decision | None:
+    if any(key in facts.unavailable for key in _MEDICATION_KEYS):
+        return None
+    ranitidine = tuple(t for t in facts.therapies if t.drug == RANITIDINE)
+    if not ranitidine:
+        return None
+    return Decision(
+        topic="ranitidine-switch",
+        reasons=(
+            f"Ranitidine active since {day(class_start(ranitidine, 'h2'))}: it was withdrawn "
+            "from the US market in 2020.",
+        ),
+        therapies=ranitidine,
     )
 
 
@@ -59,7 +87,8 @@ def biologic_review(facts: Facts, thresholds: Thresholds, now: datetime) -> Deci
     low, high = thresholds.biologic_review_window_days
     due = []
     for drug_class in ("omalizumab", "dupilumab"):
-        start = class_start(facts.therapies, drug_class)
+        judged = [t for t in facts.therapies if t.drug_class == drug_class and t.judged]
+        start = class_start(judged, drug_class)
         if start is not None and timedelta(days=low) <= now - start <= timedelta(days=high):
             due.append((drug_class, start))
     if not due:
@@ -73,4 +102,9 @@ def biologic_review(facts: Facts, thresholds: Thresholds, now: datetime) -> Deci
             f"{low}-{high} days)." for c, s in due
         ),
         therapies=tuple(t for t in facts.therapies if t.drug_class in {c for c, _ in due}),
+        notes=tuple(
+            note("therapy.indication", drug=t.label or t.drug, indication=t.indication)
+            for t in facts.therapies
+            if t.drug_class in {c for c, _ in due} and t.indication
+        ),
     )

@@ -1,27 +1,89 @@
-"""The mediator-evidence card (docs/clinical-rules.md §4, §6.9).
+"""Objective mediator evidence and the mediator-evidence card.
 
-When: no elevated mediator result is on record (urinary N-methylhistamine, leukotriene E4,
-2,3-dinor-11beta-PGF2alpha, prostaglandin D2, plasma histamine by their thresholds or
-flags; tryptase only by the 20% + 2 rule). Then: remind that the diagnosis needs
-objective documentation of mediators during attacks. Not shown when the observations
+docs/clinical-rules.md §2, §4, §6.9.
+
+Objective mediator evidence = an elevated tryptase by the 20% + 2 rule, or an elevated
+urine or plasma marker collected within 24 h after the onset of an anaphylaxis episode
+(a 24-hour urine: its collection period overlaps that window; the same anchors as
+tryptase), or the same marker elevated on 2 separate dates.
+
+mediator-evidence when: no objective mediator evidence is on record (a single elevated
+result at another time, or a single tryptase, is not). Not shown when the observations
 are unavailable: missing data is not absent data.
 """
 
 from __future__ import annotations
 
-from service.pipeline.facts.model import Facts
-from service.pipeline.rules.model import Decision, MediatorFinding
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from service.pipeline.facts.model import Event, Facts
+from service.pipeline.rules.model import Decision, MediatorFinding, Note, day, note
+from service.pipeline.rules.tryptase import anchors
+
+_AFTER_ONSET = timedelta(hours=24)
 
 
-def mediator_evidence(facts: Facts, findings: tuple[MediatorFinding, ...]) -> Decision | None:
-    if "observations" in facts.unavailable or any(f.elevated for f in findings):
+@dataclass(frozen=True)
+class Evidence:
+    found: bool
+    # the findings that make it (elevated, and timed or repeated), for the card
+    decisive: tuple[MediatorFinding, ...]
+
+
+def _near_episode(finding: MediatorFinding, points: list[Event]) -> bool:
+    result = finding.result
+    if result.when is None:
+        return False
+    end = result.period_end or result.when
+    for anchor in points:
+        assert anchor.when is not None
+        if result.when <= anchor.when + _AFTER_ONSET and end >= anchor.when:
+            return True
+    return False
+
+
+def objective_evidence(
+    markers: Iterable[MediatorFinding], tryptase: Iterable[MediatorFinding],
+    events: Iterable[Event],
+) -> Evidence:
+    decisive = [f for f in tryptase if f.elevated]
+    points = anchors(events)
+    elevated = [f for f in markers if f.elevated]
+    for finding in elevated:
+        if _near_episode(finding, points):
+            decisive.append(finding)
+    by_analyte: dict[str, set[str]] = {}
+    for finding in elevated:
+        if finding.result.when is not None:
+            by_analyte.setdefault(finding.result.analyte, set()).add(day(finding.result.when))
+    for finding in elevated:
+        dates = by_analyte.get(finding.result.analyte, set())
+        if len(dates) >= 2 and finding not in decisive:
+            decisive.append(finding)
+    return Evidence(bool(decisive), tuple(decisive))
+
+
+def mediator_evidence(
+    facts: Facts, evidence: Evidence, findings: tuple[MediatorFinding, ...],
+    notes: tuple[Note, ...] = (),
+) -> Decision | None:
+    if "observations" in facts.unavailable or evidence.found:
         return None
+    elevated = [f for f in findings if f.elevated]
+    reasons = ["No mast cell mediator result is on record." if not facts.results else
+               "No mast cell mediator result on record is objective evidence."]
+    if elevated:
+        reasons.append(
+            f"{len(elevated)} elevated result(s), none collected within 24 hours of an "
+            "episode's onset nor repeated on another date."
+        )
     tryptase = [r for r in facts.results if r.tryptase]
-    reasons = ["No mast cell mediator result on record is elevated."
-               if facts.results else "No mast cell mediator result is on record."]
     if tryptase and not any(f.result.tryptase for f in findings):
         reasons.append(
             f"{len(tryptase)} tryptase result(s) on record, but no acute value with a "
             "baseline to apply the 20% + 2 rule: a single tryptase is never evidence."
         )
-    return Decision(topic="mediator-evidence", reasons=tuple(reasons), mediators=findings)
+    return Decision(topic="mediator-evidence", reasons=tuple(reasons), mediators=findings,
+                    notes=(note("evidence.none"), *notes))

@@ -1,14 +1,18 @@
-"""Where the patient stands on the ladder (docs/clinical-rules.md §3, §6.3, §6.4, §6.6).
+"""Where the patient stands on the ladder.
 
-Tier 1 complete = an h1 and an h2 therapy both active (ranitidine counts as h2); its
-start is the later of the two class starts. Current tier = the highest tier with an
-active therapy (1: h1/h2; 2: leukotriene, oral cromolyn; 3: omalizumab; 4: dupilumab);
-aspirin and systemic steroids never raise it. Time on tier = now minus the tier's start
-(tier 1: the start of completeness; tiers 2-4: the earliest start of that tier's active
-therapies). Refractory = time on tier at least min_trial_days for the tier AND, counting
-only clusters whose first event is on or after the tier's start and inside the lookback,
-at least min_anaphylaxis_episodes anaphylaxis episodes or min_respiratory_events
-respiratory events (both merged by episode_merge_hours).
+docs/clinical-rules.md §3, §6.3, §6.4, §6.6, §6.20, §6.23.
+
+Only active therapies that are not as-needed only move the ladder.
+- Tier 1 complete = an h1 and an h2 therapy (ranitidine counts as h2); its start is the
+  later of the two class starts (each the earliest course start of its class).
+- Current tier = the highest tier of those therapies (aspirin, steroids never count).
+- Time on tier = now minus the tier's start (tiers 2-4: the earliest course start).
+- Refractory = time on tier at least min_trial_days for the tier AND, counting only
+  events dated on or after the tier's start + response_onset_days and inside the
+  lookback, with at least one counted event in the last recent_event_days (checked per
+  alternative): min_anaphylaxis_episodes counted episodes, or (tier 1 only)
+  min_respiratory_events counted respiratory events. A tier 3 or 4 biologic without a
+  judged course is never refractory.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from service.pipeline.facts.model import Facts, Therapy
+from service.pipeline.rules.episodes import Episode, Respiratory
 from service.pipeline.rules.model import Cluster
-from service.pipeline.rules.timeline import class_start, clusters, counted, lookback_start
+from service.pipeline.rules.timeline import class_start, ladder_therapies, lookback_start
 from service.thresholds.model import Thresholds
 
 
@@ -29,9 +34,13 @@ class Position:
     tier_start: datetime | None
     tier_therapies: tuple[Therapy, ...]
     trial_met: bool
-    episodes: tuple[Cluster, ...]  # counted toward refractoriness
-    respiratory: tuple[Cluster, ...]
+    episodes: tuple[Episode, ...]  # counted toward refractoriness, inside the windows
+    respiratory: tuple[Cluster, ...]  # counted toward refractoriness (tier 1 only)
     refractory: bool
+    judged: bool = True  # False: a tier 3/4 biologic with no judged course
+    # counted episodes after the tier's start, before response_onset_days had passed
+    early: tuple[Episode, ...] = ()
+    recent_missing: bool = False  # enough events, but none in the last recent_event_days
 
 
 def tier1_start(therapies: tuple[Therapy, ...]) -> datetime | None:
@@ -39,8 +48,11 @@ def tier1_start(therapies: tuple[Therapy, ...]) -> datetime | None:
     return max(h1, h2) if h1 is not None and h2 is not None else None
 
 
-def position(facts: Facts, thresholds: Thresholds, now: datetime) -> Position:
-    therapies = facts.therapies
+def position(
+    facts: Facts, all_episodes: tuple[Episode, ...], breathing: Respiratory,
+    thresholds: Thresholds, now: datetime,
+) -> Position:
+    therapies = ladder_therapies(facts.therapies)
     tier1_complete = any(t.drug_class == "h1" for t in therapies) and any(
         t.drug_class == "h2" for t in therapies
     )
@@ -51,20 +63,31 @@ def position(facts: Facts, thresholds: Thresholds, now: datetime) -> Position:
     else:
         dated = [t.start for t in on_tier if t.start is not None]
         start = min(dated) if dated else None
+    judged = current < 3 or any(t.judged for t in on_tier)
     if start is None or current == 0:
-        return Position(tier1_complete, current, start, on_tier, False, (), (), False)
+        return Position(tier1_complete, current, start, on_tier, False, (), (), False, judged)
     trial = now - start >= timedelta(days=thresholds.min_trial_days[current])
-    since_lookback = lookback_start(now, thresholds.lookback_days)
-    merge = thresholds.episode_merge_hours
-    episodes = counted(
-        clusters((e for e in facts.events if e.kind == "anaphylaxis"), merge), start, since_lookback
+    since = start + timedelta(days=thresholds.response_onset_days[current])
+    lookback = lookback_start(now, thresholds.lookback_days)
+    recent_from = now - timedelta(days=thresholds.recent_event_days)
+    counted = tuple(e for e in all_episodes if e.counted)
+    episodes = tuple(e for e in counted if e.start >= since and e.start >= lookback)
+    # counted episodes after the tier's start but before the therapy could act
+    early = tuple(e for e in counted if start <= e.start < since and e.start >= lookback)
+    respiratory: tuple[Cluster, ...] = ()
+    if current == 1 and breathing.counts:
+        respiratory = tuple(
+            c for c in breathing.clusters if c.start >= since and c.start >= lookback
+        )
+    by_episodes = len(episodes) >= thresholds.min_anaphylaxis_episodes
+    by_respiratory = len(respiratory) >= thresholds.min_respiratory_events
+    recent_episodes = any(e.start >= recent_from for e in episodes)
+    recent_respiratory = any(c.start >= recent_from for c in respiratory)
+    refractory = trial and judged and (
+        (by_episodes and recent_episodes) or (by_respiratory and recent_respiratory)
     )
-    respiratory = counted(
-        clusters((e for e in facts.events if e.kind == "respiratory"), merge), start, since_lookback
-    )
-    refractory = trial and (
-        len(episodes) >= thresholds.min_anaphylaxis_episodes
-        or len(respiratory) >= thresholds.min_respiratory_events
+    recent_missing = (by_episodes or by_respiratory) and not (
+        (by_episodes and recent_episodes) or (by_respiratory and recent_respiratory)
     )
     return Position(tier1_complete, current, start, on_tier, trial, episodes, respiratory,
-                    refractory)
+                    refractory, judged, early, recent_missing)

@@ -1,10 +1,13 @@
 """Mediator elevation (docs/clinical-rules.md §2 "Mediator results", §6.7).
 
-When a result (final, amended or corrected) is in the analyte's expected UCUM unit
-(valueQuantity.code, else .unit, equal exactly) and the analyte has a threshold: then it
-is elevated when its value is above the threshold, even against an H flag. Otherwise
-(unit differs, or no threshold, as for prostaglandin D2): elevated when its
-interpretation is H, HH or A, or its value is above its own referenceRange.high.
+After unit normalisation (facts layer), a result in the analyte's expected UCUM unit whose
+analyte has a threshold is elevated when its value is above the threshold, even against an
+H flag (adults only: for a child, or an unknown age, the lab's own range and flags decide).
+Otherwise (another unit, no threshold as for prostaglandin D2, a child): elevated when its
+interpretation is H, HH or A, or its value (as the lab sent it) is above the lab's
+reference range (``high``, else a bound in its text). With none of these it is **not
+assessable**: never elevated, and never shown as "within range". A "<x" or "<=x" value is
+never elevated; ">x" is read as x.
 """
 
 from __future__ import annotations
@@ -16,37 +19,55 @@ from service.pipeline.rules.model import MediatorFinding
 from service.thresholds.model import Thresholds
 
 _FLAGS = frozenset({"H", "HH", "A"})
+_BELOW = frozenset({"<", "<="})
 
 
 def _fmt(value: float) -> str:
     return f"{value:g}"
 
 
-def assess(result: Result, thresholds: Thresholds) -> MediatorFinding:
+def shown_value(result: Result, *, raw: bool = False) -> str:
+    value = result.raw_value if raw else result.value
+    unit = (result.raw_unit if raw else result.unit) or ""
+    if value is None:
+        return "no numeric value"
+    return f"{result.comparator or ''}{_fmt(value)} {unit}".strip()
+
+
+def assess(result: Result, thresholds: Thresholds, *, adult: bool = True) -> MediatorFinding:
     threshold = (
         thresholds.mediator_thresholds.get(result.threshold_key)
-        if result.threshold_key is not None else None
+        if result.threshold_key is not None and adult else None
     )
     value, unit = result.value, result.unit or ""
-    shown = f"{_fmt(value)} {unit}".strip() if value is not None else "no numeric value"
+    below = result.comparator in _BELOW
+    shown = shown_value(result)
     if threshold is not None and value is not None and unit and unit == result.expected_unit:
-        above = value > threshold
+        above = value > threshold and not below
         word = "above" if above else "not above"
         return MediatorFinding(
             result, above, f"{shown} is {word} the threshold {_fmt(threshold)} {unit}"
         )
     flags = sorted(result.interpretation & _FLAGS)
     if flags:
+        if below:
+            return MediatorFinding(result, False, f"{shown}: a value below a limit is never "
+                                                  "elevated")
         return MediatorFinding(result, True, f"{shown}, flagged {'/'.join(flags)} by the lab")
-    high = result.reference_high
-    if value is not None and high is not None and value > high:
-        return MediatorFinding(
-            result, True, f"{shown} is above the lab's reference range (high {_fmt(high)})"
-        )
-    why = "no threshold applies in this unit" if threshold is not None else "no threshold set"
-    return MediatorFinding(result, False, f"{shown}: not flagged and within range ({why})")
+    high, raw = result.reference_high, result.raw_value
+    if high is not None and raw is not None:
+        above = raw > high and not below
+        word = "above" if above else "within"
+        return MediatorFinding(result, above, f"{shown_value(result, raw=True)} is {word} the "
+                                              f"lab's reference range (upper limit {_fmt(high)})")
+    if result.interpretation:
+        return MediatorFinding(result, False, f"{shown}, not flagged as abnormal by the lab")
+    return MediatorFinding(result, False, f"{shown_value(result, raw=True)}: cannot be assessed",
+                           assessable=False)
 
 
-def assess_all(results: Iterable[Result], thresholds: Thresholds) -> tuple[MediatorFinding, ...]:
+def assess_all(
+    results: Iterable[Result], thresholds: Thresholds, *, adult: bool = True
+) -> tuple[MediatorFinding, ...]:
     """Every non-tryptase mediator result, assessed (tryptase: see tryptase.py)."""
-    return tuple(assess(r, thresholds) for r in results if not r.tryptase)
+    return tuple(assess(r, thresholds, adult=adult) for r in results if not r.tryptase)

@@ -12,10 +12,28 @@ from service.pipeline.facts.model import Event, Result, Therapy
 
 @dataclass(frozen=True)
 class Cluster:
-    """Events less than episode_merge_hours apart: one episode, dated by its first event."""
+    """Events merged into one episode, dated by its first event (docs/clinical-rules.md §6.4)."""
 
     start: datetime
     events: tuple[Event, ...]
+    # events that joined by the next-day or follow-up rule: (event, "next_day" | "follow_up")
+    merges: tuple[tuple[Event, str], ...] = ()
+
+    @property
+    def last(self) -> datetime:
+        return max(e.when for e in self.events if e.when is not None)
+
+
+@dataclass(frozen=True)
+class Note:
+    """A sentence of cards/sentences.yaml with the facts that fill its placeholders."""
+
+    key: str
+    params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+def note(key: str, **params: object) -> Note:
+    return Note(key, MappingProxyType({k: str(v) for k, v in params.items()}))
 
 
 @dataclass(frozen=True)
@@ -25,6 +43,9 @@ class MediatorFinding:
     reason: str  # e.g. "180 pg/mg{creat} is above the threshold 104 pg/mg{creat}"
     # the other result of a tryptase 20% + 2 comparison (the baseline)
     baseline: Result | None = None
+    # False: no threshold in its unit, no flag, no reference range: not assessable
+    # (docs/clinical-rules.md §2 "Mediator results")
+    assessable: bool = True
 
 
 @dataclass(frozen=True)
@@ -40,6 +61,12 @@ class Decision:
     mediators: tuple[MediatorFinding, ...] = ()
     # drug classes to propose, in order (cards.yaml may only narrow this list)
     suggestions: tuple[str, ...] = ()
+    # sentences of cards/sentences.yaml, in the order the card shows them
+    notes: tuple[Note, ...] = ()
+    # sentences that open the detail (the systemic mastocytosis flag)
+    lead: tuple[Note, ...] = ()
+    # therapies on record of the proposed classes: their drug is not proposed again
+    withheld: tuple[Therapy, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,6 +74,9 @@ class Scope:
     in_scope: bool
     # False when every MCAS diagnosis is provisional, differential or unconfirmed
     confirmed: bool = True
+    # the code of a clonal mast cell disease on record (treatment cards suppressed)
+    clonal: str | None = None
+    monoclonal: bool = False  # an in-scope MCAS Condition coded D89.41
 
 
 def day(moment: datetime | None) -> str:

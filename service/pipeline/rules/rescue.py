@@ -1,10 +1,10 @@
-"""Rescue-medication safety cards: epinephrine-autoinjector and albuterol.
+"""Rescue-medication safety cards: epinephrine-autoinjector and albuterol (docs/clinical-rules.md
+§2, §4, §6.5, §6.9, §6.10, §6.20).
 
-docs/clinical-rules.md §4, §6.9, §6.10:
-
-- epinephrine-autoinjector (warning) when: anaphylaxis history (any anaphylaxis Condition,
-  D/S follow-ups included, Z87.892, or angioedema T78.3* / SNOMED 41291007; any
-  clinicalStatus) and no active epinephrine auto-injector.
+- epinephrine-autoinjector (warning) when: anaphylaxis history (any anaphylaxis Condition
+  ever: suspected, triggered, follow-up codes and problem-list entries included;
+  Z87.892; or angioedema T78.3* / SNOMED 41291007, the card then saying "angioedema";
+  any clinicalStatus) and no active epinephrine auto-injector (as needed counts).
 - albuterol when: at least one bronchospasm event (R06.2, SNOMED 56018004 or 4386001)
   dated inside the lookback, and no active albuterol or levalbuterol.
 Neither is shown when either medication key is unavailable: absence cannot be known.
@@ -15,11 +15,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from service.pipeline.facts.model import Facts
-from service.pipeline.rules.model import Cluster, Decision, day
+from service.pipeline.rules.model import Cluster, Decision, Note, day, note
 from service.pipeline.rules.timeline import dated, has_class, lookback_start
 from service.thresholds.model import Thresholds
 
-_HISTORY = ("anaphylaxis", "anaphylaxis_follow_up", "angioedema", "history")
+_HISTORY = ("anaphylaxis", "anaphylaxis_follow_up", "anaphylaxis_history", "angioedema",
+            "history")
 
 
 def _medications_known(facts: Facts) -> bool:
@@ -34,15 +35,19 @@ def epinephrine(facts: Facts) -> Decision | None:
         return None
     with_dates = dated(history)
     undated = len(history) - len(with_dates)
-    shown = [f"{e.label} ({e.code}) on {day(when)}" for when, e in with_dates[-5:]]
-    reason = "Anaphylaxis history on record: " + "; ".join(shown) if shown else ""
+    shown = "; ".join(f"{e.label} ({e.code}) on {day(when)}" for when, e in with_dates[-5:])
+    key = ("history.angioedema" if all(e.kind == "angioedema" for e in history)
+           else "history.anaphylaxis")
+    notes: list[Note] = []
+    if shown:
+        notes.append(note(key, records=shown))
     if undated:
-        reason = (reason + "; " if reason else "Anaphylaxis history on record: ") + \
-            f"{undated} undated record(s)"
+        notes.append(note("history.undated", count=undated))
     return Decision(
         topic="epinephrine-autoinjector",
-        reasons=(reason + ".", "No active epinephrine auto-injector is on record."),
+        reasons=("No active epinephrine auto-injector is on record.",),
         suggestions=("epinephrine_autoinjector",),
+        notes=tuple(notes),
     )
 
 

@@ -73,6 +73,14 @@ function fill(data) {
   $("active-detail").textContent = data.stored
     ? ", applied " + data.stored.created_at + " by " + data.stored.author : "";
   $("refresh-seconds").textContent = data.refresh_seconds;
+  const notes = [];
+  if (data.stored && data.stored.upgrade) notes.push(data.stored.upgrade.note);
+  if (data.stored_unusable) {
+    notes.push("Stored version " + data.stored_unusable.number + " is not valid for this " +
+      "release, so the thresholds file is in force: " + data.stored_unusable.problem);
+  }
+  $("upgrade-note").textContent = notes.join(" ");
+  $("upgrade-note").hidden = notes.length === 0;
   $("file-mode").hidden = data.mode !== "file";
   data.fields.forEach((field) => {
     const input = $("f-" + field.field);
@@ -81,6 +89,7 @@ function fill(data) {
     $("w-" + field.field).textContent = show(field.value);
   });
   clearErrors();
+  showWarnings(data.warnings);
   invalidatePreview();
   markChanged();
 }
@@ -116,6 +125,15 @@ function showErrors(errors) {
   if (first) first.focus();
 }
 
+// Accepted but unusual values (outside the warn bounds, or 0): shown next to the field.
+function showWarnings(warnings) {
+  document.querySelectorAll(".warning").forEach((node) => { node.textContent = ""; });
+  (warnings || []).forEach((warning) => {
+    const slot = $("x-" + warning.field);
+    if (slot) slot.textContent = "Check: " + warning.message;
+  });
+}
+
 function invalidatePreview() {
   previewed = null;
   $("apply-button").disabled = true;
@@ -136,6 +154,7 @@ async function checkAndPreview(event) {
   say("Checking…");
   const checked = await (await api("/validate", {
     method: "POST", body: JSON.stringify({ values }) })).json();
+  showWarnings(checked.warnings);
   if (!checked.valid) {
     showErrors(checked.errors);
     invalidatePreview();
@@ -157,7 +176,8 @@ async function checkAndPreview(event) {
   previewed = JSON.stringify(values);
   $("apply-button").disabled = active.mode === "file";
   say("Preview ready: " + result.scenarios_changed + " of " + result.scenarios_run +
-      " scenarios change. Review it, then apply.");
+      " scenarios change" + (result.warnings.length ? "; " + result.warnings.length +
+      " unusual value(s), shown next to the fields" : "") + ". Review it, then apply.");
 }
 
 function cell(row, text) {
@@ -225,7 +245,8 @@ async function loadHistory() {
     const changes = version.action === "import"
       ? "values of the thresholds file"
       : version.changes.map((c) => c.field + " " + show(c.old) + " → " + show(c.new)).join("; ");
-    cell(row, (version.action === "rollback" ? "rollback to " + version.rollback_of + ": " : "") + changes);
+    cell(row, (version.action === "rollback" ? "rollback to " + version.rollback_of + ": " : "") + changes +
+      (version.upgrade ? " " + version.upgrade.note : ""));
     const action = cell(row, "");
     if (!version.active && active.mode !== "file") {
       const button = document.createElement("button");
@@ -295,6 +316,7 @@ document.addEventListener("DOMContentLoaded", () => {
     markChanged();
     // The message was about the old value: clear it until the next check.
     $("e-" + path).textContent = "";
+    $("x-" + path).textContent = "";
     event.target.removeAttribute("aria-invalid");
   });
   $("apply-button").addEventListener("click", guarded(applyChange));

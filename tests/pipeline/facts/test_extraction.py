@@ -9,19 +9,26 @@ import pytest
 from tests.support.fhir_builders import ago, condition, facts_of, mcas, medication, observation
 
 
-def test_malformed_resource_is_skipped_and_the_rest_still_counts(
+def test_faults_outside_the_elements_read_keep_the_resource_and_a_bad_date_makes_it_undated(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    bad = condition("T78.2XXA", onset=ago(3), unexpected_field="secret-value")
-    bad_obs = observation("33343-5", 180, "pg/mg{creat}", when="not a date")
+    """docs/clinical-rules.md §2 "Reading a resource": an unknown element never drops a
+    resource; an unreadable date makes it undated (counted); an unreadable status drops it
+    (counted), and nothing of its content is logged."""
+    odd = condition("T78.2XXA", onset=ago(3), unexpected_field="secret-value")
+    undated = observation("33343-5", 180, "pg/mg{creat}", when="not a date")
+    bad_status = condition("R06.1", onset=ago(4), clinical=None,
+                           clinicalStatus={"coding": "secret-status"})
     with caplog.at_level(logging.WARNING):
-        facts = facts_of([mcas(), bad, condition("R06.2", onset=ago(2)), bad_obs,
+        facts = facts_of([mcas(), odd, condition("R06.2", onset=ago(2)), undated, bad_status,
                           medication(code="20610")])
-    assert facts.skipped_resources == 2
-    assert [e.kind for e in facts.events] == ["respiratory"]
+    assert sorted(e.kind for e in facts.events) == ["anaphylaxis", "respiratory"]
+    assert [r.when for r in facts.results] == [None]
+    assert dict(facts.reading) == {("Condition", "left_out"): 1, ("Observation", "undated"): 1}
+    assert facts.skipped_resources == 1
     assert [t.drug for t in facts.therapies] == ["cetirizine"]
     logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
-    assert "secret-value" not in logged and bad["id"] not in logged
+    assert "secret" not in logged and bad_status["id"] not in logged
     assert "Condition" in logged
 
 

@@ -58,9 +58,12 @@ def test_tier2_when_tier1_refractory_by_episodes() -> None:
 
 def test_tier2_by_three_respiratory_events() -> None:
     resp = [condition("R06.2", onset=ago(5)), condition("R06.1", onset=ago(20)),
-            condition("R06.02", onset=ago(30))]
+            condition("56018004", system=SNOMED, onset=ago(30))]
     assert ladder(base(*tier1(100), *resp)) == ["tier-2"]
     assert ladder(base(*tier1(100), *resp[:2])) == []
+    # rules v2: dyspnoea (R06.0*) is listed, never counted
+    dyspnoea = condition("R06.02", onset=ago(30))
+    assert ladder(base(*tier1(100), *resp[:2], dyspnoea)) == []
 
 
 def test_trial_length_bound_is_inclusive() -> None:
@@ -79,13 +82,21 @@ def test_tier1_start_is_the_later_of_h1_and_h2() -> None:
 def test_episodes_before_the_tier_started_do_not_count() -> None:
     assert ladder(base(*tier1(50), *episodes(60, 70))) == []
     assert ladder(base(*tier1(50), *episodes(49, 70))) == []
-    assert ladder(base(*tier1(50), *episodes(49, 48))) == ["tier-2"]
+    # rules v2: counted from the tier's start + response_onset_days (7 on tier 1)
+    assert ladder(base(*tier1(50), *episodes(49, 48))) == []
+    assert ladder(base(*tier1(50), *episodes(43, 40))) == ["tier-2"]
+    early = condition("T78.2XXA", onset=ago(43, seconds=1))  # a second before day 7
+    assert ladder(base(*tier1(50), early, *episodes(30))) == []
 
 
-def test_episodes_less_than_24h_apart_merge() -> None:
+def test_episodes_at_most_24h_apart_merge() -> None:
     close = [condition("T78.2XXA", onset=ago(10)), condition("T78.2XXA", onset=ago(10, hours=23))]
     assert ladder(base(*tier1(100), *close)) == []
-    apart = [condition("T78.2XXA", onset=ago(10)), condition("T78.2XXA", onset=ago(11))]
+    # rules v2: "at most" episode_merge_hours: exactly 24 h apart is one episode
+    exactly = [condition("T78.2XXA", onset=ago(10)), condition("T78.2XXA", onset=ago(11))]
+    assert ladder(base(*tier1(100), *exactly)) == []
+    apart = [condition("T78.2XXA", onset=ago(10)),
+             condition("T78.2XXA", onset=ago(11, seconds=1))]
     assert ladder(base(*tier1(100), *apart)) == ["tier-2"]
 
 
@@ -101,11 +112,14 @@ def test_d_and_s_seventh_characters_are_not_episodes() -> None:
     assert ladder(base(*tier1(100), *follow_ups)) == []
 
 
-def test_other_episode_codes_count() -> None:
+def test_triggered_episode_codes_count_only_with_the_switch() -> None:
     mixed = [condition("T78.01XA", onset=ago(10)), condition("T886XXA", onset=ago(20)),
              condition("T80.52XA", onset=ago(30)), condition("39579001", system=SNOMED,
                                                              onset=ago(40))]
-    decision = decide(base(*tier1(100), *mixed))[0]
+    # rules v2: food, drug and serum anaphylaxis are triggered: not counted by default
+    assert ladder(base(*tier1(100), *mixed)) == []
+    switched = thresholds(count_triggered_anaphylaxis=True)
+    decision = decide(base(*tier1(100), *mixed), limits=switched)[0]
     assert decision.topic == "tier-2" and len(decision.episodes) == 4
 
 
@@ -151,8 +165,13 @@ def test_aspirin_and_steroids_never_raise_the_tier() -> None:
 
 
 def test_ranitidine_counts_as_h2() -> None:
-    meds = [medication(code="20610", start=ago(100)), medication(text="Zantac 150", start=ago(90))]
+    meds = [medication(code="20610", start=ago(100)),
+            medication(text="ranitidine 150 mg", start=ago(90))]
     assert ladder(base(*meds, *episodes(1, 10))) == ["tier-2"]
+    # rules v2: the bare brand "Zantac" identifies no drug
+    unclear = [medication(code="20610", start=ago(100)),
+               medication(text="Zantac 150", start=ago(90))]
+    assert ladder(base(*unclear, *episodes(1, 10))) == ["tier-1"]
 
 
 def test_unconfirmed_diagnosis_allows_only_tier1() -> None:

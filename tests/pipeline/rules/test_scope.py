@@ -49,16 +49,33 @@ def test_verification_status(verification: str | None, expected: bool) -> None:
     assert in_scope(mcas(verification=verification)) is expected
 
 
-@pytest.mark.parametrize("code", ["D47.01", "D47.02", "D4709", "Q82.2", "C96.20", "C96.21",
-                                  "C94.30", "c94.32"])
-def test_active_clonal_disease_takes_the_patient_out_of_scope(code: str) -> None:
-    assert not in_scope(mcas(), condition(code))
+def clonal(*resources: dict) -> str | None:
+    return scope(facts_of(list(resources)), NOW).clonal
 
 
-def test_clonal_disease_resolved_or_refuted_does_not() -> None:
-    assert in_scope(mcas(), condition("D47.02", clinical="resolved"))
-    assert in_scope(mcas(), condition("D47.02", verification="refuted"))
-    assert not in_scope(mcas(), condition("D47.02", clinical=None))
+@pytest.mark.parametrize("code", ["D47.01", "D47.02", "D4709", "D47.0", "Q82.2", "C96.20",
+                                  "C96.21", "C94.30", "c94.32"])
+def test_clonal_disease_keeps_mcas_in_scope_but_flags_it(code: str) -> None:
+    # rules v2: clonal disease suppresses the treatment cards, never the safety cards
+    assert in_scope(mcas(), condition(code))
+    assert clonal(mcas(), condition(code)) == code
+    assert not in_scope(condition(code))  # clonal disease without MCAS: no cards
+
+
+def test_clonal_disease_fails_closed_whatever_its_status_or_dates() -> None:
+    for resource in (condition("D47.02", clinical="resolved"), condition("D47.02", clinical=None),
+                     condition("D47.02", verification="provisional"),
+                     condition("D47.02", onset="0001-01-01T00:00:00+14:00"),
+                     condition("D47.02", onset=ago(-30)),
+                     condition("397016004", system=SNOMED, clinicalStatus={"coding": 5})):
+        assert clonal(mcas(), resource) is not None, resource
+    assert clonal(mcas(), condition("D47.02", verification="refuted")) is None
+    assert clonal(mcas(), condition("D47.02", verification="entered-in-error")) is None
+
+
+def test_clonal_disease_shows_the_safety_cards_only() -> None:
+    found = topics([mcas(), condition("D47.02"), condition("Z87.892")])
+    assert found == ["epinephrine-autoinjector"]
 
 
 def test_diagnosis_dated_after_now_is_ignored() -> None:
