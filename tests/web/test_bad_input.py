@@ -330,3 +330,28 @@ def test_rollback_to_a_version_number_too_large_for_the_database_is_400(
         storage_app.test_client(), "/admin/api/thresholds/rollback", body, headers=ADMIN
     )
     assert_outcome(response, 400, "to_version")
+
+
+# -- an unreadable element inside a prefetch resource (fixed in rules v2's reading) -----------
+
+
+@pytest.mark.parametrize(
+    "stamp", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00Z"]
+)
+def test_year_1_or_9999_datetime_with_an_offset_inside_a_resource_answers_200(
+    client: FlaskClient, sandbox_hook: dict[str, Any], stamp: str
+) -> None:
+    """docs/clinical-rules.md section 2: a date that cannot be read leaves the fact undated
+    (or the resource out, counted); the hook answers 200 (was a 500: OverflowError)."""
+    body = copy.deepcopy(sandbox_hook["body"])
+    for key, element in [
+        ("observations", "effectiveDateTime"),
+        ("conditions", "onsetDateTime"),
+        ("medicationStatements", "dateAsserted"),
+        ("medicationRequests", "authoredOn"),
+    ]:
+        for entry in body["prefetch"][key].get("entry", []):
+            entry["resource"][element] = stamp
+    response = post_json(client, HOOK, body)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    assert "cards" in response.get_json()
