@@ -355,3 +355,17 @@ def test_year_1_or_9999_datetime_with_an_offset_inside_a_resource_answers_200(
     response = post_json(client, HOOK, body)
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     assert "cards" in response.get_json()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "since=0001-01-01T00:00:00%2B14:00",
+        "until=9999-12-31T23:59:59-14:00",
+        "until=0001-01-05",  # the default period (30 days before until) starts before year 1
+        "since=2026-01-01%00",
+    ],
+)
+def test_feedback_report_period_outside_utc_is_400(sqlite_app: Flask, query: str) -> None:
+    response = sqlite_app.test_client().get(f"/admin/api/feedback-report?{query}", headers=ADMIN)
+    assert_outcome(response, 400)
