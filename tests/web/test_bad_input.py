@@ -369,3 +369,28 @@ def test_year_1_or_9999_datetime_with_an_offset_inside_a_resource_answers_200(
 def test_feedback_report_period_outside_utc_is_400(sqlite_app: Flask, query: str) -> None:
     response = sqlite_app.test_client().get(f"/admin/api/feedback-report?{query}", headers=ADMIN)
     assert_outcome(response, 400)
+
+
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        ("/admin/api/thresholds/validate", {"values": {"\ud800": 1}}),
+        ("/admin/api/thresholds/validate", {"values": {}, "a\udfffb": 1}),
+        (
+            "/admin/api/thresholds/apply",
+            {"values": {"\ud800": 1}, "base_version": "v", "author": "a", "reason": "r"},
+        ),
+        (FEEDBACK, {"feedback": [{"\ud800": 1, "card": "c", "outcome": "x"}]}),
+        (HOOK, {"hook": "patient-view", "context": {"patientId": "p"}, "prefetch": {"\ud800": 5}}),
+    ],
+    ids=["proposal-value-name", "proposal-member", "apply", "feedback", "prefetch-key"],
+)
+def test_lone_surrogate_in_a_member_name_never_breaks_the_answer(
+    sqlite_app: Flask, url: str, body: dict[str, Any]
+) -> None:
+    """A name the client sent may be quoted back (an unknown field, a prefetch key): the
+    answer escapes it (\\ud800) instead of failing to encode (was a 500 from the error
+    handler itself)."""
+    response = post_json(sqlite_app.test_client(), url, body, headers=ADMIN)
+    assert response.status_code in (200, 400), response.data[:300]
+    json.loads(response.data)  # valid JSON, surrogate escaped
