@@ -7,25 +7,11 @@ import re
 from typing import Any
 
 import pytest
-import yaml
 from flask import Flask
 from jsonschema import Draft202012Validator
-from werkzeug.routing import Rule
 
-from tests.support.paths import ROOT, load_recording
-
-SPEC_PATH = ROOT / "docs" / "openapi.yaml"
-IGNORED_METHODS = {"HEAD", "OPTIONS"}  # answered by Flask for every route
-
-
-def load_spec() -> dict[str, Any]:
-    spec: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
-    return spec
-
-
-def openapi_path(rule: Rule) -> str:
-    """/admin/api/thresholds/versions/<int:number> -> /admin/api/thresholds/versions/{number}"""
-    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+from tests.support.openapi import IGNORED_METHODS, load_spec, openapi_path
+from tests.support.paths import load_recording
 
 
 def routes(app: Flask) -> set[tuple[str, str]]:
