@@ -20,10 +20,12 @@ DESCRIPTION = (
     "aspirin, long-term steroids, missing mediator evidence), with the evidence behind each."
 )
 USAGE_REQUIREMENTS = (
-    "Send the patient's Conditions (ICD-10-CM or SNOMED CT), mediator laboratory "
-    "Observations (LOINC), MedicationStatements and active MedicationRequests (RxNorm), "
-    "as prefetched or through fhirServer with an access token allowing read of those "
-    "resources. Decision support for clinicians only: it never orders anything."
+    "Send the patient, their Conditions (ICD-10-CM or SNOMED CT), mediator laboratory "
+    "Observations (LOINC), MedicationStatements and MedicationRequests (RxNorm; active, "
+    "on-hold, stopped and completed), and if you can the completed MedicationAdministrations "
+    "and MedicationDispenses (optional: they date the course of a biologic), as prefetched "
+    "or through fhirServer with an access token allowing read of those resources. Decision "
+    "support for clinicians only: it never orders anything."
 )
 
 

@@ -181,6 +181,9 @@ def _load(cards_dir: Path) -> Knowledge:
         mediator_loincs=tuple(loincs),
         loinc_system=str(mediators["loinc_system"]),
         systems=MappingProxyType(systems),
+        system_names=MappingProxyType(
+            {uri: name for name, uris in systems.items() for uri in uris}
+        ),
         system_uris=MappingProxyType({n: str(s["uri"]) for n, s in codes["systems"].items()}),
         condition_sets=MappingProxyType(_code_sets(codes["condition_sets"])),
         indications=MappingProxyType(_indications(codes.get("other_indications") or {})),

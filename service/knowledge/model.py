@@ -128,5 +128,7 @@ class Knowledge:
     analytes: Mapping[str, Analyte]  # LOINC code -> analyte
     references: Mapping[str, Reference]
     cards: CardTexts
+    # accepted system URI (or OID form) -> code system name: one look-up per coding
+    system_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 

@@ -29,7 +29,7 @@ from service.pipeline.facts.model import (
 )
 from service.pipeline.facts.observations import read_observation
 from service.pipeline.facts.patient import birth_date
-from service.pipeline.facts.validation import Tally
+from service.pipeline.facts.validation import Tally, forget
 from service.pipeline.prefetch import ResolvedPrefetch
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,15 @@ def _unique(prefetch: ResolvedPrefetch) -> Iterator[dict[str, Any]]:
 
 def extract_facts(
     prefetch: ResolvedPrefetch, knowledge: Knowledge, patient_id: str | None = None
+) -> Facts:
+    try:
+        return _extract(prefetch, knowledge, patient_id)
+    finally:
+        forget()  # nothing of this record stays in the validation memos
+
+
+def _extract(
+    prefetch: ResolvedPrefetch, knowledge: Knowledge, patient_id: str | None
 ) -> Facts:
     resources = list(_unique(prefetch))
     by_type: dict[str, dict[str, dict[str, Any]]] = {"Medication": {}, "Condition": {}}

@@ -86,12 +86,53 @@ def concept_shape_ok(concept: Any) -> bool:
     return text is None or isinstance(text, str)
 
 
-def condition_sets(concept: Any, knowledge: Knowledge) -> dict[str, str]:
-    """{code set name: the matching code as sent} for a Condition.code."""
-    icd = [(normalise_icd10(c), c) for c in codes_in(concept, "icd10cm", knowledge)]
-    snomed = codes_in(concept, "snomed", knowledge)
-    if not icd and not snomed:
+def scan(concept: Any, knowledge: Knowledge) -> dict[str, list[str]] | None:
+    """The codes of a CodeableConcept by code system name, read in one pass; None when its
+    JSON shape is broken (then its code is unreadable).
+
+    Only the systems of cards/codes.yaml are kept. This runs for every resource of a record,
+    so it checks the shape and collects the codes together.
+    """
+    if concept is None:
         return {}
+    if not isinstance(concept, dict):
+        return None
+    found: dict[str, list[str]] = {}
+    coding_list = concept.get("coding")
+    if coding_list is not None:
+        if not isinstance(coding_list, list):
+            return None
+        names = knowledge.system_names
+        for coding in coding_list:
+            if not isinstance(coding, dict):
+                return None
+            code, where, display = coding.get("code"), coding.get("system"), coding.get("display")
+            if not (_text(code) and _text(where) and _text(display)):
+                return None
+            if code is not None and where is not None:
+                name = names.get(where)
+                if name is not None:
+                    found.setdefault(name, []).append(code.strip())
+    return found if _text(concept.get("text")) else None
+
+
+def _text(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def condition_sets(concept: Any, knowledge: Knowledge) -> dict[str, str]:
+    """{code set name: the matching code as sent} for a Condition.code (read leniently: the
+    codings that can be read, even when others cannot)."""
+    icd = codes_in(concept, "icd10cm", knowledge)
+    snomed = codes_in(concept, "snomed", knowledge)
+    return sets_of(icd, snomed, knowledge)
+
+
+def sets_of(icd_codes: list[str], snomed: list[str], knowledge: Knowledge) -> dict[str, str]:
+    """{code set name: the matching code as sent} for these ICD-10-CM and SNOMED CT codes."""
+    if not icd_codes and not snomed:
+        return {}
+    icd = [(normalise_icd10(c), c) for c in icd_codes]
     found: dict[str, str] = {}
     for name, code_set in knowledge.condition_sets.items():
         for normalised, sent in icd:

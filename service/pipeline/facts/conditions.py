@@ -15,10 +15,11 @@ from typing import Any
 from service.knowledge.model import Knowledge, normalise_icd10
 from service.pipeline.facts.codes import (
     codes_in,
-    concept_shape_ok,
     condition_sets,
     indication_of,
     items,
+    scan,
+    sets_of,
     status_codes,
     words_of,
 )
@@ -74,10 +75,15 @@ def read_condition(
 ) -> ConditionRead | None:
     """The diagnoses and events of one Condition; None when the rules read none of it."""
     concept = resource.get("code")
-    sets = condition_sets(concept, knowledge)
+    scanned = scan(concept, knowledge)
+    if scanned is None:
+        # An unreadable code: left out, but an exclusion code among the codings that can be
+        # read still counts (docs/clinical-rules.md §1, §2).
+        tally.left_out("Condition", "code")
+        clonal = _clonal(resource, condition_sets(concept, knowledge), "")
+        return ConditionRead(diagnoses=[clonal] if clonal is not None else [])
+    sets = sets_of(scanned.get("icd10cm", []), scanned.get("snomed", []), knowledge)
     if not sets:
-        if not concept_shape_ok(concept):
-            tally.left_out("Condition", "code")
         return None
     label = next(iter(words_of(concept)), "")
     read = ConditionRead()

@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from service.knowledge.model import Analyte, Knowledge
-from service.pipeline.facts.codes import codes_in, concept_shape_ok, items, status_codes
+from service.pipeline.facts.codes import codes_in, items, scan, status_codes
 from service.pipeline.facts.model import Result
 from service.pipeline.facts.timeutil import read_time
 from service.pipeline.facts.validation import Tally, valid, valid_list
@@ -58,6 +58,13 @@ def analyte_of(resource: dict[str, Any], knowledge: Knowledge) -> tuple[str, Ana
     return None
 
 
+def _analyte(scanned: dict[str, list[str]], knowledge: Knowledge) -> tuple[str, Analyte] | None:
+    for code in scanned.get("loinc", ()):
+        if code in knowledge.analytes:
+            return code, knowledge.analytes[code]
+    return None
+
+
 def _value(resource: dict[str, Any]) -> tuple[float, str | None, str | None] | str | None:
     """(value, comparator, unit); the element name when unreadable; None when no result."""
     if resource.get("dataAbsentReason") is not None:
@@ -86,10 +93,12 @@ def read_observation(
     resource: dict[str, Any], knowledge: Knowledge, tally: Tally
 ) -> Result | None:
     """A Result; None when the rules read nothing of it (or it was left out and counted)."""
-    found = analyte_of(resource, knowledge)
+    scanned = scan(resource.get("code"), knowledge)
+    if scanned is None:
+        tally.left_out("Observation", "code")
+        return None
+    found = _analyte(scanned, knowledge)
     if found is None:
-        if not concept_shape_ok(resource.get("code")):
-            tally.left_out("Observation", "code")
         return None
     status = resource.get("status")
     if isinstance(status, str) and status not in _USABLE_STATUSES:

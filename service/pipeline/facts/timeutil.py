@@ -71,6 +71,12 @@ def _parse(text: str) -> datetime | None:
         return EARLIEST if offset > timedelta(0) else LATEST
 
 
+def forget() -> None:
+    """Empty the memos of date readings (no date of a record stays in memory after it)."""
+    _fhir_valid.cache_clear()
+    _parse.cache_clear()
+
+
 def parse_fhir_time(value: Any) -> datetime | None:
     """A FHIR dateTime (or date) as a UTC instant; None when it is not a readable one."""
     if not isinstance(value, str):

@@ -6,9 +6,11 @@ the rules read is checked against its FHIR R4 datatype model of fhir.resources (
 against the JSON types FHIR requires where pydantic's lax mode would coerce (a decimal
 sent as the string "12", a boolean sent as "true").
 
-Validation results are memoised by the element's canonical JSON: the same status, category
-and unit elements recur on every resource of a record, so most checks are a dictionary
-look-up. Failures are logged by resource type and element name only, never a value.
+Validation results are memoised by the element's canonical JSON for the length of one hook
+call: the same status, category and unit elements recur on every resource of a record, so
+most checks are a dictionary look-up. The memo is emptied when the call's facts are read
+(``forget``): no element of one patient's record stays in memory after it. Failures are
+logged by resource type and element name only, never a value.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from fhir.resources.R4B.timing import Timing
 from pydantic import ValidationError
 
 from service.pipeline.facts.codes import concept_shape_ok
+from service.pipeline.facts.timeutil import forget as forget_dates
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,12 @@ def _model_valid(kind: str, text: str) -> bool:
     except (ValidationError, ValueError, TypeError):
         return False
     return True
+
+
+def forget() -> None:
+    """Empty the memos of element checks and date readings (called after each record)."""
+    _model_valid.cache_clear()
+    forget_dates()
 
 
 def _strict(kind: str, value: Any) -> bool:

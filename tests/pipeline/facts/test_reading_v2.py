@@ -321,3 +321,13 @@ def test_prefetch_error_objects_are_missing_data() -> None:
         resolved = resolve_prefetch({"conditions": value, "observations": None}, templates)
         assert "conditions" in resolved.unavailable, value
         assert resolved.resources["observations"] == []
+
+
+def test_nothing_of_a_record_stays_in_the_validation_memos() -> None:
+    from service.pipeline.facts import timeutil, validation
+
+    facts_of([mcas(), condition("T78.2XXA", onset=ago(3)),
+              observation("33343-5", 180, "pg/mg{creat}", when=ago(2))])
+    assert validation._model_valid.cache_info().currsize == 0
+    assert timeutil._parse.cache_info().currsize == 0
+    assert timeutil._fhir_valid.cache_info().currsize == 0
