@@ -5,7 +5,8 @@ that fit them (so requests get past validation into the handlers), and at every 
 now and then, a value that does not (wrong types, NUL and unpaired surrogates, extreme
 numbers and instants, deep nesting), plus bodies that are not JSON at all. The hook gets
 the CDS Hooks Sandbox's recorded call with faults injected at random places as well, so
-FHIR content reaches the facts and rules.
+FHIR content reaches the facts and rules, and the FHIR-shaped requests of
+tests/support/fhir_strategies.py.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from urllib.parse import quote, urlencode
 
 from hypothesis import strategies as st
 
+from tests.support.fhir_strategies import hook_requests
 from tests.support.paths import load_recording
 
 JSON = Any
@@ -242,15 +244,10 @@ def thresholds_with_faults(draw: st.DrawFn) -> JSON:
 
 
 def hook_bodies(schemas: Schemas) -> Strategy:
-    """From the schema, and (mostly) the recorded call with faults injected."""
-    try:  # FHIR resources as EHRs send them, once the fixtures work has landed
-        from tests.support.fhir_strategies import hook_requests  # type: ignore[import-not-found]
-
-        fhir: list[Strategy] = [hook_requests()]
-    except ImportError:
-        fhir = []
+    """From the schema, the recorded call with faults injected, and FHIR-shaped requests."""
     schema = {"$ref": "#/components/schemas/HookRequest"}
-    return st.one_of(recorded_hook_with_faults(), schemas.values(schema), *fhir)
+    # FHIR resources as EHRs send them (faulty, odd, plain wrong) under every key.
+    return st.one_of(recorded_hook_with_faults(), schemas.values(schema), hook_requests())
 
 
 # -- one request ------------------------------------------------------------------------------

@@ -33,12 +33,12 @@ MIN_REQUESTS = 5_000
 BUDGET_SECONDS = 120.0
 # Examples per operation; the rest get DEFAULT_EXAMPLES. Most go where bodies are read.
 EXAMPLES = {
-    ("post", "/cds-services/{service_id}"): 2_000,
+    ("post", "/cds-services/{service_id}"): 1_900,
     ("post", "/cds-services/{service_id}/feedback"): 1_000,
     ("post", "/admin/api/thresholds/validate"): 350,
     ("post", "/admin/api/thresholds/apply"): 350,
     ("post", "/admin/api/thresholds/rollback"): 300,
-    ("post", "/admin/api/thresholds/preview"): 150,
+    ("post", "/admin/api/thresholds/preview"): 100,
     ("get", "/admin/api/thresholds/versions/{number}"): 250,
     ("get", "/admin/api/feedback-report"): 250,
 }
