@@ -67,11 +67,13 @@ def test_every_r4b_model_the_service_validates_is_warmed() -> None:
     from service.pipeline.facts import validation
 
     warmed = set(WARM_MODELS)
-    assert warmed >= validation._KNOWN_TYPES, validation._KNOWN_TYPES - warmed
+    assert warmed >= validation.KNOWN_TYPES, validation.KNOWN_TYPES - warmed
     imported: set[str] = set()
     module_import = re.compile(r"fhir\.resources\.R4B\.(\w+) import (\w+)")
     for path in (ROOT / "service").rglob("*.py"):
-        imported.update(name for _, name in module_import.findall(path.read_text("utf-8")))
+        # fhirtypes are primitive types (dateTime, date): warm_fhir_models parses a date
+        imported.update(name for module, name in module_import.findall(path.read_text("utf-8"))
+                        if module != "fhirtypes")
     assert imported <= warmed, f"add to service/ops/warmup.py WARM_MODELS: {imported - warmed}"
 
 

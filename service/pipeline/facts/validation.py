@@ -46,6 +46,8 @@ _MODELS: dict[str, Any] = {
     "Timing": Timing,
     "Duration": Duration,
 }
+# The R4B datatypes the facts layer validates (service/ops/warmup.py warms each of them).
+KNOWN_TYPES = frozenset(_MODELS)
 _CODE = re.compile(r"^[^\s]+( [^\s]+)*$")
 _COMPARATORS = frozenset({"<", "<=", ">=", ">"})
 
