@@ -86,6 +86,13 @@ def when_ready(server: Any) -> None:
     )
 
 
+def pre_request(worker: Any, req: Any) -> None:
+    """A forwarded SCRIPT_NAME the path does not start with: ignored, never an HTML 500."""
+    from service.ops.serving import drop_mismatched_script_name
+
+    drop_mismatched_script_name(req, worker.log)
+
+
 def child_exit(server: Any, worker: Any) -> None:
     """A worker died: retire its live gauges so /metrics stops counting it."""
     from prometheus_client import multiprocess

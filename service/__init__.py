@@ -26,7 +26,8 @@ from service.web import storage as web_storage
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    app = Flask(__name__)
+    # No app-wide static folder: the administrator page serves its own (/admin/static).
+    app = Flask(__name__, static_folder=None)
     _configure(app, test_config)
     request_log.init_app(app)
 

@@ -1,23 +1,31 @@
 """HTTP to the EHR's FHIR server: one pooled Session per process, timeouts, one retry.
 
 Every call is bounded by the fallback's deadline as well as by its own timeouts, so a
-slow server costs at most the deadline. Redirects are never followed: a redirect could
+slow server costs at most the deadline. The deadline also ends the work: when it passes
+(``Deadline.expire``), the connections its calls are using are shut down, so no thread
+goes on reading from a server that trickles its answer (each read well inside the read
+timeout) after the hook has answered. Redirects are never followed: a redirect could
 lead off the allowed server with the access token. Nothing here logs a URL (it carries
 the patient id) or a header (it carries the token).
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import json
 import logging
+import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from service.pipeline.prefetch import Unavailable
 
@@ -45,22 +53,124 @@ def _new_session() -> requests.Session:
     # what they carry; cookies must not carry one EHR user's session into another's call.
     http_session.trust_env = False
     http_session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=32, max_retries=0)
+    adapter = _WatchedAdapter(pool_connections=8, pool_maxsize=32, max_retries=0)
     http_session.mount("http://", adapter)
     http_session.mount("https://", adapter)
     return http_session
 
 
+class DeadlinePassed(OSError):
+    """A connection was about to be used for a call whose deadline has passed."""
+
+
 class Deadline:
+    """One hook call's time for the FHIR fallback, and the connections its calls use.
+
+    A fetching thread runs each HTTP call inside ``watching()``; the connection it uses
+    registers itself (see ``_Watched``). ``expire()`` shuts down the sockets still in use,
+    which ends any read at once, and refuses further use.
+    """
+
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self._end = time.monotonic() + seconds
+        self._lock = threading.Lock()
+        self._in_use: set[HTTPConnection] = set()
+        self._expired = False
 
     def remaining(self) -> float:
-        return max(0.0, self._end - time.monotonic())
+        return 0.0 if self._expired else max(0.0, self._end - time.monotonic())
 
     def unavailable(self) -> Unavailable:
         return Unavailable(f"the FHIR server did not answer within the {self.seconds:g} s deadline")
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[None]:
+        """Connections used on this thread inside the block are this deadline's."""
+        mine: list[HTTPConnection] = []
+        _current.watch = (self, mine)
+        try:
+            yield
+        finally:
+            _current.watch = None
+            with self._lock:
+                self._in_use.difference_update(mine)
+
+    def use(self, connection: HTTPConnection, mine: list[HTTPConnection]) -> None:
+        with self._lock:
+            if self._expired:
+                raise DeadlinePassed("the FHIR fallback's deadline has passed")
+            self._in_use.add(connection)
+            mine.append(connection)
+
+    def expire(self) -> int:
+        """Shut down the connections still in use; returns how many there were."""
+        with self._lock:
+            self._expired = True
+            in_use = list(self._in_use)
+            self._in_use.clear()
+        for connection in in_use:
+            _shut(connection)
+        return len(in_use)
+
+    @property
+    def expired(self) -> bool:
+        return self._expired
+
+
+def _shut(connection: HTTPConnection) -> None:
+    sock = connection.sock
+    if sock is not None:
+        # socket.socket's own shutdown, also for a TLS socket: it wakes a recv() blocked
+        # in another thread without touching the TLS state that thread is using.
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+# (deadline, connections used by the current call) of the call running on this thread.
+_current = threading.local()
+
+
+class _Watched:
+    """A connection that registers with the deadline of the call using it."""
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        watch = getattr(_current, "watch", None)
+        if watch is not None:
+            deadline, mine = watch
+            deadline.use(self, mine)
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        watch = getattr(_current, "watch", None)
+        if watch is not None and watch[0].expired:  # connected just as the deadline passed
+            _shut(self)  # type: ignore[arg-type]
+
+
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _WatchedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedHTTPPool,
+            "https": _WatchedHTTPSPool,
+        }
 
 
 @dataclass(frozen=True)
@@ -82,14 +192,17 @@ def get_json(url: str, *, token: str | None, settings: ClientSettings, deadline:
             raise deadline.unavailable()
         timeout = (min(settings.connect_timeout, remaining), min(settings.read_timeout, remaining))
         try:
-            with session().get(
-                url,
-                headers=headers,
-                timeout=timeout,
-                allow_redirects=False,
-                verify=settings.verify,
-                stream=True,
-            ) as response:
+            with (
+                deadline.watching(),
+                session().get(
+                    url,
+                    headers=headers,
+                    timeout=timeout,
+                    allow_redirects=False,
+                    verify=settings.verify,
+                    stream=True,
+                ) as response,
+            ):
                 if response.status_code in _RETRY_STATUSES and attempt == 1:
                     continue
                 return _read(response, settings.max_response_bytes)

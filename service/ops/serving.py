@@ -104,3 +104,20 @@ def _cgroup_cpu_quota(cgroup_root: Path) -> float | None:
         return None if quota_us <= 0 else quota_us / period_us
     except (OSError, ValueError):
         return None
+
+
+def drop_mismatched_script_name(request: Any, log: Any) -> None:
+    """gunicorn ``pre_request``: ignore a forwarded ``SCRIPT_NAME`` the path does not start with.
+
+    gunicorn takes ``SCRIPT_NAME`` from a trusted forwarder's header; when the request
+    path does not start with it, gunicorn answers its own HTML 500 ("configuration
+    problem") before the app can answer. Such a header is dropped here, so the app
+    answers the path as sent (an OperationOutcome 404 for a path it does not serve). A
+    ``SCRIPT_NAME`` that does prefix the path is kept, as gunicorn uses it.
+    """
+    forwarded = [value for name, value in request.headers if name == "SCRIPT_NAME"]
+    if forwarded and not request.path.startswith(forwarded[-1]):  # gunicorn uses the last
+        request.headers = [
+            (name, value) for name, value in request.headers if name != "SCRIPT_NAME"
+        ]
+        log.warning("a forwarded SCRIPT_NAME does not prefix the request path: ignored")

@@ -4,7 +4,8 @@ Per key: present (a Bundle or a single resource) is used; ``null`` is real absen
 data, nothing to query); absent is fetched from ``fhirServer`` when a fetcher is given,
 otherwise it is unavailable. An OperationOutcome in place of the data, or a Bundle with
 an ``error``/``fatal`` OperationOutcome entry, counts as absent (CDS Hooks asks services to
-check prefetched data for OperationOutcomes); warning-level outcome entries are ignored.
+check prefetched data for OperationOutcomes); warning-level outcome entries are ignored,
+and an entry whose issues cannot be read counts as an error (it could be one).
 A paged prefetch Bundle (one with a ``next`` link) is completed by the fetcher, which
 follows the links only on an allowed server; without one the key is unavailable, since
 its first page alone could make something look absent that is not.

@@ -152,7 +152,10 @@ def parse_instant(raw: str, name: str) -> datetime:
         if "T" in raw or " " in raw.strip():
             raise ValueError(f"{name}: an instant needs a time zone, e.g. Z")
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise ValueError(f"{name}: outside the years 1 to 9999 in UTC") from None
 
 
 def parse_period(since: str | None, until: str | None, now: datetime) -> tuple[datetime, datetime]:
@@ -160,7 +163,12 @@ def parse_period(since: str | None, until: str | None, now: datetime) -> tuple[d
     from datetime import timedelta
 
     end = parse_instant(until, "until") if until else now
-    start = parse_instant(since, "since") if since else end - timedelta(days=DEFAULT_PERIOD_DAYS)
+    try:
+        start = (
+            parse_instant(since, "since") if since else end - timedelta(days=DEFAULT_PERIOD_DAYS)
+        )
+    except OverflowError:
+        raise ValueError("since: the default period would start before year 1") from None
     if start >= end:
         raise ValueError("since: must be before until")
     return start, end

@@ -13,6 +13,10 @@ from typing import Any
 import yaml
 from sqlalchemy import Engine
 
+# The largest version number a database can hold (larger ones name no version).
+from service.storage.thresholds_store import (
+    MAX_VERSION_NUMBER as MAX_VERSION_NUMBER,
+)
 from service.storage.thresholds_store import (
     InForce,
     StoredVersion,
@@ -205,7 +209,7 @@ def version_detail(
     release's fields (what a rollback to it would apply), or null when it is not valid
     for this release (``problem`` says why).
     """
-    if engine is None:
+    if engine is None or not 1 <= number <= MAX_VERSION_NUMBER:
         return None
     with engine.connect() as connection:
         found = load_version(connection, number)

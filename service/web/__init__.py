@@ -17,8 +17,13 @@ def init_app(app: Flask) -> None:
         discovery,
         feedback,
         hooks,
+        json_output,
+        request_body,
         timeline,
     )
+
+    request_body.init_app(app)  # chunked bodies past MAX_CONTENT_LENGTH: 413
+    json_output.init_app(app)  # answers always encode, whatever they quote back
 
     for blueprint in (
         discovery.bp,

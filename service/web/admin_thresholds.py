@@ -13,6 +13,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from service.cdshooks.json_body import parse_json_body
+from service.cdshooks.text import storable
+from service.cdshooks.validation_errors import invalid_request
 from service.errors import BadRequest, NotFound
 from service.ops.state import state
 from service.thresholds import admin
@@ -40,9 +43,9 @@ class _ChangeSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    base_version = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    author = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    base_version = fields.String(required=True, validate=[validate.Length(min=1, max=64), storable])
+    author = fields.String(required=True, validate=[validate.Length(min=1, max=128), storable])
+    reason = fields.String(required=True, validate=[validate.Length(min=1, max=2000), storable])
 
 
 class _ApplySchema(_ChangeSchema):
@@ -50,23 +53,24 @@ class _ApplySchema(_ChangeSchema):
 
 
 class _RollbackSchema(_ChangeSchema):
-    to_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    to_version = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1, max=admin.MAX_VERSION_NUMBER),
+    )
 
 
 def _body(schema: Schema) -> dict[str, Any]:
-    body = request.get_json(silent=True)
+    body = parse_json_body(request.get_data(cache=False))
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object.")
     try:
         data: dict[str, Any] = schema.load(body)
     except ValidationError as exc:
-        messages = exc.messages_dict  # Schema.load always reports field -> messages
-        raise BadRequest(
-            [f"{key}: {' '.join(map(str, msgs))}" for key, msgs in sorted(messages.items())]
-        ) from None
+        raise invalid_request(exc.messages) from None
     for key in ("author", "reason"):
         if key in data and not data[key].strip():
-            raise BadRequest(f"{key}: Must not be blank.")
+            raise BadRequest(f"{key}: Must not be blank.", fields=[key])
     return data
 
 

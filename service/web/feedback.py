@@ -8,8 +8,8 @@ from flask import Blueprint, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from service.cdshooks.discovery import SERVICE_ID
-from service.cdshooks.envelope import parse_json_body
 from service.cdshooks.feedback import load_feedback
+from service.cdshooks.json_body import parse_json_body
 from service.ops.state import state
 from service.storage.errors import unavailable_as
 from service.storage.feedback_store import store_feedback

@@ -5,7 +5,8 @@ from flask.typing import ResponseReturnValue
 
 from service.cdshooks.cards import Card
 from service.cdshooks.discovery import SERVICE_ID
-from service.cdshooks.envelope import load_hook_request, parse_json_body
+from service.cdshooks.envelope import load_hook_request
+from service.cdshooks.json_body import parse_json_body
 from service.fhir import fetcher_for
 from service.ops import metrics
 from service.ops.gc_pause import collection_paused

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -16,10 +18,12 @@ import pytest
 from service.fhir import client as fhir_client
 from service.fhir import fetcher_for
 from service.pipeline.prefetch import OPTIONAL_KEYS, resolve_prefetch
+from tests.support.fhir_fallback import hook_body, make_app
 from tests.support.fhir_resolve import TOKEN, bundle, fallback_templates, resolve
 from tests.support.loopback import LoopbackServer, Reply, Seen
 
 KEYS = 7  # prefetch keys: five required, two optional (docs/clinical-rules.md §2)
+HOOK = "/cds-services/mcas-therapy-tier"
 
 _CONDITION = {
     "resourceType": "Condition",
@@ -220,6 +224,25 @@ def test_an_operation_outcome_answer_is_unavailable() -> None:
     assert "conditions" in resolved.unavailable and resolved.resources == {}
 
 
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [("entry", 5), ("entry", True), ("entry", "x"), ("link", 5), ("link", {"relation": "next"})],
+)
+def test_a_server_bundle_whose_entry_or_link_is_not_an_array_is_unavailable(
+    member: str, value: Any
+) -> None:
+    """Bad input from the FHIR server (issue 17): the key is unavailable, never a 500."""
+    bundle = {"resourceType": "Bundle", "type": "searchset", member: value}
+    with LoopbackServer(lambda _: Reply(body=bundle)) as server:
+        resolved = resolve(server.base_url)
+
+    assert resolved.resources == {}
+    assert (
+        f"has {'an' if member == 'entry' else 'a'} {member} that is not an array"
+        in (resolved.unavailable["conditions"])
+    )
+
+
 def test_answers_that_are_not_json_or_too_large_are_unavailable() -> None:
     def respond(seen: Seen) -> Reply:
         if seen.path.startswith("/fhir/Condition"):
@@ -368,3 +391,28 @@ def test_null_and_present_keys_are_never_queried() -> None:
     assert queried == ["MedicationAdministration", "MedicationDispense", "MedicationRequest",
                        "MedicationStatement"]
     assert resolved.resources["observations"] == []
+
+
+def _fetch_threads(but: frozenset[threading.Thread] = frozenset()) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("fhir-fallback") and t not in but]
+
+
+def test_the_deadline_stops_the_work() -> None:
+    """Work outlives the deadline (issue 17): a server that trickles its answer, one byte
+    every 0.2 s, never trips the read timeout; once the deadline passes and the hook has
+    answered, no fetch thread may go on reading and every connection is closed."""
+    answer = json.dumps(bundle(_CONDITION, _CONDITION, _CONDITION)).encode()
+    earlier = frozenset(_fetch_threads())  # other tests' stragglers, if any
+    with LoopbackServer(lambda _: Reply(body=answer, trickle=0.2)) as server:
+        app = make_app([server.base_url], FHIR_DEADLINE=1.0)
+        started = time.monotonic()
+        response = app.test_client().post(HOOK, json=hook_body(server.base_url, None))
+        answered = time.monotonic()
+        assert response.status_code == 412  # conditions unavailable: the deadline passed
+        assert answered - started < 1.8
+        assert server.answering == KEYS  # every key was being fetched when time ran out
+
+        while time.monotonic() - answered < 1.0 and (_fetch_threads(earlier) or server.answering):
+            time.sleep(0.05)
+        assert not _fetch_threads(earlier), "fetch threads still reading after the deadline"
+        assert server.answering == 0, "connections to the FHIR server left open"

@@ -29,6 +29,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drop: bool = False  # close the connection without answering
+    trickle: float = 0.0  # seconds between the body's bytes (the headers go at once)
 
 
 Responder = Callable[[Seen], Reply]
@@ -42,12 +43,24 @@ class LoopbackServer:
     def __init__(self, respond: Responder = _empty_bundle) -> None:
         self.respond = respond
         self.seen: list[Seen] = []
+        # Requests being answered now; one whose client went away ends at its next write.
+        self.answering = 0
+        self._lock = threading.Lock()
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse is visible
 
             def do_GET(self) -> None:
+                with owner._lock:
+                    owner.answering += 1
+                try:
+                    self._answer()
+                finally:
+                    with owner._lock:
+                        owner.answering -= 1
+
+            def _answer(self) -> None:
                 seen = Seen(
                     "GET",
                     self.path,
@@ -77,7 +90,12 @@ class LoopbackServer:
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if not reply.trickle:
+                        self.wfile.write(payload)
+                    for index in range(len(payload) if reply.trickle else 0):
+                        self.wfile.write(payload[index : index + 1])
+                        self.wfile.flush()
+                        time.sleep(reply.trickle)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (its deadline passed)
 
