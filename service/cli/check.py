@@ -3,8 +3,9 @@
 Discovery well-formed and advertising this service; every fixture fired and its topics
 compared; feedback accepted (when the route exists); CORS preflights answered for an
 origin; an invalid token refused with 401 (not tested when the service does not verify
-tokens at all). A progress line while it runs, a pass/fail table and a summary at the end;
-exit status 1 when anything failed.
+tokens at all). A progress line (stderr) while it runs; then the failures in full, what was
+not tested and why, and a summary (``--verbose``: a table of every check;
+``--failures-only``: the failures and the summary). Exit status 1 when anything failed.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from service.cli.arguments import (
 )
 from service.cli.client import Client, Endpoints, Reply, UsageError, split_url
 from service.cli.firing import fire_fixture
-from service.cli.output import Progress, Style, table
+from service.cli.output import Progress, Style, table, wrap
 from service.scenarios.fixtures import Fixture, all_fixtures, default_fixtures_dir
 
 PASS, FAIL, SKIP = "pass", "FAIL", "not tested"
@@ -62,6 +63,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "served CDS Hooks Sandbox)",
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--verbose",
+        dest="output",
+        action="store_const",
+        const="verbose",
+        default="concise",
+        help="print a table of every check (default: the failures in full, what was not "
+        "tested and why, and a summary)",
+    )
+    shown.add_argument(
+        "--failures-only",
+        dest="output",
+        action="store_const",
+        const="failures",
+        help="print only the failures and the summary",
+    )
     parser.add_argument(
         "--fhir-server", metavar="URL", help="set fhirServer in every request (a FHIR server "
         "loaded with `fixtures load`)"
@@ -328,8 +346,9 @@ def run(
     client = Client(signer_from_args(args), timeout=args.timeout)
     fixtures = all_fixtures(args.fixtures_dir or default_fixtures_dir())
     signed = f"signed as {client.signer.issuer}" if client.signer else "unsigned"
+    # With --failures-only, stdout holds only what failed: the heading goes with the progress.
     print(f"Checking {endpoints.base} ({service_id}, {len(fixtures)} fixtures, {signed})",
-          file=out)
+          file=(err or sys.stderr) if args.output == "failures" else out)
     if args.no_prefetch and not args.fhir_server:
         raise UsageError("--no-prefetch needs --fhir-server: where should the data come from?")
     checker = Checker(
@@ -343,19 +362,64 @@ def run(
         without_prefetch=args.no_prefetch,
     )
     results = checker.run()
-
-    def paint(column: int, raw: str, padded: str) -> str:
-        if column != 1:
-            return padded
-        colour = {PASS: "green", FAIL: "red", SKIP: "yellow"}.get(raw)
-        return style(padded, colour) if colour else padded
-
-    rows = [(r.name, r.status, r.detail) for r in results]
-    print("", file=out)
-    for line in table(("check", "result", "detail"), rows, style, paint):
+    for line in report_lines(results, style, args.output):
         print(line, file=out)
+    return EXIT_FAILED if any(r.status == FAIL for r in results) else EXIT_OK
+
+
+def summary_line(results: list[Result]) -> str:
     counts = {s: sum(1 for r in results if r.status == s) for s in (PASS, FAIL, SKIP)}
-    summary = f"{counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} not tested"
-    print("", file=out)
-    print(style(summary, "red" if counts[FAIL] else "green", "bold"), file=out)
-    return EXIT_FAILED if counts[FAIL] else EXIT_OK
+    return f"{counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} not tested"
+
+
+# Not-tested checks sharing a reason (all fixtures, when a key is missing) share a line.
+_NAMES_SHOWN = 8
+
+
+def report_lines(results: list[Result], style: Style, output: str = "concise") -> list[str]:
+    """What people read after the progress line.
+
+    ``concise`` (the default): every failure with its detail, what was not tested and
+    why, the summary. ``failures``: the failures and the summary. ``verbose``: a table of
+    every check, then the summary.
+    """
+    failed = any(r.status == FAIL for r in results)
+    lines: list[str] = []
+    if output == "verbose":
+
+        def paint(column: int, raw: str, padded: str) -> str:
+            if column != 1:
+                return padded
+            colour = {PASS: "green", FAIL: "red", SKIP: "yellow"}.get(raw)
+            return style(padded, colour) if colour else padded
+
+        rows = [(r.name, r.status, r.detail) for r in results]
+        lines += ["", *table(("check", "result", "detail"), rows, style, paint)]
+    else:
+        for result in results:
+            if result.status != FAIL:
+                continue
+            lines.append(f"{style(FAIL, 'red', 'bold')}  {result.name}")
+            lines += wrap(result.detail, "      ")
+        if output == "concise":
+            lines += _not_tested_lines(results, style)
+    lines += ["", style(summary_line(results), "red" if failed else "green", "bold")]
+    return lines
+
+
+def _not_tested_lines(results: list[Result], style: Style) -> list[str]:
+    reasons: dict[str, list[str]] = {}
+    for result in results:
+        if result.status == SKIP:
+            reasons.setdefault(result.detail, []).append(result.name)
+    lines: list[str] = []
+    for reason, names in reasons.items():
+        label = style(SKIP, "yellow")
+        if len(names) == 1:
+            lines.append(f"{label}  {names[0]}: {reason}")
+            continue
+        lines.append(f"{label}  {len(names)} checks: {reason}")
+        lines += [f"      {name}" for name in names[:_NAMES_SHOWN]]
+        if len(names) > _NAMES_SHOWN:
+            lines.append(f"      and {len(names) - _NAMES_SHOWN} more")
+    return lines

@@ -61,7 +61,7 @@ def test_check_output_shows_failures_in_full(
     assert failure and "FAIL" in failure[0], out
     assert "missing tier-1" in out
     assert "discovery" not in out.replace("checking discovery", "")  # passed: not listed
-    assert out.strip().splitlines()[-1] == "4 passed, 1 failed, 1 not tested"
+    assert out.strip().splitlines()[-1] == "3 passed, 1 failed, 1 not tested"
 
 
 def test_check_failures_only_prints_failures_and_the_summary(
@@ -74,7 +74,7 @@ def test_check_failures_only_prints_failures_and_the_summary(
     assert code == 1
     assert "missing tier-1" in out
     assert "invalid tokens" not in out  # not tested, but not a failure
-    assert out.strip().splitlines()[-1] == "4 passed, 1 failed, 1 not tested"
+    assert out.strip().splitlines()[-1] == "3 passed, 1 failed, 1 not tested"
 
     # All passing: the summary alone.
     (fixtures_dir / "out-of-scope.json").unlink()
@@ -83,7 +83,7 @@ def test_check_failures_only_prints_failures_and_the_summary(
         "check", live_service, "--fixtures-dir", str(fixtures_dir), "--failures-only"
     )
     assert code == 0
-    assert out.strip().splitlines() == ["5 passed, 0 failed, 1 not tested"]
+    assert out.strip().splitlines() == ["4 passed, 0 failed, 1 not tested"]
 
 
 def test_check_verbose_prints_every_check(
