@@ -16,9 +16,11 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import Callable
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 from service.cdshooks.discovery import HOOK
@@ -33,6 +35,7 @@ from service.cli.arguments import (
 from service.cli.client import Client, Endpoints, Reply, UsageError, split_url
 from service.cli.firing import fire_fixture
 from service.cli.output import Progress, Style, table, wrap
+from service.cli.reports import RunInfo, json_report, junit_report, write_json, write_junit
 from service.scenarios.fixtures import Fixture, all_fixtures, default_fixtures_dir
 
 PASS, FAIL, SKIP = "pass", "FAIL", "not tested"
@@ -45,6 +48,7 @@ class Result:
     name: str
     status: str
     detail: str = ""
+    seconds: float = 0.0  # how long its step took
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -63,6 +67,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "served CDS Hooks Sandbox)",
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    parser.add_argument(
+        "--junit",
+        type=Path,
+        metavar="FILE",
+        help="also write the results as JUnit XML (for CI test reports; - for stdout)",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        metavar="FILE",
+        help="also write the results as JSON (- for stdout: then the rest goes to stderr)",
+    )
     shown = parser.add_mutually_exclusive_group()
     shown.add_argument(
         "--verbose",
@@ -159,7 +175,10 @@ class Checker:
         steps = self.steps()
         for done, (label, step) in enumerate(steps):
             self.progress.step(done, len(steps), f"checking {label}…")
+            before, started = len(self.results), time.monotonic()
             step()
+            for result in self.results[before:]:
+                result.seconds = time.monotonic() - started
         self.progress.clear()
         return self.results
 
@@ -341,6 +360,14 @@ def run(
     args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
     out = out or sys.stdout
+    err = err or sys.stderr
+    to_stdout = [name for name in ("junit", "json") if str(getattr(args, name)) == "-"]
+    if len(to_stdout) > 1:
+        raise UsageError("only one of --junit and --json can write to stdout (-)")
+    report_out = out
+    if to_stdout:
+        # stdout holds the report alone, so it can be piped (jq, a CI step).
+        out = err
     style = Style(out)
     endpoints, service_id = split_url(args.url)
     client = Client(signer_from_args(args), timeout=args.timeout)
@@ -348,7 +375,7 @@ def run(
     signed = f"signed as {client.signer.issuer}" if client.signer else "unsigned"
     # With --failures-only, stdout holds only what failed: the heading goes with the progress.
     print(f"Checking {endpoints.base} ({service_id}, {len(fixtures)} fixtures, {signed})",
-          file=(err or sys.stderr) if args.output == "failures" else out)
+          file=err if args.output == "failures" else out)
     if args.no_prefetch and not args.fhir_server:
         raise UsageError("--no-prefetch needs --fhir-server: where should the data come from?")
     checker = Checker(
@@ -357,14 +384,43 @@ def run(
         service_id,
         fixtures,
         args.origin,
-        Progress(err or sys.stderr),
+        Progress(err),
         fhir_server=args.fhir_server,
         without_prefetch=args.no_prefetch,
     )
+    started_at, started = datetime.now(UTC), time.monotonic()
     results = checker.run()
-    for line in report_lines(results, style, args.output):
+    status = EXIT_FAILED if any(r.status == FAIL for r in results) else EXIT_OK
+    info = RunInfo(
+        url=endpoints.base,
+        service=service_id,
+        signed_as=client.signer.issuer if client.signer else None,
+        origin=args.origin,
+        started_at=started_at,
+        seconds=time.monotonic() - started,
+    )
+    notes = []
+    statuses = (PASS, FAIL, SKIP)
+    if args.junit is not None:
+        tree = junit_report(results, info, statuses=statuses)
+        if str(args.junit) == "-":
+            root = tree.getroot()
+            assert root is not None
+            text = ET.tostring(root, encoding="unicode", xml_declaration=True)
+            print(text, file=report_out)
+        else:
+            write_junit(args.junit, tree)
+            notes.append(f"JUnit report: {args.junit}")
+    if args.json is not None:
+        report = json_report(results, info, statuses=statuses, exit_status=status)
+        if str(args.json) == "-":
+            print(json.dumps(report, indent=2, ensure_ascii=False), file=report_out)
+        else:
+            write_json(args.json, report)
+            notes.append(f"JSON report: {args.json}")
+    for line in report_lines(results, style, args.output, notes):
         print(line, file=out)
-    return EXIT_FAILED if any(r.status == FAIL for r in results) else EXIT_OK
+    return status
 
 
 def summary_line(results: list[Result]) -> str:
@@ -376,7 +432,9 @@ def summary_line(results: list[Result]) -> str:
 _NAMES_SHOWN = 8
 
 
-def report_lines(results: list[Result], style: Style, output: str = "concise") -> list[str]:
+def report_lines(
+    results: list[Result], style: Style, output: str = "concise", notes: Sequence[str] = ()
+) -> list[str]:
     """What people read after the progress line.
 
     ``concise`` (the default): every failure with its detail, what was not tested and
@@ -403,6 +461,8 @@ def report_lines(results: list[Result], style: Style, output: str = "concise") -
             lines += wrap(result.detail, "      ")
         if output == "concise":
             lines += _not_tested_lines(results, style)
+    if notes:
+        lines += ["", *notes]
     lines += ["", style(summary_line(results), "red" if failed else "green", "bold")]
     return lines
 
