@@ -2,8 +2,9 @@
 
 Discovery well-formed and advertising this service; every fixture fired and its topics
 compared; feedback accepted (when the route exists); CORS preflights answered for an
-origin; an invalid token refused with 401 (not tested when the service does not verify
-tokens at all). A progress line (stderr) while it runs; then the failures in full, what was
+origin (``--origin none`` skips them, for a server-to-server deployment; with the default
+origin they are not tested when the service sends no CORS headers at all); an invalid token
+refused with 401 (not tested when the service does not verify tokens at all). A progress line (stderr) while it runs; then the failures in full, what was
 not tested and why, and a summary (``--verbose``: a table of every check;
 ``--failures-only``: the failures and the summary). Exit status 1 when anything failed.
 """
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from service.cdshooks.discovery import HOOK
 from service.cdshooks.schemas import DISCOVERY, violations
@@ -62,9 +64,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("url", metavar="URL", help="the service's base URL (or …/cds-services)")
     parser.add_argument(
         "--origin",
-        default=DEFAULT_ORIGIN,
-        help=f"browser origin for the CORS preflight (default {DEFAULT_ORIGIN}, a locally "
-        "served CDS Hooks Sandbox)",
+        type=origin_argument,
+        metavar="ORIGIN|none",
+        help="the browser origin of a browser-based EHR front end: CORS preflights must "
+        "allow it. 'none' skips the CORS checks (a server-to-server deployment). Default: "
+        f"{DEFAULT_ORIGIN} (a locally served CDS Hooks Sandbox), not tested when the "
+        "service sends no CORS headers",
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     parser.add_argument(
@@ -110,6 +115,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+NO_ORIGIN = "none"
+ORIGIN_NONE_SKIP = "--origin none: CORS not checked (a server-to-server deployment)"
+
+
+def origin_argument(value: str) -> str:
+    """``none``, or an origin as a browser sends it: scheme://host[:port], nothing more."""
+    if value.lower() == NO_ORIGIN:
+        return NO_ORIGIN
+    parts = urlsplit(value)
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.netloc
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+    ):
+        raise argparse.ArgumentTypeError(
+            f"'{value}' is not an origin (scheme://host[:port]) or 'none'"
+        )
+    return value
+
+
 def _b64(data: dict[str, Any]) -> str:
     raw = json.dumps(data, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
@@ -140,11 +168,12 @@ class Checker:
         endpoints: Endpoints,
         service_id: str,
         fixtures: list[Fixture],
-        origin: str,
+        origin: str | None,
         progress: Progress,
         *,
         fhir_server: str | None = None,
         without_prefetch: bool = False,
+        cors_required: bool = False,
     ) -> None:
         self.fhir_server = fhir_server
         self.without_prefetch = without_prefetch
@@ -152,7 +181,10 @@ class Checker:
         self.endpoints = endpoints
         self.service_id = service_id
         self.fixtures = fixtures
+        # None: CORS not checked (--origin none). Required: the user named the origin, so
+        # it must be allowed; the default origin is only checked if the service does CORS.
         self.origin = origin
+        self.cors_required = cors_required
         self.progress = progress
         self.results: list[Result] = []
         self.card_uuid: str | None = None
@@ -291,6 +323,9 @@ class Checker:
             self.add("feedback", FAIL, self._http_problem(reply))
 
     def check_cors(self) -> None:
+        if self.origin is None:
+            self.add("CORS preflight", SKIP, ORIGIN_NONE_SKIP)
+            return
         targets = [
             ("discovery", self.endpoints.discovery, "GET", "authorization"),
             ("service", self.endpoints.service(self.service_id), "POST",
@@ -301,6 +336,8 @@ class Checker:
         if not self.has_feedback:
             targets.pop()
         problems, passed = [], []
+        cors_headers = False  # any Access-Control-* header in any answer
+        unreachable = False
         for label, url, method, wanted in targets:
             headers = {
                 "Origin": self.origin,
@@ -309,9 +346,11 @@ class Checker:
             }
             reply = self.client.request("OPTIONS", url, headers=headers, signed=False)
             if reply.error:
+                unreachable = True
                 problems.append(f"{label}: {reply.error}")
                 continue
             got = {k.lower(): v for k, v in reply.headers.items()}
+            cors_headers = cors_headers or any(k.startswith("access-control-") for k in got)
             allow_origin = got.get("access-control-allow-origin")
             allow_methods = got.get("access-control-allow-methods", "").upper()
             allow_headers = got.get("access-control-allow-headers", "").lower()
@@ -325,7 +364,15 @@ class Checker:
                 problems.append(f"{label}: Allow-Headers lacks {wanted}")
             else:
                 passed.append(label)
-        if problems:
+        if problems and not cors_headers and not self.cors_required and not unreachable:
+            self.add(
+                "CORS preflight",
+                SKIP,
+                f"the service sends no CORS headers for {self.origin} (right for a "
+                "server-to-server deployment); pass --origin ORIGIN to require CORS for a "
+                "browser-based EHR, or --origin none",
+            )
+        elif problems:
             self.add("CORS preflight", FAIL, "; ".join(problems))
         else:
             self.add("CORS preflight", PASS, f"{self.origin} allowed on {', '.join(passed)}")
@@ -383,10 +430,11 @@ def run(
         endpoints,
         service_id,
         fixtures,
-        args.origin,
+        None if args.origin == NO_ORIGIN else args.origin or DEFAULT_ORIGIN,
         Progress(err),
         fhir_server=args.fhir_server,
         without_prefetch=args.no_prefetch,
+        cors_required=args.origin not in (None, NO_ORIGIN),
     )
     started_at, started = datetime.now(UTC), time.monotonic()
     results = checker.run()
@@ -395,7 +443,7 @@ def run(
         url=endpoints.base,
         service=service_id,
         signed_as=client.signer.issuer if client.signer else None,
-        origin=args.origin,
+        origin=None if args.origin == NO_ORIGIN else args.origin or DEFAULT_ORIGIN,
         started_at=started_at,
         seconds=time.monotonic() - started,
     )

@@ -148,7 +148,8 @@ def test_check_a_broken_service(run_cli: Run, fixtures_dir: Path, canned: Canned
     """Answers everything with the same body and 200: discovery wrong, cards broken, CORS
     absent, any token accepted."""
     canned.set(200, {"cards": [{"summary": "", "indicator": "info"}]})
-    code, out, _ = run_cli("check", "--verbose", canned.url, "--fixtures-dir", str(fixtures_dir))
+    code, out, _ = run_cli("check", "--verbose", canned.url, "--fixtures-dir", str(fixtures_dir),
+                           "--origin", "http://127.0.0.1:8080")
     assert code == 1
     assert "'services' is a required property" in row(out, "discovery")[2]
     assert "no service with id 'mcas-therapy-tier'" in row(out, "discovery")[2]
