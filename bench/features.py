@@ -180,6 +180,8 @@ def build_config(name: str, available: Available, workdir: Path, mint: TokenMint
                 AUTH_DISABLED=False,
                 TRUST_FILE=str(trust_path),
                 REPLAY_CACHE=str(workdir / "replay-cache.sqlite3"),
+                # The test client's host; bench/server.py adds gunicorn's host:port.
+                ALLOWED_HOSTS="localhost",
             )
             used_mint = mint
         else:

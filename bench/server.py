@@ -94,6 +94,9 @@ class Gunicorn:
         self.port = free_port()
         self.command, self.config_source = gunicorn_command(self.port)
         self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        if self.env.get("MCAS_ALLOWED_HOSTS"):
+            # Tokens name the URL called (aud), here 127.0.0.1 and this port.
+            self.env["MCAS_ALLOWED_HOSTS"] += f",127.0.0.1:{self.port}"
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
         self.seen_workers: set[int] = set()

@@ -92,6 +92,8 @@ def auth_app(tmp_path: Path, issuers: list[dict[str, Any]], **config: Any) -> Fl
         "TRUST_FILE": str(trust_file(tmp_path, issuers)),
         "REPLAY_CACHE": str(tmp_path / "replay.sqlite3"),
         "CLOCK": frozen(NOW),
+        # The URL the tokens made here name (their `aud`): issue 17, no Host-derived aud.
+        "PUBLIC_BASE_URL": BASE,
     }
     settings.update(config)
     return create_app(settings)

@@ -23,15 +23,30 @@ DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 README = ROOT / "README.md"
 
 
-def documented_command() -> list[str]:
-    """The one production command of the README's "Production" section."""
+def _documented_lines() -> list[str]:
     text = README.read_text(encoding="utf-8")
     section = text.split("\n## Production", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```sh\n(.*?)```", section, re.S)
     assert block, "README: the Production section has no ```sh block"
-    commands = [line for line in block.group(1).splitlines() if line.strip()]
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+def documented_command() -> list[str]:
+    """The one production command of the README's "Production" section."""
+    commands = [line for line in _documented_lines() if not line.startswith("export ")]
     assert len(commands) == 1, "README: the Production block must hold exactly one command"
     return shlex.split(commands[0])
+
+
+def documented_environment() -> dict[str, str]:
+    """The settings the README's Production block exports before the command."""
+    exported: dict[str, str] = {}
+    for line in _documented_lines():
+        if line.startswith("export "):
+            for assignment in shlex.split(line)[1:]:
+                name, _, value = assignment.partition("=")
+                exported[name] = value
+    return exported
 
 
 def image_command() -> list[str]:

@@ -39,6 +39,8 @@ def sandbox_app(tmp_path: Path, **config: Any) -> Flask:
         "REPLAY_CACHE": str(tmp_path / "replay.sqlite3"),
         "CLOCK": frozen(FROZEN_AT),
         "CORS_ORIGINS": "http://127.0.0.1:8080",
+        # The aud comes from the Host, but only from these (issue 17).
+        "ALLOWED_HOSTS": "127.0.0.1:8091,localhost:8091",
     }
     settings.update(config)
     return create_app(settings)

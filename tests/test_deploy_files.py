@@ -492,6 +492,9 @@ def start_with(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
     # Verification on and a client trusted: no "no CDS client is trusted" readiness check.
     assert not app.config["AUTH_DISABLED"]
     assert "trust" not in health.registry(app).checks
+    # ...and the URL the EHR calls is configured, so tokens can pass (issue 17).
+    with app.app_context():
+        health.registry(app).checks["audience"]()
 
 
 def test_the_pod_configuration_starts_the_service(

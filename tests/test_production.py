@@ -28,6 +28,7 @@ from tests.auth_helpers import ISSUER, Signer, trust_file, write_json
 from tests.production_server import (
     Server,
     documented_command,
+    documented_environment,
     free_port,
     image_command,
     production_server,
@@ -112,6 +113,8 @@ def test_production_command_serves_probes_hooks_and_aggregated_metrics(tmp_path:
     ehr = Signer("ES384")
     jwks = write_json(tmp_path / "jwks.json", ehr.jwks())
     trust = trust_file(tmp_path, [{"iss": ISSUER, "jwks_file": str(jwks)}])
+    # The README exports what verification needs: the trust file and the public URL.
+    assert set(documented_environment()) == {"MCAS_TRUST_FILE", "MCAS_PUBLIC_BASE_URL"}
     env = {
         "MCAS_WORKERS": "2",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
@@ -140,7 +143,7 @@ def test_production_command_serves_probes_hooks_and_aggregated_metrics(tmp_path:
 
         ready = requests.get(f"{server.base_url}/readyz", timeout=5)
         assert ready.status_code == 200 and ready.json()["status"] == "pass"
-        assert set(ready.json()["checks"]) == {"configuration", "database"}
+        assert set(ready.json()["checks"]) == {"configuration", "database", "audience"}
 
         # One worker is held by a half-sent hook, so the other must answer the rest:
         # both workers count, and /metrics has to add their files up.

@@ -12,6 +12,8 @@ import re
 _CODES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (code, re.compile(pattern, re.IGNORECASE))
     for code, pattern in (
+        ("not_configured", r"neither MCAS_PUBLIC_BASE_URL nor MCAS_ALLOWED_HOSTS"),
+        ("host_not_allowed", r"not in MCAS_ALLOWED_HOSTS"),
         ("missing", r"^no Authorization header"),
         ("not_bearer", r"not a Bearer token"),
         ("replayed", r"jti already used"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from service.auth.audience import parse_allowed_hosts
 from service.settings import Setting, parse_bool, parse_list
 
 SETTINGS: tuple[Setting, ...] = (
@@ -30,7 +31,19 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "The service's base URL as CDS clients call it, e.g. `https://cds.example.org` or "
         "`https://example.org/mcas`; a token's `aud` must be this plus the request path. "
-        "Set it behind a reverse proxy. Default: taken from the request URL.",
+        "With verification on, set it or `MCAS_ALLOWED_HOSTS`: with neither, every token "
+        "is refused (401) and /readyz fails. It wins over `MCAS_ALLOWED_HOSTS`.",
+    ),
+    Setting(
+        "ALLOWED_HOSTS",
+        None,
+        parse_allowed_hosts,
+        "Comma-separated `host` or `host:port` values (no scheme, no path) a request's "
+        "`Host` may name when `MCAS_PUBLIC_BASE_URL` is unset: the expected `aud` is then "
+        "the URL called, built from that Host, and a Host not listed refuses the token "
+        "(401). For a service reached under several names, e.g. "
+        "`cds.example.org,cds.internal:8443`. `mcas-cds serve --verify-tokens` sets it to "
+        "the address it serves.",
     ),
     Setting(
         "JWT_ALGORITHMS",

@@ -23,6 +23,15 @@ LOCAL_TESTING_ENVIRONMENT: dict[str, str] = {
 }
 
 
+def served_hosts(host: str, port: int) -> str:
+    """MCAS_ALLOWED_HOSTS for the address served; loopback also by the name localhost."""
+    name = f"[{host}]" if ":" in host else host
+    hosts = [f"{name}:{port}"]
+    if host in {"127.0.0.1", "::1"}:
+        hosts.append(f"localhost:{port}")
+    return ",".join(hosts)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "serve",
@@ -36,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--verify-tokens",
         action="store_true",
-        help="keep JWT verification on (configure trusted issuers first)",
+        help="keep JWT verification on (configure trusted issuers first); sets "
+        "MCAS_ALLOWED_HOSTS to the address served unless it or MCAS_PUBLIC_BASE_URL is set",
     )
     parser.set_defaults(handler=run)
 
@@ -46,6 +56,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if not args.verify_tokens:
         for name, value in LOCAL_TESTING_ENVIRONMENT.items():
             os.environ.setdefault(name, value)
+    elif not os.environ.get("MCAS_PUBLIC_BASE_URL") and not os.environ.get("MCAS_ALLOWED_HOSTS"):
+        # A token's `aud` is the URL called: name the address served (issue 17).
+        os.environ["MCAS_ALLOWED_HOSTS"] = served_hosts(args.host, args.port)
     from service import create_app
 
     app = create_app()

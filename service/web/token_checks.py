@@ -9,6 +9,7 @@ from pathlib import Path
 
 from flask import Flask, Response, current_app, g, request
 
+from service.auth import audience
 from service.auth.keys import JkuCache
 from service.auth.rejections import rejection_code
 from service.auth.replay import MemoryReplayCache, ReplayCache, SqliteReplayCache
@@ -43,6 +44,7 @@ def init_app(app: Flask) -> None:
         _warn_local_testing()
         return
     app.extensions[EXTENSION_KEY] = _Auth(_build_verifier(app), _build_replay_cache(app))
+    health.register_check(app, "audience", _audience_configured)
     app.before_request(_verify_request)
     app.after_request(_settle_jti)
     app.teardown_request(_release_unsettled_jti)
@@ -57,6 +59,11 @@ NO_TRUST_MESSAGE = (
 
 def _no_client_trusted() -> None:
     raise health.NotReady("no CDS client is trusted: MCAS_TRUST_FILE is not set")
+
+
+def _audience_configured() -> None:
+    if not current_app.config.get("PUBLIC_BASE_URL") and not _allowed_hosts():
+        raise health.NotReady(f"no token can be accepted: {audience.NOT_CONFIGURED}")
 
 
 def _warn_local_testing() -> None:
@@ -117,12 +124,32 @@ def _is_preflight() -> bool:
     return request.method == "OPTIONS"
 
 
+def _allowed_hosts() -> list[str]:
+    raw = current_app.config.get("ALLOWED_HOSTS") or []
+    return audience.parse_allowed_hosts(raw) if isinstance(raw, str) else list(raw)
+
+
 def expected_audience() -> str:
-    """The exact URL called, as the client saw it (spec: `aud` is the endpoint URL)."""
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if base:
-        return base.rstrip("/") + request.path
-    return request.host_url.rstrip("/") + request.script_root + request.path
+    """The exact URL called, as the client saw it (spec: `aud` is the endpoint URL).
+
+    From MCAS_PUBLIC_BASE_URL, else from the Host when MCAS_ALLOWED_HOSTS lists it;
+    raises ``AudienceUnknown`` otherwise (service/auth/audience.py).
+    """
+    return audience.expected_audience(
+        public_base_url=current_app.config.get("PUBLIC_BASE_URL"),
+        allowed_hosts=_allowed_hosts(),
+        scheme=request.scheme,
+        host=request.host,
+        script_root=request.script_root,
+        path=request.path,
+    )
+
+
+def _refuse(reason: str) -> Response:
+    log.warning("client token rejected", extra={"reason": reason})
+    g.auth_failure = reason
+    metrics.record_token_rejection(rejection_code(reason))
+    return _unauthorized()
 
 
 def _unauthorized() -> Response:
@@ -139,19 +166,17 @@ def _verify_request() -> Response | None:
         raise RuntimeError("authentication is not installed")
     now = state().clock().timestamp()
     try:
-        token = auth.verifier.verify(request.headers.get("Authorization"), expected_audience(), now)
+        expected = expected_audience()
+    except audience.AudienceUnknown as exc:
+        return _refuse(exc.reason)
+    try:
+        token = auth.verifier.verify(request.headers.get("Authorization"), expected, now)
     except InvalidToken as exc:
-        log.warning("client token rejected", extra={"reason": exc.reason})
-        g.auth_failure = exc.reason
-        metrics.record_token_rejection(rejection_code(exc.reason))
-        return _unauthorized()
+        return _refuse(exc.reason)
     key = f"{token.iss}\x1f{token.jti}"
     leeway = float(current_app.config["JWT_LEEWAY_SECONDS"])
     if not auth.replay.claim(key, token.exp + leeway, now):
-        log.warning("client token rejected", extra={"reason": "jti already used"})
-        g.auth_failure = "jti already used"
-        metrics.record_token_rejection(rejection_code("jti already used"))
-        return _unauthorized()
+        return _refuse("jti already used")
     g.jti_claim = key
     g.client_iss = token.iss
     return None

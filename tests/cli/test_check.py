@@ -62,14 +62,16 @@ def test_check_a_running_service(run_cli: Run, fixtures_dir: Path, live_service:
 def _verifying_service(serve_app: Callable[..., Any], run_cli: Run, tmp_path: Path) -> str:
     """The real app with JWT verification on, trusting a key made by `keys new`."""
     assert run_cli("keys", "new", str(tmp_path / "keys"), "--iss", ISSUER)[0] == 0
-    return serve_app(
+    served = serve_app(
         {
             "AUTH_DISABLED": False,
             "TRUST_FILE": str(tmp_path / "keys" / "trust.yaml"),
             "REPLAY_CACHE": "memory",
             "CORS_ORIGINS": "http://127.0.0.1:8080",
         }
-    ).url
+    )
+    served.app.config["PUBLIC_BASE_URL"] = served.url  # the port is known only now
+    return served.url
 
 
 def test_check_a_service_that_verifies_tokens(
