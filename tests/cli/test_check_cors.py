@@ -20,16 +20,16 @@ ISSUER = "https://ehr.test.invalid"
 def _server_to_server(serve_app: Callable[..., Any], run_cli: Run, tmp_path: Path) -> str:
     """The real app verifying tokens (a `keys new` key), with no CORS origins at all."""
     assert run_cli("keys", "new", str(tmp_path / "keys"), "--iss", ISSUER)[0] == 0
-    return str(
-        serve_app(
-            {
-                "AUTH_DISABLED": False,
-                "TRUST_FILE": str(tmp_path / "keys" / "trust.yaml"),
-                "REPLAY_CACHE": "memory",
-                "CORS_ORIGINS": "",
-            }
-        ).url
+    served = serve_app(
+        {
+            "AUTH_DISABLED": False,
+            "TRUST_FILE": str(tmp_path / "keys" / "trust.yaml"),
+            "REPLAY_CACHE": "memory",
+            "CORS_ORIGINS": "",
+        }
     )
+    served.app.config["PUBLIC_BASE_URL"] = served.url  # the port is known only now
+    return str(served.url)
 
 
 def _check(run_cli: Run, url: str, fixtures_dir: Path, tmp_path: Path, *extra: str) -> tuple[
