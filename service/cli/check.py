@@ -3,10 +3,13 @@
 Discovery well-formed and advertising this service; every fixture fired and its topics
 compared; feedback accepted (when the route exists); CORS preflights answered for an
 origin (``--origin none`` skips them, for a server-to-server deployment; with the default
-origin they are not tested when the service sends no CORS headers at all); an invalid token
-refused with 401 (not tested when the service does not verify tokens at all). A progress line (stderr) while it runs; then the failures in full, what was
-not tested and why, and a summary (``--verbose``: a table of every check;
-``--failures-only``: the failures and the summary). Exit status 1 when anything failed.
+origin they are not tested when the service sends no CORS headers at all); an invalid
+token refused with 401 (not tested when the service does not verify tokens at all).
+
+A progress line (stderr) while it runs; then the failures in full, what was not tested
+and why, and a summary (``--verbose``: a table of every check; ``--failures-only``: the
+failures and the summary). ``--junit FILE`` and ``--json FILE`` write reports for CI.
+Exit status 1 when anything failed.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from service.cli.arguments import (
 )
 from service.cli.client import Client, Endpoints, Reply, UsageError, split_url
 from service.cli.firing import fire_fixture
-from service.cli.output import Progress, Style, table, wrap
+from service.cli.output import Progress, Style, table, width, wrap
 from service.cli.reports import RunInfo, json_report, junit_report, write_json, write_junit
 from service.scenarios.fixtures import Fixture, all_fixtures, default_fixtures_dir
 
@@ -283,6 +286,9 @@ class Checker:
             if outcome.violations:
                 self.add(name, FAIL, "schema: " + "; ".join(outcome.violations[:3]))
                 return
+            if outcome.boundary:
+                self.add(name, SKIP, outcome.note)
+                return
             if not outcome.topics_ok:
                 self.add(name, FAIL, outcome.topic_summary())
                 return
@@ -524,7 +530,12 @@ def _not_tested_lines(results: list[Result], style: Style) -> list[str]:
     for reason, names in reasons.items():
         label = style(SKIP, "yellow")
         if len(names) == 1:
-            lines.append(f"{label}  {names[0]}: {reason}")
+            one_line = f"{SKIP}  {names[0]}: {reason}"
+            if len(one_line) <= width():
+                lines.append(f"{label}  {names[0]}: {reason}")
+            else:
+                lines.append(f"{label}  {names[0]}")
+                lines += wrap(reason, "      ")
             continue
         lines.append(f"{label}  {len(names)} checks: {reason}")
         lines += [f"      {name}" for name in names[:_NAMES_SHOWN]]
