@@ -325,3 +325,38 @@ def test_validate_checks_topics_against_the_services_cards(
     assert code == 1
     assert "expectedTopics: unknown topic 'albuteroll' (known: albuterol, aspirin-caution," in out
     assert "'tier-2'" not in out
+
+
+def test_mistyped_fixture_name_suggests_the_closest_names(run_cli: Run) -> None:
+    """Not all 133 names on one line: the closest few, one per line."""
+    from service.scenarios.fixtures import FIXTURES_DIR, fixture_paths
+
+    names = [p.stem for p in fixture_paths(FIXTURES_DIR)]
+    assert len(names) > 100
+    code, out, err = run_cli("fire", "tier-2--fires--refractory-two-episode",
+                             "--url", "http://127.0.0.1:9")
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert lines[0] == (
+        "mcas-cds: error: no fixture file or fixture named "
+        "'tier-2--fires--refractory-two-episode' in " + str(FIXTURES_DIR) + "."
+    )
+    assert lines[1] == "Closest names:"
+    suggested = [line.strip() for line in lines[2:] if line.startswith("  ")]
+    assert suggested[0] == "tier-2--fires--refractory-two-episodes"
+    assert 1 <= len(suggested) <= 5
+    assert all(name in names for name in suggested)
+    assert sum(name in err for name in names) <= 5 + 1  # + a longer name containing one
+    assert lines[-1] == f"`mcas-cds fixtures list` shows all {len(names)}."
+
+    # A part of a name finds the names that contain it.
+    code, _, err = run_cli("fixtures", "load", "exactly-180", "--fhir", "http://127.0.0.1:9")
+    assert code == 2
+    suggested = [line.strip() for line in err.splitlines() if line.startswith("  ")]
+    assert suggested and all("exactly-180" in name for name in suggested)
+
+    # Nothing close: no guesses, the way to the list.
+    code, _, err = run_cli("fire", "zzzz", "--url", "http://127.0.0.1:9")
+    assert code == 2
+    assert "Closest names" not in err
+    assert err.strip().splitlines()[-1] == f"`mcas-cds fixtures list` shows all {len(names)}."
