@@ -360,3 +360,19 @@ def test_mistyped_fixture_name_suggests_the_closest_names(run_cli: Run) -> None:
     assert code == 2
     assert "Closest names" not in err
     assert err.strip().splitlines()[-1] == f"`mcas-cds fixtures list` shows all {len(names)}."
+
+
+def test_load_to_a_dead_url_stops_after_the_first_connection_failure(run_cli: Run) -> None:
+    """Not 133 identical errors: one clear message, a non-zero exit."""
+    from .conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/fhir"
+    code, out, err = run_cli("fixtures", "load", "--fhir", url)  # every bundled fixture
+    assert code == 1
+    assert "cannot reach" not in out
+    messages = [line for line in (out + err).splitlines() if "cannot reach" in line]
+    assert messages == [
+        f"mcas-cds: error: cannot reach the FHIR server at {url} (Connection refused); "
+        "stopped after the first fixture, nothing loaded"
+    ]
+    assert len((out + err).strip().splitlines()) <= 3
