@@ -159,17 +159,27 @@ def run_load(args: argparse.Namespace, out: TextIO | None = None) -> int:
     session = requests.Session()
     if args.token:
         session.headers["Authorization"] = f"Bearer {args.token}"
-    failed = 0
+    failed = loaded = 0
     for fixture in fixtures:
         context = fixture.request.get("context")
         if not isinstance(context, dict) or not isinstance(context.get("patientId"), str):
             print(f"skip  {fixture.name}: the request has no context.patientId", file=out)
             continue
         result = load_fixture_into(session, args.fhir, fixture, timeout=args.timeout)
+        if result.unreachable:
+            # Every other fixture would fail the same way: one message, not one per fixture.
+            where = (
+                "stopped after the first fixture, nothing loaded"
+                if loaded == 0
+                else f"stopped at {fixture.name}; {loaded} of {len(fixtures)} loaded before"
+            )
+            print(f"mcas-cds: error: {result.error}; {where}", file=sys.stderr)
+            return EXIT_FAILED
         if result.error:
             failed += 1
             print(f"{style('FAIL', 'red', 'bold')}  {fixture.name}: {result.error}", file=out)
             continue
+        loaded += 1
         left_out = f", {len(result.skipped)} malformed left out" if result.skipped else ""
         print(f"{style('ok  ', 'green')}  {fixture.name}: Patient/{result.patient_id}, "
               f"{_count(result.loaded, 'resource')}{left_out}", file=out)
