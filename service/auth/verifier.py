@@ -88,8 +88,7 @@ class TokenVerifier:
         # nothing else from the unverified payload is trusted.
         unverified = jwt.decode(token, options={"verify_signature": False})
         iss = unverified.get("iss")
-        issuer = self._issuers.get(iss) if isinstance(iss, str) else None
-        if issuer is None:
+        if not isinstance(iss, str) or (issuer := self._issuers.get(iss)) is None:
             raise InvalidToken("issuer is not trusted")
 
         jwk = find_key(issuer, header, self._jku_cache)

@@ -6,7 +6,7 @@ them). The Observation query lists the mediator LOINC codes of ``cards/mediators
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NotRequired, TypedDict
 
 SERVICE_ID = "mcas-therapy-tier"
 HOOK = "patient-view"
@@ -27,7 +27,22 @@ USAGE_REQUIREMENTS = (
 )
 
 
-def discovery_document(templates: dict[str, str]) -> dict[str, Any]:
+class Service(TypedDict):
+    """One entry of the discovery document (CDS Hooks 2.0.1, "Discovery: Response")."""
+
+    hook: str
+    id: str
+    title: NotRequired[str]
+    description: str
+    usageRequirements: NotRequired[str]
+    prefetch: NotRequired[dict[str, str]]  # prefetch key -> FHIR query template
+
+
+class DiscoveryDocument(TypedDict):
+    services: list[Service]
+
+
+def discovery_document(templates: dict[str, str]) -> DiscoveryDocument:
     return {
         "services": [
             {

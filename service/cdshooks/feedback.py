@@ -54,7 +54,7 @@ MAX_ITEMS = 500
 OUTCOMES = ("accepted", "overridden")
 
 
-class _Instant(fields.Field):
+class _Instant(fields.Field[datetime]):
     """An RFC 3339 date-time with a zone, e.g. 2026-11-25T11:44:40.745Z."""
 
     default_error_messages = {  # noqa: RUF012 (marshmallow's own idiom)

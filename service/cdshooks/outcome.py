@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Literal, NotRequired, TypedDict
 
 # FHIR IssueType codes for the statuses we answer.
 _ISSUE_CODES = {
@@ -20,20 +20,32 @@ _ISSUE_CODES = {
 }
 
 
+class Issue(TypedDict):
+    severity: str
+    code: str
+    diagnostics: str
+    expression: NotRequired[list[str]]
+
+
+class OperationOutcome(TypedDict):
+    resourceType: Literal["OperationOutcome"]
+    issue: list[Issue]
+
+
 def operation_outcome(
     status: int,
     messages: Sequence[str] | str,
     *,
     fields: Sequence[str | None] = (),
     severity: str = "error",
-) -> dict[str, Any]:
+) -> OperationOutcome:
     """One issue per message; ``fields[i]`` (when given) becomes issue i's ``expression``."""
     if isinstance(messages, str):
         messages = [messages]
     code = _ISSUE_CODES.get(status, "processing")
-    issues: list[dict[str, Any]] = []
+    issues: list[Issue] = []
     for index, message in enumerate(messages):
-        issue: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": message}
+        issue: Issue = {"severity": severity, "code": code, "diagnostics": message}
         field = fields[index] if index < len(fields) else None
         if field:
             issue["expression"] = [field]

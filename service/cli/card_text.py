@@ -16,6 +16,11 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _object(value: Any) -> Mapping[str, Any]:
+    """A JSON object member, or an empty one when it is missing or not an object."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _objects(value: Any) -> list[Mapping[str, Any]]:
     """The JSON objects of a list member; anything else (a broken response) is skipped."""
     return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
@@ -42,8 +47,8 @@ def _action_line(action: Mapping[str, Any]) -> str:
 
 def render_card(card: Mapping[str, Any], index: int, style: Style) -> list[str]:
     indicator = _text(card.get("indicator")) or "?"
-    source = card.get("source") if isinstance(card.get("source"), Mapping) else {}
-    topic = source.get("topic") if isinstance(source.get("topic"), Mapping) else {}
+    source = _object(card.get("source"))
+    topic = _object(source.get("topic"))
     code = _text(topic.get("code"))
     badge = style(f"[{indicator.upper()}]", *_INDICATOR_STYLE.get(indicator, ()))
     lines = [f"{index}. {badge} {style(_text(card.get('summary')), 'bold')}"]

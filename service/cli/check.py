@@ -56,7 +56,7 @@ class Result:
     seconds: float = 0.0  # how long its step took
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "check",
         help="conformance self-test of a running service",

@@ -29,7 +29,7 @@ from service.cli.output import Style
 from service.scenarios.fixtures import default_fixtures_dir, find_fixture
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "fire",
         help="send one fixture's hook to a service and print the cards",

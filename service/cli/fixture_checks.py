@@ -22,8 +22,10 @@ from service.cdshooks.envelope import load_hook_request
 from service.errors import ServiceError
 from service.scenarios.fixtures import FixtureError, parse_instant
 
-REQUIRED_FIELDS = {"description": str, "evaluatedAt": str, "expectedTopics": list, "request": dict}
-OPTIONAL_FIELDS = {
+REQUIRED_FIELDS: dict[str, type] = {
+    "description": str, "evaluatedAt": str, "expectedTopics": list, "request": dict
+}
+OPTIONAL_FIELDS: dict[str, type] = {
     "expectedStatus": int,
     "absentTopics": list,
     "malformed": list,
@@ -123,9 +125,14 @@ def _check_fields(data: Mapping[str, Any], report: Report) -> None:
             report.problems.append(str(exc))
 
 
+def _list(value: Any) -> list[Any]:
+    """A JSON array member, or an empty one when it is missing or not an array."""
+    return value if isinstance(value, list) else []
+
+
 def _check_topics(data: Mapping[str, Any], known: set[str], report: Report) -> None:
-    expected = data.get("expectedTopics") if isinstance(data.get("expectedTopics"), list) else []
-    absent = data.get("absentTopics") if isinstance(data.get("absentTopics"), list) else []
+    expected = _list(data.get("expectedTopics"))
+    absent = _list(data.get("absentTopics"))
     for label, topics in (("expectedTopics", expected), ("absentTopics", absent)):
         for topic in topics:
             if not isinstance(topic, str):
@@ -154,8 +161,9 @@ def _check_topics(data: Mapping[str, Any], known: set[str], report: Report) -> N
 def _patient_reference(resource: Mapping[str, Any]) -> str | None:
     for name in PATIENT_REFERENCE_FIELDS:
         value = resource.get(name)
-        if isinstance(value, Mapping) and isinstance(value.get("reference"), str):
-            return value["reference"]
+        reference = value.get("reference") if isinstance(value, Mapping) else None
+        if isinstance(reference, str):
+            return reference
     return None
 
 
@@ -181,12 +189,12 @@ def _check_request(
             f"(the service asks for {', '.join(sorted(prefetch_keys))})"
         )
     patient_id = (request.get("context") or {}).get("patientId")
-    malformed = data.get("malformed") if isinstance(data.get("malformed"), list) else []
+    malformed = _list(data.get("malformed"))
     unavailable = data.get("unavailableKeys")
     for key in unavailable if isinstance(unavailable, list) else []:
         if prefetch_keys and key not in prefetch_keys:
             report.problems.append(f"unavailableKeys: '{key}' is not a prefetch key")
-    failing: set[str] = set()
+    failing: set[str | None] = set()
     for where, resource in prefetch_resources(prefetch):
         report.resources += 1
         reference = _reference(resource)

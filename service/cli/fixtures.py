@@ -27,7 +27,7 @@ from service.scenarios.fixtures import (
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("fixtures", help="list, check, create and load fixtures")
     commands = parser.add_subparsers(dest="fixtures_command", metavar="COMMAND", required=True)
 

@@ -24,7 +24,7 @@ from service.cli.signing import Signer
 DEFAULT_ISSUER = "https://ehr.localhost.invalid"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("keys", help="make a local test key pair and trust file")
     commands = parser.add_subparsers(dest="keys_command", metavar="COMMAND", required=True)
     new = commands.add_parser(

@@ -32,7 +32,7 @@ def served_hosts(host: str, port: int) -> str:
     return ",".join(hosts)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "serve",
         help="start the service on its embedded defaults (like make run)",

@@ -50,11 +50,11 @@ def public_jwk(key: PrivateKey) -> dict[str, str]:
             "x": _b64(numbers.x.to_bytes(size, "big")),
             "y": _b64(numbers.y.to_bytes(size, "big")),
         }
-    numbers = public.public_numbers()
+    rsa_numbers = public.public_numbers()
     return {
         "kty": "RSA",
-        "n": _b64(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
-        "e": _b64(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")),
+        "n": _b64(rsa_numbers.n.to_bytes((rsa_numbers.n.bit_length() + 7) // 8, "big")),
+        "e": _b64(rsa_numbers.e.to_bytes((rsa_numbers.e.bit_length() + 7) // 8, "big")),
     }
 
 

@@ -86,11 +86,12 @@ def _matches(entry: Mapping[str, Any]) -> bool:
 
 
 def _code(entry: Any, where: str) -> str:
-    if not isinstance(entry, Mapping) or not isinstance(entry.get("code"), str):
+    code = entry.get("code") if isinstance(entry, Mapping) else None
+    if not isinstance(code, str):
         raise DrugTableError(f"{where}: needs a `code` string")
     if entry.get("status") not in {"V1", "V2", "U"}:
         raise DrugTableError(f"{where}: `status` must be V1, V2 or U")
-    return entry["code"]
+    return code
 
 
 def build_drug_table(raw: Mapping[str, Any]) -> DrugTable:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from service.cdshooks.cards import Indicator
 from service.knowledge.drug_table import DrugTable
 
 
@@ -53,7 +54,7 @@ class Reference:
 @dataclass(frozen=True)
 class TopicText:
     title: str
-    indicator: str
+    indicator: Indicator
     summary: str
     detail: str
     links: tuple[str, ...]

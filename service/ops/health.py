@@ -78,7 +78,8 @@ class CheckRegistry:
 
 def registry(app: Flask | None = None) -> CheckRegistry:
     target = app if app is not None else current_app
-    return target.extensions.setdefault(REGISTRY_KEY, CheckRegistry())
+    checks: CheckRegistry = target.extensions.setdefault(REGISTRY_KEY, CheckRegistry())
+    return checks
 
 
 def register_check(app: Flask, name: str, check: Check) -> None:

@@ -31,4 +31,5 @@ def init_app(app: Flask, state: ServiceState) -> None:
 
 
 def state() -> ServiceState:
-    return current_app.extensions[EXTENSION_KEY]
+    current: ServiceState = current_app.extensions[EXTENSION_KEY]  # Flask's: dict[str, Any]
+    return current

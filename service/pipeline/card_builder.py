@@ -10,8 +10,8 @@ out, never sent as null or empty.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
+from service.cdshooks.cards import Card, FhirResource, Suggestion
 from service.knowledge.drug_table import ALLOWED_SUGGESTIONS
 from service.knowledge.model import Knowledge
 from service.pipeline.card_detail import render_detail
@@ -33,10 +33,10 @@ def _summary(template: str, params: dict[str, str]) -> str:
     return summary if len(summary) < SUMMARY_LIMIT else summary[: SUMMARY_LIMIT - 2] + "…"
 
 
-def _suggestion(drug_class: str, facts: Facts, knowledge: Knowledge) -> dict[str, Any]:
+def _suggestion(drug_class: str, facts: Facts, knowledge: Knowledge) -> Suggestion:
     drug = knowledge.drugs.suggested_drug(drug_class)
     class_label = knowledge.drugs.classes[drug_class].label
-    resource: dict[str, Any] = {
+    resource: FhirResource = {
         "resourceType": "MedicationRequest",
         "status": "draft",
         "intent": "proposal",
@@ -63,10 +63,10 @@ def _suggestion(drug_class: str, facts: Facts, knowledge: Knowledge) -> dict[str
 
 def _card(
     decision: Decision, facts: Facts, knowledge: Knowledge, thresholds: Thresholds
-) -> dict[str, Any]:
+) -> Card:
     texts = knowledge.cards
     topic = texts.topics[decision.topic]
-    card: dict[str, Any] = {
+    card: Card = {
         "uuid": str(uuid.uuid4()),
         "summary": _summary(topic.summary, dict(decision.params)),
         "indicator": topic.indicator,
@@ -96,5 +96,5 @@ def _card(
 
 def build_cards(
     decisions: list[Decision], facts: Facts, knowledge: Knowledge, thresholds: Thresholds
-) -> list[dict[str, Any]]:
+) -> list[Card]:
     return [_card(d, facts, knowledge, thresholds) for d in decisions]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
+from service.cdshooks.cards import Card
 from service.cdshooks.envelope import HookRequest
 from service.errors import PreconditionFailed
 from service.knowledge.model import Knowledge
@@ -25,7 +25,7 @@ MEDICATION_KEYS = ("medicationStatements", "medicationRequests")
 
 @dataclass
 class HookResult:
-    cards: list[dict[str, Any]]
+    cards: list[Card]
     unavailable: dict[str, str] = field(default_factory=dict)
     skipped_resources: int = 0
 

@@ -192,7 +192,7 @@ def closest_names(wanted: str, names: list[str], limit: int = 5) -> list[str]:
 
 def request_for(fixture: Fixture, now: datetime) -> dict[str, Any]:
     """The fixture's request as fired at ``now``: dates shifted, a fresh hookInstance."""
-    request = shift_dates(fixture.request, fixture.evaluated_at, now)
+    request: dict[str, Any] = shift_dates(fixture.request, fixture.evaluated_at, now)
     if "hookInstance" in request:
         request["hookInstance"] = str(uuid.uuid4())
     return request

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
+from service.cdshooks.cards import Card
 from service.ops import metrics
 from service.storage.database import Storage
 from service.storage.models import issued_cards
@@ -41,7 +41,7 @@ def _count_failure() -> None:
 
 def record_issued_cards(
     store: Storage,
-    cards: Iterable[Mapping[str, Any]],
+    cards: Iterable[Card],
     *,
     hook_instance: str,
     patient_id: str,

@@ -214,7 +214,9 @@ def _insert_version(connection: Connection, **row: Any) -> int:
         rollback_of=row["rollback_of"],
     )
     result = connection.execute(statement)
-    return int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None  # None only for executemany, never for this one-row INSERT
+    return int(key[0])
 
 
 def _move_pointer(

@@ -21,6 +21,6 @@ def insert_or_ignore(connection: Connection, table: Table, row: dict[str, Any], 
         )
         return connection.execute(statement, row).first() is not None
     if dialect == "sqlite":
-        statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
-        return connection.execute(statement, row).rowcount == 1
+        ignoring = sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
+        return connection.execute(ignoring, row).rowcount == 1
     raise NotImplementedError(f"no insert-or-ignore for {dialect}")

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from service.cdshooks.envelope import load_hook_request
 from service.errors import ServiceError
@@ -118,6 +118,19 @@ def _outcome(
     return sorted(result.topics), None
 
 
+class _Row(TypedDict):
+    name: str
+    source: str
+    description: str
+    current: list[str]
+    proposed: list[str]
+    appear: list[str]
+    disappear: list[str]
+    changed: bool
+    current_error: str | None
+    proposed_error: str | None
+
+
 def preview(
     scenarios: list[Scenario],
     *,
@@ -126,7 +139,7 @@ def preview(
     proposed: Thresholds,
     now: datetime,
 ) -> dict[str, Any]:
-    rows = []
+    rows: list[_Row] = []
     for scenario in scenarios:
         with quiet_logs():
             before, before_error = _outcome(scenario, knowledge, current, now)

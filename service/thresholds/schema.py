@@ -23,7 +23,7 @@ from service.thresholds.model import (
 )
 
 
-class _Number(fields.Number):
+class _Number(fields.Number[float]):
     """A JSON/YAML number: no strings, no booleans (YAML `yes` is not 1)."""
 
     num_type = float
@@ -52,7 +52,7 @@ def _days(*, minimum: int = 0) -> _Int:
     return _Int(required=True, validate=validate.Range(min=minimum))
 
 
-def _strict(schema_fields: dict[str, fields.Field]) -> type[Schema]:
+def _strict(schema_fields: dict[str, fields.Field[Any]]) -> type[Schema]:
     attrs: dict[str, Any] = {"Meta": type("Meta", (), {"unknown": RAISE}), **schema_fields}
     return type("Nested", (Schema,), attrs)
 

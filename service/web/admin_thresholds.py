@@ -58,10 +58,11 @@ def _body(schema: Schema) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object.")
     try:
-        data = schema.load(body)
+        data: dict[str, Any] = schema.load(body)
     except ValidationError as exc:
+        messages = exc.messages_dict  # Schema.load always reports field -> messages
         raise BadRequest(
-            [f"{key}: {' '.join(map(str, msgs))}" for key, msgs in sorted(exc.messages.items())]
+            [f"{key}: {' '.join(map(str, msgs))}" for key, msgs in sorted(messages.items())]
         ) from None
     for key in ("author", "reason"):
         if key in data and not data[key].strip():

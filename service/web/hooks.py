@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, abort, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from service.cdshooks.cards import Card
 from service.cdshooks.discovery import SERVICE_ID
 from service.cdshooks.envelope import load_hook_request, parse_json_body
 from service.fhir import fetcher_for
@@ -27,7 +26,7 @@ def call_service(service_id: str) -> ResponseReturnValue:
     return jsonify({"cards": cards})
 
 
-def _cards_for(service_id: str) -> list[dict[str, Any]]:
+def _cards_for(service_id: str) -> list[Card]:
     if service_id != SERVICE_ID:
         abort(404, description=f"No CDS service with id '{service_id[:64]}'.")
     hook_request = load_hook_request(parse_json_body(request.get_data(cache=False)))

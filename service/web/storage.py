@@ -27,4 +27,5 @@ def init_app(app: Flask) -> Storage:
 
 
 def storage() -> Storage:
-    return current_app.extensions[EXTENSION_KEY]
+    store: Storage = current_app.extensions[EXTENSION_KEY]  # Flask's: dict[str, Any]
+    return store

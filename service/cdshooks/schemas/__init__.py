@@ -19,7 +19,10 @@ DISCOVERY = "cds-hooks-2.0-discovery.schema.json"
 
 @cache
 def load_schema(name: str) -> dict[str, Any]:
-    return json.loads(resources.files(__package__).joinpath(name).read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(
+        resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+    )
+    return schema
 
 
 @cache
