@@ -35,6 +35,7 @@ else:
     _multiproc_dir = tempfile.mkdtemp(prefix="mcas-prometheus-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _multiproc_dir
 
+from service.auth.audience import parse_trusted_proxies  # noqa: E402 - after the switch
 from service.ops.serving import serving_config  # noqa: E402 - after the multiprocess switch
 
 _config = serving_config()
@@ -61,9 +62,10 @@ logger_class = "service.ops.gunicorn_logs.JsonLogger"
 errorlog = "-"
 accesslog = "-" if _config["ACCESS_LOG"] else None
 loglevel = os.environ.get("MCAS_LOG_LEVEL", "info").lower()
-# Real client addresses come from the Ingress in X-Forwarded-For; gunicorn trusts it only
-# from these addresses (loopback by default; FORWARDED_ALLOW_IPS widens it).
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# X-Forwarded-Proto and a SCRIPT_NAME header count only from the reverse proxies named in
+# MCAS_TRUSTED_PROXIES, as in the app (service/web/proxies.py); by default from nobody,
+# not even loopback (issue 17). Connections over a Unix socket are always trusted.
+forwarded_allow_ips = ",".join(parse_trusted_proxies(os.environ.get("MCAS_TRUSTED_PROXIES", "")))
 
 
 def when_ready(server: Any) -> None:

@@ -20,7 +20,7 @@ from service.knowledge.loader import bundled_cards_dir, load_knowledge
 from service.ops import health, metrics, request_log, state
 from service.thresholds.files import load_thresholds
 from service.thresholds.source import ActiveThresholds
-from service.web import commands, cors, errors, token_checks
+from service.web import commands, cors, errors, proxies, token_checks
 from service.web import storage as web_storage
 
 
@@ -51,6 +51,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     commands.init_app(app)
     errors.init_app(app)
+    proxies.init_app(app)
     # Order matters: preflights are answered before the token is checked.
     cors.init_app(app)
     token_checks.init_app(app)

@@ -13,6 +13,7 @@ Pure: the web layer hands in the configured values and the request's scheme and 
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 
 DEFAULT_PORTS = {"http": "80", "https": "443"}
@@ -38,6 +39,29 @@ def parse_allowed_hosts(raw: str) -> list[str]:
         if "/" in host or "@" in host or any(c.isspace() for c in host):
             raise ValueError(f"expected host or host:port (no scheme, no path), got {host!r}")
     return hosts
+
+
+def parse_trusted_proxies(raw: str) -> list[str]:
+    """Addresses or CIDR networks, checked here so a typo stops start-up, naming it."""
+    entries = [part.strip() for part in raw.split(",") if part.strip()]
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry)
+        except ValueError:
+            raise ValueError(
+                f"expected an IP address or CIDR network (host bits zero), got {entry!r}"
+            ) from None
+    return entries
+
+
+def is_trusted_proxy(address: str | None, proxies: Iterable[str]) -> bool:
+    if not address:
+        return False
+    try:
+        peer = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(peer in ipaddress.ip_network(entry, strict=False) for entry in proxies)
 
 
 def normalise_host(host: str, scheme: str) -> str:

@@ -15,6 +15,7 @@ _CODES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("not_configured", r"neither MCAS_PUBLIC_BASE_URL nor MCAS_ALLOWED_HOSTS"),
         ("host_not_allowed", r"not in MCAS_ALLOWED_HOSTS"),
         ("missing", r"^no Authorization header"),
+        ("lifetime_too_long", r"lifetime too long"),
         ("not_bearer", r"not a Bearer token"),
         ("replayed", r"jti already used"),
         ("expired", r"expired"),

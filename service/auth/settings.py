@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.auth.audience import parse_allowed_hosts
+from service.auth.audience import parse_allowed_hosts, parse_trusted_proxies
 from service.settings import Setting, parse_bool, parse_list
 
 SETTINGS: tuple[Setting, ...] = (
@@ -46,6 +46,16 @@ SETTINGS: tuple[Setting, ...] = (
         "the address it serves.",
     ),
     Setting(
+        "TRUSTED_PROXIES",
+        [],
+        parse_trusted_proxies,
+        "Comma-separated addresses or CIDR networks of the reverse proxies in front of the "
+        "service (e.g. `10.0.0.0/8` for an Ingress). Only from these are `X-Forwarded-"
+        "Proto`, `X-Forwarded-Host`, `X-Forwarded-Prefix`, `X-Forwarded-For` and a "
+        "`SCRIPT_NAME` header used (by the app and by gunicorn, deploy/gunicorn.conf.py); "
+        "from anyone else they are ignored. Default: none, not even loopback.",
+    ),
+    Setting(
         "JWT_ALGORITHMS",
         "ES384,RS384",
         parse_list,
@@ -58,6 +68,15 @@ SETTINGS: tuple[Setting, ...] = (
         float,
         "Clock skew tolerated on `exp`, `iat` and `nbf`, in seconds (the CDS Hooks "
         "Sandbox rounds `iat`, so it can be half a second ahead).",
+    ),
+    Setting(
+        "JWT_MAX_LIFETIME_SECONDS",
+        300.0,
+        float,
+        "Longest token accepted: `exp - iat` at most this plus `MCAS_JWT_LEEWAY_SECONDS`, "
+        "in seconds (CDS Hooks advises five minutes). A longer-lived token is refused "
+        "(401, reason code `lifetime_too_long`); a token without `iat` always is (CDS Hooks "
+        "requires it). Between 1 and 86400.",
     ),
     Setting(
         "JKU_FETCH_TIMEOUT_SECONDS",
@@ -84,7 +103,7 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "Where seen `jti` values are kept until their token expires: the path of an "
         "SQLite file shared by all workers on one host, or `memory` (one cache per "
-        "process). Default: `replay-cache.sqlite3` in the Flask instance folder. "
+        "process). Default: `replay-cache.sqlite3` in `MCAS_DATA_DIR`. "
         "See docs/security.md for several replicas.",
     ),
 )

@@ -49,6 +49,7 @@ class TokenVerifier:
         algorithms: frozenset[str],
         leeway: float,
         jku_cache: JkuCache,
+        max_lifetime: float = 300.0,
     ) -> None:
         bad = algorithms - ENABLEABLE_ALGORITHMS
         if bad:
@@ -56,6 +57,7 @@ class TokenVerifier:
         self._issuers = dict(issuers)
         self._algorithms = algorithms
         self._leeway = leeway
+        self._max_lifetime = max_lifetime
         self._jku_cache = jku_cache
 
     def verify(self, authorization: str | None, audience: str, now: float) -> VerifiedToken:
@@ -134,6 +136,14 @@ class TokenVerifier:
             raise InvalidToken("iat is in the future")
         if "nbf" in claims and claims["nbf"] > now + self._leeway:
             raise InvalidToken("token is not valid yet (nbf)")
+        # CDS Hooks advises tokens of five minutes; a longer one is refused, so no `jti`
+        # stays in the replay cache longer than that (iat is required: see decode above).
+        lifetime = claims["exp"] - claims["iat"]
+        if lifetime > self._max_lifetime + self._leeway:
+            raise InvalidToken(
+                f"token lifetime too long: exp - iat is {lifetime:.0f} s, more than "
+                f"MCAS_JWT_MAX_LIFETIME_SECONDS ({self._max_lifetime:.0f} s) + leeway"
+            )
 
 
 def _is_number(value: Any) -> bool:

@@ -18,6 +18,7 @@ from service.auth.verifier import ENABLEABLE_ALGORITHMS, InvalidToken, TokenVeri
 from service.ops import health, metrics
 from service.ops.state import state
 from service.settings import parse_list
+from service.storage.database import data_dir
 from service.web.errors import outcome_response
 
 log = logging.getLogger(__name__)
@@ -96,16 +97,27 @@ def _build_verifier(app: Flask) -> TokenVerifier:
     leeway = float(app.config["JWT_LEEWAY_SECONDS"])
     if not 0 <= leeway <= 300:
         raise TrustConfigError("MCAS_JWT_LEEWAY_SECONDS must be between 0 and 300")
+    max_lifetime = float(app.config["JWT_MAX_LIFETIME_SECONDS"])
+    if not 1 <= max_lifetime <= 86400:
+        raise TrustConfigError("MCAS_JWT_MAX_LIFETIME_SECONDS must be between 1 and 86400")
     jku_cache = JkuCache(
         timeout=float(app.config["JKU_FETCH_TIMEOUT_SECONDS"]),
         max_age=float(app.config["JKU_CACHE_SECONDS"]),
         min_refresh=float(app.config["JKU_MIN_REFRESH_SECONDS"]),
     )
-    return TokenVerifier(issuers, algorithms=algorithms, leeway=leeway, jku_cache=jku_cache)
+    return TokenVerifier(
+        issuers,
+        algorithms=algorithms,
+        leeway=leeway,
+        jku_cache=jku_cache,
+        max_lifetime=max_lifetime,
+    )
 
 
 def _build_replay_cache(app: Flask) -> ReplayCache:
-    where = app.config.get("REPLAY_CACHE") or str(Path(app.instance_path) / "replay-cache.sqlite3")
+    where = app.config.get("REPLAY_CACHE") or str(
+        data_dir(app.config, app.instance_path) / "replay-cache.sqlite3"
+    )
     if where == "memory":
         return MemoryReplayCache()
     try:

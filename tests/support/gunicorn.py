@@ -15,8 +15,16 @@ from tests.support.postgres import free_port
 
 
 class Gunicorn:
-    def __init__(self, env: dict[str, str], log_dir: Path, workers: int = 3) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_dir: Path,
+        workers: int = 3,
+        ready_path: str = "/cds-services",
+    ) -> None:
+        """``ready_path`` must answer 200 once it serves (/healthz when tokens are checked)."""
         self.port = free_port()
+        self.ready_path = ready_path
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = open(log_dir / "gunicorn.log", "ab")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
@@ -53,7 +61,7 @@ class Gunicorn:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
             try:
-                answered = requests.get(self.base + "/cds-services", timeout=5).status_code
+                answered = requests.get(self.base + self.ready_path, timeout=5).status_code
             except requests.RequestException:
                 answered = None
             if answered == 200 and len(self.worker_pids()) == self.workers:
