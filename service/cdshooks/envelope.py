@@ -1,7 +1,11 @@
 """The CDS Hooks request envelope, validated with marshmallow before anything reads it.
 
-Only the envelope is checked here; the FHIR content of ``prefetch`` is read later, one
-resource at a time, so that one malformed resource never rejects the whole request.
+Only the envelope is checked here, and the shape of each prefetch value: ``null``, or a
+JSON object with a string ``resourceType``; a Bundle's ``entry`` and ``link``, when
+present and not null, arrays of objects. Anything else is a 400 naming
+``prefetch.<key>`` (or ``prefetch.<key>.entry``, ``.link``). The FHIR content inside is
+read later, one resource at a time, so that one malformed resource never rejects the
+whole request (docs/clinical-rules.md section 2).
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from service.cdshooks.validation_errors import error_lines
+from service.cdshooks.text import storable, visible_ascii
+from service.cdshooks.validation_errors import invalid_request
 from service.errors import BadRequest
 
 SUPPORTED_HOOK = "patient-view"
@@ -22,7 +27,7 @@ class _FhirAuthorizationSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    access_token = fields.String(required=True, validate=validate.Length(min=1))
+    access_token = fields.String(required=True, validate=[validate.Length(min=1), visible_ascii])
     token_type = fields.String(required=True, validate=validate.Equal("Bearer"))
     expires_in = fields.Integer(required=True)
     scope = fields.String(required=True)
@@ -34,9 +39,9 @@ class _PatientViewContextSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    patientId = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    userId = fields.String()
-    encounterId = fields.String()
+    patientId = fields.String(required=True, validate=[validate.Length(min=1, max=64), storable])
+    userId = fields.String(validate=storable)
+    encounterId = fields.String(validate=storable)
 
 
 class HookRequestSchema(Schema):
@@ -59,6 +64,40 @@ class HookRequestSchema(Schema):
     def _authorization_needs_server(self, data: dict[str, Any], **_: Any) -> None:
         if "fhirAuthorization" in data and "fhirServer" not in data:
             raise ValidationError("fhirAuthorization requires fhirServer.", "fhirAuthorization")
+
+    @validates_schema
+    def _prefetch_shapes(self, data: dict[str, Any], **_: Any) -> None:
+        errors = prefetch_shape_errors(data.get("prefetch") or {})
+        if errors:
+            raise ValidationError({"prefetch": errors})
+
+
+def _array_of_objects(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, dict) for item in value)
+
+
+def prefetch_shape_errors(prefetch: dict[str, Any]) -> dict[str, Any]:
+    """marshmallow-style errors for prefetch values of the wrong shape ({} when none)."""
+    errors: dict[str, Any] = {}
+    for key, value in prefetch.items():
+        if value is None:
+            continue  # real absence
+        if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+            errors[key] = [
+                "Must be null, a FHIR Bundle or a FHIR resource (a JSON object "
+                "with a resourceType)."
+            ]
+            continue
+        if value["resourceType"] != "Bundle":
+            continue
+        members = {
+            member: [f"When present, must be an array of objects (Bundle.{member})."]
+            for member in ("entry", "link")
+            if value.get(member) is not None and not _array_of_objects(value[member])
+        }
+        if members:
+            errors[key] = members
+    return errors
 
 
 _SCHEMA = HookRequestSchema()
@@ -89,7 +128,7 @@ def load_hook_request(body: Any) -> HookRequest:
     try:
         data = _SCHEMA.load(body)
     except ValidationError as exc:
-        raise BadRequest(error_lines(exc.messages)) from None
+        raise invalid_request(exc.messages) from None
     authorization = data.get("fhirAuthorization") or {}
     return HookRequest(
         hook_instance=str(data["hookInstance"]),

@@ -23,7 +23,8 @@ from marshmallow import (
     validates_schema,
 )
 
-from service.cdshooks.validation_errors import error_lines
+from service.cdshooks.text import storable
+from service.cdshooks.validation_errors import invalid_request
 from service.errors import BadRequest
 
 
@@ -59,6 +60,7 @@ class _Instant(fields.Field[datetime]):
 
     default_error_messages = {  # noqa: RUF012 (marshmallow's own idiom)
         "invalid": "Not an ISO 8601 date-time with a time zone, e.g. 2026-11-25T11:44:40Z.",
+        "range": "Outside the instants this service can record (years 1 to 9999 in UTC).",
     }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
@@ -70,16 +72,19 @@ class _Instant(fields.Field[datetime]):
             raise self.make_error("invalid") from None
         if moment.tzinfo is None:
             raise self.make_error("invalid")
-        return moment.astimezone(UTC)
+        try:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise self.make_error("range") from None
 
 
 class _CodingSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    code = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    system = fields.String(required=True, validate=validate.Length(min=1, max=256))
-    display = fields.String(validate=validate.Length(max=256))
+    code = fields.String(required=True, validate=[validate.Length(min=1, max=128), storable])
+    system = fields.String(required=True, validate=[validate.Length(min=1, max=256), storable])
+    display = fields.String(validate=[validate.Length(max=256), storable])
 
 
 class _OverrideReasonSchema(Schema):
@@ -87,7 +92,7 @@ class _OverrideReasonSchema(Schema):
         unknown = INCLUDE
 
     reason = fields.Nested(_CodingSchema)
-    userComment = fields.String(validate=validate.Length(max=4000))
+    userComment = fields.String(validate=[validate.Length(max=4000), storable])
 
     @validates_schema
     def _something(self, data: dict[str, Any], **_: Any) -> None:
@@ -99,14 +104,14 @@ class _AcceptedSuggestionSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    id = fields.String(required=True, validate=[validate.Length(min=1, max=128), storable])
 
 
 class _FeedbackItemSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    card = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    card = fields.String(required=True, validate=[validate.Length(min=1, max=64), storable])
     outcome = fields.String(
         required=True, validate=validate.OneOf(OUTCOMES, error="Must be accepted or overridden.")
     )
@@ -145,7 +150,7 @@ def load_feedback(body: Any) -> list[FeedbackItem]:
     try:
         data = _SCHEMA.load(body)
     except ValidationError as exc:
-        raise BadRequest(error_lines(exc.messages)) from None
+        raise invalid_request(exc.messages) from None
     return [_item(raw) for raw in data["feedback"]]
 
 

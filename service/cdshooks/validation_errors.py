@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.errors import BadRequest
+
 
 def error_pairs(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
     """('feedback.0.outcome', 'Must be one of: ...') pairs; '' for schema-level errors."""
@@ -25,3 +27,15 @@ def error_pairs(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
 def error_lines(messages: Any) -> list[str]:
     """'field.path: message' lines, sorted, for an OperationOutcome's diagnostics."""
     return sorted(f"{path}: {text}" if path else text for path, text in error_pairs(messages))
+
+
+def invalid_request(messages: Any) -> BadRequest:
+    """A 400 with one issue per error line, each naming its field (OperationOutcome
+    ``expression``) when the error belongs to one."""
+    pairs = sorted(
+        error_pairs(messages), key=lambda pair: f"{pair[0]}: {pair[1]}" if pair[0] else pair[1]
+    )
+    return BadRequest(
+        [f"{path}: {text}" if path else text for path, text in pairs],
+        fields=[path or None for path, _ in pairs],
+    )

@@ -133,8 +133,23 @@ class FallbackSettings:
         )
 
 
+def _entries(bundle: Mapping[str, Any]) -> list[Any]:
+    entries = bundle.get("entry")
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise Unavailable("a Bundle from the FHIR server has an entry that is not an array")
+    return entries
+
+
 def _next_link(bundle: Mapping[str, Any]) -> str | None:
-    for link in bundle.get("link") or ():
+    links = bundle.get("link")
+    if links is None:
+        return None
+    if not isinstance(links, list):
+        # Its next page could be in there: a partial list must not read as complete.
+        raise Unavailable("a Bundle from the FHIR server has a link that is not an array")
+    for link in links:
         if isinstance(link, Mapping) and link.get("relation") == "next":
             url = link.get("url")
             return url if isinstance(url, str) and url else None
@@ -209,7 +224,7 @@ class FhirFallback:
 
     def _rest_of(self, first: Mapping[str, Any], deadline: Deadline) -> dict[str, Any]:
         """One Bundle holding the entries of ``first`` and of every page after it."""
-        entries = list(first.get("entry") or ())
+        entries = list(_entries(first))
         page, pages, seen = first, 1, set()
         while (url := _next_link(page)) is not None:
             if not under(self._base, url):
@@ -225,7 +240,7 @@ class FhirFallback:
             page = self._get(url, deadline)
             if not isinstance(page, Mapping) or page.get("resourceType") != "Bundle":
                 raise Unavailable("a next page from the FHIR server is not a Bundle")
-            entries.extend(page.get("entry") or ())
+            entries.extend(_entries(page))
             pages += 1
         merged = {key: value for key, value in first.items() if key != "link"}
         merged["entry"] = entries

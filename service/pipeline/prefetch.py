@@ -4,7 +4,8 @@ Per key: present (a Bundle or a single resource) is used; ``null`` is real absen
 data, nothing to query); absent is fetched from ``fhirServer`` when a fetcher is given,
 otherwise it is unavailable. An OperationOutcome in place of the data, or a Bundle with
 an ``error``/``fatal`` OperationOutcome entry, counts as absent (CDS Hooks asks services to
-check prefetched data for OperationOutcomes); warning-level outcome entries are ignored.
+check prefetched data for OperationOutcomes); warning-level outcome entries are ignored,
+and an entry whose issues cannot be read counts as an error (it could be one).
 A paged prefetch Bundle (one with a ``next`` link) is completed by the fetcher, which
 follows the links only on an allowed server; without one the key is unavailable, since
 its first page alone could make something look absent that is not.
@@ -49,7 +50,8 @@ def prefetch_templates(knowledge: Knowledge) -> Mapping[str, str]:
     return _templates(knowledge.mediator_loincs, knowledge.loinc_system)
 
 
-_BLOCKING_SEVERITIES = {"error", "fatal"}
+# Outcome severities that leave the data usable; any other (error, fatal, unreadable) blocks.
+_HARMLESS_SEVERITIES = {"warning", "information"}
 
 
 @dataclass
@@ -68,9 +70,12 @@ class Unavailable(Exception):
 
 
 def _blocking_outcome(resource: Mapping[str, Any]) -> bool:
+    issues = resource.get("issue")
+    if not isinstance(issues, list):
+        return True
     return any(
-        isinstance(issue, Mapping) and issue.get("severity") in _BLOCKING_SEVERITIES
-        for issue in resource.get("issue") or ()
+        not isinstance(issue, Mapping) or issue.get("severity") not in _HARMLESS_SEVERITIES
+        for issue in issues
     )
 
 
@@ -85,8 +90,13 @@ def resources_of(data: Any) -> list[dict[str, Any]]:
         raise Unavailable("the EHR sent an OperationOutcome instead of the data")
     if kind != "Bundle":
         return [dict(data)]
+    entries = data.get("entry")
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise Unavailable("the Bundle's entry is not an array")
     found: list[dict[str, Any]] = []
-    for entry in data.get("entry") or ():
+    for entry in entries:
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         if not isinstance(resource, Mapping):
             continue
@@ -106,13 +116,11 @@ class NextPages:
 
 
 def _has_next_link(data: Any) -> bool:
-    return (
-        isinstance(data, Mapping)
-        and data.get("resourceType") == "Bundle"
-        and any(
-            isinstance(link, Mapping) and link.get("relation") == "next"
-            for link in data.get("link") or ()
-        )
+    if not isinstance(data, Mapping) or data.get("resourceType") != "Bundle":
+        return False
+    links = data.get("link")
+    return isinstance(links, list) and any(
+        isinstance(link, Mapping) and link.get("relation") == "next" for link in links
     )
 
 

@@ -13,6 +13,8 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from service.cdshooks.text import storable
+from service.cdshooks.validation_errors import invalid_request
 from service.errors import BadRequest, NotFound
 from service.ops.state import state
 from service.thresholds import admin
@@ -40,9 +42,9 @@ class _ChangeSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    base_version = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    author = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    base_version = fields.String(required=True, validate=[validate.Length(min=1, max=64), storable])
+    author = fields.String(required=True, validate=[validate.Length(min=1, max=128), storable])
+    reason = fields.String(required=True, validate=[validate.Length(min=1, max=2000), storable])
 
 
 class _ApplySchema(_ChangeSchema):
@@ -60,13 +62,10 @@ def _body(schema: Schema) -> dict[str, Any]:
     try:
         data: dict[str, Any] = schema.load(body)
     except ValidationError as exc:
-        messages = exc.messages_dict  # Schema.load always reports field -> messages
-        raise BadRequest(
-            [f"{key}: {' '.join(map(str, msgs))}" for key, msgs in sorted(messages.items())]
-        ) from None
+        raise invalid_request(exc.messages) from None
     for key in ("author", "reason"):
         if key in data and not data[key].strip():
-            raise BadRequest(f"{key}: Must not be blank.")
+            raise BadRequest(f"{key}: Must not be blank.", fields=[key])
     return data
 
 

@@ -245,6 +245,25 @@ def test_an_operation_outcome_answer_is_unavailable() -> None:
     assert "conditions" in resolved.unavailable and resolved.resources == {}
 
 
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [("entry", 5), ("entry", True), ("entry", "x"), ("link", 5), ("link", {"relation": "next"})],
+)
+def test_a_server_bundle_whose_entry_or_link_is_not_an_array_is_unavailable(
+    member: str, value: Any
+) -> None:
+    """Bad input from the FHIR server (issue 17): the key is unavailable, never a 500."""
+    bundle = {"resourceType": "Bundle", "type": "searchset", member: value}
+    with LoopbackServer(lambda _: Reply(body=bundle)) as server:
+        resolved = resolve(server.base_url)
+
+    assert resolved.resources == {}
+    assert (
+        f"has {'an' if member == 'entry' else 'a'} {member} that is not an array"
+        in (resolved.unavailable["conditions"])
+    )
+
+
 def test_answers_that_are_not_json_or_too_large_are_unavailable() -> None:
     def respond(seen: Seen) -> Reply:
         if seen.path.startswith("/fhir/Condition"):
