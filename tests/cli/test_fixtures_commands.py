@@ -377,3 +377,57 @@ def test_load_to_a_dead_url_stops_after_the_first_connection_failure(run_cli: Ru
         "stopped after the first fixture, nothing loaded"
     ]
     assert len((out + err).strip().splitlines()) <= 3
+
+
+SOURCE = "tier-2--fires--refractory-two-episodes"
+
+
+def test_new_from_copies_a_fixture_under_the_test_patient_prefix(
+    run_cli: Run, tmp_path: Path, live_service: str
+) -> None:
+    """`fixtures new NAME --from FIXTURE`: an existing scenario as the starting point, its
+    patient renamed under the test-patient prefix (mcas-test-) everywhere it appears."""
+    from service.scenarios.fixtures import FIXTURES_DIR
+
+    source_path = FIXTURES_DIR / f"{SOURCE}.json"
+    source = json.loads(source_path.read_text())
+    old_id = source["request"]["context"]["patientId"]
+    directory = tmp_path / "mine"
+    code, out, err = run_cli("fixtures", "new", "tier-2-variant", "--from", SOURCE,
+                             "--fixtures-dir", str(directory))
+    assert code == 0, err
+    path = directory / "tier-2-variant.json"
+    assert f"Created {path} from {SOURCE} (patient mcas-test-tier-2-variant)" in out
+    text = path.read_text()
+    data = json.loads(text)
+    assert data["request"]["context"]["patientId"] == "mcas-test-tier-2-variant"
+    assert data["request"]["prefetch"]["patient"]["id"] == "mcas-test-tier-2-variant"
+    assert old_id not in text
+    assert '"Patient/mcas-test-tier-2-variant"' in text
+    assert data["request"]["hookInstance"] != source["request"]["hookInstance"]
+    assert data["expectedTopics"] == source["expectedTopics"]
+    assert data["evaluatedAt"] == source["evaluatedAt"]  # its dates mean the same
+    assert data["description"].startswith(f"Copied from {SOURCE}: ")
+    code, out, _ = run_cli("fixtures", "validate", str(path))
+    assert code == 0, out
+    # The copy fires as its source does.
+    code, out, _ = run_cli("fire", "tier-2-variant", "--url", live_service,
+                           "--fixtures-dir", str(directory))
+    assert code == 0, out
+    assert "Topics as the fixture expects: tier-2" in out
+
+
+def test_new_fixtures_get_patient_ids_under_the_test_prefix(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    code, _, _ = run_cli("fixtures", "new", "plain", "--fixtures-dir", str(tmp_path))
+    assert code == 0
+    data = json.loads((tmp_path / "plain.json").read_text())
+    assert data["request"]["context"]["patientId"] == "mcas-test-plain"
+    code, _, err = run_cli("fixtures", "new", "other", "--patient-id", "pt-123",
+                           "--fixtures-dir", str(tmp_path))
+    assert code == 2
+    assert "mcas-test-" in err
+    code, _, err = run_cli("fixtures", "new", "copy", "--from", "no-such-fixture",
+                           "--fixtures-dir", str(tmp_path))
+    assert code == 2 and "no fixture file or fixture named 'no-such-fixture'" in err
