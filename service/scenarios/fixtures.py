@@ -31,6 +31,18 @@ FIXTURES_DIR = (
 )
 
 
+# Patients of scenarios written for testing carry this prefix in their id, so a system
+# that sees them (a FHIR server they are loaded into, the card history) can tell them from
+# real patients. New fixtures (`mcas-cds fixtures new`) use it.
+TEST_PATIENT_PREFIX_ENV = "MCAS_TEST_PATIENT_PREFIX"
+DEFAULT_TEST_PATIENT_PREFIX = "mcas-test-"
+
+
+def scenario_patient_prefix() -> str:
+    """``MCAS_TEST_PATIENT_PREFIX`` when set, else ``mcas-test-``."""
+    return os.environ.get(TEST_PATIENT_PREFIX_ENV) or DEFAULT_TEST_PATIENT_PREFIX
+
+
 def default_fixtures_dir() -> Path:
     """``MCAS_FIXTURES_DIR`` when set, else the bundled fixtures."""
     configured = os.environ.get(FIXTURES_ENV)

@@ -56,7 +56,7 @@ def test_new_scaffolds_a_fixture_that_validates(run_cli: Run, tmp_path: Path) ->
     data = json.loads((tmp_path / "my-scenario.json").read_text())
     assert data["expectedTopics"] == []
     assert data["request"]["hook"] == "patient-view"
-    assert data["request"]["context"]["patientId"] == "my-scenario"
+    assert data["request"]["context"]["patientId"] == "mcas-test-my-scenario"
     instant = datetime.fromisoformat(data["evaluatedAt"].replace("Z", "+00:00"))
     assert abs(datetime.now(UTC) - instant) < timedelta(minutes=1)
     code, out, _ = run_cli("fixtures", "validate", str(tmp_path / "my-scenario.json"))
