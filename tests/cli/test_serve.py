@@ -100,3 +100,35 @@ def test_serve_verify_tokens_keeps_the_cors_default(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.communicate(timeout=10)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_make_run_takes_a_port() -> None:
+    """`make run PORT=5050`, for a machine where 5000 is taken (macOS AirPlay, say)."""
+    import signal
+
+    shown = subprocess.run(["make", "-n", "run", f"VENV={sys.prefix}"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=30)
+    assert "--port 5000" in shown.stdout, shown.stdout + shown.stderr  # the default
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCAS_")}
+    process = subprocess.Popen(
+        ["make", "run", f"PORT={port}", f"VENV={sys.prefix}"], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                reply = requests.get(f"http://127.0.0.1:{port}/cds-services", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                assert time.monotonic() < deadline, "make run PORT=... did not start"
+                time.sleep(0.2)
+        assert reply.status_code == 200
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.communicate(timeout=10)
