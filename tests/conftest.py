@@ -45,7 +45,7 @@ def sandbox_hook() -> dict[str, Any]:
     return load_recording("hook-request.json")
 
 
-pytest_plugins = ["tests.support.storage_fixtures"]
+pytest_plugins = ["tests.support.system_parts", "tests.support.storage_fixtures"]
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -16,7 +16,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BROWSER_TEST = (
-    "tests/test_admin_page_browser.py::test_change_preview_apply_and_roll_back_in_the_browser"
+    "tests/test_admin_page_browser.py::"
+    "test_change_preview_apply_and_roll_back_in_the_browser[sqlite]"
 )
 POSTGRES_TEST = "tests/test_feedback_no_loss.py::test_postgresql_stopped_and_started_again"
 
