@@ -105,7 +105,7 @@ def test_serve_verify_tokens_keeps_the_cors_default(tmp_path: Path) -> None:
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_make_run_takes_a_port() -> None:
+def test_make_run_takes_a_port(tmp_path: Path) -> None:
     """`make run PORT=5050`, for a machine where 5000 is taken (macOS AirPlay, say)."""
     import signal
 
@@ -114,6 +114,7 @@ def test_make_run_takes_a_port() -> None:
     assert "--port 5000" in shown.stdout, shown.stdout + shown.stderr  # the default
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCAS_")}
+    env["MCAS_DATA_DIR"] = str(tmp_path)  # not the checkout's instance/ folder
     process = subprocess.Popen(
         ["make", "run", f"PORT={port}", f"VENV={sys.prefix}"], cwd=ROOT, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
