@@ -5,20 +5,30 @@ with success and *released* otherwise, so an EHR that retries after a 503 with t
 token is served, while a second request racing the first is refused. A claim whose
 request never finished (a killed worker) lapses after ``pending_seconds``.
 
-The default store is one SQLite file in WAL mode: every worker process on the host
-(gunicorn) shares it. It is per host: replicas on several hosts each keep their own, so
-a token replayed to another replica within its lifetime (minutes) would pass there. For
-several replicas, put the file on storage they share only if it supports SQLite locking
-(not NFS), or implement ``ReplayCache`` over the shared database (an INSERT on a primary
-key is all it needs), or accept per-replica caches (see docs/security.md).
+Where it lives (docs/security.md, "Replay protection"):
+
+- with a PostgreSQL database, in that database, shared by every replica
+  (service/storage/replay_jti.py, table ``replay_jti``), wrapped here in
+  ``FailoverReplayCache``: while the database is unreachable, this host's own cache
+  stands in (each such claim counted), or, with ``MCAS_REPLAY_CACHE_ON_OUTAGE=refuse``,
+  the request is answered 503;
+- otherwise in one SQLite file in WAL mode that every worker process on the host
+  (gunicorn) shares: ``SqliteReplayCache``; or per process: ``MemoryReplayCache``.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
+
+from service.errors import StorageUnavailable
+
+log = logging.getLogger(__name__)
 
 
 class ReplayCache(Protocol):
@@ -141,3 +151,93 @@ class SqliteReplayCache:
 
     def count(self) -> int:
         return int(self._db().execute("SELECT COUNT(*) FROM seen_jti").fetchone()[0])
+
+
+ON_OUTAGE_CHOICES = ("local", "refuse")
+
+
+class FailoverReplayCache:
+    """The shared cache; while it is unavailable, this host's cache or a 503.
+
+    ``on_outage="local"`` (the default): a claim the shared cache cannot take is made in
+    ``local`` instead, so a replay to this host is still refused, a replay to another
+    replica is not; ``report("local")`` counts each. ``"refuse"``: the claim raises
+    ``StorageUnavailable`` (503 + Retry-After, the EHR retries) and ``report("refused")``.
+    After a failure the shared cache is left alone for ``backoff_seconds``, so an outage
+    costs one connection timeout, not one per request.
+    """
+
+    def __init__(
+        self,
+        shared: ReplayCache,
+        local: ReplayCache,
+        *,
+        on_outage: str = "local",
+        backoff_seconds: float = 5.0,
+        report: Callable[[str], None] = lambda outcome: None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if on_outage not in ON_OUTAGE_CHOICES:
+            raise ValueError(f"on_outage must be one of {ON_OUTAGE_CHOICES}, not {on_outage!r}")
+        self.shared = shared
+        self.local = local
+        self._on_outage = on_outage
+        self._backoff = backoff_seconds
+        self._report = report
+        self._monotonic = monotonic
+        self._paused_until = float("-inf")
+        # Keys claimed in the local cache, so confirm/release go to the same place.
+        self._local_keys: set[str] = set()
+        self._lock = threading.Lock()
+
+    def claim(self, key: str, expires_at: float, now: float) -> bool:
+        if self._monotonic() >= self._paused_until:
+            try:
+                return self.shared.claim(key, expires_at, now)
+            except StorageUnavailable as exc:
+                self._paused_until = self._monotonic() + self._backoff
+                log.warning(
+                    "shared replay cache unavailable: %s",
+                    "refusing tokens (503)" if self._on_outage == "refuse"
+                    else "checking tokens against this host's cache only",
+                    extra={"error_type": _cause_name(exc)},
+                )
+        if self._on_outage == "refuse":
+            self._report("refused")
+            raise StorageUnavailable(
+                "The token replay check is unavailable just now; retry later."
+            )
+        self._report("local")
+        won = self.local.claim(key, expires_at, now)
+        if won:
+            with self._lock:
+                self._local_keys.add(key)
+        return won
+
+    def confirm(self, key: str) -> None:
+        self._settle(key, confirm=True)
+
+    def release(self, key: str) -> None:
+        self._settle(key, confirm=False)
+
+    def _settle(self, key: str, *, confirm: bool) -> None:
+        with self._lock:
+            local = key in self._local_keys
+            self._local_keys.discard(key)
+        cache = self.local if local else self.shared
+        try:
+            cache.confirm(key) if confirm else cache.release(key)
+        except StorageUnavailable as exc:
+            # A confirm lost: the claim lapses after its pending time and the token could
+            # serve once more within its (at most minutes-long) life. A release lost:
+            # the EHR's retry with this token is refused until then. Both are logged.
+            log.warning(
+                "shared replay cache unavailable: could not %s a claim",
+                "confirm" if confirm else "release",
+                extra={"error_type": _cause_name(exc)},
+            )
+
+
+def _cause_name(exc: BaseException) -> str:
+    cause = exc.__cause__
+    return type(getattr(cause, "orig", None) or cause or exc).__name__

@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from service.auth.audience import parse_allowed_hosts, parse_trusted_proxies
 from service.settings import Setting, parse_bool, parse_list
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+parse_replay_cache_shared = _choice("auto", "database", "off")
+parse_on_outage = _choice("local", "refuse")
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
@@ -101,9 +117,28 @@ SETTINGS: tuple[Setting, ...] = (
         "REPLAY_CACHE",
         None,
         str,
-        "Where seen `jti` values are kept until their token expires: the path of an "
-        "SQLite file shared by all workers on one host, or `memory` (one cache per "
-        "process). Default: `replay-cache.sqlite3` in `MCAS_DATA_DIR`. "
-        "See docs/security.md for several replicas.",
+        "This host's cache of seen `jti` values: the path of an SQLite file shared by all "
+        "workers on the host, or `memory` (one cache per process). Default: "
+        "`replay-cache.sqlite3` in `MCAS_DATA_DIR`. Without a shared database it is the "
+        "replay cache; with one (`MCAS_REPLAY_CACHE_SHARED`) it stands in while that "
+        "database is unreachable. See docs/security.md.",
+    ),
+    Setting(
+        "REPLAY_CACHE_SHARED",
+        "auto",
+        parse_replay_cache_shared,
+        "Keep seen `jti` values in the database, shared by every replica (table "
+        "`replay_jti`, migration 0003): `auto` (yes when `MCAS_DATABASE_URL` is "
+        "PostgreSQL), `database` (always, also on SQLite) or `off` (per host only: a "
+        "token can then be replayed once to each other replica within its lifetime).",
+    ),
+    Setting(
+        "REPLAY_CACHE_ON_OUTAGE",
+        "local",
+        parse_on_outage,
+        "What a replica does while the shared replay cache's database is unreachable: "
+        "`local` checks tokens against this host's cache (`MCAS_REPLAY_CACHE`) only, and "
+        "counts each in `mcas_replay_cache_outages_total`, so hooks keep being answered; "
+        "`refuse` answers 503 with Retry-After until the database is back.",
     ),
 )

@@ -91,6 +91,13 @@ STORAGE_FAILURES = Counter(
     ["operation"],
 )
 
+REPLAY_CACHE_OUTAGES = Counter(
+    "mcas_replay_cache_outages",
+    "Token claims the shared replay cache (database) could not take, by what was done: "
+    "local (checked against this host's cache only) or refused (answered 503).",
+    ["outcome"],
+)
+
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _UNSAFE_LABEL = re.compile(r"[^A-Za-z0-9_.:\-]")
 
@@ -121,6 +128,11 @@ def record_token_rejection(reason: str) -> None:
 def record_storage_failure(operation: str) -> None:
     """Count one storage failure: ``record_cards`` per card, ``store_feedback`` per call."""
     STORAGE_FAILURES.labels(operation=_label(operation)).inc()
+
+
+def record_replay_cache_outage(outcome: str) -> None:
+    """Count one token claim made while the shared replay cache was down: local/refused."""
+    REPLAY_CACHE_OUTAGES.labels(outcome=_label(outcome)).inc()
 
 
 def _route_label() -> str:

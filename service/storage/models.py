@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -110,3 +111,17 @@ thresholds_active = Table(
     Column("version_id", Integer, ForeignKey("thresholds_versions.id"), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
 )
+
+# Seen JWT ids of every replica (issue 17, service/storage/replay_jti.py): one row per
+# token claimed, keyed by a hash of issuer and jti, kept until the token expires. Times
+# are POSIX seconds, as the token's own `exp`.
+replay_jti = Table(
+    "replay_jti",
+    metadata,
+    # sha256 hex of "<iss>\x1f<jti>": fixed length, whatever the client put in its jti.
+    Column("key_hash", String(64), primary_key=True),
+    Column("expires_at", Float, nullable=False),
+    # Set while the request that claimed it runs; NULL once it succeeded (used up).
+    Column("pending_until", Float, nullable=True),
+)
+Index("ix_replay_jti_expires_at", replay_jti.c.expires_at)

@@ -12,13 +12,20 @@ from flask import Flask, Response, current_app, g, request
 from service.auth import audience
 from service.auth.keys import JkuCache
 from service.auth.rejections import rejection_code
-from service.auth.replay import MemoryReplayCache, ReplayCache, SqliteReplayCache
+from service.auth.replay import (
+    FailoverReplayCache,
+    MemoryReplayCache,
+    ReplayCache,
+    SqliteReplayCache,
+)
 from service.auth.trust import TrustConfigError, load_trust_file
 from service.auth.verifier import ENABLEABLE_ALGORITHMS, InvalidToken, TokenVerifier
 from service.ops import health, metrics
 from service.ops.state import state
 from service.settings import parse_list
 from service.storage.database import data_dir
+from service.storage.replay_jti import DatabaseReplayCache
+from service.web import storage as web_storage
 from service.web.errors import outcome_response
 
 log = logging.getLogger(__name__)
@@ -115,6 +122,22 @@ def _build_verifier(app: Flask) -> TokenVerifier:
 
 
 def _build_replay_cache(app: Flask) -> ReplayCache:
+    local = _host_replay_cache(app)
+    store = app.extensions[web_storage.EXTENSION_KEY]
+    mode = str(app.config.get("REPLAY_CACHE_SHARED") or "auto").lower()
+    if mode == "off" or (mode == "auto" and store.backend != "postgresql"):
+        return local
+    # Every replica claims in the shared database (issue 17); this host's cache stands in
+    # during an outage, or the request is refused: docs/security.md.
+    return FailoverReplayCache(
+        DatabaseReplayCache(store),
+        local,
+        on_outage=str(app.config.get("REPLAY_CACHE_ON_OUTAGE") or "local").lower(),
+        report=metrics.record_replay_cache_outage,
+    )
+
+
+def _host_replay_cache(app: Flask) -> ReplayCache:
     where = app.config.get("REPLAY_CACHE") or str(
         data_dir(app.config, app.instance_path) / "replay-cache.sqlite3"
     )

@@ -14,6 +14,8 @@ stands in, and every such claim is counted; MCAS_REPLAY_CACHE_ON_OUTAGE=refuse a
 from __future__ import annotations
 
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,7 @@ from tests.auth_helpers import ISSUER, NOW, Signer, bearer, frozen, trust_file, 
 from tests.conftest import load_recording
 from tests.support.gunicorn import Gunicorn
 from tests.support.postgres import PostgresServer
-from tests.support.storage_fixtures import SALT
+from tests.support.storage_fixtures import SALT, TEMPLATE_DB
 
 # Both replicas sit behind one load balancer, which the EHR calls.
 PUBLIC = "https://cds.example.org"
@@ -68,19 +70,35 @@ def replica_env(home: Path, trust: Path, database_url: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def pod_signer() -> Signer:
+    return Signer()
+
+
+@pytest.fixture(scope="module")
 def two_replicas(
-    tmp_path: Path, trust: Path, shared_database: str
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_server: PostgresServer,
+    pod_signer: Signer,
 ) -> Iterator[tuple[Gunicorn, Gunicorn]]:
+    """Two pods (gunicorn, 2 workers each, own data folder) on one migrated database."""
+    root = tmp_path_factory.mktemp("replicas")
+    name = "t_replicas_" + uuid.uuid4().hex[:8]
+    postgres_server.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
+    jwks = write_json(root / "jwks.json", pod_signer.jwks())
+    trust = trust_file(root, [{"iss": ISSUER, "jwks_file": str(jwks)}])
     started: list[Gunicorn] = []
     try:
-        for name in ("pod-a", "pod-b"):
-            env = replica_env(tmp_path / name, trust, shared_database)
-            started.append(Gunicorn(env, tmp_path / name, workers=2, ready_path="/healthz"))
+        for pod in ("pod-a", "pod-b"):
+            env = replica_env(root / pod, trust, postgres_server.url(name))
+            started.append(Gunicorn(env, root / pod, workers=2, ready_path="/healthz"))
         yield started[0], started[1]
     finally:
         for server in started:
+            server.process.terminate()  # both at once; stop() then waits for each
+        for server in started:
             server.stop()
+        postgres_server.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def get(server: Gunicorn, token: str) -> int:
@@ -88,27 +106,25 @@ def get(server: Gunicorn, token: str) -> int:
 
 
 def fresh_token(signer: Signer) -> str:
-    import time
-
     return signer.token(DISCOVERY, base=PUBLIC, now=time.time())
 
 
 def test_token_replayed_to_another_replica_is_refused(
-    two_replicas: tuple[Gunicorn, Gunicorn], signer: Signer
+    two_replicas: tuple[Gunicorn, Gunicorn], pod_signer: Signer
 ) -> None:
     pod_a, pod_b = two_replicas
-    token = fresh_token(signer)
+    token = fresh_token(pod_signer)
     assert get(pod_a, token) == 200
     assert get(pod_b, token) == 401
     assert get(pod_a, token) == 401
 
 
 def test_a_token_racing_to_both_replicas_is_accepted_once(
-    two_replicas: tuple[Gunicorn, Gunicorn], signer: Signer
+    two_replicas: tuple[Gunicorn, Gunicorn], pod_signer: Signer
 ) -> None:
     pod_a, pod_b = two_replicas
     for _ in range(8):
-        token = fresh_token(signer)
+        token = fresh_token(pod_signer)
         calls = [lambda s=server, t=token: get(s, t) for server in (pod_a, pod_b) * 2]
         answers = race(calls)
         assert sorted(answers) == [200, 401, 401, 401]
@@ -185,9 +201,8 @@ def test_a_retry_after_a_5xx_is_served_by_another_replica(
 
 @pytest.fixture
 def database_cache(shared_database: str, tmp_path: Path) -> Iterator[Any]:
-    from service.storage.replay_jti import DatabaseReplayCache
-
     from service.storage.database import Storage
+    from service.storage.replay_jti import DatabaseReplayCache
 
     store = Storage({"DATABASE_URL": shared_database}, str(tmp_path))
     yield DatabaseReplayCache(store, pending_seconds=120.0, sweep_every=60.0)
@@ -237,9 +252,8 @@ def test_database_cache_takes_any_jti(database_cache: Any) -> None:
 
 
 def test_database_cache_race_is_won_once(shared_database: str, tmp_path: Path) -> None:
-    from service.storage.replay_jti import DatabaseReplayCache
-
     from service.storage.database import Storage
+    from service.storage.replay_jti import DatabaseReplayCache
 
     # Separate engines stand for separate pods; each thread claims every key at once.
     stores = [Storage({"DATABASE_URL": shared_database}, str(tmp_path)) for _ in range(6)]
