@@ -26,6 +26,9 @@ from service.thresholds.model import Thresholds
 from service.thresholds.schema import thresholds_from_mapping
 
 ACTIVE_ROW = 1
+# Version numbers are the rows' ids, an ``Integer`` column: 32 bits on PostgreSQL. A larger
+# number names no version; asked of the database it would be an error, not "none".
+MAX_VERSION_NUMBER = 2**31 - 1
 
 
 class StaleVersion(Exception):

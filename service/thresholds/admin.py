@@ -14,6 +14,11 @@ from typing import Any
 import yaml
 from sqlalchemy import Engine
 
+# The largest version number a database can hold (larger ones name no version).
+from service.storage.thresholds_store import (
+    MAX_VERSION_NUMBER as MAX_VERSION_NUMBER,
+)
+
 # NoChange and StaleVersion are refusals of this module's API too (the web maps them to 409).
 from service.storage.thresholds_store import (
     NoChange as NoChange,
@@ -182,7 +187,7 @@ def history_of(provider: ActiveThresholds, engine: Engine | None) -> dict[str, A
 
 def version_detail(engine: Engine | None, number: int) -> dict[str, Any] | None:
     """Stored version ``number`` with its values, or None (none stored, or file mode)."""
-    if engine is None:
+    if engine is None or not 1 <= number <= MAX_VERSION_NUMBER:
         return None
     with engine.connect() as connection:
         found = load_version(connection, number)

@@ -52,7 +52,11 @@ class _ApplySchema(_ChangeSchema):
 
 
 class _RollbackSchema(_ChangeSchema):
-    to_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    to_version = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1, max=admin.MAX_VERSION_NUMBER),
+    )
 
 
 def _body(schema: Schema) -> dict[str, Any]:
