@@ -431,12 +431,13 @@ def run(
           file=err if args.output == "failures" else out)
     if args.no_prefetch and not args.fhir_server:
         raise UsageError("--no-prefetch needs --fhir-server: where should the data come from?")
+    origin = None if args.origin == NO_ORIGIN else args.origin or DEFAULT_ORIGIN
     checker = Checker(
         client,
         endpoints,
         service_id,
         fixtures,
-        None if args.origin == NO_ORIGIN else args.origin or DEFAULT_ORIGIN,
+        origin,
         Progress(err),
         fhir_server=args.fhir_server,
         without_prefetch=args.no_prefetch,
@@ -449,7 +450,7 @@ def run(
         url=endpoints.base,
         service=service_id,
         signed_as=client.signer.issuer if client.signer else None,
-        origin=None if args.origin == NO_ORIGIN else args.origin or DEFAULT_ORIGIN,
+        origin=origin,
         started_at=started_at,
         seconds=time.monotonic() - started,
     )
