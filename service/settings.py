@@ -74,6 +74,7 @@ _SETTING_MODULES: tuple[str, ...] = (
     "service.auth.settings",
     "service.web.cors",
     "service.fhir",
+    "service.ops.health",
     "service.ops.metrics",
     "service.ops.serving",
     "service.thresholds.source",

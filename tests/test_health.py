@@ -44,6 +44,7 @@ def test_a_registered_check_that_fails_makes_readyz_503(app: Flask) -> None:
     assert body["checks"]["queue"] == {
         "status": "fail",
         "output": "cannot reach the queue",
+        "blocksHooks": True,
         "durationMs": body["checks"]["queue"]["durationMs"],
     }
 
@@ -98,10 +99,12 @@ def test_readyz_checks_the_database_on_each_backend(storage_app: Flask) -> None:
 
 
 def test_an_unreachable_database_makes_the_service_unready_but_alive(tmp_path: Path) -> None:
-    # Nothing listens on port 9 of loopback: the connection is refused at once.
+    # Nothing listens on port 9 of loopback: the connection is refused at once. Unready only
+    # when so configured (by default hooks are still answered: tests/ops/test_readiness.py).
     app = create_app(
         {
             "TESTING": True,
+            "READY_REQUIRES_DATABASE": True,
             "DATA_DIR": str(tmp_path),
             "DATABASE_URL": "postgresql://mcas:hunter2-password@127.0.0.1:9/mcas",
             "PATIENT_HASH_SALT": "s" * 32,

@@ -29,8 +29,21 @@ from flask import Blueprint, Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
 from service.ops.state import EXTENSION_KEY, state
+from service.settings import Setting, parse_bool
 
 log = logging.getLogger(__name__)
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "READY_REQUIRES_DATABASE",
+        False,
+        parse_bool,
+        "`true`: /readyz fails (503) while the database is unreachable. Default `false`: "
+        "hooks are still answered during a database outage (cards are then not recorded "
+        "and feedback gets 503), so the pod stays ready and /readyz reports the database "
+        "as failing with `\"status\": \"warn\"`. See docs/operations.md, \"Probes\".",
+    ),
+)
 
 REGISTRY_KEY = "mcas.health"
 PROBE_PATHS = ("/healthz", "/readyz")
@@ -44,12 +57,32 @@ class NotReady(Exception):
 
 @dataclass
 class CheckRegistry:
-    checks: dict[str, Check] = field(default_factory=dict)
+    """Readiness checks by name, each marked whether its failure stops the hooks.
 
-    def register(self, name: str, check: Check) -> None:
+    A check that *blocks hooks* (configuration, trusted clients, the expected audience)
+    fails when the service cannot answer a hook; one that does not (the database: cards
+    are then not recorded and feedback gets 503, but hooks are answered) only says that
+    something cannot be recorded. /readyz answers 503 only while a *required* check
+    fails: by default those that block hooks (``required`` can say otherwise).
+    """
+
+    checks: dict[str, Check] = field(default_factory=dict)
+    blocks_hooks: dict[str, bool] = field(default_factory=dict)
+    required: dict[str, bool] = field(default_factory=dict)
+
+    def register(
+        self, name: str, check: Check, *, blocks_hooks: bool = True, required: bool | None = None
+    ) -> None:
         if name in self.checks:
             raise ValueError(f"readiness check {name!r} is registered twice")
         self.checks[name] = check
+        self.blocks_hooks[name] = blocks_hooks
+        self.required[name] = blocks_hooks if required is None else required
+
+    def mark_blocking(self, name: str) -> None:
+        """A later feature makes ``name``'s failure stop the hooks too (and so required)."""
+        self.blocks_hooks[name] = True
+        self.required[name] = True
 
     def run(self) -> tuple[bool, dict[str, dict[str, object]]]:
         results: dict[str, dict[str, object]] = {}
@@ -59,11 +92,9 @@ class CheckRegistry:
             try:
                 check()
             except NotReady as exc:
-                ready = False
                 results[name] = {"status": "fail", "output": str(exc)}
                 log.warning("readiness check failed", extra={"check": name, "reason": str(exc)})
             except Exception as exc:
-                ready = False
                 results[name] = {"status": "fail", "output": f"{type(exc).__name__}"}
                 log.warning(
                     "readiness check failed",
@@ -72,6 +103,9 @@ class CheckRegistry:
                 )
             else:
                 results[name] = {"status": "pass"}
+            if results[name]["status"] == "fail" and self.required[name]:
+                ready = False
+            results[name]["blocksHooks"] = self.blocks_hooks[name]
             results[name]["durationMs"] = round((time.perf_counter() - started) * 1000, 1)
         return ready, results
 
@@ -82,9 +116,12 @@ def registry(app: Flask | None = None) -> CheckRegistry:
     return checks
 
 
-def register_check(app: Flask, name: str, check: Check) -> None:
-    """Add a readiness check; ``/readyz`` fails while ``check()`` raises."""
-    registry(app).register(name, check)
+def register_check(
+    app: Flask, name: str, check: Check, *, blocks_hooks: bool = True, required: bool | None = None
+) -> None:
+    """Add a readiness check; ``/readyz`` fails while ``check()`` raises, if it is required
+    (by default: if it blocks hooks). Its answer says which checks fail and which block."""
+    registry(app).register(name, check, blocks_hooks=blocks_hooks, required=required)
 
 
 def _configuration_loaded() -> None:
@@ -109,7 +146,14 @@ def healthz() -> ResponseReturnValue:
 @bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
     ready, checks = registry().run()
-    body = {"status": "pass" if ready else "fail", "checks": checks}
+    failing = [name for name, result in checks.items() if result["status"] == "fail"]
+    body = {
+        # pass: all checks pass; warn: something cannot be recorded, hooks are answered.
+        "status": "fail" if not ready else "warn" if failing else "pass",
+        "canAnswerHooks": not any(checks[name]["blocksHooks"] for name in failing),
+        "failing": failing,
+        "checks": checks,
+    }
     response = jsonify(body)
     response.status_code = 200 if ready else 503
     response.headers["Cache-Control"] = "no-store"

@@ -1,7 +1,7 @@
 """JSON-line logs: one object per line, and one line per answered request.
 
 Only an allowlist of fields leaves the process (hookInstance, route, status, duration,
-card topics, the reason a token was refused, ...): never a token, a name, a patient
+card topics, the reason a token was refused, the prefetch key a fallback missed, ...): never a token, a name, a patient
 identifier or a request body, whatever a caller puts in ``extra``. Exceptions are logged
 by type and stack frames, without their message, because messages can quote input.
 """
@@ -32,6 +32,9 @@ ALLOWED_FIELDS = (
     "reason",
     "iss",
     "error_type",
+    # A prefetch key is a name from cards/ ("conditions"), never patient data: without it
+    # an operator cannot tell which data the FHIR fallback failed to get (issue 17).
+    "prefetch_key",
 )
 _HANDLER_MARK = "_mcas_json_lines"
 _quiet: ContextVar[bool] = ContextVar("mcas_quiet_logs", default=False)

@@ -22,7 +22,14 @@ def init_app(app: Flask) -> Storage:
             "must hash patient ids with the same secret."
         )
     app.extensions[EXTENSION_KEY] = store
-    health.register_check(app, "database", store.ping)
+    # A database outage costs recording (cards, feedback), not the hooks (issue 17).
+    health.register_check(
+        app,
+        "database",
+        store.ping,
+        blocks_hooks=False,
+        required=bool(app.config.get("READY_REQUIRES_DATABASE")),
+    )
     return store
 
 

@@ -129,10 +129,14 @@ def _build_replay_cache(app: Flask) -> ReplayCache:
         return local
     # Every replica claims in the shared database (issue 17); this host's cache stands in
     # during an outage, or the request is refused: docs/security.md.
+    on_outage = str(app.config.get("REPLAY_CACHE_ON_OUTAGE") or "local").lower()
+    if on_outage == "refuse":
+        # Then no hook is answered without the database: it blocks hooks (readiness).
+        health.registry(app).mark_blocking("database")
     return FailoverReplayCache(
         DatabaseReplayCache(store),
         local,
-        on_outage=str(app.config.get("REPLAY_CACHE_ON_OUTAGE") or "local").lower(),
+        on_outage=on_outage,
         report=metrics.record_replay_cache_outage,
     )
 
