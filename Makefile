@@ -2,17 +2,19 @@
 
 VENV := .venv
 PY := $(VENV)/bin/python
+# Where `make run` listens: `make run PORT=5050` when 5000 is taken.
+PORT ?= 5000
 
 $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q -e ".[dev]"
 
-# Start the service for LOCAL TESTING at http://127.0.0.1:5000: JWT verification off
-# (loopback clients only, a warning at start), CORS open to a CDS Hooks Sandbox served at
-# http://127.0.0.1:8080. A deployment verifies tokens: see docs/security.md.
+# Start the service for LOCAL TESTING at http://127.0.0.1:$(PORT) (default 5000): JWT
+# verification off (loopback clients only, a warning at start), CORS open to a CDS Hooks
+# Sandbox served at http://127.0.0.1:8080. A deployment verifies tokens: see docs/security.md.
 run: $(PY)
 	MCAS_AUTH_DISABLED=true MCAS_CORS_ORIGINS=$${MCAS_CORS_ORIGINS:-http://127.0.0.1:8080} \
-	  $(VENV)/bin/flask --app service run --host 127.0.0.1
+	  $(VENV)/bin/flask --app service run --host 127.0.0.1 --port $(PORT)
 
 # Install and start whatever the tests need, then run them all.
 test:

@@ -15,6 +15,8 @@ fi
 .venv/bin/python -m pip install --disable-pip-version-check -q -e ".[dev]" 2>&1 \
   | grep -v "^WARNING: Location" || true
 
+# PostgreSQL and Chromium with apt-get. Where that cannot be done, the tests that need a
+# missing part fail, unless MCAS_TEST_ALLOW_MISSING lists it (tests/support/system_parts.py).
 if [ -x scripts/system-deps.sh ]; then
   scripts/system-deps.sh
 fi
@@ -35,5 +37,9 @@ status=0
 .venv/bin/python -m pytest "$@" || status=$?
 if [ "$status" -eq 5 ]; then
   echo "pytest collected no tests: that is a failure here, not a pass." >&2
+fi
+if [ -n "${MCAS_TEST_ALLOW_MISSING:-}" ]; then
+  echo "MCAS_TEST_ALLOW_MISSING=$MCAS_TEST_ALLOW_MISSING: tests needing a missing part were" \
+    "skipped (listed above, 'skipped for missing system parts'); CI runs them all." >&2
 fi
 exit "$status"

@@ -45,7 +45,7 @@ def refused_port() -> Iterator[int]:
         yield port
 
 
-pytest_plugins = ["tests.support.storage_fixtures"]
+pytest_plugins = ["tests.support.system_parts", "tests.support.storage_fixtures"]
 
 # Fixtures that start a server in another process (PostgreSQL, sekmet-fhir): a test that
 # uses one, directly or through another fixture, is an integration test, and so is every

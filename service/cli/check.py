@@ -2,9 +2,14 @@
 
 Discovery well-formed and advertising this service; every fixture fired and its topics
 compared; feedback accepted (when the route exists); CORS preflights answered for an
-origin; an invalid token refused with 401 (not tested when the service does not verify
-tokens at all). A progress line while it runs, a pass/fail table and a summary at the end;
-exit status 1 when anything failed.
+origin (``--origin none`` skips them, for a server-to-server deployment; with the default
+origin they are not tested when the service sends no CORS headers at all); an invalid
+token refused with 401 (not tested when the service does not verify tokens at all).
+
+A progress line (stderr) while it runs; then the failures in full, what was not tested
+and why, and a summary (``--verbose``: a table of every check; ``--failures-only``: the
+failures and the summary). ``--junit FILE`` and ``--json FILE`` write reports for CI.
+Exit status 1 when anything failed.
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import Callable
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from service.cdshooks.discovery import HOOK
 from service.cdshooks.schemas import DISCOVERY, violations
@@ -31,7 +39,8 @@ from service.cli.arguments import (
 )
 from service.cli.client import Client, Endpoints, Reply, UsageError, split_url
 from service.cli.firing import fire_fixture
-from service.cli.output import Progress, Style, table
+from service.cli.output import Progress, Style, table, width, wrap
+from service.cli.reports import RunInfo, json_report, junit_report, write_json, write_junit
 from service.scenarios.fixtures import Fixture, all_fixtures, default_fixtures_dir
 
 PASS, FAIL, SKIP = "pass", "FAIL", "not tested"
@@ -44,6 +53,7 @@ class Result:
     name: str
     status: str
     detail: str = ""
+    seconds: float = 0.0  # how long its step took
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,11 +67,43 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("url", metavar="URL", help="the service's base URL (or …/cds-services)")
     parser.add_argument(
         "--origin",
-        default=DEFAULT_ORIGIN,
-        help=f"browser origin for the CORS preflight (default {DEFAULT_ORIGIN}, a locally "
-        "served CDS Hooks Sandbox)",
+        type=origin_argument,
+        metavar="ORIGIN|none",
+        help="the browser origin of a browser-based EHR front end: CORS preflights must "
+        "allow it. 'none' skips the CORS checks (a server-to-server deployment). Default: "
+        f"{DEFAULT_ORIGIN} (a locally served CDS Hooks Sandbox), not tested when the "
+        "service sends no CORS headers",
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    parser.add_argument(
+        "--junit",
+        type=Path,
+        metavar="FILE",
+        help="also write the results as JUnit XML (for CI test reports; - for stdout)",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        metavar="FILE",
+        help="also write the results as JSON (- for stdout: then the rest goes to stderr)",
+    )
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--verbose",
+        dest="output",
+        action="store_const",
+        const="verbose",
+        default="concise",
+        help="print a table of every check (default: the failures in full, what was not "
+        "tested and why, and a summary)",
+    )
+    shown.add_argument(
+        "--failures-only",
+        dest="output",
+        action="store_const",
+        const="failures",
+        help="print only the failures and the summary",
+    )
     parser.add_argument(
         "--fhir-server", metavar="URL", help="set fhirServer in every request (a FHIR server "
         "loaded with `fixtures load`)"
@@ -74,6 +116,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_fixtures_dir(parser)
     add_signing(parser)
     parser.set_defaults(handler=run)
+
+
+NO_ORIGIN = "none"
+ORIGIN_NONE_SKIP = "--origin none: CORS not checked (a server-to-server deployment)"
+
+
+def origin_argument(value: str) -> str:
+    """``none``, or an origin as a browser sends it: scheme://host[:port], nothing more."""
+    if value.lower() == NO_ORIGIN:
+        return NO_ORIGIN
+    parts = urlsplit(value)
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.netloc
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+    ):
+        raise argparse.ArgumentTypeError(
+            f"'{value}' is not an origin (scheme://host[:port]) or 'none'"
+        )
+    return value
 
 
 def _b64(data: dict[str, Any]) -> str:
@@ -106,11 +171,12 @@ class Checker:
         endpoints: Endpoints,
         service_id: str,
         fixtures: list[Fixture],
-        origin: str,
+        origin: str | None,
         progress: Progress,
         *,
         fhir_server: str | None = None,
         without_prefetch: bool = False,
+        cors_required: bool = False,
     ) -> None:
         self.fhir_server = fhir_server
         self.without_prefetch = without_prefetch
@@ -118,7 +184,10 @@ class Checker:
         self.endpoints = endpoints
         self.service_id = service_id
         self.fixtures = fixtures
+        # None: CORS not checked (--origin none). Required: the user named the origin, so
+        # it must be allowed; the default origin is only checked if the service does CORS.
         self.origin = origin
+        self.cors_required = cors_required
         self.progress = progress
         self.results: list[Result] = []
         self.card_uuid: str | None = None
@@ -141,7 +210,10 @@ class Checker:
         steps = self.steps()
         for done, (label, step) in enumerate(steps):
             self.progress.step(done, len(steps), f"checking {label}…")
+            before, started = len(self.results), time.monotonic()
             step()
+            for result in self.results[before:]:
+                result.seconds = time.monotonic() - started
         self.progress.clear()
         return self.results
 
@@ -214,6 +286,9 @@ class Checker:
             if outcome.violations:
                 self.add(name, FAIL, "schema: " + "; ".join(outcome.violations[:3]))
                 return
+            if outcome.boundary:
+                self.add(name, SKIP, outcome.note)
+                return
             if not outcome.topics_ok:
                 self.add(name, FAIL, outcome.topic_summary())
                 return
@@ -254,6 +329,9 @@ class Checker:
             self.add("feedback", FAIL, self._http_problem(reply))
 
     def check_cors(self) -> None:
+        if self.origin is None:
+            self.add("CORS preflight", SKIP, ORIGIN_NONE_SKIP)
+            return
         targets = [
             ("discovery", self.endpoints.discovery, "GET", "authorization"),
             ("service", self.endpoints.service(self.service_id), "POST",
@@ -264,6 +342,8 @@ class Checker:
         if not self.has_feedback:
             targets.pop()
         problems, passed = [], []
+        cors_headers = False  # any Access-Control-* header in any answer
+        unreachable = False
         for label, url, method, wanted in targets:
             headers = {
                 "Origin": self.origin,
@@ -272,9 +352,11 @@ class Checker:
             }
             reply = self.client.request("OPTIONS", url, headers=headers, signed=False)
             if reply.error:
+                unreachable = True
                 problems.append(f"{label}: {reply.error}")
                 continue
             got = {k.lower(): v for k, v in reply.headers.items()}
+            cors_headers = cors_headers or any(k.startswith("access-control-") for k in got)
             allow_origin = got.get("access-control-allow-origin")
             allow_methods = got.get("access-control-allow-methods", "").upper()
             allow_headers = got.get("access-control-allow-headers", "").lower()
@@ -288,7 +370,15 @@ class Checker:
                 problems.append(f"{label}: Allow-Headers lacks {wanted}")
             else:
                 passed.append(label)
-        if problems:
+        if problems and not cors_headers and not self.cors_required and not unreachable:
+            self.add(
+                "CORS preflight",
+                SKIP,
+                f"the service sends no CORS headers for {self.origin} (right for a "
+                "server-to-server deployment); pass --origin ORIGIN to require CORS for a "
+                "browser-based EHR, or --origin none",
+            )
+        elif problems:
             self.add("CORS preflight", FAIL, "; ".join(problems))
         else:
             self.add("CORS preflight", PASS, f"{self.origin} allowed on {', '.join(passed)}")
@@ -323,39 +413,133 @@ def run(
     args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
     out = out or sys.stdout
+    err = err or sys.stderr
+    to_stdout = [name for name in ("junit", "json") if str(getattr(args, name)) == "-"]
+    if len(to_stdout) > 1:
+        raise UsageError("only one of --junit and --json can write to stdout (-)")
+    report_out = out
+    if to_stdout:
+        # stdout holds the report alone, so it can be piped (jq, a CI step).
+        out = err
     style = Style(out)
     endpoints, service_id = split_url(args.url)
     client = Client(signer_from_args(args), timeout=args.timeout)
     fixtures = all_fixtures(args.fixtures_dir or default_fixtures_dir())
     signed = f"signed as {client.signer.issuer}" if client.signer else "unsigned"
+    # With --failures-only, stdout holds only what failed: the heading goes with the progress.
     print(f"Checking {endpoints.base} ({service_id}, {len(fixtures)} fixtures, {signed})",
-          file=out)
+          file=err if args.output == "failures" else out)
     if args.no_prefetch and not args.fhir_server:
         raise UsageError("--no-prefetch needs --fhir-server: where should the data come from?")
+    origin = None if args.origin == NO_ORIGIN else args.origin or DEFAULT_ORIGIN
     checker = Checker(
         client,
         endpoints,
         service_id,
         fixtures,
-        args.origin,
-        Progress(err or sys.stderr),
+        origin,
+        Progress(err),
         fhir_server=args.fhir_server,
         without_prefetch=args.no_prefetch,
+        cors_required=args.origin not in (None, NO_ORIGIN),
     )
+    started_at, started = datetime.now(UTC), time.monotonic()
     results = checker.run()
-
-    def paint(column: int, raw: str, padded: str) -> str:
-        if column != 1:
-            return padded
-        colour = {PASS: "green", FAIL: "red", SKIP: "yellow"}.get(raw)
-        return style(padded, colour) if colour else padded
-
-    rows = [(r.name, r.status, r.detail) for r in results]
-    print("", file=out)
-    for line in table(("check", "result", "detail"), rows, style, paint):
+    status = EXIT_FAILED if any(r.status == FAIL for r in results) else EXIT_OK
+    info = RunInfo(
+        url=endpoints.base,
+        service=service_id,
+        signed_as=client.signer.issuer if client.signer else None,
+        origin=origin,
+        started_at=started_at,
+        seconds=time.monotonic() - started,
+    )
+    notes = []
+    statuses = (PASS, FAIL, SKIP)
+    if args.junit is not None:
+        tree = junit_report(results, info, statuses=statuses)
+        if str(args.junit) == "-":
+            root = tree.getroot()
+            assert root is not None
+            text = ET.tostring(root, encoding="unicode", xml_declaration=True)
+            print(text, file=report_out)
+        else:
+            write_junit(args.junit, tree)
+            notes.append(f"JUnit report: {args.junit}")
+    if args.json is not None:
+        report = json_report(results, info, statuses=statuses, exit_status=status)
+        if str(args.json) == "-":
+            print(json.dumps(report, indent=2, ensure_ascii=False), file=report_out)
+        else:
+            write_json(args.json, report)
+            notes.append(f"JSON report: {args.json}")
+    for line in report_lines(results, style, args.output, notes):
         print(line, file=out)
+    return status
+
+
+def summary_line(results: list[Result]) -> str:
     counts = {s: sum(1 for r in results if r.status == s) for s in (PASS, FAIL, SKIP)}
-    summary = f"{counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} not tested"
-    print("", file=out)
-    print(style(summary, "red" if counts[FAIL] else "green", "bold"), file=out)
-    return EXIT_FAILED if counts[FAIL] else EXIT_OK
+    return f"{counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} not tested"
+
+
+# Not-tested checks sharing a reason (all fixtures, when a key is missing) share a line.
+_NAMES_SHOWN = 8
+
+
+def report_lines(
+    results: list[Result], style: Style, output: str = "concise", notes: Sequence[str] = ()
+) -> list[str]:
+    """What people read after the progress line.
+
+    ``concise`` (the default): every failure with its detail, what was not tested and
+    why, the summary. ``failures``: the failures and the summary. ``verbose``: a table of
+    every check, then the summary.
+    """
+    failed = any(r.status == FAIL for r in results)
+    lines: list[str] = []
+    if output == "verbose":
+
+        def paint(column: int, raw: str, padded: str) -> str:
+            if column != 1:
+                return padded
+            colour = {PASS: "green", FAIL: "red", SKIP: "yellow"}.get(raw)
+            return style(padded, colour) if colour else padded
+
+        rows = [(r.name, r.status, r.detail) for r in results]
+        lines += ["", *table(("check", "result", "detail"), rows, style, paint)]
+    else:
+        for result in results:
+            if result.status != FAIL:
+                continue
+            lines.append(f"{style(FAIL, 'red', 'bold')}  {result.name}")
+            lines += wrap(result.detail, "      ")
+        if output == "concise":
+            lines += _not_tested_lines(results, style)
+    if notes:
+        lines += ["", *notes]
+    lines += ["", style(summary_line(results), "red" if failed else "green", "bold")]
+    return lines
+
+
+def _not_tested_lines(results: list[Result], style: Style) -> list[str]:
+    reasons: dict[str, list[str]] = {}
+    for result in results:
+        if result.status == SKIP:
+            reasons.setdefault(result.detail, []).append(result.name)
+    lines: list[str] = []
+    for reason, names in reasons.items():
+        label = style(SKIP, "yellow")
+        if len(names) == 1:
+            one_line = f"{SKIP}  {names[0]}: {reason}"
+            if len(one_line) <= width():
+                lines.append(f"{label}  {names[0]}: {reason}")
+            else:
+                lines.append(f"{label}  {names[0]}")
+                lines += wrap(reason, "      ")
+            continue
+        lines.append(f"{label}  {len(names)} checks: {reason}")
+        lines += [f"      {name}" for name in names[:_NAMES_SHOWN]]
+        if len(names) > _NAMES_SHOWN:
+            lines.append(f"      and {len(names) - _NAMES_SHOWN} more")
+    return lines

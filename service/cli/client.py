@@ -123,11 +123,11 @@ class Client:
             return Reply(url, 0, {}, b"", error=f"no answer within {self.timeout:g} s")
         except requests.ConnectionError as exc:
             reason = exc.args[0] if exc.args else exc
-            return Reply(url, 0, {}, b"", error=f"cannot connect ({_short(reason)})")
+            return Reply(url, 0, {}, b"", error=f"cannot connect ({short_reason(reason)})")
         return Reply(url, response.status_code, dict(response.headers), response.content)
 
 
-def _short(reason: Any) -> str:
+def short_reason(reason: Any) -> str:
     text = str(reason)
     # urllib3 wraps the useful part ("Connection refused") deep inside its message.
     for marker in ("Connection refused", "Name or service not known", "timed out"):

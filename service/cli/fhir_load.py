@@ -22,6 +22,7 @@ from typing import Any
 
 import requests
 
+from service.cli.client import short_reason
 from service.cli.fixture_checks import prefetch_resources, resource_problems
 from service.scenarios.fixtures import Fixture, request_for
 
@@ -35,6 +36,9 @@ class LoadResult:
     loaded: int = 0
     skipped: list[str] = field(default_factory=list)
     error: str | None = None
+    # No connection at all (refused, unknown host, bad URL): the next fixture will not fare
+    # better, so loading stops.
+    unreachable: bool = False
 
 
 def _resource_id(fixture: str, where: str) -> str:
@@ -158,8 +162,13 @@ def load_fixture_into(
             headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON},
             timeout=timeout,
         )
+    except requests.ReadTimeout:
+        result.error = f"no answer from {base_url} within {timeout:g} s"
+        return result
     except requests.RequestException as exc:
-        result.error = f"cannot reach {base_url}: {type(exc).__name__}"
+        reason = exc.args[0] if exc.args else exc
+        result.error = f"cannot reach the FHIR server at {base_url} ({short_reason(reason)})"
+        result.unreachable = True
         return result
     if response.status_code != 200:
         result.error = _error_text(response)

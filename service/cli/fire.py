@@ -1,5 +1,8 @@
 """``mcas-cds fire FIXTURE|FILE --url URL``: one hook call, the cards printed for people.
 
+``--json`` prints the raw response instead, alone on stdout (everything else goes to
+stderr), so ``mcas-cds fire ... --json | jq`` works.
+
 Exit status: 0 when the service answered as the CDS Hooks response schema requires (with
 the fixture's expected status), 1 on an HTTP error, a broken response or no connection,
 2 on bad input (unknown fixture, unreadable key).
@@ -49,16 +52,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="send no prefetch, so the service reads everything from fhirServer",
     )
-    parser.add_argument("--json", action="store_true", help="print the raw JSON response")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the raw JSON response, alone on stdout (the rest goes to stderr)",
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
     add_fixtures_dir(parser)
     add_signing(parser)
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+def run(
+    args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
     out = out or sys.stdout
-    style = Style(out)
+    # With --json, stdout is the response alone (for jq); what people read goes to stderr.
+    info = (err or sys.stderr) if args.json else out
+    style = Style(info)
     fixture = find_fixture(args.fixture, args.fixtures_dir or default_fixtures_dir())
     if args.no_prefetch and not args.fhir_server:
         raise UsageError("--no-prefetch needs --fhir-server: where should the data come from?")
@@ -66,16 +77,16 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     url = endpoints.service(service_id)
     client = Client(signer_from_args(args), timeout=args.timeout)
     signed = "signed as " + client.signer.issuer if client.signer else "unsigned"
-    print(style(f"{fixture.name}: {fixture.description}", "bold"), file=out)
-    print(f"POST {url} ({signed})", file=out)
+    print(style(f"{fixture.name}: {fixture.description}", "bold"), file=info)
+    print(f"POST {url} ({signed})", file=info)
     outcome = fire_fixture(
         client, url, fixture, fhir_server=args.fhir_server, without_prefetch=args.no_prefetch
     )
     reply = outcome.reply
     if reply.error:
-        print(style(f"error: {reply.error}", "red"), file=out)
+        print(style(f"error: {reply.error}", "red"), file=info)
         return EXIT_FAILED
-    print(f"HTTP {reply.status} (hookInstance {outcome.hook_instance})", file=out)
+    print(f"HTTP {reply.status} (hookInstance {outcome.hook_instance})", file=info)
     if args.json and reply.body:
         try:
             print(json.dumps(reply.json(), indent=2, ensure_ascii=False), file=out)
@@ -83,35 +94,35 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             print(reply.body.decode("utf-8", "replace"), file=out)
     if outcome.problems:
         for problem in outcome.problems:
-            print(style(f"error: {problem}", "red"), file=out)
+            print(style(f"error: {problem}", "red"), file=info)
         return EXIT_FAILED
     if reply.status != 200:
         print(
             f"The service answered {reply.status}, as this fixture expects: "
             + "; ".join(reply.outcome_messages()),
-            file=out,
+            file=info,
         )
         return EXIT_OK
     if not args.json:
-        print("", file=out)
+        print("", file=info)
         for line in render_cards(outcome.cards, style):
-            print(line, file=out)
-    print("", file=out)
+            print(line, file=info)
+    print("", file=info)
     expected = ", ".join(fixture.listed_topics) or "none"
     got = ", ".join(outcome.topics) or "none"
     if outcome.note:
-        print(style(f"Note: {outcome.note}", "yellow"), file=out)
+        print(style(f"Note: {outcome.note}", "yellow"), file=info)
     if outcome.topics_ok:
-        print(style(f"Topics as the fixture expects: {got}", "green"), file=out)
+        print(style(f"Topics as the fixture expects: {got}", "green"), file=info)
     else:
         print(
             style(f"Topics differ from the fixture: {outcome.topic_summary()}", "yellow"),
-            file=out,
+            file=info,
         )
-        print(f"  expected: {expected}\n  answered: {got}", file=out)
+        print(f"  expected: {expected}\n  answered: {got}", file=info)
     if outcome.violations:
-        print(style("The response breaks the CDS Hooks 2.0 response schema:", "red"), file=out)
+        print(style("The response breaks the CDS Hooks 2.0 response schema:", "red"), file=info)
         for violation in outcome.violations:
-            print(f"  - {violation}", file=out)
+            print(f"  - {violation}", file=info)
         return EXIT_FAILED
     return EXIT_OK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import textwrap
 from pathlib import Path
@@ -20,10 +21,16 @@ from service.cli.topics import known_topics
 from service.knowledge.loader import bundled_cards_dir, load_knowledge
 from service.pipeline.prefetch import prefetch_templates
 from service.scenarios.fixtures import (
+    DEFAULT_TEST_PATIENT_PREFIX,
+    FIXTURES_DIR,
+    TEST_PATIENT_PREFIX_ENV,
+    Fixture,
+    FixtureError,
     all_fixtures,
     default_fixtures_dir,
     find_fixture,
     fixture_paths,
+    scenario_patient_prefix,
 )
 
 
@@ -49,9 +56,28 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_fixtures_dir(check)
     check.set_defaults(handler=run_validate)
 
-    new = commands.add_parser("new", help="scaffold a fixture file that already validates")
+    new = commands.add_parser(
+        "new",
+        help="scaffold a fixture file that already validates",
+        description="Writes NAME.json: an out-of-scope patient to fill in, or, with --from, "
+        "a copy of an existing fixture (fresh hookInstance, patient renamed). The patient's "
+        f"id starts with the test-patient prefix ({DEFAULT_TEST_PATIENT_PREFIX}, or "
+        f"${TEST_PATIENT_PREFIX_ENV}).",
+    )
     new.add_argument("name", metavar="NAME", help="file name without .json, e.g. tier-2-lte4")
-    new.add_argument("--patient-id", metavar="ID", help="default: derived from NAME")
+    new.add_argument(
+        "--from",
+        dest="source",
+        metavar="FIXTURE|FILE",
+        help="start from this fixture (a name in the fixtures directory or the bundled "
+        "library, or a file)",
+    )
+    new.add_argument(
+        "--patient-id",
+        metavar="ID",
+        help=f"default: {DEFAULT_TEST_PATIENT_PREFIX}NAME; must start with the test-patient "
+        "prefix",
+    )
     new.add_argument("--force", action="store_true", help="overwrite an existing file")
     add_fixtures_dir(new)
     new.set_defaults(handler=run_new)
@@ -127,21 +153,53 @@ def run_validate(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return EXIT_FAILED if failed or not paths else EXIT_OK
 
 
+def _source_fixture(name_or_path: str, directory: Path) -> Fixture:
+    """A fixture in the fixtures directory, else in the bundled library, else a file."""
+    try:
+        return find_fixture(name_or_path, directory)
+    except FixtureError as not_in_directory:
+        if directory.resolve() == FIXTURES_DIR.resolve():
+            raise
+        try:
+            return find_fixture(name_or_path, FIXTURES_DIR)
+        except FixtureError:
+            raise not_in_directory from None
+
+
 def run_new(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
+    prefix = scenario_patient_prefix()
+    if args.patient_id is not None and not args.patient_id.startswith(prefix):
+        raise UsageError(
+            f"--patient-id {args.patient_id}: the patients of new fixtures are test patients, "
+            f"their ids start with {prefix} (MCAS_TEST_PATIENT_PREFIX)"
+        )
+    source = _source_fixture(args.source, _directory(args)) if args.source else None
     try:
         path = create_fixture(
-            _directory(args), args.name, patient_id=args.patient_id, force=args.force
+            _directory(args),
+            args.name,
+            patient_id=args.patient_id,
+            force=args.force,
+            source=source,
         )
     except (ValueError, FileExistsError) as exc:
         raise UsageError(str(exc)) from None
-    print(f"Created {path}", file=out)
+    patient = json.loads(path.read_text(encoding="utf-8"))["request"]["context"]["patientId"]
+    if source is not None:
+        print(f"Created {path} from {source.name} (patient {patient})", file=out)
+    else:
+        print(f"Created {path} (patient {patient})", file=out)
     if "--" not in args.name:
         print("The library names scenarios <topic>--fires--<what> or "
               "<topic>--does-not-fire--<what> (fhir_fixtures/README.md).", file=out)
-    print("Next: add the patient's Conditions, Observations and medications to the prefetch "
-          "Bundles, set expectedTopics, then run: mcas-cds fixtures validate " + str(path),
-          file=out)
+    if source is not None:
+        print("Next: change what this scenario is about, its description and expectedTopics, "
+              "then run: mcas-cds fixtures validate " + str(path), file=out)
+    else:
+        print("Next: add the patient's Conditions, Observations and medications to the "
+              "prefetch Bundles, set expectedTopics, then run: mcas-cds fixtures validate "
+              + str(path), file=out)
     return EXIT_OK
 
 
@@ -160,17 +218,27 @@ def run_load(args: argparse.Namespace, out: TextIO | None = None) -> int:
     session = requests.Session()
     if args.token:
         session.headers["Authorization"] = f"Bearer {args.token}"
-    failed = 0
+    failed = loaded = 0
     for fixture in fixtures:
         context = fixture.request.get("context")
         if not isinstance(context, dict) or not isinstance(context.get("patientId"), str):
             print(f"skip  {fixture.name}: the request has no context.patientId", file=out)
             continue
         result = load_fixture_into(session, args.fhir, fixture, timeout=args.timeout)
+        if result.unreachable:
+            # Every other fixture would fail the same way: one message, not one per fixture.
+            where = (
+                "stopped after the first fixture, nothing loaded"
+                if loaded == 0
+                else f"stopped at {fixture.name}; {loaded} of {len(fixtures)} loaded before"
+            )
+            print(f"mcas-cds: error: {result.error}; {where}", file=sys.stderr)
+            return EXIT_FAILED
         if result.error:
             failed += 1
             print(f"{style('FAIL', 'red', 'bold')}  {fixture.name}: {result.error}", file=out)
             continue
+        loaded += 1
         left_out = f", {len(result.skipped)} invalid left out" if result.skipped else ""
         print(f"{style('ok  ', 'green')}  {fixture.name}: Patient/{result.patient_id}, "
               f"{_count(result.loaded, 'resource')}{left_out}", file=out)

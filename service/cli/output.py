@@ -77,12 +77,14 @@ def wrap(text: str, indent: str, columns: int | None = None) -> list[str]:
 
 
 class Progress:
-    """One line rewritten in place on a terminal; one line per step otherwise (logs, CI)."""
+    """One line rewritten in place on a terminal; otherwise (logs, CI) a line at the first
+    and the last step and at every tenth of the way, whatever the number of steps."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         self.live = hasattr(self.stream, "isatty") and self.stream.isatty()
         self._last = 0
+        self._tenth = -1
 
     def step(self, done: int, total: int, label: str) -> None:
         text = f"[{done + 1}/{total}] {label}"
@@ -92,6 +94,10 @@ class Progress:
             self.stream.write("\r" + text + " " * pad)
             self._last = len(text)
         else:
+            tenth = (done + 1) * 10 // max(total, 1)
+            if tenth == self._tenth and done + 1 != total:
+                return
+            self._tenth = tenth
             self.stream.write(text + "\n")
         self.stream.flush()
 

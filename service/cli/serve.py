@@ -14,13 +14,13 @@ from typing import TextIO
 
 from service.cli.arguments import EXIT_OK
 
+# CORS open to a CDS Hooks Sandbox served at http://127.0.0.1:8080, with token
+# verification on or off (docs/integration-guide.md, sections 1 and 6.3).
+SANDBOX_CORS: dict[str, str] = {"MCAS_CORS_ORIGINS": "http://127.0.0.1:8080"}
 # What `make run` sets for local testing (docs/security.md, "Local testing mode"): token
-# verification off (loopback clients only, a warning at every start) and CORS open to a
-# CDS Hooks Sandbox served at http://127.0.0.1:8080. Values already in the environment win.
-LOCAL_TESTING_ENVIRONMENT: dict[str, str] = {
-    "MCAS_AUTH_DISABLED": "true",
-    "MCAS_CORS_ORIGINS": "http://127.0.0.1:8080",
-}
+# verification off (loopback clients only, a warning at every start) and the Sandbox's
+# CORS. Values already in the environment win.
+LOCAL_TESTING_ENVIRONMENT: dict[str, str] = {"MCAS_AUTH_DISABLED": "true", **SANDBOX_CORS}
 
 
 def served_hosts(host: str, port: int) -> str:
@@ -45,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--verify-tokens",
         action="store_true",
-        help="keep JWT verification on (configure trusted issuers first); sets "
+        help="keep JWT verification on (configure trusted issuers first; CORS stays open to "
+        "the Sandbox at http://127.0.0.1:8080); sets "
         "MCAS_ALLOWED_HOSTS to the address served unless it or MCAS_PUBLIC_BASE_URL is set",
     )
     parser.set_defaults(handler=run)
@@ -59,6 +60,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     elif not os.environ.get("MCAS_PUBLIC_BASE_URL") and not os.environ.get("MCAS_ALLOWED_HOSTS"):
         # A token's `aud` is the URL called: name the address served (issue 17).
         os.environ["MCAS_ALLOWED_HOSTS"] = served_hosts(args.host, args.port)
+    if args.verify_tokens:
+        for name, value in SANDBOX_CORS.items():
+            os.environ.setdefault(name, value)
     from service import create_app
 
     app = create_app()

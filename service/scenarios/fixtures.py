@@ -9,6 +9,7 @@ days whatever the calendar says.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import uuid
@@ -28,6 +29,18 @@ FIXTURES_DIR = (
     if (_PACKAGE / "fhir_fixtures").is_dir()
     else _PACKAGE.parent / "fhir_fixtures"
 )
+
+
+# Patients of scenarios written for testing carry this prefix in their id, so a system
+# that sees them (a FHIR server they are loaded into, the card history) can tell them from
+# real patients. New fixtures (`mcas-cds fixtures new`) use it.
+TEST_PATIENT_PREFIX_ENV = "MCAS_TEST_PATIENT_PREFIX"
+DEFAULT_TEST_PATIENT_PREFIX = "mcas-test-"
+
+
+def scenario_patient_prefix() -> str:
+    """``MCAS_TEST_PATIENT_PREFIX`` when set, else ``mcas-test-``."""
+    return os.environ.get(TEST_PATIENT_PREFIX_ENV) or DEFAULT_TEST_PATIENT_PREFIX
 
 
 def default_fixtures_dir() -> Path:
@@ -186,9 +199,35 @@ def find_fixture(name_or_path: str, directory: Path) -> Fixture:
     named = directory / f"{candidate.name.removesuffix('.json')}.json"
     if named.is_file():
         return load_fixture(named)
-    known = ", ".join(p.stem for p in fixture_paths(directory)) if directory.is_dir() else ""
-    hint = f" Known fixtures: {known}" if known else ""
-    raise FixtureError(f"no fixture file or fixture named '{name_or_path}' in {directory}.{hint}")
+    lines = [f"no fixture file or fixture named '{name_or_path}' in {directory}."]
+    known = [p.stem for p in fixture_paths(directory)] if directory.is_dir() else []
+    suggestions = closest_names(candidate.name.removesuffix(".json"), known)
+    if suggestions:
+        lines += ["Closest names:", *(f"  {name}" for name in suggestions)]
+    if known:
+        lines.append(f"`mcas-cds fixtures list` shows all {len(known)}.")
+    raise FixtureError("\n".join(lines))
+
+
+def closest_names(wanted: str, names: list[str], limit: int = 5) -> list[str]:
+    """The few names a mistyped or partial fixture name most likely meant, best first:
+    names containing it, then names spelled alike."""
+    def plain(text: str) -> str:  # "Tier2-fires" finds "tier-2--fires--..."
+        return "".join(c for c in text.lower() if c.isalnum())
+
+    folded = plain(wanted)
+
+    def likeness(name: str) -> float:
+        return difflib.SequenceMatcher(None, wanted.lower(), name.lower()).ratio()
+
+    containing = sorted((n for n in names if folded and folded in plain(n)), key=likeness,
+                        reverse=True)
+    alike = difflib.get_close_matches(wanted, names, n=limit, cutoff=0.75)
+    chosen: list[str] = []
+    for name in [*containing, *alike]:
+        if name not in chosen:
+            chosen.append(name)
+    return chosen[:limit]
 
 
 def request_for(fixture: Fixture, now: datetime) -> dict[str, Any]:

@@ -28,7 +28,9 @@ def row(out: str, name: str) -> list[str]:
 
 def test_check_a_running_service(run_cli: Run, fixtures_dir: Path, live_service: str) -> None:
     add_sandbox_fixture(fixtures_dir)
-    code, out, err = run_cli("check", live_service, "--fixtures-dir", str(fixtures_dir))
+    code, out, err = run_cli(
+        "check", "--verbose", live_service, "--fixtures-dir", str(fixtures_dir)
+    )
     assert f"Checking {live_service} (mcas-therapy-tier, 2 fixtures, unsigned)" in out
     assert row(out, "discovery")[1] == "pass"
     assert row(out, "discovery")[2].startswith(
@@ -78,7 +80,7 @@ def test_check_a_service_that_verifies_tokens(
     url = _verifying_service(serve_app, run_cli, tmp_path)
     add_sandbox_fixture(fixtures_dir)
     code, out, _ = run_cli(
-        "check", url, "--fixtures-dir", str(fixtures_dir),
+        "check", "--verbose", url, "--fixtures-dir", str(fixtures_dir),
         "--key", str(tmp_path / "keys" / "private-key.pem"), "--iss", ISSUER,
     )
     assert f"signed as {ISSUER}" in out
@@ -95,7 +97,7 @@ def test_check_a_verifying_service_without_a_key(
     run_cli: Run, fixtures_dir: Path, serve_app: Callable[..., Any], tmp_path: Path
 ) -> None:
     url = _verifying_service(serve_app, run_cli, tmp_path)
-    code, out, _ = run_cli("check", url, "--fixtures-dir", str(fixtures_dir))
+    code, out, _ = run_cli("check", "--verbose", url, "--fixtures-dir", str(fixtures_dir))
     assert code == 1
     assert row(out, "discovery")[1] == "FAIL"
     assert "HTTP 401 (the service wants a signed JWT: pass --key and --iss)" in row(
@@ -128,7 +130,7 @@ def test_check_reports_a_fixture_whose_topics_differ(
     data = json.loads(path.read_text())
     data["expectedTopics"] = ["tier-1"]
     path.write_text(json.dumps(data))
-    code, out, _ = run_cli("check", live_service, "--fixtures-dir", str(fixtures_dir))
+    code, out, _ = run_cli("check", "--verbose", live_service, "--fixtures-dir", str(fixtures_dir))
     assert code == 1
     assert row(out, "fixture out-of-scope")[1:] == ["FAIL", "missing tier-1"]
     assert "failed" in out.strip().splitlines()[-1]
@@ -138,7 +140,7 @@ def test_check_a_service_that_is_down(
     run_cli: Run, fixtures_dir: Path, refused_port: int
 ) -> None:
     url = f"http://127.0.0.1:{refused_port}"
-    code, out, _ = run_cli("check", url, "--fixtures-dir", str(fixtures_dir))
+    code, out, _ = run_cli("check", "--verbose", url, "--fixtures-dir", str(fixtures_dir))
     assert code == 1
     for name in ("discovery", "fixture out-of-scope", "feedback", "CORS preflight"):
         assert row(out, name)[1] == "FAIL", name
@@ -150,7 +152,8 @@ def test_check_a_broken_service(run_cli: Run, fixtures_dir: Path, canned: Canned
     """Answers everything with the same body and 200: discovery wrong, cards broken, CORS
     absent, any token accepted."""
     canned.set(200, {"cards": [{"summary": "", "indicator": "info"}]})
-    code, out, _ = run_cli("check", canned.url, "--fixtures-dir", str(fixtures_dir))
+    code, out, _ = run_cli("check", "--verbose", canned.url, "--fixtures-dir", str(fixtures_dir),
+                           "--origin", "http://127.0.0.1:8080")
     assert code == 1
     assert "'services' is a required property" in row(out, "discovery")[2]
     assert "no service with id 'mcas-therapy-tier'" in row(out, "discovery")[2]
@@ -180,7 +183,7 @@ def test_check_fails_a_service_that_refuses_only_missing_tokens(
     handler.do_GET = answer  # type: ignore[method-assign]
     try:
         code, out, _ = run_cli(
-            "check", canned.url, "--fixtures-dir", str(fixtures_dir),
+            "check", "--verbose", canned.url, "--fixtures-dir", str(fixtures_dir),
             "--key", str(ec_key_pem), "--iss", "urn:test-ehr",
         )
     finally:
@@ -208,7 +211,7 @@ def test_check_every_fixture_through_the_fhir_fallback(
                            str(fixtures_dir))
     assert code == 0, out
     url = serve_app({**LOCAL_MODE, "FHIR_ALLOWED_SERVERS": [fhir_server]}).url
-    code, out, _ = run_cli("check", url, "--fixtures-dir", str(fixtures_dir),
+    code, out, _ = run_cli("check", "--verbose", url, "--fixtures-dir", str(fixtures_dir),
                            "--no-prefetch", "--fhir-server", fhir_server)
     assert row(out, "fixture sandbox-patient")[1:] == ["pass", "tier-2, albuterol"]
     assert row(out, "fixture out-of-scope")[1] == "pass"
@@ -219,7 +222,7 @@ def test_check_every_fixture_through_the_fhir_fallback(
 
     # The same server not on the service's allowlist: required data cannot be had.
     url = serve_app(LOCAL_MODE).url
-    code, out, _ = run_cli("check", url, "--fixtures-dir", str(fixtures_dir),
+    code, out, _ = run_cli("check", "--verbose", url, "--fixtures-dir", str(fixtures_dir),
                            "--no-prefetch", "--fhir-server", fhir_server)
     assert code == 1
     assert "HTTP 412 (expected 200)" in row(out, "fixture sandbox-patient")[2]

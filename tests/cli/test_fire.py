@@ -384,3 +384,29 @@ def test_fire_reports_a_badly_broken_card_without_crashing(
     assert "1. [WARNING] Consider adding a leukotriene modifier" in out
     assert "2. (not a card object)" in out
     assert "cards[0].suggestions[0]" in out and "cards[1]" in out
+
+
+def test_fire_json_stdout_is_exactly_the_json(
+    run_cli: Run, fixtures_dir: Path, canned: CannedServer
+) -> None:
+    """`fire --json | jq` must work: the response alone on stdout, the rest on stderr."""
+    canned.set(200, {"cards": [FULL_CARD]})
+    code, out, err = fire(run_cli, fixtures_dir, canned.url, "--json")
+    assert code == 0
+    assert json.loads(out) == {"cards": [FULL_CARD]}
+    assert "HTTP 200 (hookInstance " in err
+    assert "out-of-scope: " in err and f"POST {canned.url}" in err
+
+    # An error status: its body is still the JSON on stdout; what went wrong, on stderr.
+    outcome = {"resourceType": "OperationOutcome",
+               "issue": [{"severity": "error", "code": "invalid", "diagnostics": "bad"}]}
+    canned.set(400, outcome)
+    code, out, err = fire(run_cli, fixtures_dir, canned.url, "--json")
+    assert code == 1
+    assert json.loads(out) == outcome
+    assert "error: HTTP 400 (expected 200): bad" in err
+
+    # Nothing listens: nothing on stdout.
+    code, out, err = fire(run_cli, fixtures_dir, f"http://127.0.0.1:{free_port()}", "--json")
+    assert code == 1
+    assert out == "" and "cannot connect" in err

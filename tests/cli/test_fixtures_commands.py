@@ -55,7 +55,7 @@ def test_new_scaffolds_a_fixture_that_validates(run_cli: Run, tmp_path: Path) ->
     data = json.loads((tmp_path / "my-scenario.json").read_text())
     assert data["expectedTopics"] == []
     assert data["request"]["hook"] == "patient-view"
-    assert data["request"]["context"]["patientId"] == "my-scenario"
+    assert data["request"]["context"]["patientId"] == "mcas-test-my-scenario"
     instant = datetime.fromisoformat(data["evaluatedAt"].replace("Z", "+00:00"))
     assert abs(datetime.now(UTC) - instant) < timedelta(minutes=1)
     code, out, _ = run_cli("fixtures", "validate", str(tmp_path / "my-scenario.json"))
@@ -366,10 +366,11 @@ def test_load_into_an_unreachable_server_fails(
     run_cli: Run, fixtures_dir: Path, refused_port: int
 ) -> None:
     url = f"http://127.0.0.1:{refused_port}/fhir"
-    code, out, _ = run_cli("fixtures", "load", "--fhir", url, "--fixtures-dir", str(fixtures_dir))
+    code, out, err = run_cli("fixtures", "load", "--fhir", url, "--fixtures-dir",
+                             str(fixtures_dir))
     assert code == 1
-    assert "FAIL  out-of-scope: cannot reach" in out
-    assert "0 of 1 fixtures loaded" in out
+    assert out == ""
+    assert err.startswith(f"mcas-cds: error: cannot reach the FHIR server at {url}")
 
 
 def test_validate_checks_topics_against_the_services_cards(
@@ -381,3 +382,108 @@ def test_validate_checks_topics_against_the_services_cards(
     assert code == 1
     assert "expectedTopics: unknown topic 'albuteroll' (known: albuterol, aspirin-caution," in out
     assert "'tier-2'" not in out
+
+
+def test_mistyped_fixture_name_suggests_the_closest_names(run_cli: Run) -> None:
+    """Not all 133 names on one line: the closest few, one per line."""
+    from service.scenarios.fixtures import FIXTURES_DIR, fixture_paths
+
+    names = [p.stem for p in fixture_paths(FIXTURES_DIR)]
+    assert len(names) > 100
+    code, out, err = run_cli("fire", "tier-2--fires--refractory-two-episode",
+                             "--url", "http://127.0.0.1:9")
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert lines[0] == (
+        "mcas-cds: error: no fixture file or fixture named "
+        "'tier-2--fires--refractory-two-episode' in " + str(FIXTURES_DIR) + "."
+    )
+    assert lines[1] == "Closest names:"
+    suggested = [line.strip() for line in lines[2:] if line.startswith("  ")]
+    assert suggested[0] == "tier-2--fires--refractory-two-episodes"
+    assert 1 <= len(suggested) <= 5
+    assert all(name in names for name in suggested)
+    assert sum(name in err for name in names) <= 5 + 1  # + a longer name containing one
+    assert lines[-1] == f"`mcas-cds fixtures list` shows all {len(names)}."
+
+    # A part of a name finds the names that contain it.
+    code, _, err = run_cli("fixtures", "load", "exactly-180", "--fhir", "http://127.0.0.1:9")
+    assert code == 2
+    suggested = [line.strip() for line in err.splitlines() if line.startswith("  ")]
+    assert suggested and all("exactly-180" in name for name in suggested)
+
+    # Nothing close: no guesses, the way to the list.
+    code, _, err = run_cli("fire", "zzzz", "--url", "http://127.0.0.1:9")
+    assert code == 2
+    assert "Closest names" not in err
+    assert err.strip().splitlines()[-1] == f"`mcas-cds fixtures list` shows all {len(names)}."
+
+
+def test_load_to_a_dead_url_stops_after_the_first_connection_failure(run_cli: Run) -> None:
+    """Not 133 identical errors: one clear message, a non-zero exit."""
+    from .conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/fhir"
+    code, out, err = run_cli("fixtures", "load", "--fhir", url)  # every bundled fixture
+    assert code == 1
+    assert "cannot reach" not in out
+    messages = [line for line in (out + err).splitlines() if "cannot reach" in line]
+    assert messages == [
+        f"mcas-cds: error: cannot reach the FHIR server at {url} (Connection refused); "
+        "stopped after the first fixture, nothing loaded"
+    ]
+    assert len((out + err).strip().splitlines()) <= 3
+
+
+SOURCE = "tier-2--fires--refractory-two-episodes"
+
+
+def test_new_from_copies_a_fixture_under_the_test_patient_prefix(
+    run_cli: Run, tmp_path: Path, live_service: str
+) -> None:
+    """`fixtures new NAME --from FIXTURE`: an existing scenario as the starting point, its
+    patient renamed under the test-patient prefix (mcas-test-) everywhere it appears."""
+    from service.scenarios.fixtures import FIXTURES_DIR
+
+    source_path = FIXTURES_DIR / f"{SOURCE}.json"
+    source = json.loads(source_path.read_text())
+    old_id = source["request"]["context"]["patientId"]
+    directory = tmp_path / "mine"
+    code, out, err = run_cli("fixtures", "new", "tier-2-variant", "--from", SOURCE,
+                             "--fixtures-dir", str(directory))
+    assert code == 0, err
+    path = directory / "tier-2-variant.json"
+    assert f"Created {path} from {SOURCE} (patient mcas-test-tier-2-variant)" in out
+    text = path.read_text()
+    data = json.loads(text)
+    assert data["request"]["context"]["patientId"] == "mcas-test-tier-2-variant"
+    assert data["request"]["prefetch"]["patient"]["id"] == "mcas-test-tier-2-variant"
+    assert old_id not in text
+    assert '"Patient/mcas-test-tier-2-variant"' in text
+    assert data["request"]["hookInstance"] != source["request"]["hookInstance"]
+    assert data["expectedTopics"] == source["expectedTopics"]
+    assert data["evaluatedAt"] == source["evaluatedAt"]  # its dates mean the same
+    assert data["description"].startswith(f"Copied from {SOURCE}: ")
+    code, out, _ = run_cli("fixtures", "validate", str(path))
+    assert code == 0, out
+    # The copy fires as its source does.
+    code, out, _ = run_cli("fire", "tier-2-variant", "--url", live_service,
+                           "--fixtures-dir", str(directory))
+    assert code == 0, out
+    assert "Topics as the fixture expects: tier-2" in out
+
+
+def test_new_fixtures_get_patient_ids_under_the_test_prefix(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    code, _, _ = run_cli("fixtures", "new", "plain", "--fixtures-dir", str(tmp_path))
+    assert code == 0
+    data = json.loads((tmp_path / "plain.json").read_text())
+    assert data["request"]["context"]["patientId"] == "mcas-test-plain"
+    code, _, err = run_cli("fixtures", "new", "other", "--patient-id", "pt-123",
+                           "--fixtures-dir", str(tmp_path))
+    assert code == 2
+    assert "mcas-test-" in err
+    code, _, err = run_cli("fixtures", "new", "copy", "--from", "no-such-fixture",
+                           "--fixtures-dir", str(tmp_path))
+    assert code == 2 and "no fixture file or fixture named 'no-such-fixture'" in err

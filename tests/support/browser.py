@@ -1,7 +1,9 @@
 """Debian's Chromium driven by Playwright, and the app served on 127.0.0.1 in a thread.
 
-Playwright never downloads a browser here: it launches /usr/bin/chromium, which
-scripts/system-deps.sh installs (never run `playwright install`).
+Playwright never downloads a browser here: it launches /usr/bin/chromium (else a
+`chromium` on PATH), which scripts/system-deps.sh installs (never run `playwright
+install`). Missing, the test fails unless MCAS_TEST_ALLOW_MISSING lists chromium
+(tests/support/system_parts.py).
 """
 
 from __future__ import annotations
@@ -9,12 +11,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from flask import Flask
 from werkzeug.serving import make_server
 
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.support.system_parts import chromium_executable, require
+
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -45,11 +47,13 @@ def served(app: Flask) -> Iterator[str]:
 def chromium() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
-    if not CHROMIUM.exists():
-        raise RuntimeError("Chromium is not installed: run scripts/system-deps.sh")
+    # Missing: the test fails, or is skipped if MCAS_TEST_ALLOW_MISSING lists chromium.
+    require("chromium")
+    executable = chromium_executable()
+    assert executable is not None
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            executable_path=str(executable), args=CHROMIUM_ARGS, headless=True
         )
         try:
             yield browser
