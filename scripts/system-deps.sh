@@ -5,7 +5,8 @@
 #
 #   postgresql  PostgreSQL server binaries (initdb, pg_ctl, postgres): the storage tests
 #   chromium    Debian's Chromium, driven by Playwright: the administrator page's browser test
-#   node        Node.js: no test needs it yet (the SMART app's will); not installed
+#   node        Node.js 20.19+ and npm (Debian: nodejs, npm): the timeline tests' SMART
+#               authorization server (npm oidc-provider, installed by scripts/test.sh)
 #
 # Where apt-get cannot install a missing part (another system, not root), this script says
 # so and exits 0: the tests that need the part then FAIL, naming it, unless
@@ -27,17 +28,19 @@ has_chromium() {
   [ -x /usr/bin/chromium ] || command -v chromium >/dev/null
 }
 
+has_node() {
+  [[ $pretend != *",node,"* ]] || return 1
+  command -v node >/dev/null && command -v npm >/dev/null
+}
+
 missing=()
 has_postgresql || missing+=(postgresql)
 has_chromium || missing+=(chromium)
 
-# Node.js for the timeline tests' SMART authorization server (npm oidc-provider, installed
-# by scripts/test.sh with `npm ci`): Debian's nodejs and npm, Node 20.19 or later.
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  missing+=(nodejs npm)
-fi
+has_node || missing+=(node)
 
 check_node() {
+  has_node || return 0  # missing and allowed: its tests are skipped
   if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
     echo "system-deps: Node.js $(node -v) is too old for the timeline tests (need 20.19 or later)" >&2
     exit 1
@@ -82,8 +85,13 @@ if [ -n "$why" ]; then
   exit 0
 fi
 
-echo "system-deps: installing ${missing[*]}" >&2
+# Part names to Debian packages (node is two).
+packages=()
+for part in "${missing[@]}"; do
+  if [ "$part" = node ]; then packages+=(nodejs npm); else packages+=("$part"); fi
+done
+echo "system-deps: installing ${packages[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 check_node

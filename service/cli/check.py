@@ -360,9 +360,13 @@ class Checker:
             allow_origin = got.get("access-control-allow-origin")
             allow_methods = got.get("access-control-allow-methods", "").upper()
             allow_headers = got.get("access-control-allow-headers", "").lower()
-            if not 200 <= reply.status < 300:
+            if reply.status == 403 or (
+                200 <= reply.status < 300 and allow_origin not in (self.origin, "*")
+            ):
+                # The service refuses a preflight from an origin it does not allow (403).
+                problems.append(f"{label}: origin {self.origin} not allowed")
+            elif not 200 <= reply.status < 300:
                 problems.append(f"{label}: HTTP {reply.status}")
-            elif allow_origin not in (self.origin, "*"):
                 problems.append(f"{label}: origin {self.origin} not allowed")
             elif method not in allow_methods and "*" not in allow_methods:
                 problems.append(f"{label}: {method} not in Allow-Methods")

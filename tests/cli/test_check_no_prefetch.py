@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from service.scenarios.fixtures import FIXTURES_DIR
-
-from .conftest import LOCAL_MODE
+from tests.support.cli import LOCAL_MODE
 
 Run = Callable[..., tuple[int, str, str]]
 

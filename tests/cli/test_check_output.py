@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from .conftest import add_sandbox_fixture
+from tests.support.cli import add_sandbox_fixture
 
 Run = Callable[..., tuple[int, str, str]]
 

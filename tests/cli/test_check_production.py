@@ -19,11 +19,11 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.production_server import (
+from tests.support.ports import free_port
+from tests.support.production_server import (
     Server,
     documented_command,
     documented_environment,
-    free_port,
     production_server,
 )
 

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
-from .conftest import add_sandbox_fixture
+from tests.support.cli import add_sandbox_fixture
 
 Run = Callable[..., tuple[int, str, str]]
 

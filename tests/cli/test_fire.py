@@ -387,7 +387,7 @@ def test_fire_reports_a_badly_broken_card_without_crashing(
 
 
 def test_fire_json_stdout_is_exactly_the_json(
-    run_cli: Run, fixtures_dir: Path, canned: CannedServer
+    run_cli: Run, fixtures_dir: Path, canned: CannedServer, refused_port: int
 ) -> None:
     """`fire --json | jq` must work: the response alone on stdout, the rest on stderr."""
     canned.set(200, {"cards": [FULL_CARD]})
@@ -407,6 +407,6 @@ def test_fire_json_stdout_is_exactly_the_json(
     assert "error: HTTP 400 (expected 200): bad" in err
 
     # Nothing listens: nothing on stdout.
-    code, out, err = fire(run_cli, fixtures_dir, f"http://127.0.0.1:{free_port()}", "--json")
+    code, out, err = fire(run_cli, fixtures_dir, f"http://127.0.0.1:{refused_port}", "--json")
     assert code == 1
     assert out == "" and "cannot connect" in err

@@ -419,11 +419,11 @@ def test_mistyped_fixture_name_suggests_the_closest_names(run_cli: Run) -> None:
     assert err.strip().splitlines()[-1] == f"`mcas-cds fixtures list` shows all {len(names)}."
 
 
-def test_load_to_a_dead_url_stops_after_the_first_connection_failure(run_cli: Run) -> None:
+def test_load_to_a_dead_url_stops_after_the_first_connection_failure(
+    run_cli: Run, refused_port: int
+) -> None:
     """Not 133 identical errors: one clear message, a non-zero exit."""
-    from .conftest import free_port
-
-    url = f"http://127.0.0.1:{free_port()}/fhir"
+    url = f"http://127.0.0.1:{refused_port}/fhir"
     code, out, err = run_cli("fixtures", "load", "--fhir", url)  # every bundled fixture
     assert code == 1
     assert "cannot reach" not in out

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from service.knowledge.loader import bundled_cards_dir, load_knowledge
 from service.knowledge.model import KnowledgeError
 from service.knowledge.topics import TOPICS
-
-
-def copy_cards(tmp_path: Path) -> Path:
-    target = tmp_path / "cards"
-    shutil.copytree(bundled_cards_dir(), target)
-    return target
-
-
-def edit(path: Path, change) -> None:  # type: ignore[no-untyped-def]
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+from tests.support.cards_folder import copy_cards, edit
 
 
 def test_bundled_knowledge_loads_with_every_topic_and_reference() -> None:

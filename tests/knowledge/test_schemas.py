@@ -8,7 +8,7 @@ import pytest
 
 from service.knowledge.loader import load_knowledge
 from service.knowledge.model import KnowledgeError
-from tests.knowledge.test_knowledge import copy_cards, edit
+from tests.support.cards_folder import copy_cards, edit
 
 
 def refused(cards: Path, pattern: str) -> str:

@@ -15,7 +15,9 @@ taken in between. So each server here gets its port in a way that cannot race:
 - a port where nothing listens (connection refused) is one held bound but not listening
   for the whole test (:func:`refusing_port`), so no server can appear on it meanwhile.
 
-:func:`free_port` is kept for the one server that can do none of these:
+:func:`free_port` is kept for the two servers that can do none of these: the production
+command whose public URL (``MCAS_PUBLIC_BASE_URL``, the tokens' audience) must name its
+port before it starts (tests/cli/test_check_production.py), and
 ``mcas-cds serve --port N`` prints the URL it was given before it binds
 (service/cli/serve.py), and its test checks that line, so ``--port 0`` would print
 ``:0``. There the race remains; losing it makes the server fail to start, visibly.

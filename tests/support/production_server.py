@@ -96,7 +96,7 @@ def wait_until(predicate: object, timeout: float, what: str) -> None:
 
 @contextlib.contextmanager
 def production_server(
-    command: list[str], workdir: Path, extra_env: Mapping[str, str]
+    command: list[str], workdir: Path, extra_env: Mapping[str, str], port: int = 0
 ) -> Iterator[Server]:
     env = {
         key: value
@@ -104,7 +104,8 @@ def production_server(
         if not key.startswith("MCAS_") and key != "PROMETHEUS_MULTIPROC_DIR"
     }
     env.update(extra_env)
-    env["MCAS_BIND"] = "127.0.0.1:0"
+    # Port 0 unless the caller must know the port before the start (its public URL).
+    env["MCAS_BIND"] = f"127.0.0.1:{port}"
     # Files the service writes (embedded SQLite, replay cache) stay in the test's folder.
     env.setdefault("MCAS_DATA_DIR", str(workdir / "data"))
     env.setdefault("MCAS_REPLAY_CACHE", str(workdir / "replay-cache.sqlite3"))
