@@ -14,6 +14,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: the fallback opens one connection per
+    # prefetch key at once (seven), and on a loaded machine the extra connects were
+    # refused before the accept loop caught up ("could not be reached", a flaky test).
+    request_queue_size = 64
+
+
 @dataclass
 class Seen:
     method: str
@@ -102,7 +109,7 @@ class LoopbackServer:
             def log_message(self, *_: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self.port = self._server.server_address[1]
