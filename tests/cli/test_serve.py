@@ -16,6 +16,20 @@ from tests.support.ports import free_port
 pytestmark = pytest.mark.integration  # `mcas-cds serve` in a subprocess
 
 
+def _discovery_once_up(
+    process: subprocess.Popen[bytes], port: int, what: str
+) -> requests.Response:
+    """Discovery from the server ``process`` starts on ``port``, once it answers (30 s)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/cds-services", timeout=1)
+        except requests.ConnectionError:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, f"{what} did not start"
+            time.sleep(0.2)
+
+
 def test_serve_answers_discovery() -> None:
     port = free_port()
     executable = Path(sys.executable).parent / "mcas-cds"
@@ -27,15 +41,7 @@ def test_serve_answers_discovery() -> None:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                reply = requests.get(f"http://127.0.0.1:{port}/cds-services", timeout=1)
-                break
-            except requests.ConnectionError:
-                assert process.poll() is None, process.stdout.read() if process.stdout else ""
-                assert time.monotonic() < deadline, "mcas-cds serve did not start"
-                time.sleep(0.2)
+        reply = _discovery_once_up(process, port, "mcas-cds serve")
         # No token needed (verification off) ...
         assert reply.status_code == 200
         assert reply.json()["services"][0]["id"] == "mcas-therapy-tier"
@@ -123,15 +129,7 @@ def test_make_run_takes_a_port(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                reply = requests.get(f"http://127.0.0.1:{port}/cds-services", timeout=1)
-                break
-            except requests.ConnectionError:
-                assert process.poll() is None, process.stdout.read() if process.stdout else ""
-                assert time.monotonic() < deadline, "make run PORT=... did not start"
-                time.sleep(0.2)
+        reply = _discovery_once_up(process, port, "make run PORT=...")
         assert reply.status_code == 200
     finally:
         os.killpg(process.pid, signal.SIGTERM)
