@@ -60,7 +60,7 @@ def test_check_no_prefetch_still_fails_a_boundary_fixture_that_fails_with_prefet
     data["request"]["context"]["patientId"] = "mcas-test-wrong-boundary"
     data["request"]["prefetch"]["patient"]["id"] = "mcas-test-wrong-boundary"
     text = json.dumps(data).replace(
-        '"Patient/pt-93af383136"', '"Patient/mcas-test-wrong-boundary"'
+        '"Patient/mcas-test-93af383136"', '"Patient/mcas-test-wrong-boundary"'
     )
     (fixtures_dir / "wrong-expectation.json").write_text(text)
     assert run_cli("fixtures", "load", "--fhir", fhir_server, "--fixtures-dir",

@@ -246,3 +246,15 @@ def test_fixture_uses_only_knowledge_md_codes(fixture: Fixture) -> None:
         if not _known(coding["system"], coding["code"])
     ]
     assert unknown == []
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=lambda f: f.name)
+def test_every_bundled_fixture_is_a_test_patient(fixture: Fixture) -> None:
+    # Fixtures fired at a real deployment (mcas-cds check, fire) must be recognisable as
+    # test traffic by the default MCAS_TEST_PATIENT_PREFIX, so they never reach the
+    # outcomes an administrator reads.
+    patient_id = fixture.request["context"]["patientId"]
+    assert patient_id.startswith("mcas-test-"), patient_id
+    text = json.dumps(fixture.request.get("prefetch", {}))
+    assert all(ref.startswith("Patient/mcas-test-")
+               for ref in re.findall(r'Patient/[^"]+', text)), fixture.name

@@ -244,6 +244,12 @@ def read_medication(
             tally.left_out(kind, "medication")
             return None
         name = table.unclear(" | ".join(w for c in concepts for w in words_of(c)))
+        if name is not None and not drug_keys and not supply and (
+                status is None or not valid("code", status)):
+            # An unclear product whose status cannot be read: said as a record left out,
+            # never silently dropped (docs/clinical-rules.md §2).
+            tally.left_out(kind, "status")
+            return None
         if name is not None and status == "active" and not drug_keys and not supply:
             # The card names the unclear product; its dates are read like a therapy's, so
             # an unreadable one is said on the card too (docs/clinical-rules.md §2).

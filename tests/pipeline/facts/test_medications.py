@@ -134,3 +134,25 @@ def test_form_of_a_referenced_medication_is_read() -> None:
             "code": {"coding": [{"system": RXNORM, "code": "42612"}]},
             "form": {"text": "oral solution"}}
     assert classes(request, crom) == ["cromolyn_oral"]
+
+
+@pytest.mark.parametrize("status", [0, None, ["active"]])
+def test_an_unclear_product_with_an_unreadable_status_is_left_out_not_dropped(
+    status: object,
+) -> None:
+    # Found by the property test: 'Zantac' (ranitidine or famotidine) with status 0 vanished
+    # from the card without being counted as a record that could not be read.
+    resource = medication(text="Zantac 150 mg tablet")
+    if status is None:
+        del resource["status"]
+    else:
+        resource["status"] = status
+    facts = facts_of([resource])
+    assert facts.unclear == ()
+    assert facts.reading.get(("MedicationStatement", "left_out")) == 1
+
+
+def test_an_active_unclear_product_is_named() -> None:
+    facts = facts_of([medication(text="Zantac 150 mg tablet")])
+    assert [name for name, _ in facts.unclear] == ["Zantac"]
+    assert facts.reading == {}
