@@ -18,6 +18,7 @@ from service.pipeline.card_builder import build_cards
 from service.pipeline.facts import extract_facts
 from service.pipeline.prefetch import Fetcher, prefetch_templates, resolve_prefetch
 from service.pipeline.rules import evaluate, scope
+from service.pipeline.rules.trace import NO_TRACE, Recorder
 from service.thresholds.model import Thresholds
 
 MEDICATION_KEYS = ("medicationStatements", "medicationRequests")
@@ -42,9 +43,11 @@ def run_hook(
     now: datetime,
     fetch_missing: Fetcher | None = None,
     timeline_url: str | None = None,
+    trace: Recorder = NO_TRACE,
 ) -> HookResult:
     """Cards for one request; ``timeline_url``: the timeline app's launch URL (a ``smart``
-    link on every card), None when the app is not enabled."""
+    link on every card), None when the app is not enabled. ``trace``: explain's recorder
+    (service/pipeline/explain.py); the hook's does nothing."""
     prefetch = resolve_prefetch(request.prefetch, prefetch_templates(knowledge), fetch_missing)
     if "conditions" in prefetch.unavailable:
         raise PreconditionFailed(
@@ -52,6 +55,8 @@ def run_hook(
             f"{prefetch.unavailable['conditions']}."
         )
     facts = extract_facts(prefetch, knowledge, request.patient_id)
+    trace.observe("facts", facts)
+    trace.observe("unavailable", dict(prefetch.unavailable))
     if not scope(facts, now).in_scope:
         return HookResult(cards=[], skipped_resources=facts.skipped_resources)
     if all(key in prefetch.unavailable for key in MEDICATION_KEYS):
@@ -61,7 +66,7 @@ def run_hook(
                 for key in MEDICATION_KEYS
             ]
         )
-    decisions = evaluate(facts, thresholds, now)
+    decisions = evaluate(facts, thresholds, now, trace)
     cards = build_cards(decisions, facts, knowledge, thresholds, timeline_url)
     return HookResult(
         cards=cards,

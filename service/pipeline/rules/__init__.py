@@ -28,6 +28,7 @@ from service.pipeline.rules.model import Decision, Note, Scope, days_between, no
 from service.pipeline.rules.rescue import albuterol, epinephrine
 from service.pipeline.rules.scope import scope
 from service.pipeline.rules.timeline import present, with_courses
+from service.pipeline.rules.trace import NO_TRACE, Recorder
 from service.pipeline.rules.tryptase import assess_tryptase
 from service.thresholds.model import Thresholds
 
@@ -69,18 +70,21 @@ def _patient_notes(facts: Facts, now: datetime, patient_scope: Scope,
     return child, notes
 
 
-def evaluate(facts: Facts, thresholds: Thresholds, now: datetime) -> list[Decision]:
+def evaluate(facts: Facts, thresholds: Thresholds, now: datetime,
+             trace: Recorder = NO_TRACE) -> list[Decision]:
+    """The decisions; ``trace`` hears every comparison made (explain), never changes one."""
     patient_scope = scope(facts, now)
+    trace.observe("scope", patient_scope)
     if not patient_scope.in_scope:
         return []
     current = with_courses(present(facts, now), thresholds)
     all_episodes = episodes(current, thresholds)
     breathing = respiratory(current, thresholds)
-    pos = position(current, all_episodes, breathing, thresholds, now)
+    pos = position(current, all_episodes, breathing, thresholds, now, trace)
     pregnant = any(d.kind == "pregnancy" and d.active for d in current.diagnoses)
     child, patient_notes = _patient_notes(current, now, patient_scope, pregnant)
-    markers = assess_all(current.results, thresholds, adult=not child)
-    tryptase = assess_tryptase(current.results, current.events, thresholds)
+    markers = assess_all(current.results, thresholds, adult=not child, trace=trace)
+    tryptase = assess_tryptase(current.results, current.events, thresholds, trace)
     evidence = objective_evidence(markers, tryptase.findings, current.events)
     mediator_notes = [*tryptase.notes]
     if child and any(not r.tryptase for r in current.results):
@@ -101,23 +105,34 @@ def evaluate(facts: Facts, thresholds: Thresholds, now: datetime) -> list[Decisi
         thresholds=thresholds,
         now=now,
     )
-    ladder = ladder_decision(current, pos, context, tier_days)
+    if trace.enabled:
+        for key, value in (("present", current), ("episodes", all_episodes),
+                           ("respiratory", breathing), ("position", pos), ("child", child),
+                           ("mediators", markers), ("tryptase", tryptase),
+                           ("evidence", evidence)):
+            trace.observe(key, value)
+    ladder = ladder_decision(current, pos, context, tier_days, trace)
     if ladder is not None and ladder.topic != "tier-1":
         ladder = replace(ladder, notes=(*ladder.notes, *mediator_notes))
     candidates = [
         ladder,
         epinephrine(current),
-        albuterol(current, thresholds, now),
+        albuterol(current, thresholds, now, trace),
         aspirin_caution(current, markers),
-        steroid_long_term(current, thresholds, now),
+        steroid_long_term(current, thresholds, now, trace),
         ranitidine_switch(current),
         mediator_evidence(current, evidence, markers + tryptase.findings,
                           tuple(mediator_notes)),
-        biologic_review(current, thresholds, now),
+        biologic_review(current, thresholds, now, trace),
     ]
     clonal_notes: tuple[Note, ...] = ()
     if patient_scope.clonal is not None:
         clonal_notes = (note("clonal", code=patient_scope.clonal),)
+    if trace.enabled:
+        for d in candidates:
+            if d is not None:
+                held = _held_back(d.topic, thresholds, patient_scope)
+                trace.outcome(d.topic, held is None, held or "its rule fired")
     return [
         replace(d, notes=(*clonal_notes, *d.notes)) if clonal_notes else d
         for d in candidates
@@ -125,3 +140,14 @@ def evaluate(facts: Facts, thresholds: Thresholds, now: datetime) -> list[Decisi
         and (patient_scope.confirmed or d.topic in UNCONFIRMED_ALLOWED)
         and not (patient_scope.clonal is not None and d.topic in TREATMENT_TOPICS)
     ]
+
+
+def _held_back(topic: str, thresholds: Thresholds, patient_scope: Scope) -> str | None:
+    """Why a decision that fired is not shown (explain only); the filter above decides."""
+    if not thresholds.enabled(topic):
+        return "switched off in the thresholds (cards_enabled)"
+    if not patient_scope.confirmed and topic not in UNCONFIRMED_ALLOWED:
+        return "no confirmed MCAS diagnosis: only first-line and safety cards are shown"
+    if patient_scope.clonal is not None and topic in TREATMENT_TOPICS:
+        return f"clonal mast cell disease on record ({patient_scope.clonal}): no treatment card"
+    return None

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from service.pipeline.facts.model import Facts
 from service.pipeline.rules.model import Decision, MediatorFinding, day, days_between, note
 from service.pipeline.rules.timeline import class_start, has_class
+from service.pipeline.rules.trace import NO_TRACE, Recorder
 from service.thresholds.model import Thresholds
 
 RANITIDINE = "ranitidine"  # the drug of cards/drugs.yaml withdrawn from the US market
@@ -45,7 +46,8 @@ def aspirin_caution(facts: Facts, mediators: tuple[MediatorFinding, ...]) -> Dec
     )
 
 
-def steroid_long_term(facts: Facts, thresholds: Thresholds, now: datetime) -> Decision | None:
+def steroid_long_term(facts: Facts, thresholds: Thresholds, now: datetime,
+                      trace: Recorder = NO_TRACE) -> Decision | None:
     if any(d.kind == "steroid_replacement" and d.active for d in facts.diagnoses):
         return None
     steroids = tuple(
@@ -53,6 +55,11 @@ def steroid_long_term(facts: Facts, thresholds: Thresholds, now: datetime) -> De
         if t.drug_class == "systemic_steroid" and not t.steroid_replacement
     )
     start = class_start(steroids, "systemic_steroid")
+    if start is not None:
+        trace.compare("steroid.days_active", days_between(start, now), "d",
+                      thresholds.steroid_max_days, ">",
+                      now - start > timedelta(days=thresholds.steroid_max_days),
+                      f"systemic corticosteroid since {day(start)}")
     if start is None or now - start <= timedelta(days=thresholds.steroid_max_days):
         return None
     days = days_between(start, now)
@@ -83,13 +90,25 @@ def ranitidine_switch(facts: Facts) -> Decision | None:
     )
 
 
-def biologic_review(facts: Facts, thresholds: Thresholds, now: datetime) -> Decision | None:
+def biologic_review(facts: Facts, thresholds: Thresholds, now: datetime,
+                    trace: Recorder = NO_TRACE) -> Decision | None:
     low, high = thresholds.biologic_review_window_days
     due = []
     for drug_class in ("omalizumab", "dupilumab"):
         judged = [t for t in facts.therapies if t.drug_class == drug_class and t.judged]
         start = class_start(judged, drug_class)
-        if start is not None and timedelta(days=low) <= now - start <= timedelta(days=high):
+        inside = start is not None and (
+            timedelta(days=low) <= now - start <= timedelta(days=high))
+        if start is not None and trace.enabled:
+            # the window as two comparisons, each with its own result
+            on_therapy = now - start
+            trace.compare(f"biologic_review.{drug_class}.from", days_between(start, now), "d",
+                          low, ">=", on_therapy >= timedelta(days=low),
+                          f"{drug_class} since {day(start)}")
+            trace.compare(f"biologic_review.{drug_class}.until", days_between(start, now), "d",
+                          high, "<=", on_therapy <= timedelta(days=high),
+                          f"{drug_class} since {day(start)}")
+        if start is not None and inside:
             due.append((drug_class, start))
     if not due:
         return None

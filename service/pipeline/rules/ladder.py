@@ -22,8 +22,9 @@ from datetime import datetime, timedelta
 
 from service.pipeline.facts.model import Facts, Therapy
 from service.pipeline.rules.episodes import Episode, Respiratory
-from service.pipeline.rules.model import Cluster
+from service.pipeline.rules.model import Cluster, day, days_between
 from service.pipeline.rules.timeline import class_start, ladder_therapies, lookback_start
+from service.pipeline.rules.trace import NO_TRACE, Recorder
 from service.thresholds.model import Thresholds
 
 
@@ -50,7 +51,7 @@ def tier1_start(therapies: tuple[Therapy, ...]) -> datetime | None:
 
 def position(
     facts: Facts, all_episodes: tuple[Episode, ...], breathing: Respiratory,
-    thresholds: Thresholds, now: datetime,
+    thresholds: Thresholds, now: datetime, trace: Recorder = NO_TRACE,
 ) -> Position:
     therapies = ladder_therapies(facts.therapies)
     tier1_complete = any(t.drug_class == "h1" for t in therapies) and any(
@@ -89,5 +90,36 @@ def position(
     recent_missing = (by_episodes or by_respiratory) and not (
         (by_episodes and recent_episodes) or (by_respiratory and recent_respiratory)
     )
+    if trace.enabled:
+        _record(trace, current, start, now, thresholds, episodes, respiratory, trial,
+                judged, recent_from)
     return Position(tier1_complete, current, start, on_tier, trial, episodes, respiratory,
                     refractory, judged, early, recent_missing)
+
+
+def _record(
+    trace: Recorder, tier: int, start: datetime, now: datetime, thresholds: Thresholds,
+    episodes: tuple[Episode, ...], respiratory: tuple[Cluster, ...], trial: bool,
+    judged: bool, recent_from: datetime,
+) -> None:
+    """The comparisons behind ``refractory``, as ``position`` made them."""
+    trace.compare("refractory.trial", days_between(start, now), "d",
+                  thresholds.min_trial_days[tier], ">=", trial,
+                  f"tier {tier} since {day(start)}")
+    since = start + timedelta(days=thresholds.response_onset_days[tier])
+    trace.compare("refractory.episodes", len(episodes), "episodes",
+                  thresholds.min_anaphylaxis_episodes, ">=",
+                  len(episodes) >= thresholds.min_anaphylaxis_episodes,
+                  f"counted from {day(since)} within the last {thresholds.lookback_days} days")
+    if tier == 1:
+        trace.compare("refractory.respiratory", len(respiratory), "events",
+                      thresholds.min_respiratory_events, ">=",
+                      len(respiratory) >= thresholds.min_respiratory_events)
+    latest = max([*(e.start for e in episodes), *(c.start for c in respiratory)], default=None)
+    if latest is not None:
+        trace.compare("refractory.recent", days_between(latest, now), "d",
+                      thresholds.recent_event_days, "<=", latest >= recent_from,
+                      f"latest counted event {day(latest)}")
+    if tier >= 3:
+        trace.compare("refractory.judged_course", int(judged), "", 1, "==", judged,
+                      "a biologic with a completed administration or dispense")

@@ -32,6 +32,7 @@ from service.pipeline.rules.evidence import Evidence
 from service.pipeline.rules.ladder import Position
 from service.pipeline.rules.model import Decision, MediatorFinding, Note, day, note
 from service.pipeline.rules.timeline import lookback_start
+from service.pipeline.rules.trace import NO_TRACE, Recorder
 from service.thresholds.model import Thresholds
 
 _LADDER_CLASSES = ("h1", "h2", "leukotriene", "cromolyn_oral", "omalizumab", "dupilumab")
@@ -168,7 +169,7 @@ def _respiratory_notes(pos: Position, ctx: LadderContext) -> list[Note]:
 
 
 def _escalation(
-    facts: Facts, pos: Position, ctx: LadderContext, now_days: int
+    facts: Facts, pos: Position, ctx: LadderContext, now_days: int, trace: Recorder
 ) -> Decision | None:
     tier = pos.current_tier
     thresholds = ctx.thresholds
@@ -185,12 +186,16 @@ def _escalation(
         topic = "tier-3" if evidence else "confirm-before-biologic"
     elif tier == 3:
         dose = omalizumab_dose(facts)
+        low_dose = dose is not None and dose < thresholds.omalizumab_dose_mg_per_4_weeks
+        if dose is not None and tier2_on_record and evidence:
+            trace.compare("omalizumab.dose", dose, "mg per 4 weeks",
+                          thresholds.omalizumab_dose_mg_per_4_weeks, "<", low_dose)
         if not tier2_on_record:
             topic = "tier-2"
             notes.append(note("ladder.tier2_not_on_record"))
         elif not evidence:
             topic = "confirm-before-biologic"
-        elif dose is not None and dose < thresholds.omalizumab_dose_mg_per_4_weeks:
+        elif low_dose:
             topic = "specialist-referral" if ctx.child else "omalizumab-dose"
             notes.append(note("omalizumab.dose", dose=f"{dose:g}",
                               threshold=f"{thresholds.omalizumab_dose_mg_per_4_weeks:g}"))
@@ -254,7 +259,8 @@ def _escalation(
 
 
 def ladder_decision(
-    facts: Facts, pos: Position, ctx: LadderContext, now_days: int | None
+    facts: Facts, pos: Position, ctx: LadderContext, now_days: int | None,
+    trace: Recorder = NO_TRACE,
 ) -> Decision | None:
     if any(key in facts.unavailable for key in _MEDICATION_KEYS) or ctx.clonal:
         return None
@@ -262,4 +268,4 @@ def ladder_decision(
         return _tier1(facts, pos, ctx)
     if not ctx.confirmed or not pos.refractory or now_days is None:
         return None
-    return _escalation(facts, pos, ctx, now_days)
+    return _escalation(facts, pos, ctx, now_days, trace)

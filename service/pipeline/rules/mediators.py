@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from service.pipeline.facts.model import Result
 from service.pipeline.rules.model import MediatorFinding
+from service.pipeline.rules.trace import NO_TRACE, Recorder
 from service.thresholds.model import Thresholds
 
 _FLAGS = frozenset({"H", "HH", "A"})
@@ -34,7 +35,8 @@ def shown_value(result: Result, *, raw: bool = False) -> str:
     return f"{result.comparator or ''}{_fmt(value)} {unit}".strip()
 
 
-def assess(result: Result, thresholds: Thresholds, *, adult: bool = True) -> MediatorFinding:
+def assess(result: Result, thresholds: Thresholds, *, adult: bool = True,
+           trace: Recorder = NO_TRACE) -> MediatorFinding:
     threshold = (
         thresholds.mediator_thresholds.get(result.threshold_key)
         if result.threshold_key is not None and adult else None
@@ -44,6 +46,9 @@ def assess(result: Result, thresholds: Thresholds, *, adult: bool = True) -> Med
     shown = shown_value(result)
     if threshold is not None and value is not None and unit and unit == result.expected_unit:
         above = value > threshold and not below
+        trace.compare(f"mediator.{result.analyte}", value, unit, threshold, ">", above,
+                      f"{result.display} on {_date(result)}"
+                      + (f" (reported as {result.comparator}{_fmt(value)})" if below else ""))
         word = "above" if above else "not above"
         return MediatorFinding(
             result, above, f"{shown} is {word} the threshold {_fmt(threshold)} {unit}"
@@ -57,6 +62,8 @@ def assess(result: Result, thresholds: Thresholds, *, adult: bool = True) -> Med
     high, raw = result.reference_high, result.raw_value
     if high is not None and raw is not None:
         above = raw > high and not below
+        trace.compare(f"mediator.{result.analyte}.reference_range", raw, result.raw_unit or "",
+                      high, ">", above, f"{result.display} on {_date(result)}, the lab's range")
         word = "above" if above else "within"
         return MediatorFinding(result, above, f"{shown_value(result, raw=True)} is {word} the "
                                               f"lab's reference range (upper limit {_fmt(high)})")
@@ -67,7 +74,14 @@ def assess(result: Result, thresholds: Thresholds, *, adult: bool = True) -> Med
 
 
 def assess_all(
-    results: Iterable[Result], thresholds: Thresholds, *, adult: bool = True
+    results: Iterable[Result], thresholds: Thresholds, *, adult: bool = True,
+    trace: Recorder = NO_TRACE,
 ) -> tuple[MediatorFinding, ...]:
     """Every non-tryptase mediator result, assessed (tryptase: see tryptase.py)."""
-    return tuple(assess(r, thresholds, adult=adult) for r in results if not r.tryptase)
+    return tuple(
+        assess(r, thresholds, adult=adult, trace=trace) for r in results if not r.tryptase
+    )
+
+
+def _date(result: Result) -> str:
+    return result.when.strftime("%Y-%m-%d") if result.when is not None else "an unknown date"

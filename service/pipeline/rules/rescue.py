@@ -17,6 +17,7 @@ from datetime import datetime
 from service.pipeline.facts.model import Facts
 from service.pipeline.rules.model import Cluster, Decision, Note, day, note
 from service.pipeline.rules.timeline import dated, has_class, lookback_start
+from service.pipeline.rules.trace import NO_TRACE, Recorder
 from service.thresholds.model import Thresholds
 
 _HISTORY = ("anaphylaxis", "anaphylaxis_follow_up", "anaphylaxis_history", "angioedema",
@@ -51,12 +52,15 @@ def epinephrine(facts: Facts) -> Decision | None:
     )
 
 
-def albuterol(facts: Facts, thresholds: Thresholds, now: datetime) -> Decision | None:
+def albuterol(facts: Facts, thresholds: Thresholds, now: datetime,
+              trace: Recorder = NO_TRACE) -> Decision | None:
     since = lookback_start(now, thresholds.lookback_days)
     events = [
         (when, e) for when, e in dated(facts.events)
         if e.kind == "respiratory" and e.bronchospasm and when >= since
     ]
+    trace.compare("albuterol.bronchospasm", len(events), "events", 1, ">=", bool(events),
+                  f"within the last {thresholds.lookback_days} days")
     if not events or not _medications_known(facts) or has_class(facts.therapies, "albuterol"):
         return None
     return Decision(

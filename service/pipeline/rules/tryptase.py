@@ -22,6 +22,7 @@ from datetime import timedelta
 
 from service.pipeline.facts.model import Event, Result
 from service.pipeline.rules.model import MediatorFinding, Note, day, note
+from service.pipeline.rules.trace import NO_TRACE, Recorder
 from service.thresholds.model import Thresholds
 
 # The consensus "20% + 2" rule: elevated when acute > 1.2 x baseline + 2 ng/mL.
@@ -58,7 +59,8 @@ def anchors(events: Iterable[Event]) -> list[Event]:
 
 
 def assess_tryptase(
-    results: Iterable[Result], events: Iterable[Event], thresholds: Thresholds
+    results: Iterable[Result], events: Iterable[Event], thresholds: Thresholds,
+    trace: Recorder = NO_TRACE,
 ) -> TryptaseReading:
     tryptase = [r for r in results if r.tryptase]
     points = anchors(events)
@@ -105,13 +107,26 @@ def assess_tryptase(
         if baseline is None:
             continue
         used.add(id(baseline))
-        findings.append(_compare(result, baseline))
+        finding = _compare(result, baseline)
+        trace.compare("tryptase.20_percent_plus_2", result.value, "ng/mL",
+                      round(TRYPTASE_FACTOR * (baseline.value or 0) + TRYPTASE_ADDEND_NG_ML, 2),
+                      ">", finding.elevated,
+                      f"acute {day(result.when)} against baseline {baseline.value:g} ng/mL "
+                      f"({day(baseline.when)}): {TRYPTASE_FACTOR:g} x baseline + "
+                      f"{TRYPTASE_ADDEND_NG_ML:g}")
+        findings.append(finding)
     for result in eligible:
         assert result.value is not None
         key = "tryptase.baseline" if id(result) in used else "tryptase.unused_no_pair"
         notes.append(note(key, value=_fmt(result.value), date=day(result.when)))
     flagged = [r.value for r in eligible if r.value is not None
                and r.value >= thresholds.tryptase_sm_flag]
+    if trace.enabled:
+        for r in eligible:
+            if r.value is not None:
+                trace.compare("tryptase.sm_flag", r.value, "ng/mL", thresholds.tryptase_sm_flag,
+                              ">=", r.value >= thresholds.tryptase_sm_flag,
+                              f"baseline {day(r.when)}")
     return TryptaseReading(tuple(findings), tuple(notes), max(flagged, default=None),
                            tuple(tryptase))
 
