@@ -18,7 +18,7 @@ from service.scenarios.fixtures import FixtureError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from service.cli import check, fire, fixtures, keys, serve
+    from service.cli import check, explain, fire, fixtures, keys, serve
 
     parser = argparse.ArgumentParser(
         prog="mcas-cds",
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         "fixtures, fire them at a service, check a deployment.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (serve, fixtures, fire, check, keys):
+    for module in (serve, fixtures, fire, explain, check, keys):
         module.register(commands)
     return parser
 

@@ -128,6 +128,18 @@ REPLAY_CACHE_OUTAGES = Counter(
     ["outcome"],
 )
 
+EXPLAIN_CALLS = Counter(
+    "mcas_explain_calls",
+    "Explain calls by administrators (POST /admin/api/explain, issue 16), by source: "
+    "request (a pasted CDS Hooks request) or fixture; refused ones count as refused.",
+    ["source"],
+)
+PURGED_ROWS = Counter(
+    "mcas_purged_rows",
+    "Rows deleted by the retention purge (flask --app service db purge), by table.",
+    ["table"],
+)
+
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _UNSAFE_LABEL = re.compile(r"[^A-Za-z0-9_.:\-]")
 
@@ -188,6 +200,16 @@ def record_timeline_failure(reason: str) -> None:
 def record_replay_cache_outage(outcome: str) -> None:
     """Count one token claim made while the shared replay cache was down: local/refused."""
     REPLAY_CACHE_OUTAGES.labels(outcome=_label(outcome)).inc()
+
+
+def record_explain(source: str) -> None:
+    """Count one explain call: ``request``, ``fixture`` or ``refused``."""
+    EXPLAIN_CALLS.labels(source=_label(source)).inc()
+
+
+def record_purged(table: str, rows: int) -> None:
+    """Count rows the retention purge deleted from ``table``."""
+    PURGED_ROWS.labels(table=_label(table)).inc(rows)
 
 
 def _route_label() -> str:

@@ -41,6 +41,10 @@ ALLOWED_FIELDS = (
     "token_iss",
     "token_aud",
     "expected_aud",
+    # The administrators' audit lines (issue 16): what was done and by whom (the name the
+    # administrator gave, never a token), never what was asked or answered.
+    "audit",
+    "admin",
 )
 _HANDLER_MARK = "_mcas_json_lines"
 _quiet: ContextVar[bool] = ContextVar("mcas_quiet_logs", default=False)

@@ -11,6 +11,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register every blueprint: discovery, the hook, feedback, administration, timeline."""
     from service.web import (
+        admin_explain,
         admin_page,
         admin_report,
         admin_thresholds,
@@ -31,6 +32,7 @@ def init_app(app: Flask) -> None:
         feedback.bp,
         admin_report.bp,
         admin_thresholds.bp,
+        admin_explain.bp,
         admin_page.bp,
     ):
         app.register_blueprint(blueprint)

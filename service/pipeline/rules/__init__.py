@@ -86,6 +86,9 @@ def evaluate(facts: Facts, thresholds: Thresholds, now: datetime,
     markers = assess_all(current.results, thresholds, adult=not child, trace=trace)
     tryptase = assess_tryptase(current.results, current.events, thresholds, trace)
     evidence = objective_evidence(markers, tryptase.findings, current.events)
+    trace.compare("evidence.objective", len(evidence.decisive), "findings", 1, ">=",
+                  evidence.found, "elevated tryptase by 20% + 2, or a marker timed to an "
+                  "episode or elevated on 2 dates")
     mediator_notes = [*tryptase.notes]
     if child and any(not r.tryptase for r in current.results):
         mediator_notes.insert(0, note("mediator.child_lab_range"))
@@ -116,11 +119,11 @@ def evaluate(facts: Facts, thresholds: Thresholds, now: datetime,
         ladder = replace(ladder, notes=(*ladder.notes, *mediator_notes))
     candidates = [
         ladder,
-        epinephrine(current),
+        epinephrine(current, trace),
         albuterol(current, thresholds, now, trace),
-        aspirin_caution(current, markers),
+        aspirin_caution(current, markers, trace),
         steroid_long_term(current, thresholds, now, trace),
-        ranitidine_switch(current),
+        ranitidine_switch(current, trace),
         mediator_evidence(current, evidence, markers + tryptase.findings,
                           tuple(mediator_notes)),
         biologic_review(current, thresholds, now, trace),

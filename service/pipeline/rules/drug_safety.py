@@ -29,10 +29,14 @@ RANITIDINE = "ranitidine"  # the drug of cards/drugs.yaml withdrawn from the US 
 _MEDICATION_KEYS = ("medicationStatements", "medicationRequests")
 
 
-def aspirin_caution(facts: Facts, mediators: tuple[MediatorFinding, ...]) -> Decision | None:
+def aspirin_caution(facts: Facts, mediators: tuple[MediatorFinding, ...],
+                    trace: Recorder = NO_TRACE) -> Decision | None:
     if not has_class(facts.therapies, "aspirin") or "observations" in facts.unavailable:
         return None
     markers = tuple(m for m in mediators if m.result.prostaglandin_marker)
+    elevated = sum(1 for m in markers if m.elevated)
+    trace.compare("aspirin.prostaglandin_elevated", elevated, "results", 0, "==", elevated == 0,
+                  "aspirin active; an elevated prostaglandin marker suppresses the caution")
     if any(m.elevated for m in markers):
         return None
     aspirin = tuple(t for t in facts.therapies if t.drug_class == "aspirin")
@@ -74,10 +78,11 @@ def steroid_long_term(facts: Facts, thresholds: Thresholds, now: datetime,
     )
 
 
-def ranitidine_switch(facts: Facts) -> Decision | None:
+def ranitidine_switch(facts: Facts, trace: Recorder = NO_TRACE) -> Decision | None:
     if any(key in facts.unavailable for key in _MEDICATION_KEYS):
         return None
     ranitidine = tuple(t for t in facts.therapies if t.drug == RANITIDINE)
+    trace.compare("ranitidine.active", len(ranitidine), "therapies", 1, ">=", bool(ranitidine))
     if not ranitidine:
         return None
     return Decision(

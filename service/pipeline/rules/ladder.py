@@ -58,6 +58,10 @@ def position(
         t.drug_class == "h2" for t in therapies
     )
     current = max((t.tier for t in therapies if t.tier is not None), default=0)
+    trace.compare("tier1.complete", len({t.drug_class for t in therapies} & {"h1", "h2"}),
+                  "classes", 2, ">=", tier1_complete, "H1 and H2 antihistamine active")
+    trace.compare("ladder.current_tier", current, "tier", 0, ">", current > 0,
+                  "the highest tier of the active ladder therapies")
     on_tier = tuple(t for t in therapies if t.tier == current and current > 0)
     if current == 1:
         start = tier1_start(therapies) if tier1_complete else None

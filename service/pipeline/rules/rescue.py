@@ -28,11 +28,16 @@ def _medications_known(facts: Facts) -> bool:
     return not any(k in facts.unavailable for k in ("medicationStatements", "medicationRequests"))
 
 
-def epinephrine(facts: Facts) -> Decision | None:
+def epinephrine(facts: Facts, trace: Recorder = NO_TRACE) -> Decision | None:
     history = [e for e in facts.events if e.kind in _HISTORY]
+    trace.compare("epinephrine.history", len(history), "records", 1, ">=", bool(history),
+                  "anaphylaxis or angioedema history, any status")
     if not history or not _medications_known(facts):
         return None
-    if has_class(facts.therapies, "epinephrine_autoinjector"):
+    injector = has_class(facts.therapies, "epinephrine_autoinjector")
+    trace.compare("epinephrine.autoinjector_active", int(injector), "", 0, "==", not injector,
+                  "an active epinephrine auto-injector (as needed counts)")
+    if injector:
         return None
     with_dates = dated(history)
     undated = len(history) - len(with_dates)

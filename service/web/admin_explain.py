@@ -1,0 +1,107 @@
+"""/admin/api/explain: why a patient got these cards, or not (issue 16).
+
+Administrator bearer token on every route. The request is run through the same pipeline
+as the hook with explain's recorder (service/pipeline/explain.py): nothing is stored, no
+card is recorded, missing prefetch is not fetched from the EHR (it is reported as not
+sent), and nothing of the request or the answer is logged. One audit line records that
+an explain happened and who asked (the name in ``X-Admin-Name``, as the page sends it).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from service.cdshooks.envelope import load_hook_request
+from service.cdshooks.json_body import parse_json_body
+from service.errors import BadRequest, NotFound
+from service.ops import metrics
+from service.ops.request_log import quiet_logs
+from service.ops.state import state
+from service.pipeline.explain import explain_hook
+from service.scenarios.fixtures import FixtureError, load_fixture, request_for
+from service.thresholds.preview import fixtures_dir
+from service.web.admin_auth import protect_blueprint
+
+log = logging.getLogger(__name__)
+
+bp = protect_blueprint(Blueprint("admin_explain", __name__, url_prefix="/admin/api/explain"))
+
+_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,199}")
+_ADMIN_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
+
+
+def _who() -> str:
+    """The administrator's name for the audit line: printable, at most 128 characters."""
+    name = (request.headers.get("X-Admin-Name") or "").strip()
+    if not name:
+        return "unnamed administrator"
+    if not _ADMIN_NAME.fullmatch(name):
+        raise BadRequest("X-Admin-Name: at most 128 printable characters.",
+                         fields=["X-Admin-Name"])
+    return name
+
+
+def _explain(body: Any, source: str) -> ResponseReturnValue:
+    who = _who()
+    current = state()
+    now = current.clock()
+    try:
+        hook_request = load_hook_request(body)
+    except BadRequest:
+        metrics.record_explain("refused")
+        raise
+    with quiet_logs():  # the pipeline's own log lines could name what was read
+        answer = explain_hook(
+            hook_request,
+            knowledge=current.knowledge,
+            thresholds=current.thresholds(),
+            now=now,
+        )
+    metrics.record_explain(source)
+    log.info("explain called", extra={"audit": "explain", "admin": who, "reason": source})
+    return jsonify(answer)
+
+
+@bp.post("")
+def explain_request() -> ResponseReturnValue:
+    """Explain a pasted CDS Hooks request (patient-view)."""
+    return _explain(parse_json_body(request.get_data(cache=False)), "request")
+
+
+def _fixtures() -> dict[str, Any]:
+    directory = fixtures_dir(current_app.config)
+    if directory is None:
+        return {}
+    return {path.stem: path for path in sorted(directory.glob("*.json"))}
+
+
+@bp.get("/fixtures")
+def fixture_list() -> ResponseReturnValue:
+    """The scenario fixtures explain can run, with what each one shows."""
+    listed = []
+    for name, path in _fixtures().items():
+        try:
+            fixture = load_fixture(path)
+        except FixtureError:
+            continue
+        listed.append({"name": name, "description": fixture.description,
+                       "expected_topics": sorted(fixture.expected_topics)})
+    return jsonify({"fixtures": listed})
+
+
+@bp.post("/fixtures/<name>")
+def explain_fixture(name: str) -> ResponseReturnValue:
+    """Explain a fixture fired now (its dates shifted to keep their distance to now)."""
+    path = _fixtures().get(name) if _NAME.fullmatch(name) else None
+    if path is None:
+        raise NotFound(f"There is no scenario fixture named '{name[:80]}'.")
+    try:
+        fixture = load_fixture(path)
+    except FixtureError as exc:
+        raise NotFound(f"The fixture '{name}' cannot be read: {exc}") from None
+    return _explain(request_for(fixture, state().clock()), "fixture")
