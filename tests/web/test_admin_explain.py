@@ -49,7 +49,7 @@ def test_explain_answers_cards_and_comparisons_and_logs_no_content(
     trial = next(c for c in answer["comparisons"] if c["rule"] == "refractory.trial")
     assert trial["value"] == 100 and trial["threshold"] == 28 and trial["result"] is True
     audit = [r for r in caplog.records if getattr(r, "audit", None) == "explain"]
-    assert len(audit) == 1 and getattr(audit[0], "admin") == "Dr A. Admin"
+    assert len(audit) == 1 and audit[0].admin == "Dr A. Admin"
     logged = "\n".join(r.getMessage() + json.dumps(r.__dict__, default=str)
                        for r in caplog.records)
     assert patient not in logged and "refractory" not in logged and "tier-2" not in logged
