@@ -214,8 +214,13 @@ def record_change(
     now: datetime,
     action: str = "apply",
     rollback_of: int | None = None,
+    confirmed_off: frozenset[str] = frozenset(),
 ) -> StoredVersion:
-    """Store ``proposal`` as a new version and make it active, if ``base_version`` is."""
+    """Store ``proposal`` as a new version and make it active, if ``base_version`` is.
+
+    ``confirmed_off``: warning cards whose switching off the administrator confirmed; their
+    ``cards_enabled`` change is recorded with ``"confirmed": true`` (issue 16).
+    """
     values = thresholds_to_mapping(proposal)
     content_hash = _content_hash(proposal.version)  # a stored version's id carries "vN."
     try:
@@ -250,7 +255,7 @@ def record_change(
                 connection,
                 values=values,
                 content_hash=content_hash,
-                changes=diff(active_values, values),
+                changes=_confirmed(diff(active_values, values), confirmed_off),
                 author=author,
                 reason=reason,
                 now=now,
@@ -269,6 +274,15 @@ def record_change(
 
 def _content_hash(version_id: str) -> str:
     return version_id.split(".", 1)[1] if version_id.startswith("v") else version_id
+
+
+def _confirmed(changes: list[dict[str, Any]], topics: frozenset[str]) -> list[dict[str, Any]]:
+    return [
+        {**c, "confirmed": True}
+        if c["field"].startswith("cards_enabled.") and c["field"].split(".", 1)[1] in topics
+        and c["new"] is False else c
+        for c in changes
+    ]
 
 
 def _insert_version(connection: Connection, **row: Any) -> int:

@@ -53,6 +53,15 @@ class ProposalInvalid(ValueError):
         self.errors = errors
 
 
+class ConfirmationNeeded(ValueError):
+    """A change switches off a warning card without an explicit confirmation, or a
+    rollback was not previewed: refused by the API, whatever the page does (issue 16)."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
 class FileMode(RuntimeError):
     """MCAS_THRESHOLDS_SOURCE=file: the file is the only source; no changes here."""
 
@@ -88,6 +97,36 @@ def warnings_of(provider: ActiveThresholds, values: Any) -> list[dict[str, str]]
 
 def changes_from(active: Active, values: Any) -> list[dict[str, Any]]:
     return diff(thresholds_to_mapping(active.thresholds), values)
+
+
+def switched_off(before: Any, after: Any, warning_topics: frozenset[str]) -> list[str]:
+    """Warning cards on in ``before`` and off in ``after`` (values in the file's shape)."""
+    old = before.get("cards_enabled") if isinstance(before, dict) else None
+    new = after.get("cards_enabled") if isinstance(after, dict) else None
+    old, new = (old if isinstance(old, dict) else {}), (new if isinstance(new, dict) else {})
+    return sorted(t for t in warning_topics
+                  if old.get(t, True) is not False and new.get(t, True) is False)
+
+
+def check_switch_off(
+    active: Active, values: Any, warning_topics: frozenset[str], confirmed: frozenset[str]
+) -> frozenset[str]:
+    """The confirmed warning cards this change switches off, or ConfirmationNeeded."""
+    needed = switched_off(thresholds_to_mapping(active.thresholds), values, warning_topics)
+    missing = [t for t in needed if t not in confirmed]
+    if missing:
+        raise ConfirmationNeeded([
+            {"field": f"cards_enabled.{t}",
+             "message": f"'{t}' is a warning card: switching it off needs an explicit "
+                        "confirmation (list it in confirm_switch_off)."}
+            for t in missing
+        ])
+    return frozenset(needed)
+
+
+def _stale_unless(active: Active, base_version: str) -> None:
+    if base_version != active.thresholds.version:
+        raise StaleVersion(base_version, active.thresholds.version)
 
 
 def describe(active: Active, fields: list[FieldInfo], provider: ActiveThresholds) -> dict[str, Any]:
@@ -130,36 +169,34 @@ def apply(
     author: str,
     reason: str,
     now: datetime,
+    warning_topics: frozenset[str] = frozenset(),
+    confirmed_off: frozenset[str] = frozenset(),
 ) -> StoredVersion:
+    """``warning_topics``: cards whose indicator is warning; switching one off needs its
+    topic in ``confirmed_off`` (ConfirmationNeeded otherwise), recorded in the version."""
     if not provider.uses_database:
         raise FileMode()
+    proposal = checked(provider, values)
+    active = read_active(provider, engine)
+    _stale_unless(active, base_version)
+    confirmed = check_switch_off(active, values, warning_topics, confirmed_off)
     made = record_change(
         engine,
-        proposal=checked(provider, values),
+        proposal=proposal,
         base_version=base_version,
         file_thresholds=provider.file_thresholds,
         ranges=provider.ranges,
         author=author,
         reason=reason,
         now=now,
+        confirmed_off=confirmed,
     )
     provider.invalidate()
     return made
 
 
-def rollback(
-    provider: ActiveThresholds,
-    engine: Engine,
-    *,
-    to_version: int,
-    base_version: str,
-    author: str,
-    reason: str,
-    now: datetime,
-) -> StoredVersion:
-    """A new version holding the values of ``to_version`` (history is never rewritten)."""
-    if not provider.uses_database:
-        raise FileMode()
+def rollback_target(provider: ActiveThresholds, engine: Engine, to_version: int) -> Thresholds:
+    """The values a rollback to ``to_version`` would apply (upgraded to this release)."""
     with engine.connect() as connection:
         target = load_version(connection, to_version)
     if target is None:
@@ -172,9 +209,49 @@ def rollback(
             [{"field": "to_version", "message": f"{wanted.unusable}. "
               "It is not valid for this release and cannot be rolled back to."}]
         )
+    return wanted.thresholds
+
+
+def content_hash(thresholds: Thresholds) -> str:
+    """``sha256:<12 hex>`` of the values, without a stored version's ``vN.`` prefix."""
+    return thresholds.version.split(".", 1)[-1]
+
+
+def rollback(
+    provider: ActiveThresholds,
+    engine: Engine,
+    *,
+    to_version: int,
+    base_version: str,
+    author: str,
+    reason: str,
+    now: datetime,
+    previewed_version: str | None = None,
+    warning_topics: frozenset[str] = frozenset(),
+    confirmed_off: frozenset[str] = frozenset(),
+) -> StoredVersion:
+    """A new version holding the values of ``to_version`` (history is never rewritten).
+
+    Like an apply, it must have been previewed: ``previewed_version`` is the content hash
+    the rollback preview answered (``proposed_version``), so the values confirmed are the
+    values applied; and switching off a warning card needs its confirmation.
+    """
+    if not provider.uses_database:
+        raise FileMode()
+    wanted = rollback_target(provider, engine, to_version)
+    if previewed_version is None or previewed_version != content_hash(wanted):
+        raise ConfirmationNeeded([
+            {"field": "previewed_version",
+             "message": "Preview the rollback first (POST /admin/api/thresholds/rollback/"
+                        "preview) and send the proposed_version it answered."}
+        ])
+    active = read_active(provider, engine)
+    _stale_unless(active, base_version)
+    values = thresholds_to_mapping(wanted)
+    confirmed = check_switch_off(active, values, warning_topics, confirmed_off)
     made = record_change(
         engine,
-        proposal=wanted.thresholds,
+        proposal=wanted,
         base_version=base_version,
         file_thresholds=provider.file_thresholds,
         ranges=provider.ranges,
@@ -183,6 +260,7 @@ def rollback(
         now=now,
         action="rollback",
         rollback_of=to_version,
+        confirmed_off=confirmed,
     )
     provider.invalidate()
     return made

@@ -19,6 +19,7 @@ from service.cdshooks.validation_errors import invalid_request
 from service.errors import BadRequest, NotFound
 from service.ops.state import state
 from service.thresholds import admin
+from service.thresholds.fields import thresholds_to_mapping
 from service.thresholds.model import ThresholdsError
 from service.thresholds.preview import load_scenarios, preview
 from service.thresholds.source import ActiveThresholds
@@ -48,15 +49,44 @@ class _ChangeSchema(Schema):
     reason = fields.String(required=True, validate=[validate.Length(min=1, max=2000), storable])
 
 
+_TOPIC = fields.String(validate=[validate.Length(min=1, max=64), storable])
+
+
 class _ApplySchema(_ChangeSchema):
     values = fields.Dict(required=True)
+    # warning cards the administrator confirmed switching off (issue 16)
+    confirm_switch_off = fields.List(_TOPIC, load_default=list,
+                                     validate=validate.Length(max=64))
 
 
-class _RollbackSchema(_ChangeSchema):
-    to_version = fields.Integer(
+def _to_version() -> fields.Integer:
+    return fields.Integer(
         required=True,
         strict=True,
         validate=validate.Range(min=1, max=admin.MAX_VERSION_NUMBER),
+    )
+
+
+class _TargetSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    to_version = _to_version()
+
+
+class _RollbackSchema(_ChangeSchema):
+    to_version = _to_version()
+    # the proposed_version the rollback preview answered: a rollback is previewed first
+    previewed_version = fields.String(validate=[validate.Length(min=1, max=64), storable])
+    confirm_switch_off = fields.List(_TOPIC, load_default=list,
+                                     validate=validate.Length(max=64))
+
+
+def warning_topics() -> frozenset[str]:
+    """Cards whose indicator is warning: switching one off needs a confirmation."""
+    return frozenset(
+        topic for topic, text in state().knowledge.cards.topics.items()
+        if text.indicator == "warning"
     )
 
 
@@ -124,8 +154,17 @@ def validate_proposal() -> ResponseReturnValue:
             "warnings": admin.warnings_of(_provider(), values),
             "content_hash": proposed.version,
             "changes": admin.changes_from(current, values),
+            "needs_confirmation": _needs_confirmation(current, values),
         }
     )
+
+
+def _needs_confirmation(current: admin.Active, values: Any) -> list[dict[str, str]]:
+    """The warning cards this proposal switches off: apply needs each confirmed."""
+    topics = admin.switched_off(thresholds_to_mapping(current.thresholds), values,
+                                warning_topics())
+    return [{"field": f"cards_enabled.{t}", "topic": t,
+             "title": state().knowledge.cards.topics[t].title} for t in topics]
 
 
 @bp.post("/preview")
@@ -136,6 +175,10 @@ def preview_proposal() -> ResponseReturnValue:
     except admin.ProposalInvalid as exc:
         return _invalid(exc.errors)
     current = admin.read_active(_provider(), _engine())
+    return jsonify(_previewed(current, proposed, values))
+
+
+def _previewed(current: admin.Active, proposed: Any, values: Any) -> dict[str, Any]:
     now = state().clock()
     scenarios, problems = load_scenarios(current_app.config, now)
     result = preview(
@@ -147,6 +190,29 @@ def preview_proposal() -> ResponseReturnValue:
     )
     result["problems"] = problems
     result["warnings"] = admin.warnings_of(_provider(), values)
+    result["changes"] = admin.changes_from(current, values)
+    result["needs_confirmation"] = _needs_confirmation(current, values)
+    return result
+
+
+@bp.post("/rollback/preview")
+def preview_rollback() -> ResponseReturnValue:
+    """What a rollback would change, as a preview; its proposed_version confirms it."""
+    to_version = _body(_TargetSchema())["to_version"]
+    engine = storage().engine() if _provider().uses_database else None
+    if engine is None:
+        return _refusal(admin.FileMode())
+    try:
+        wanted = admin.rollback_target(_provider(), engine, to_version)
+    except LookupError as exc:
+        return outcome_response(404, str(exc))
+    except admin.ProposalInvalid as exc:
+        return _invalid(exc.errors)
+    current = admin.read_active(_provider(), engine)
+    values = thresholds_to_mapping(wanted)
+    result = _previewed(current, wanted, values)
+    result["to_version"] = to_version
+    result["proposed_version"] = admin.content_hash(wanted)
     return jsonify(result)
 
 
@@ -182,8 +248,10 @@ def apply_proposal() -> ResponseReturnValue:
             author=data["author"].strip(),
             reason=data["reason"].strip(),
             now=state().clock(),
+            warning_topics=warning_topics(),
+            confirmed_off=frozenset(data["confirm_switch_off"]),
         )
-    except admin.ProposalInvalid as exc:
+    except (admin.ProposalInvalid, admin.ConfirmationNeeded) as exc:
         return _invalid(exc.errors)
     except (admin.StaleVersion, admin.FileMode, admin.NoChange) as exc:
         return _refusal(exc)
@@ -203,10 +271,13 @@ def rollback() -> ResponseReturnValue:
             author=data["author"].strip(),
             reason=data["reason"].strip(),
             now=state().clock(),
+            previewed_version=data.get("previewed_version"),
+            warning_topics=warning_topics(),
+            confirmed_off=frozenset(data["confirm_switch_off"]),
         )
     except LookupError as exc:
         return outcome_response(404, str(exc))
-    except admin.ProposalInvalid as exc:
+    except (admin.ProposalInvalid, admin.ConfirmationNeeded) as exc:
         return _invalid(exc.errors)
     except (admin.StaleVersion, admin.FileMode, admin.NoChange) as exc:
         return _refusal(exc)

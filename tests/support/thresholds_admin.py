@@ -63,3 +63,13 @@ def card_versions(cards: list[dict[str, Any]]) -> set[str]:
 
 def topics(cards: list[dict[str, Any]]) -> set[str]:
     return {card["source"]["topic"]["code"] for card in cards}
+
+
+def rollback(app: Flask, to_version: int, base: str, **extra: Any) -> Any:
+    """Preview the rollback, then send it with the previewed version (as the page does)."""
+    previewed = post(app, "/rollback/preview", {"to_version": to_version})
+    body = {"to_version": to_version, "base_version": base, "author": "Dr B",
+            "reason": "Too many tier-2 cards lost", **extra}
+    if previewed.status_code == 200:
+        body.setdefault("previewed_version", previewed.get_json()["proposed_version"])
+    return post(app, "/rollback", body)

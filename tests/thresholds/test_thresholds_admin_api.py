@@ -24,6 +24,7 @@ from tests.support.thresholds_admin import (
     fire,
     get,
     post,
+    rollback,
     topics,
     with_tier1,
 )
@@ -157,10 +158,7 @@ def test_apply_history_rollback_and_cards_carry_the_version(storage_app: Flask) 
     assert imported["content_hash"] == file_version and imported["parent"] is None
     assert get(storage_app, "/versions/1")["values"] == default_values()
 
-    response = post(storage_app, "/rollback", {
-        "to_version": 1, "base_version": applied["version"], "author": "Dr B",
-        "reason": "Too many tier-2 cards lost",
-    })
+    response = rollback(storage_app, 1, applied["version"])
     assert response.status_code == 201, response.get_json()
     rolled = response.get_json()
     assert rolled["number"] == 3 and rolled["parent"] == 2
@@ -180,8 +178,7 @@ def test_a_stale_proposal_is_refused_with_409(storage_app: Flask) -> None:
     response = apply(storage_app, with_tier1(180), base)
     assert response.status_code == 409
     assert "reload" in response.get_json()["issue"][0]["diagnostics"]
-    stale_rollback = post(storage_app, "/rollback", {
-        "to_version": 1, "base_version": base, "author": "B", "reason": "r"})
+    stale_rollback = rollback(storage_app, 1, base)
     assert stale_rollback.status_code == 409
     assert get(storage_app)["values"]["min_trial_days"]["tier1"] == 100
     assert len(get(storage_app, "/history")["versions"]) == 2
@@ -342,15 +339,11 @@ def test_a_stored_version_this_release_rejects_is_reported_not_served(
         # Hooks answer with the file's thresholds meanwhile.
         assert card_versions(fire(fresh)) == {file_version}
         # A rollback to a valid version repairs it (the base is the version in force).
-        response = post(fresh, "/rollback", {
-            "to_version": 1, "base_version": body["version"], "author": "A",
-            "reason": "repair"})
+        response = rollback(fresh, 1, body["version"], reason="repair")
         assert response.status_code == 201, response.get_json()
         assert card_versions(fire(fresh)) == {f"v3.{file_version}"}
         # The broken version cannot be rolled back to.
-        response = post(fresh, "/rollback", {
-            "to_version": 2, "base_version": f"v3.{file_version}", "author": "A",
-            "reason": "try"})
+        response = rollback(fresh, 2, f"v3.{file_version}", reason="try")
         assert response.status_code == 400
         assert "between 14 and 180" in response.get_json()["issue"][0]["diagnostics"]
         assert applied["number"] == 2

@@ -25,7 +25,14 @@ from service.thresholds.files import load_ranges
 from service.thresholds.model import upgrade_values
 from service.thresholds.schema import thresholds_from_mapping
 from tests.support.storage_fixtures import NOW, engine_of
-from tests.support.thresholds_admin import apply, card_versions, default_values, fire, get
+from tests.support.thresholds_admin import (
+    apply,
+    card_versions,
+    default_values,
+    fire,
+    get,
+    rollback,
+)
 
 OLD_HASH = "sha256:0123456789ab"
 NEW_IN_V2 = {
@@ -172,12 +179,7 @@ def test_a_rollback_to_a_v1_version_applies_its_upgraded_values(storage_app: Fla
     proposal = copy.deepcopy(first["values"])
     proposal["steroid_max_days"] = 21
     applied = apply(storage_app, proposal, first["version"]).get_json()
-    response = storage_app.test_client().post(
-        "/admin/api/thresholds/rollback",
-        json={"to_version": number, "base_version": applied["version"], "author": "Dr A",
-              "reason": "back"},
-        headers={"Authorization": f"Bearer {storage_app.config['ADMIN_TOKEN']}"},
-    )
+    response = rollback(storage_app, number, applied["version"], reason="back")
     assert response.status_code == 201, response.get_json()
     assert get(storage_app)["values"] == first["values"]
 
