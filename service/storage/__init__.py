@@ -16,6 +16,13 @@ def _parse_auto_migrate(raw: str) -> str:
     return mode
 
 
+def _parse_days(raw: str) -> int:
+    days = int(raw.strip())
+    if days < 1:
+        raise ValueError(f"expected a whole number of days of at least 1, got {raw!r}")
+    return days
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "DATABASE_URL",
@@ -63,5 +70,20 @@ SETTINGS: tuple[Setting, ...] = (
         "(at least 16 characters). Required with a PostgreSQL `MCAS_DATABASE_URL` (every "
         "replica must use the same); with SQLite one is generated into the data directory "
         "on first use, with a warning.",
+    ),
+    Setting(
+        "RETENTION_DAYS",
+        None,
+        _parse_days,
+        "Days issued cards, feedback and snoozes are kept: `flask --app service db purge "
+        "--apply` deletes older rows (run it daily; without `--apply` it only counts). "
+        "Default: unset, nothing is deleted (docs/operations.md, \"Retention\").",
+    ),
+    Setting(
+        "TEST_RETENTION_DAYS",
+        7,
+        _parse_days,
+        "Days the test traffic of `mcas-cds check` (cards and feedback marked as test) is "
+        "kept before `db purge --apply` deletes it, whatever `MCAS_RETENTION_DAYS` says.",
     ),
 )

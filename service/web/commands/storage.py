@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.ops import metrics
 from service.ops.state import state
 from service.storage.migrate import current_revision, head_revision, upgrade
 from service.storage.report import outcomes_report, parse_period, report_table
+from service.storage.retention import purge
 from service.web.storage import storage
+
+log = logging.getLogger(__name__)
 
 db = AppGroup("db", help="The database of issued cards and feedback.")
 
@@ -71,6 +76,39 @@ def db_current() -> None:
         raise click.ClickException(f"no database at {store.url.database}. {_WHERE}")
     revision = _opened(store.bare_engine())
     click.echo(f"database: {revision or '(empty)'}  code: {head_revision()}")
+
+
+@db.command("purge")
+@click.option("--apply", "really", is_flag=True,
+              help="Delete the rows (without it: only count what would be deleted).")
+@click.option("--days", type=click.IntRange(min=1),
+              help="Keep this many days instead of MCAS_RETENTION_DAYS.")
+def db_purge(really: bool, days: int | None) -> None:
+    """Delete issued cards, feedback, snoozes and test traffic past their retention."""
+    config = current_app.config
+    retention = days if days is not None else config.get("RETENTION_DAYS")
+    done = purge(
+        existing_database(),
+        now=state().clock(),
+        retention_days=retention,
+        test_retention_days=int(config.get("TEST_RETENTION_DAYS") or 7),
+        apply=really,
+    )
+    if really:
+        for table, count in done.rows.items():
+            metrics.record_purged(table, count)
+    verb = "deleted" if really else "would delete (dry run; --apply deletes)"
+    if retention is None:
+        click.echo("MCAS_RETENTION_DAYS is not set: clinical records are kept; "
+                   "only test traffic is purged.")
+    else:
+        click.echo(f"records before {done.as_dict()['before']} ({retention} days)")
+    click.echo(f"test traffic before {done.as_dict()['test_before']}")
+    for table, count in done.rows.items():
+        click.echo(f"  {table}: {verb} {count} row(s)")
+    # one audit line: how many rows, never which
+    log.info("retention purge %s", "applied" if really else "counted",
+             extra={"audit": "db purge"})
 
 
 @click.command("feedback-report")

@@ -1,0 +1,69 @@
+"""Retention (issue 16): `flask --app service db purge` counts by default, deletes with
+--apply, only what is past MCAS_RETENTION_DAYS, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, insert, select
+
+from service import create_app
+from service.storage.models import feedback, issued_cards
+from tests.support.storage_fixtures import NOW, engine_of
+
+
+def _seed(app: Flask, ages_days: list[int]) -> None:
+    with engine_of(app).begin() as connection:
+        for n, age in enumerate(ages_days):
+            when = NOW - timedelta(days=age)
+            connection.execute(insert(issued_cards).values(
+                card_uuid=f"card-{n}", topic="tier-2", hook_instance=f"h-{n}", issued_at=when,
+                thresholds_version="sha256:000000000000", patient_hash="a" * 64))
+            connection.execute(insert(feedback).values(
+                item_key=f"k-{n}", card_uuid=f"card-{n}", topic="tier-2", outcome="accepted",
+                outcome_at=when, received_at=when))
+
+
+def _count(app: Flask, table: Any) -> int:
+    with engine_of(app).connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+@pytest.fixture
+def retained_app(storage_config: dict[str, Any]) -> Any:
+    app = create_app({**storage_config, "RETENTION_DAYS": 365})
+    yield app
+    app.extensions["mcas_storage"].dispose()
+
+
+def test_purge_is_a_dry_run_unless_applied(retained_app: Flask) -> None:
+    _seed(retained_app, [10, 364, 366, 800])
+    runner = retained_app.test_cli_runner()
+    counted = runner.invoke(args=["db", "purge"])
+    assert counted.exit_code == 0, counted.output
+    assert "issued_cards: would delete (dry run; --apply deletes) 2 row(s)" in counted.output
+    assert "feedback: would delete (dry run; --apply deletes) 2 row(s)" in counted.output
+    assert _count(retained_app, issued_cards) == 4
+    done = runner.invoke(args=["db", "purge", "--apply"])
+    assert done.exit_code == 0, done.output
+    assert "issued_cards: deleted 2 row(s)" in done.output
+    assert _count(retained_app, issued_cards) == 2 and _count(retained_app, feedback) == 2
+    with engine_of(retained_app).connect() as connection:
+        kept = {r for (r,) in connection.execute(select(issued_cards.c.card_uuid))}
+    assert kept == {"card-0", "card-1"}
+
+
+def test_days_override_and_no_retention_keeps_clinical_records(storage_app: Flask) -> None:
+    _seed(storage_app, [10, 400])
+    runner = storage_app.test_cli_runner()
+    kept = runner.invoke(args=["db", "purge", "--apply"])
+    assert kept.exit_code == 0, kept.output
+    assert "MCAS_RETENTION_DAYS is not set" in kept.output
+    assert _count(storage_app, issued_cards) == 2
+    done = runner.invoke(args=["db", "purge", "--apply", "--days", "30"])
+    assert "issued_cards: deleted 1 row(s)" in done.output
+    assert _count(storage_app, issued_cards) == 1
+    assert runner.invoke(args=["db", "purge", "--days", "0"]).exit_code != 0
