@@ -1,6 +1,9 @@
 """Outcomes per card topic over a period: what a CDS governance committee reviews.
 
-- ``issued``: cards issued in the period.
+- ``issued``: cards issued (shown) in the period; ``patients``: distinct patients they
+  were shown to (the salted patient hash, never the id).
+- ``snoozed``: cards held back by a snooze in the period (counted, never shown), once
+  issued cards record it (issue 14).
 - ``accepted`` / ``overridden``: distinct cards with such feedback whose
   ``outcomeTimestamp`` lies in the period (a card may count in both).
 - ``acceptance_rate``: accepted / (accepted + overridden), ``null`` without feedback;
@@ -8,49 +11,181 @@
 - ``override_reasons``: overriding feedback items per reason Coding, most frequent first;
   items without a reason count in ``overridden_without_reason``. User comments are
   counted, never shown: they are free text and may name a patient.
+The same per service (patient-view, order-time), per thresholds version stamped on the
+cards, and per ISO week (the chart). Test traffic (``mcas-cds check``'s cards and their
+feedback, marked ``test``) is left out unless ``include_test``.
 Feedback for cards the service never recorded is reported under topic ``unknown``.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, distinct, func, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Engine,
+    and_,
+    case,
+    distinct,
+    func,
+    literal,
+    select,
+    true,
+)
 
 from service.storage.feedback_store import UNKNOWN_TOPIC
-from service.storage.models import feedback, issued_cards
+from service.storage.models import feedback, issued_cards, thresholds_versions
+
+PATIENT_VIEW = "patient-view"
+ORDER_TIME = "order-time"
 
 
-def outcomes_report(engine: Engine, since: datetime, until: datetime) -> dict[str, Any]:
-    topics: dict[str, dict[str, Any]] = defaultdict(_empty_topic)
+def _column(table: Any, name: str) -> Column[Any] | None:
+    """A column added by a later migration (issues 14, 15), or None before it is there."""
+    found: Column[Any] | None = table.c.get(name)
+    return found
+
+
+def _service_of(hook: Any) -> ColumnElement[str]:
+    """patient-view for cards of that hook (and rows from before the hook was recorded),
+    order-time for the order hooks (order-select, order-sign)."""
+    if hook is None:
+        return literal(PATIENT_VIEW)
+    return case((hook.like("order-%"), literal(ORDER_TIME)), else_=literal(PATIENT_VIEW))
+
+
+def _week(moment: Any, dialect: str) -> ColumnElement[Any]:
+    """The Monday (UTC) of the ISO week of ``moment``, as text YYYY-MM-DD."""
+    if dialect == "postgresql":
+        return func.to_char(func.date_trunc("week", moment), "YYYY-MM-DD")
+    return func.date(moment, "weekday 0", "-6 days")
+
+
+def _counts() -> dict[str, Any]:
+    return {
+        "issued": 0,
+        "patients": 0,
+        "snoozed": 0,
+        "accepted": 0,
+        "overridden": 0,
+        "acceptance_rate": None,
+        "override_reasons": [],
+        "overridden_without_reason": 0,
+        "user_comments": 0,
+    }
+
+
+def _rate(entry: dict[str, Any]) -> None:
+    acted = entry["accepted"] + entry["overridden"]
+    entry["acceptance_rate"] = round(entry["accepted"] / acted, 4) if acted else None
+
+
+def outcomes_report(
+    engine: Engine,
+    since: datetime,
+    until: datetime,
+    *,
+    topic: str | None = None,
+    include_test: bool = False,
+) -> dict[str, Any]:
+    dialect = engine.dialect.name
+    status = _column(issued_cards, "status")
+    issued_test = _column(issued_cards, "test")
+    feedback_test = _column(feedback, "test")
+    service = _service_of(_column(issued_cards, "hook"))
+
+    card_period = (issued_cards.c.issued_at >= since) & (issued_cards.c.issued_at < until)
+    if topic is not None:
+        card_period &= issued_cards.c.topic == topic
+    if issued_test is not None and not include_test:
+        card_period &= issued_test.is_not(true())
+    shown = card_period if status is None else card_period & (status == "issued")
+
     topic_of_feedback = func.coalesce(issued_cards.c.topic, feedback.c.topic, UNKNOWN_TOPIC)
+    service_of_feedback = service
     joined = feedback.outerjoin(issued_cards, issued_cards.c.card_uuid == feedback.c.card_uuid)
     in_period = (feedback.c.outcome_at >= since) & (feedback.c.outcome_at < until)
+    if topic is not None:
+        in_period &= topic_of_feedback == topic
+    if feedback_test is not None and not include_test:
+        in_period &= feedback_test.is_not(true())
+
+    topics: dict[str, dict[str, Any]] = defaultdict(_counts)
+    services: dict[str, dict[str, Any]] = defaultdict(_counts)
+    by_version: dict[tuple[str, str], dict[str, Any]] = defaultdict(_counts)
+    weekly: dict[tuple[str, str], dict[str, Any]] = defaultdict(_counts)
 
     with engine.connect() as connection:
-        issued = (
-            select(issued_cards.c.topic, func.count())
-            .where((issued_cards.c.issued_at >= since) & (issued_cards.c.issued_at < until))
-            .group_by(issued_cards.c.topic)
-        )
-        for topic, count in connection.execute(issued):
-            topics[topic]["issued"] = count
+        for name, count, patients in connection.execute(
+            select(issued_cards.c.topic, func.count(),
+                   func.count(distinct(issued_cards.c.patient_hash)))
+            .where(shown).group_by(issued_cards.c.topic)
+        ):
+            topics[name]["issued"], topics[name]["patients"] = count, patients
+        for name, count, patients in connection.execute(
+            select(service, func.count(), func.count(distinct(issued_cards.c.patient_hash)))
+            .where(shown).group_by(service)
+        ):
+            services[name]["issued"], services[name]["patients"] = count, patients
+        version = func.coalesce(issued_cards.c.thresholds_version, "unknown")
+        for name, stamped, count in connection.execute(
+            select(issued_cards.c.topic, version, func.count())
+            .where(shown).group_by(issued_cards.c.topic, version)
+        ):
+            by_version[(name, stamped)]["issued"] = count
+        week = _week(issued_cards.c.issued_at, dialect)
+        for name, monday, count in connection.execute(
+            select(issued_cards.c.topic, week, func.count())
+            .where(shown).group_by(issued_cards.c.topic, week)
+        ):
+            weekly[(name, str(monday))]["issued"] = count
+        if status is not None:
+            snoozed = card_period & (status == "snoozed")
+            for name, count in connection.execute(
+                select(issued_cards.c.topic, func.count()).where(snoozed)
+                .group_by(issued_cards.c.topic)
+            ):
+                topics[name]["snoozed"] = count
+            for name, count in connection.execute(
+                select(service, func.count()).where(snoozed).group_by(service)
+            ):
+                services[name]["snoozed"] = count
 
-        outcomes = (
-            select(
-                topic_of_feedback, feedback.c.outcome, func.count(distinct(feedback.c.card_uuid))
-            )
-            .select_from(joined)
-            .where(in_period)
+        cards_acted = func.count(distinct(feedback.c.card_uuid))
+        for name, outcome, count in connection.execute(
+            select(topic_of_feedback, feedback.c.outcome, cards_acted)
+            .select_from(joined).where(in_period)
             .group_by(topic_of_feedback, feedback.c.outcome)
-        )
-        for topic, outcome, count in connection.execute(outcomes):
-            topics[topic][outcome] = count
+        ):
+            topics[name][outcome] = count
+        for name, outcome, count in connection.execute(
+            select(service_of_feedback, feedback.c.outcome, cards_acted)
+            .select_from(joined).where(in_period)
+            .group_by(service_of_feedback, feedback.c.outcome)
+        ):
+            services[name][outcome] = count
+        fb_version = func.coalesce(issued_cards.c.thresholds_version, "unknown")
+        for name, stamped, outcome, count in connection.execute(
+            select(topic_of_feedback, fb_version, feedback.c.outcome, cards_acted)
+            .select_from(joined).where(in_period)
+            .group_by(topic_of_feedback, fb_version, feedback.c.outcome)
+        ):
+            by_version[(name, stamped)][outcome] = count
+        fb_week = _week(feedback.c.outcome_at, dialect)
+        for name, monday, outcome, count in connection.execute(
+            select(topic_of_feedback, fb_week, feedback.c.outcome, cards_acted)
+            .select_from(joined).where(in_period)
+            .group_by(topic_of_feedback, fb_week, feedback.c.outcome)
+        ):
+            weekly[(name, str(monday))][outcome] = count
 
         overridden = in_period & (feedback.c.outcome == "overridden")
-        reasons = (
+        for name, system, code, display, count in connection.execute(
             select(
                 topic_of_feedback,
                 feedback.c.override_system,
@@ -61,44 +196,66 @@ def outcomes_report(engine: Engine, since: datetime, until: datetime) -> dict[st
             .select_from(joined)
             .where(overridden)
             .group_by(topic_of_feedback, feedback.c.override_system, feedback.c.override_code)
-        )
-        for topic, system, code, display, count in connection.execute(reasons):
+        ):
             if code is None:
-                topics[topic]["overridden_without_reason"] += count
+                topics[name]["overridden_without_reason"] += count
                 continue
             reason = {"system": system, "code": code, "count": count}
             if display:
                 reason["display"] = display
-            topics[topic]["override_reasons"].append(reason)
+            topics[name]["override_reasons"].append(reason)
 
-        comments = (
+        for name, count in connection.execute(
             select(topic_of_feedback, func.count())
             .select_from(joined)
             .where(in_period & feedback.c.user_comment.is_not(None))
             .group_by(topic_of_feedback)
-        )
-        for topic, count in connection.execute(comments):
-            topics[topic]["user_comments"] = count
+        ):
+            topics[name]["user_comments"] = count
+
+        applied = [
+            {"number": number, "created_at": _iso(created), "action": action}
+            for number, created, action in connection.execute(
+                select(thresholds_versions.c.id, thresholds_versions.c.created_at,
+                       thresholds_versions.c.action)
+                .where(and_(thresholds_versions.c.created_at >= since,
+                            thresholds_versions.c.created_at < until))
+                .order_by(thresholds_versions.c.id)
+            )
+        ]
 
     rows = []
-    for topic in sorted(topics):
-        entry = topics[topic]
-        acted = entry["accepted"] + entry["overridden"]
-        entry["acceptance_rate"] = round(entry["accepted"] / acted, 4) if acted else None
+    for name in sorted(topics):
+        entry = topics[name]
+        _rate(entry)
         entry["override_reasons"].sort(key=lambda r: (-r["count"], r["system"] or "", r["code"]))
-        rows.append({"topic": topic, **entry})
-    return {"since": _iso(since), "until": _iso(until), "topics": rows}
-
-
-def _empty_topic() -> dict[str, Any]:
+        rows.append({"topic": name, **entry})
+    service_rows = []
+    for name in sorted(services):
+        entry = {k: v for k, v in services[name].items()
+                 if k not in {"override_reasons", "overridden_without_reason", "user_comments"}}
+        _rate(entry)
+        service_rows.append({"service": name, **entry})
+    version_rows = []
+    for (name, stamped), entry in sorted(by_version.items()):
+        _rate(entry)
+        version_rows.append({"topic": name, "thresholds_version": stamped,
+                             **{k: entry[k] for k in ("issued", "accepted", "overridden",
+                                                      "acceptance_rate")}})
+    week_rows = []
+    for (name, monday), entry in sorted(weekly.items()):
+        week_rows.append({"topic": name, "week": monday,
+                          **{k: entry[k] for k in ("issued", "accepted", "overridden")}})
     return {
-        "issued": 0,
-        "accepted": 0,
-        "overridden": 0,
-        "acceptance_rate": None,
-        "override_reasons": [],
-        "overridden_without_reason": 0,
-        "user_comments": 0,
+        "since": _iso(since),
+        "until": _iso(until),
+        "topic": topic,
+        "include_test": include_test,
+        "topics": rows,
+        "services": service_rows,
+        "by_thresholds_version": version_rows,
+        "weekly": week_rows,
+        "thresholds_changes": applied,
     }
 
 
@@ -106,29 +263,56 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+CSV_COLUMNS = ("scope", "name", "issued", "patients", "snoozed", "accepted", "overridden",
+               "acceptance_rate", "overridden_without_reason", "override_reasons")
+
+
+def report_csv(report: dict[str, Any]) -> str:
+    """One row per topic, then one per service, with the numbers of the JSON report."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in report["topics"]:
+        reasons = "; ".join(f"{r.get('display') or r['code']} ({r['count']})"
+                            for r in row["override_reasons"])
+        writer.writerow(_csv_cells("topic", row["topic"], row, reasons))
+    for row in report["services"]:
+        writer.writerow(_csv_cells("service", row["service"], row, ""))
+    return out.getvalue()
+
+
+def _csv_cells(scope: str, name: str, row: dict[str, Any], reasons: str) -> list[str]:
+    rate = row["acceptance_rate"]
+    return [
+        _safe(scope), _safe(name), str(row["issued"]), str(row["patients"]),
+        str(row["snoozed"]), str(row["accepted"]), str(row["overridden"]),
+        "" if rate is None else f"{rate:.4f}",
+        str(row.get("overridden_without_reason", "")), _safe(reasons),
+    ]
+
+
+def _safe(text: str) -> str:
+    """No spreadsheet formula from a stored text (a reason display from an EHR)."""
+    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
+
+
 def report_table(report: dict[str, Any]) -> str:
-    """The report as a plain-text table for a terminal."""
-    header = ("topic", "issued", "accepted", "overridden", "acceptance", "override reasons")
+    """The report as a plain-text table for a terminal: topics, then services."""
+    header = ("topic", "issued", "patients", "snoozed", "accepted", "overridden",
+              "acceptance", "override reasons")
     lines = [header]
     for row in report["topics"]:
-        rate = "-" if row["acceptance_rate"] is None else f"{row['acceptance_rate']:.0%}"
         reasons = [
             f"{r.get('display') or r['code']} ({r['count']})" for r in row["override_reasons"]
         ]
         if row["overridden_without_reason"]:
             reasons.append(f"no reason given ({row['overridden_without_reason']})")
-        lines.append(
-            (
-                row["topic"],
-                str(row["issued"]),
-                str(row["accepted"]),
-                str(row["overridden"]),
-                rate,
-                "; ".join(reasons) or "-",
-            )
-        )
+        lines.append((row["topic"], *_numbers(row), "; ".join(reasons) or "-"))
+    for row in report["services"]:
+        lines.append((f"[{row['service']}]", *_numbers(row), ""))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
-    out = [f"Card outcomes from {report['since']} until {report['until']}"]
+    test = " (test traffic included)" if report.get("include_test") else ""
+    out = [f"Card outcomes from {report['since']} until {report['until']}{test}"]
     for line in lines:
         cells = [cell.ljust(width) for cell, width in zip(line[:-1], widths, strict=True)]
         out.append("  ".join([*cells, line[-1]]).rstrip())
@@ -137,12 +321,17 @@ def report_table(report: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _numbers(row: dict[str, Any]) -> tuple[str, ...]:
+    rate = "-" if row["acceptance_rate"] is None else f"{row['acceptance_rate']:.0%}"
+    return (str(row["issued"]), str(row["patients"]), str(row["snoozed"]),
+            str(row["accepted"]), str(row["overridden"]), rate)
+
+
 DEFAULT_PERIOD_DAYS = 30
 
 
 def parse_instant(raw: str, name: str) -> datetime:
     """A date (midnight UTC) or an ISO 8601 instant with a time zone."""
-    from datetime import UTC
 
     try:
         moment = datetime.fromisoformat(raw.strip())
@@ -160,7 +349,6 @@ def parse_instant(raw: str, name: str) -> datetime:
 
 def parse_period(since: str | None, until: str | None, now: datetime) -> tuple[datetime, datetime]:
     """[since, until): until defaults to now, since to 30 days before until."""
-    from datetime import timedelta
 
     end = parse_instant(until, "until") if until else now
     try:

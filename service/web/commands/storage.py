@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from service.ops import metrics
 from service.ops.state import state
 from service.storage.migrate import current_revision, head_revision, upgrade
-from service.storage.report import outcomes_report, parse_period, report_table
+from service.storage.report import outcomes_report, parse_period, report_csv, report_table
 from service.storage.retention import purge
 from service.web.storage import storage
 
@@ -117,15 +117,24 @@ def db_purge(really: bool, days: int | None) -> None:
     "--since", help="Start (inclusive): a date or an ISO instant. Default: until - 30 days."
 )
 @click.option("--until", help="End (exclusive): a date or an ISO instant. Default: now.")
-@click.option("--format", "output", type=click.Choice(["table", "json"]), default="table")
-def feedback_report(since: str | None, until: str | None, output: str) -> None:
-    """Card outcomes per topic: issued, accepted, overridden, acceptance rate, reasons."""
+@click.option("--format", "output", type=click.Choice(["table", "json", "csv"]),
+              default="table")
+@click.option("--csv", "as_csv", is_flag=True, help="Same as --format csv.")
+@click.option("--topic", help="Only this card topic.")
+@click.option("--include-test", is_flag=True,
+              help="Count the test traffic of `mcas-cds check` too (left out by default).")
+def feedback_report(since: str | None, until: str | None, output: str, as_csv: bool,
+                    topic: str | None, include_test: bool) -> None:
+    """Card outcomes per topic and service: issued, patients, accepted, overridden, rate."""
     try:
         start, end = parse_period(since, until, state().clock())
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    report = outcomes_report(existing_database(), start, end)
-    if output == "json":
+    report = outcomes_report(existing_database(), start, end, topic=topic,
+                             include_test=include_test)
+    if as_csv or output == "csv":
+        click.echo(report_csv(report), nl=False)
+    elif output == "json":
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
         click.echo(report_table(report))

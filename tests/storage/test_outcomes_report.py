@@ -1,0 +1,83 @@
+"""The outcomes report (issue 16) over fired fixtures and posted feedback: the API, the
+command line and the CSV give the same numbers, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from typing import Any
+
+from flask import Flask
+
+from tests.support.outcomes import assert_outcome
+from tests.support.outcomes_seed import ADMIN, OVERRIDE, seed
+
+PERIOD = {"since": "2026-11-01", "until": "2026-12-01"}
+
+
+def _api(app: Flask, **query: str) -> Any:
+    return app.test_client().get("/admin/api/feedback-report",
+                                 query_string={**PERIOD, **query}, headers=ADMIN)
+
+
+def test_report_counts_fired_fixtures_and_feedback(storage_app: Flask) -> None:
+    cards = seed(storage_app)
+    issued = Counter(c["source"]["topic"]["code"] for c in cards)
+    report = _api(storage_app).get_json()
+    topics = {row["topic"]: row for row in report["topics"]}
+    assert {t: r["issued"] for t, r in topics.items()} == dict(issued)
+    # tier-2 was fired twice for the same patient: 2 cards, 1 patient
+    assert topics["tier-2"]["issued"] == 2 and topics["tier-2"]["patients"] == 1
+    assert topics["tier-2"]["overridden"] == 2
+    assert topics["tier-2"]["override_reasons"] == [{**OVERRIDE, "count": 2}]
+    accepted = topics["epinephrine-autoinjector"]
+    assert accepted["accepted"] == issued["epinephrine-autoinjector"] >= 1
+    assert accepted["acceptance_rate"] == 1
+    assert topics["albuterol"]["overridden"] == 1
+    assert topics["albuterol"]["overridden_without_reason"] == 1
+    assert topics["albuterol"]["acceptance_rate"] == 0
+    services = {row["service"]: row for row in report["services"]}
+    assert services["patient-view"]["issued"] == len(cards)
+    assert services["patient-view"]["patients"] == 5  # five fixtures, five patients
+    # the week of 2026-11-25 (a Wednesday) starts on Monday 2026-11-23
+    assert {row["week"] for row in report["weekly"]} == {"2026-11-23"}
+    assert sum(row["issued"] for row in report["weekly"]) == len(cards)
+    versions = {row["thresholds_version"] for row in report["by_thresholds_version"]}
+    assert len(versions) == 1 and versions.pop().startswith("sha256:")
+
+
+def test_cli_json_and_csv_match_the_api(storage_app: Flask) -> None:
+    seed(storage_app)
+    api = _api(storage_app).get_json()
+    runner = storage_app.test_cli_runner()
+    args = ["feedback-report", "--since", PERIOD["since"], "--until", PERIOD["until"]]
+    cli = json.loads(runner.invoke(args=[*args, "--format", "json"]).output)
+    assert cli == api
+    csv_cli = runner.invoke(args=[*args, "--csv"]).output
+    download = _api(storage_app, format="csv")
+    assert download.status_code == 200 and download.mimetype == "text/csv"
+    assert "attachment" in download.headers["Content-Disposition"]
+    # the same CSV (the terminal may turn CRLF line ends into LF)
+    assert download.get_data(as_text=True).replace("\r\n", "\n") == csv_cli.replace("\r\n", "\n")
+    rows = list(csv.DictReader(io.StringIO(csv_cli)))
+    by_name = {(r["scope"], r["name"]): r for r in rows}
+    for row in api["topics"]:
+        line = by_name[("topic", row["topic"])]
+        assert (int(line["issued"]), int(line["patients"]), int(line["accepted"]),
+                int(line["overridden"])) == (row["issued"], row["patients"], row["accepted"],
+                                             row["overridden"])
+    assert int(by_name[("service", "patient-view")]["issued"]) == api["services"][0]["issued"]
+    table = runner.invoke(args=args).output
+    assert "tier-2" in table and "[patient-view]" in table
+
+
+def test_topic_filter_and_refusals(storage_app: Flask) -> None:
+    seed(storage_app)
+    only = _api(storage_app, topic="tier-2").get_json()
+    assert [row["topic"] for row in only["topics"]] == ["tier-2"]
+    assert only["services"][0]["issued"] == 2
+    assert_outcome(_api(storage_app, format="xml"), 400, "format")
+    assert_outcome(_api(storage_app, topic="no-such-topic"), 400, "topic")
+    assert_outcome(_api(storage_app, include_test="maybe"), 400, "include_test")
