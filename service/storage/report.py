@@ -300,7 +300,7 @@ def report_table(report: dict[str, Any]) -> str:
     """The report as a plain-text table for a terminal: topics, then services."""
     header = ("topic", "issued", "patients", "snoozed", "accepted", "overridden",
               "acceptance", "override reasons")
-    lines = [header]
+    lines: list[tuple[str, ...]] = [header]
     for row in report["topics"]:
         reasons = [
             f"{r.get('display') or r['code']} ({r['count']})" for r in row["override_reasons"]

@@ -5,7 +5,7 @@ months, typed), pure server-side SVG with no JavaScript and no CDN, its object A
 (``Figure``, no pyplot) is safe in threads, and the administration outcomes view can
 draw its charts with the same code. Its SVG carries ``style`` attributes and one
 ``<style>`` element, which a strict Content-Security-Policy (no inline style) would
-block; ``_strict_svg`` rewrites them as SVG presentation attributes, drops the metadata,
+block; ``service.charts.svg`` rewrites them as SVG presentation attributes, drops the metadata,
 and adds a ``<title>`` (the hover text) to every mark.
 
 Readable without colour: every tier has its own hatch and a "T<n>" label, counted and
@@ -16,8 +16,6 @@ results by shape (filled square / open square), and every mark is labelled in te
 from __future__ import annotations
 
 import io
-import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,13 +23,9 @@ import matplotlib
 from matplotlib import dates as mdates
 from matplotlib.figure import Figure
 
+from service.charts.svg import strict_svg
 from service.pipeline.rules.model import day
 from service.timeline.course import Course
-
-SVG_NS = "http://www.w3.org/2000/svg"
-XLINK_NS = "http://www.w3.org/1999/xlink"
-ET.register_namespace("", SVG_NS)
-ET.register_namespace("xlink", XLINK_NS)
 
 # Tier colours (Okabe-Ito, safe for colour-blind readers) and hatches, so print in grey
 # and colour-blind readers still tell the tiers apart; "T<n>" is written on every bar.
@@ -41,12 +35,6 @@ TIER_STYLE = {
     3: ("#E69F00", "xx"),
     4: ("#CC79A7", ".."),
     None: ("#999999", ""),
-}
-_PRESENTATION = {
-    "fill", "fill-opacity", "fill-rule", "stroke", "stroke-width", "stroke-opacity",
-    "stroke-linecap", "stroke-linejoin", "stroke-miterlimit", "stroke-dasharray",
-    "stroke-dashoffset", "opacity", "font-family", "font-size", "font-style",
-    "font-weight", "text-anchor", "clip-path", "dominant-baseline", "paint-order",
 }
 WIDTH_INCHES = 9.8  # 980 px at 100 dpi: fits a 1024 px side panel with its margins
 
@@ -232,43 +220,6 @@ def _summary(course: Course) -> str:
     )
 
 
-_DECLARATION = re.compile(r"\s*([a-z-]+)\s*:\s*([^;]+)")
-
-
 def _strict_svg(document: str, tips: dict[str, str], summary: str) -> str:
-    # Our own matplotlib output, not untrusted input; the DOCTYPE has no entities.
-    body = document[document.index("<svg"):]
-    root = ET.fromstring(body)  # noqa: S314
-    for parent in list(root.iter()):
-        for child in list(parent):
-            tag = child.tag.rsplit("}", 1)[-1]
-            if tag in {"metadata", "style"}:
-                parent.remove(child)
-    for element in root.iter():
-        style = element.attrib.pop("style", None)
-        if style:
-            for name, value in _DECLARATION.findall(style):
-                if name in _PRESENTATION:
-                    element.set(name, value.strip())
-        tag = element.tag.rsplit("}", 1)[-1]
-        if tag in {"path", "use", "line", "polyline"}:
-            element.attrib.setdefault("stroke-linejoin", "round")
-        ident = element.get("id")
-        if ident in tips:
-            title = ET.Element(f"{{{SVG_NS}}}title")
-            title.text = tips[ident]
-            element.insert(0, title)
-            element.set("class", "tip")
-    title = ET.Element(f"{{{SVG_NS}}}title", {"id": "timeline-title"})
-    title.text = "MCAS timeline"
-    desc = ET.Element(f"{{{SVG_NS}}}desc", {"id": "timeline-desc"})
-    desc.text = summary
-    root.insert(0, desc)
-    root.insert(0, title)
-    root.set("role", "img")
-    root.set("aria-labelledby", "timeline-title timeline-desc")
-    root.set("class", "timeline-svg")
-    # Scales with the panel: the viewBox keeps the proportions.
-    root.attrib.pop("width", None)
-    root.attrib.pop("height", None)
-    return ET.tostring(root, encoding="unicode")
+    return strict_svg(document, tips, title="MCAS timeline", summary=summary,
+                      ident="timeline", css_class="timeline-svg")

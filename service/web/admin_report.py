@@ -7,12 +7,15 @@ never silently JSON. ``include_test=true`` counts ``mcas-cds check``'s test traf
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from service.charts.outcomes import reasons_svg, weekly_svg
 from service.errors import BadRequest
 from service.ops.state import state
+from service.pipeline.rules import RULES_VERSION
 from service.storage.report import outcomes_report, parse_period, report_csv
 from service.web.admin_auth import require_admin
 from service.web.storage import storage
@@ -43,12 +46,7 @@ def _topic() -> str | None:
     return raw
 
 
-@bp.get("/admin/api/feedback-report")
-@require_admin
-def feedback_report() -> ResponseReturnValue:
-    output = (request.args.get("format") or "json").strip().lower()
-    if output not in _FORMATS:
-        raise BadRequest("format: expected json or csv.", fields=["format"])
+def _report(topic: str | None) -> dict[str, Any]:
     try:
         since, until = parse_period(
             request.args.get("since"), request.args.get("until"), state().clock()
@@ -56,10 +54,43 @@ def feedback_report() -> ResponseReturnValue:
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
     # A database that cannot answer becomes 503 + Retry-After (service/web/errors.py).
-    report = outcomes_report(storage().engine(), since, until, topic=_topic(),
-                             include_test=_flag("include_test"))
+    return outcomes_report(storage().engine(), since, until, topic=topic,
+                           include_test=_flag("include_test"))
+
+
+@bp.get("/admin/api/feedback-report")
+@require_admin
+def feedback_report() -> ResponseReturnValue:
+    output = (request.args.get("format") or "json").strip().lower()
+    if output not in _FORMATS:
+        raise BadRequest("format: expected json or csv.", fields=["format"])
+    report = _report(_topic())
     if output == "csv":
         name = f"card-outcomes-{report['since'][:10]}-{report['until'][:10]}.csv"
         return Response(report_csv(report), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
     return jsonify(report)
+
+
+def _svg(text: str) -> Response:
+    response = Response(text, mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/admin/api/outcomes/weekly.svg")
+@require_admin
+def weekly_chart() -> ResponseReturnValue:
+    """One topic's cards per week, thresholds versions marked (the page draws it inline)."""
+    topic = _topic()
+    if topic is None:
+        raise BadRequest("topic: a card topic is required for the weekly chart.",
+                         fields=["topic"])
+    return _svg(weekly_svg(_report(topic), topic, RULES_VERSION))
+
+
+@bp.get("/admin/api/outcomes/reasons.svg")
+@require_admin
+def reasons_chart() -> ResponseReturnValue:
+    """Override reasons per topic as stacked bars."""
+    return _svg(reasons_svg(_report(_topic())))

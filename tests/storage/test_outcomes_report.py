@@ -81,3 +81,20 @@ def test_topic_filter_and_refusals(storage_app: Flask) -> None:
     assert_outcome(_api(storage_app, format="xml"), 400, "format")
     assert_outcome(_api(storage_app, topic="no-such-topic"), 400, "topic")
     assert_outcome(_api(storage_app, include_test="maybe"), 400, "include_test")
+
+
+def test_charts_are_strict_svg_with_titles(storage_app: Flask) -> None:
+    seed(storage_app)
+    client = storage_app.test_client()
+    weekly = client.get("/admin/api/outcomes/weekly.svg",
+                        query_string={**PERIOD, "topic": "tier-2"}, headers=ADMIN)
+    assert weekly.status_code == 200 and weekly.mimetype == "image/svg+xml"
+    text = weekly.get_data(as_text=True)
+    assert text.startswith("<svg") and "style=" not in text and "<style" not in text
+    assert "<script" not in text and "tier-2 per week" in text
+    reasons = client.get("/admin/api/outcomes/reasons.svg", query_string=PERIOD, headers=ADMIN)
+    assert reasons.status_code == 200
+    body = reasons.get_data(as_text=True)
+    assert "Patient declined" in body and "style=" not in body
+    assert_outcome(client.get("/admin/api/outcomes/weekly.svg", query_string=PERIOD,
+                              headers=ADMIN), 400, "topic")
