@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -161,6 +162,8 @@ def preview(
             }
         )
     changed = [row for row in rows if row["changed"]]
+    before_counts = Counter(t for row in rows for t in row["current"])
+    after_counts = Counter(t for row in rows for t in row["proposed"])
     return {
         "current_version": current.version,
         "proposed_version": proposed.version,
@@ -169,6 +172,11 @@ def preview(
         "scenarios_changed": len(changed),
         "cards_appearing": sum(len(row["appear"]) for row in rows),
         "cards_disappearing": sum(len(row["disappear"]) for row in rows),
+        # cards per topic over every scenario, before and after (issue 16)
+        "topics": [
+            {"topic": t, "current": before_counts[t], "proposed": after_counts[t]}
+            for t in sorted(set(before_counts) | set(after_counts))
+        ],
         "changed": changed,
         "unchanged": [row["name"] for row in rows if not row["changed"]],
         # Scenarios answered with an error (a saved request the service rejects, ...).

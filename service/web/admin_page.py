@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template
 
+from service.ops.state import state
 from service.web.thresholds_fields import fields_info
+from service.web.units import clinical_unit
 
 bp = Blueprint(
     "admin_page",
@@ -30,12 +32,18 @@ _CSP = (
 @bp.get("/admin")
 @bp.get("/admin/")
 def page() -> Response:
-    response = Response(render_template("admin.html", fields=fields_info()))
+    topics = state().knowledge.cards.topics
+    warning = {t for t, text in topics.items() if text.indicator == "warning"}
+    response = Response(render_template("admin.html", fields=fields_info(), topics=list(topics),
+                                        warning_topics=warning))
     response.headers["Content-Security-Policy"] = _CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+bp.add_app_template_filter(clinical_unit, "clinical_unit")
 
 
 @bp.after_request

@@ -105,13 +105,16 @@ def test_change_preview_apply_and_roll_back_in_the_browser(page_app: Flask) -> N
         apply_button = page.get_by_role("button", name="Apply this change")
         expect(apply_button).to_be_enabled()
         apply_button.click()  # without a name and reason: refused, nothing stored
-        expect(page.locator("#status")).to_contain_text("author")
+        expect(page.locator("#e-author")).to_contain_text("Your name")
+        expect(page.locator("#status")).to_contain_text("name is missing")
         page.get_by_label("Your name (recorded with the change)").fill("Dr Ada Admin")
         page.get_by_label("Reason for the change (recorded)").fill(
             "Governance committee: longer first-line trial"
         )
         apply_button.click()
-        expect(page.locator("#status")).to_contain_text("Applied: version v2.")
+        expect(page.locator("#status")).to_contain_text("Applied: version 2 is active.")
+        expect(page.locator("#active-source")).to_contain_text(
+            "version 2, applied by Dr Ada Admin on")
         applied = page.locator("#active-version").inner_text()
         assert applied.startswith("v2.sha256:") and applied != file_version
         expect(tier1).to_have_value("180")
@@ -127,10 +130,19 @@ def test_change_preview_apply_and_roll_back_in_the_browser(page_app: Flask) -> N
             path=str(SCREENSHOTS / f"admin-history-{backend}.png")
         )
 
-        # Roll back to version 1 (the file's values), recorded as version 3.
-        page.get_by_label("Reason for a rollback (recorded)").fill("Too many cards lost")
-        page.get_by_role("button", name="Roll back to version 1").click()
-        expect(page.locator("#status")).to_contain_text("Rolled back: version v3.")
+        # Roll back to version 1 (the file's values): previewed, then confirmed; version 3.
+        page.get_by_role("button", name="Preview a rollback to version 1").click()
+        expect(page.locator("#preview-summary")).to_contain_text(
+            "Rollback to version 1: min_trial_days.tier1 180 → 28")
+        row = page.locator("#preview-table tr", has_text=TIER2_FIXTURE)
+        expect(row.locator("td.appear")).to_have_text("tier-2")
+        expect(page.locator("#preview-topics")).to_contain_text("tier-2")
+        assert fire(base)["versions"] == {applied}  # the preview changed nothing
+        page.screenshot(path=str(SCREENSHOTS / f"admin-rollback-preview-{backend}.png"),
+                        full_page=True)
+        page.get_by_label("Reason for the rollback (recorded)").fill("Too many cards lost")
+        page.get_by_role("button", name="Confirm rollback").click()
+        expect(page.locator("#status")).to_contain_text("Rolled back: version 3")
         rolled = page.locator("#active-version").inner_text()
         assert rolled == "v3." + file_version
         expect(tier1).to_have_value("28")

@@ -1,4 +1,5 @@
-// The administrator page: plain JavaScript over /admin/api/thresholds.
+// The administrator page: plain JavaScript over /admin/api/* (thresholds here; the
+// outcomes and explain tabs in admin_outcomes.js and admin_explain.js use MCAS below).
 // The token lives in sessionStorage and travels only in the Authorization header.
 "use strict";
 
@@ -6,6 +7,7 @@ const API = "/admin/api/thresholds";
 const TOKEN_KEY = "mcasAdminToken";
 let active = null;      // GET /admin/api/thresholds
 let previewed = null;   // JSON of the values last previewed successfully
+let rollingBack = null; // {number, proposed_version} of the rollback being previewed
 
 const $ = (id) => document.getElementById(id);
 const inputs = () => Array.from(document.querySelectorAll("[data-path]"));
@@ -16,15 +18,37 @@ function say(text, isError) {
   box.className = isError ? "error-box" : "ok-box";
 }
 
-async function api(path, options) {
+// Any administrator route, with the token (and the name typed, for the audit lines).
+async function call(url, options) {
   const headers = { "Authorization": "Bearer " + sessionStorage.getItem(TOKEN_KEY) };
+  const name = $("author") ? $("author").value.trim() : "";
+  if (name) headers["X-Admin-Name"] = name;
   if (options && options.body) headers["Content-Type"] = "application/json";
-  const response = await fetch(API + path, Object.assign({ headers }, options || {}));
+  const response = await fetch(url, Object.assign({ headers }, options || {}));
   if (response.status === 401) {
     signOut();
     throw new Error("The administrator token was refused. Sign in again.");
   }
   return response;
+}
+
+async function api(path, options) {
+  return call(API + path, options);
+}
+
+// A time for people: local, with the UTC instant on hover.
+function when(iso) {
+  const node = document.createElement("time");
+  node.dateTime = iso;
+  const moment = new Date(iso);
+  node.textContent = Number.isNaN(moment.getTime()) ? iso : moment.toLocaleString(undefined,
+    { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  node.title = "UTC: " + iso.replace("T", " ").replace(/\.\d+/, "");
+  return node;
+}
+
+function versionText(stored) {
+  return "version " + stored.number + ", applied by " + stored.author + " on ";
 }
 
 function diagnostics(outcome) {
@@ -68,10 +92,14 @@ function show(value) {
 function fill(data) {
   active = data;
   $("active-version").textContent = data.version;
-  $("active-source").textContent = data.source === "database"
-    ? "database (version " + data.stored.number + ")" : "thresholds file";
-  $("active-detail").textContent = data.stored
-    ? ", applied " + data.stored.created_at + " by " + data.stored.author : "";
+  const detail = $("active-detail");
+  detail.replaceChildren();
+  if (data.source === "database") {
+    $("active-source").textContent = versionText(data.stored);
+    detail.appendChild(when(data.stored.created_at));
+  } else {
+    $("active-source").textContent = "the thresholds file";
+  }
   $("refresh-seconds").textContent = data.refresh_seconds;
   const notes = [];
   if (data.stored && data.stored.upgrade) notes.push(data.stored.upgrade.note);
@@ -106,8 +134,38 @@ function markChanged() {
 }
 
 function clearErrors() {
-  document.querySelectorAll(".error").forEach((node) => { node.textContent = ""; });
+  document.querySelectorAll("#tab-thresholds .error").forEach((node) => {
+    node.textContent = "";
+  });
   inputs().forEach((input) => input.removeAttribute("aria-invalid"));
+  ["author", "reason", "rollback-author", "rollback-reason"].forEach((id) => {
+    $(id).removeAttribute("aria-invalid");
+  });
+}
+
+// An error on the name or the reason goes next to that field, not only to the status line.
+function fieldError(id, text) {
+  $("e-" + id).textContent = text;
+  $(id).setAttribute("aria-invalid", "true");
+  $(id).focus();
+}
+
+// The OperationOutcome's issues next to the fields they name (expression), else the status.
+function outcomeErrors(outcome, prefix) {
+  const placed = [];
+  (outcome.issue || []).forEach((issue) => {
+    (issue.expression || []).forEach((field) => {
+      const id = (prefix || "") + field;
+      if ($("e-" + id) && $(id)) { fieldError(id, issue.diagnostics); placed.push(field); }
+      else if ($("e-" + field)) {
+        $("e-" + field).textContent = issue.diagnostics;
+        const input = $("f-" + field);
+        if (input) input.setAttribute("aria-invalid", "true");
+        placed.push(field);
+      }
+    });
+  });
+  return placed;
 }
 
 function showErrors(errors) {
@@ -139,6 +197,29 @@ function invalidatePreview() {
   $("apply-button").disabled = true;
 }
 
+// Warning cards the proposal switches off: one checkbox each, next to the apply button.
+function showConfirmations(needed) {
+  const list = $("confirm-list");
+  list.replaceChildren();
+  (needed || []).forEach((item) => {
+    const label = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.value = item.topic;
+    box.className = "confirm-off";
+    label.appendChild(box);
+    label.append(" Switch off \u201c" + item.title + "\u201d (" + item.topic + ")");
+    list.appendChild(label);
+    const slot = $("x-" + item.field);
+    if (slot) slot.textContent = "A warning card: confirm below to switch it off.";
+  });
+  $("confirm-box").hidden = !(needed && needed.length);
+}
+
+function confirmedOff() {
+  return Array.from(document.querySelectorAll(".confirm-off:checked")).map((b) => b.value);
+}
+
 async function load() {
   const response = await api("");
   if (!response.ok) throw new Error(diagnostics(await response.json()));
@@ -162,6 +243,7 @@ async function checkAndPreview(event) {
     return;
   }
   clearErrors();
+  showConfirmations(checked.needs_confirmation);
   if (checked.changes.length === 0) {
     invalidatePreview();
     $("preview").hidden = true;
@@ -172,7 +254,10 @@ async function checkAndPreview(event) {
   const response = await api("/preview", { method: "POST", body: JSON.stringify({ values }) });
   const result = await response.json();
   if (!response.ok) { say(diagnostics(result), true); return; }
-  renderPreview(result, checked.changes);
+  showWarnings(result.warnings);
+  renderPreview(result, checked.changes, "Proposal");
+  rollingBack = null;
+  $("rollback-confirm").hidden = true;
   previewed = JSON.stringify(values);
   $("apply-button").disabled = active.mode === "file";
   say("Preview ready: " + result.scenarios_changed + " of " + result.scenarios_run +
@@ -187,21 +272,41 @@ function cell(row, text) {
   return td;
 }
 
-function renderPreview(result, changes) {
+function renderPreview(result, changes, what) {
   const changed = changes.map((c) => c.field + " " + show(c.old) + " → " + show(c.new)).join("; ");
-  $("preview-summary").textContent = "Proposal: " + changed + ". " +
+  $("preview-summary").textContent = what + ": " + (changed || "no value differs") + ". " +
     result.scenarios_changed + " of " + result.scenarios_run + " scenarios change (" +
     result.cards_appearing + " card(s) appear, " + result.cards_disappearing + " disappear)." +
     (result.failed.length ? " Answered with an error: " +
       result.failed.map((f) => f.name + " (" + f.current + ")").join(", ") + "." : "") +
     (result.problems.length ? " Skipped: " + result.problems.join("; ") : "");
+  const topics = document.querySelector("#preview-topics tbody");
+  topics.replaceChildren();
+  (result.topics || []).forEach((t) => {
+    const row = document.createElement("tr");
+    const name = document.createElement("th");
+    name.scope = "row";
+    name.textContent = t.topic;
+    row.appendChild(name);
+    cell(row, String(t.current));
+    cell(row, String(t.proposed) + (t.proposed > t.current ? " (more)"
+      : t.proposed < t.current ? " (fewer)" : ""));
+    if (t.proposed !== t.current) row.className = "changed";
+    topics.appendChild(row);
+  });
   const body = document.querySelector("#preview-table tbody");
   body.replaceChildren();
   result.changed.forEach((scenario) => {
     const row = document.createElement("tr");
     const name = document.createElement("th");
     name.scope = "row";
-    name.textContent = scenario.name + (scenario.source === "saved" ? " (saved request)" : "");
+    // What the scenario means first; its file name small, for whoever maintains it.
+    const meaning = document.createElement("span");
+    meaning.textContent = scenario.description || scenario.name;
+    const file = document.createElement("code");
+    file.className = "scenario-file";
+    file.textContent = scenario.name + (scenario.source === "saved" ? " (saved request)" : "");
+    name.append(meaning, document.createElement("br"), file);
     row.appendChild(name);
     cell(row, scenario.appear.join(", ") || "—").className = "appear";
     cell(row, scenario.disappear.join(", ") || "—").className = "disappear";
@@ -217,15 +322,27 @@ async function applyChange() {
     invalidatePreview();
     return;
   }
+  clearErrors();
+  if (!$("author").value.trim()) { fieldError("author", "Your name is recorded with the change."); say("Your name is missing (next to its field).", true); return; }
+  if (!$("reason").value.trim()) { fieldError("reason", "Say why: the reason is recorded with the change."); say("The reason is missing (next to its field).", true); return; }
   const body = { values, base_version: active.version,
-    author: $("author").value, reason: $("reason").value };
+    author: $("author").value, reason: $("reason").value,
+    confirm_switch_off: confirmedOff() };
   const response = await api("/apply", { method: "POST", body: JSON.stringify(body) });
   const result = await response.json();
-  if (!response.ok) { say(diagnostics(result), true); return; }
+  if (!response.ok) {
+    const placed = outcomeErrors(result);
+    if (placed.some((f) => f.startsWith("cards_enabled."))) {
+      $("e-confirm").textContent = "Tick each warning card you mean to switch off.";
+    }
+    say(diagnostics(result), true);
+    return;
+  }
   $("reason").value = "";
   $("preview").hidden = true;
+  showConfirmations([]);
   await load();
-  say("Applied: version " + result.version + " is active.");
+  say("Applied: version " + result.number + " is active.");
 }
 
 async function loadHistory() {
@@ -237,43 +354,69 @@ async function loadHistory() {
     const row = document.createElement("tr");
     const head = document.createElement("th");
     head.scope = "row";
-    head.textContent = version.number + (version.active ? " (active)" : "");
+    head.textContent = "version " + version.number + (version.active ? " (active)" : "");
     row.appendChild(head);
-    cell(row, version.created_at.replace("T", " "));
+    cell(row, "").appendChild(when(version.created_at));
     cell(row, version.author);
     cell(row, version.reason);
     const changes = version.action === "import"
       ? "values of the thresholds file"
-      : version.changes.map((c) => c.field + " " + show(c.old) + " → " + show(c.new)).join("; ");
+      : version.changes.map((c) => c.field + " " + show(c.old) + " → " + show(c.new) +
+        (c.confirmed ? " (warning card, switch-off confirmed)" : "")).join("; ");
     cell(row, (version.action === "rollback" ? "rollback to " + version.rollback_of + ": " : "") + changes +
       (version.upgrade ? " " + version.upgrade.note : ""));
     const action = cell(row, "");
     if (!version.active && active.mode !== "file") {
       const button = document.createElement("button");
       button.type = "button";
-      button.textContent = "Roll back to version " + version.number;
-      button.addEventListener("click", () => rollback(version.number));
+      button.textContent = "Preview a rollback to version " + version.number;
+      button.addEventListener("click", guarded(() => previewRollback(version.number)));
       action.appendChild(button);
     }
     body.appendChild(row);
   });
 }
 
-async function rollback(number) {
-  const reason = $("rollback-reason").value;
-  const author = $("author").value;
-  if (!reason.trim() || !author.trim()) {
-    say("A rollback needs your name (above) and a reason for the rollback.", true);
-    (author.trim() ? $("rollback-reason") : $("author")).focus();
-    return;
-  }
-  const body = { to_version: number, base_version: active.version, author, reason };
-  const response = await api("/rollback", { method: "POST", body: JSON.stringify(body) });
+// A rollback goes through the same preview and confirmation as a change (issue 16).
+async function previewRollback(number) {
+  say("Running the scenarios under the active values and those of version " + number + "…");
+  const response = await api("/rollback/preview", {
+    method: "POST", body: JSON.stringify({ to_version: number }) });
   const result = await response.json();
   if (!response.ok) { say(diagnostics(result), true); return; }
+  invalidatePreview();
+  renderPreview(result, result.changes, "Rollback to version " + number);
+  showConfirmations(result.needs_confirmation);
+  rollingBack = { number, proposed_version: result.proposed_version };
+  $("rollback-title").textContent = "Confirm the rollback to version " + number;
+  $("rollback-author").value = $("author").value;
+  $("rollback-confirm").hidden = false;
+  $("preview").scrollIntoView();
+  $("rollback-author").focus();
+  say("Preview of the rollback to version " + number + " ready: " + result.scenarios_changed +
+      " of " + result.scenarios_run + " scenarios change. Confirm below with your name and reason.");
+}
+
+async function rollback() {
+  if (!rollingBack) return;
+  clearErrors();
+  const author = $("rollback-author").value;
+  const reason = $("rollback-reason").value;
+  if (!author.trim()) { fieldError("rollback-author", "Your name is recorded with the rollback."); say("Your name is missing (next to its field).", true); return; }
+  if (!reason.trim()) { fieldError("rollback-reason", "Say why: the reason is recorded with the rollback."); say("The reason is missing (next to its field).", true); return; }
+  const number = rollingBack.number;
+  const body = { to_version: number, base_version: active.version, author, reason,
+    previewed_version: rollingBack.proposed_version, confirm_switch_off: confirmedOff() };
+  const response = await api("/rollback", { method: "POST", body: JSON.stringify(body) });
+  const result = await response.json();
+  if (!response.ok) { outcomeErrors(result, "rollback-"); say(diagnostics(result), true); return; }
   $("rollback-reason").value = "";
+  $("rollback-confirm").hidden = true;
+  $("preview").hidden = true;
+  showConfirmations([]);
+  rollingBack = null;
   await load();
-  say("Rolled back: version " + result.version + " holds the values of version " + number + ".");
+  say("Rolled back: version " + result.number + " holds the values of version " + number + ".");
 }
 
 async function exportYaml(event) {
@@ -298,6 +441,17 @@ function guarded(handler) {
   return (event) => handler(event).catch((error) => say(error.message, true));
 }
 
+function showTab(id) {
+  document.querySelectorAll(".tab").forEach((tab) => {
+    tab.setAttribute("aria-pressed", String(tab.dataset.tab === id));
+  });
+  document.querySelectorAll(".tab-panel").forEach((panel) => { panel.hidden = panel.id !== id; });
+  document.dispatchEvent(new CustomEvent("mcas-tab", { detail: id }));
+}
+
+// What the other tabs' scripts use.
+window.MCAS = { call, say, cell, when, guarded, diagnostics };
+
 document.addEventListener("DOMContentLoaded", () => {
   $("login-form").addEventListener("submit", guarded(async (event) => {
     event.preventDefault();
@@ -320,6 +474,17 @@ document.addEventListener("DOMContentLoaded", () => {
     event.target.removeAttribute("aria-invalid");
   });
   $("apply-button").addEventListener("click", guarded(applyChange));
+  $("rollback-button").addEventListener("click", guarded(rollback));
+  $("rollback-cancel").addEventListener("click", () => {
+    rollingBack = null;
+    $("rollback-confirm").hidden = true;
+    $("preview").hidden = true;
+    showConfirmations([]);
+    say("Rollback cancelled; nothing changed.");
+  });
+  document.querySelectorAll(".tab").forEach((tab) => {
+    tab.addEventListener("click", () => showTab(tab.dataset.tab));
+  });
   $("reset-button").addEventListener("click", () => { if (active) fill(active); say("Reset."); });
   $("export-link").addEventListener("click", guarded(exportYaml));
   if (sessionStorage.getItem(TOKEN_KEY)) guarded(load)();
