@@ -17,6 +17,7 @@ from typing import Any
 
 import matplotlib
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from service.charts.svg import strict_svg
 
@@ -75,6 +76,7 @@ def weekly_svg(report: dict[str, Any], topic: str, rules_version: str) -> str:
                          f"on {when.isoformat()}")
         ax.set_xticks(xs, [w.strftime("%d %b") for w in weeks], rotation=45, ha="right")
         ax.set_ylim(0, top * 1.25 + 0.5)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("cards per week")
         ax.grid(axis="y", color="#dddddd", linewidth=0.5)
         ax.legend(loc="upper left", fontsize=8)
@@ -129,6 +131,7 @@ def reasons_svg(report: dict[str, Any]) -> str:
         ax.set_yticks(ys, [row["topic"] for row in topics])
         ax.invert_yaxis()
         ax.set_xlabel("overriding feedback items")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if reasons:
             ax.legend(loc="lower right", fontsize=8)
         else:

@@ -6,6 +6,7 @@
   const $ = (id) => document.getElementById(id);
   const REPORT = "/admin/api/feedback-report";
   let loaded = false;
+  let generation = 0; // a newer "Show" supersedes one still drawing
 
   function query(extra) {
     const params = new URLSearchParams();
@@ -59,9 +60,11 @@
 
   async function show(event) {
     if (event) event.preventDefault();
+    const mine = ++generation;
     MCAS.say("Counting…");
     const response = await MCAS.call(REPORT + "?" + query());
     const report = await response.json();
+    if (mine !== generation) return;
     if (!response.ok) { MCAS.say(MCAS.diagnostics(report), true); return; }
     $("o-period").textContent = "From " + report.since.slice(0, 10) + " until " +
       report.until.slice(0, 10) + " (UTC)" + (report.include_test
@@ -73,6 +76,7 @@
     rows("o-versions", report.by_thresholds_version, (r) => [r.topic, r.thresholds_version,
       r.issued, r.accepted, r.overridden, rate(r.acceptance_rate)]);
     await svgInto($("o-reasons-chart"), "/admin/api/outcomes/reasons.svg?" + query());
+    if (mine !== generation) return;
     const weekly = $("o-weekly");
     weekly.replaceChildren();
     const topics = report.topics.filter((t) => t.issued || t.accepted || t.overridden)
@@ -83,6 +87,7 @@
       box.dataset.topic = topic;
       weekly.appendChild(box);
       await svgInto(box, "/admin/api/outcomes/weekly.svg?" + query({ topic }));
+      if (mine !== generation) return;
       const table = document.createElement("table");
       const caption = document.createElement("caption");
       caption.textContent = topic + " per week (the chart's numbers)";
