@@ -59,6 +59,9 @@ issued_cards = Table(
     UniqueConstraint("card_uuid", name="uq_issued_cards_card_uuid"),
 )
 Index("ix_issued_cards_issued_at", issued_cards.c.issued_at)
+# The outcomes report (migration 0007): cards per topic and distinct patients per period.
+Index("ix_issued_cards_report", issued_cards.c.issued_at, issued_cards.c.topic,
+      issued_cards.c.patient_hash)
 
 feedback = Table(
     "feedback",
@@ -81,6 +84,7 @@ feedback = Table(
 )
 Index("ix_feedback_card_uuid", feedback.c.card_uuid)
 Index("ix_feedback_outcome_at", feedback.c.outcome_at)
+Index("ix_feedback_report", feedback.c.outcome_at, feedback.c.outcome, feedback.c.card_uuid)
 
 # Versions of the administrator thresholds (issue 6). A version is never changed once
 # written; the active pointer (one row) says which one the service uses. The id is the
@@ -102,6 +106,8 @@ thresholds_versions = Table(
     Column("action", String(16), nullable=False),
     Column("rollback_of", Integer, ForeignKey("thresholds_versions.id"), nullable=True),
 )
+
+Index("ix_thresholds_versions_created_at", thresholds_versions.c.created_at)
 
 thresholds_active = Table(
     "thresholds_active",

@@ -19,5 +19,9 @@ def test_the_migrations_have_exactly_one_head() -> None:
 def test_the_timeline_tables_come_after_the_replay_cache() -> None:
     """0004 (timeline sessions and OAuth state) sits on 0003 (the shared replay cache)."""
     scripts = ScriptDirectory(SCRIPT_LOCATION)
-    assert scripts.get_heads() == ["0004"]
     assert scripts.get_revision("0004").down_revision == "0003"
+
+
+def test_the_report_indexes_are_the_head() -> None:
+    """0007 (the outcomes report's indexes, issue 16) is the head."""
+    assert ScriptDirectory(SCRIPT_LOCATION).get_heads() == ["0007"]

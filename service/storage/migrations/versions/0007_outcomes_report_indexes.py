@@ -1,0 +1,37 @@
+"""Indexes the outcomes report reads through (issue 16).
+
+- issued_cards (issued_at, topic, patient_hash): the period's cards per topic and their
+  distinct patients from the index alone.
+- feedback (outcome_at, outcome, card_uuid): the period's feedback per outcome.
+- thresholds_versions (created_at): the versions applied in the period (chart markers).
+
+Revision ID: 0007
+Revises: 0006 (order time). Until 0005 and 0006 are merged it sits on 0004; the merge
+sets down_revision to "0006".
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0007"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index(
+        "ix_issued_cards_report", "issued_cards", ["issued_at", "topic", "patient_hash"]
+    )
+    op.create_index("ix_feedback_report", "feedback", ["outcome_at", "outcome", "card_uuid"])
+    op.create_index(
+        "ix_thresholds_versions_created_at", "thresholds_versions", ["created_at"]
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_thresholds_versions_created_at", table_name="thresholds_versions")
+    op.drop_index("ix_feedback_report", table_name="feedback")
+    op.drop_index("ix_issued_cards_report", table_name="issued_cards")

@@ -1,0 +1,71 @@
+"""The outcomes report's queries read through indexes (issue 16), on SQLite and PostgreSQL.
+
+Every statement the report runs is captured and explained: on SQLite no table is SCANned
+(EXPLAIN QUERY PLAN: SEARCH ... USING INDEX); on PostgreSQL, with sequential scans
+priced out (enable_seqscan off: a table without a usable index still gets one), no
+``Seq Scan`` remains. Filters included: a topic, test traffic in or out.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import event
+
+from service.storage.report import outcomes_report
+from tests.support.storage_fixtures import engine_of
+
+SINCE = datetime(2026, 11, 1, tzinfo=UTC)
+UNTIL = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def _statements(engine: Any, **options: Any) -> list[tuple[str, Any]]:
+    seen: list[tuple[str, Any]] = []
+
+    def grab(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", grab)
+    try:
+        outcomes_report(engine, SINCE, UNTIL, **options)
+    finally:
+        event.remove(engine, "before_cursor_execute", grab)
+    return seen
+
+
+def _plans(engine: Any, statements: list[tuple[str, Any]]) -> list[list[str]]:
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        plans = []
+        for statement, parameters in statements:
+            if engine.dialect.name == "sqlite":
+                cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+                plans.append([str(row[-1]) for row in cursor.fetchall()])
+            else:
+                cursor.execute("SET enable_seqscan = off")
+                cursor.execute("EXPLAIN " + statement, parameters)
+                plans.append([str(row[0]) for row in cursor.fetchall()])
+        return plans
+    finally:
+        raw.close()
+
+
+@pytest.mark.parametrize("options", [{}, {"topic": "tier-2"}, {"include_test": True}],
+                         ids=["all", "topic", "with-test"])
+def test_every_report_query_uses_an_index(storage_app: Flask, options: dict[str, Any]) -> None:
+    engine = engine_of(storage_app)
+    statements = _statements(engine, **options)
+    assert len(statements) >= 10
+    for (statement, _), plan in zip(statements, _plans(engine, statements), strict=True):
+        text = "\n".join(plan)
+        if engine.dialect.name == "sqlite":
+            scans = [line for line in plan if line.startswith("SCAN ")]
+            assert not scans, f"{statement}\n{text}"
+            assert "USING" in text and "INDEX" in text, f"{statement}\n{text}"
+        else:
+            assert "Seq Scan" not in text, f"{statement}\n{text}"
+            assert "Index" in text, f"{statement}\n{text}"
