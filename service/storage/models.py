@@ -59,9 +59,12 @@ issued_cards = Table(
     UniqueConstraint("card_uuid", name="uq_issued_cards_card_uuid"),
 )
 Index("ix_issued_cards_issued_at", issued_cards.c.issued_at)
-# The outcomes report (migration 0007): cards per topic and distinct patients per period.
+# The outcomes report (migration 0007): the period's cards by topic and version, their
+# distinct patients, and a feedback item's card, each read from an index alone.
 Index("ix_issued_cards_report", issued_cards.c.issued_at, issued_cards.c.topic,
-      issued_cards.c.patient_hash)
+      issued_cards.c.thresholds_version, issued_cards.c.patient_hash)
+Index("ix_issued_cards_card_topic", issued_cards.c.card_uuid, issued_cards.c.topic,
+      issued_cards.c.thresholds_version)
 
 feedback = Table(
     "feedback",

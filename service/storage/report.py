@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -34,6 +34,7 @@ from sqlalchemy import (
     distinct,
     func,
     literal,
+    literal_column,
     select,
     true,
 )
@@ -59,11 +60,23 @@ def _service_of(hook: Any) -> ColumnElement[str]:
     return case((hook.like("order-%"), literal(ORDER_TIME)), else_=literal(PATIENT_VIEW))
 
 
-def _week(moment: Any, dialect: str) -> ColumnElement[Any]:
-    """The Monday (UTC) of the ISO week of ``moment``, as text YYYY-MM-DD."""
+def _day(moment: Any, dialect: str) -> ColumnElement[Any]:
+    """The UTC date of ``moment`` as text YYYY-MM-DD, cheaply: weeks are folded in Python.
+
+    SQLite stores the UTC wall time as text ("2026-11-25 12:00:00.000000"), so its first
+    ten characters are the date; PostgreSQL converts the instant to UTC first.
+    """
+    # Literal SQL, not bound parameters: the same expression in SELECT and GROUP BY must
+    # read the same to PostgreSQL.
     if dialect == "postgresql":
-        return func.to_char(func.date_trunc("week", moment), "YYYY-MM-DD")
-    return func.date(moment, "weekday 0", "-6 days")
+        return func.to_char(func.timezone(literal_column("'UTC'"), moment),
+                            literal_column("'YYYY-MM-DD'"))
+    return func.substr(moment, literal_column("1"), literal_column("10"))
+
+
+def _monday(day: str) -> str:
+    moment = date.fromisoformat(day)
+    return (moment - timedelta(days=moment.weekday())).isoformat()
 
 
 def _counts() -> dict[str, Any]:
@@ -93,11 +106,15 @@ def outcomes_report(
     topic: str | None = None,
     include_test: bool = False,
 ) -> dict[str, Any]:
+    """The report. Few queries, each one pass over the period through an index (0007):
+    the cards grouped by everything the report splits by, folded here; distinct patients
+    per topic and per service; the feedback per card and outcome; reasons; comments."""
     dialect = engine.dialect.name
     status = _column(issued_cards, "status")
     issued_test = _column(issued_cards, "test")
     feedback_test = _column(feedback, "test")
-    service = _service_of(_column(issued_cards, "hook"))
+    hook = _column(issued_cards, "hook")
+    service = _service_of(hook)
 
     card_period = (issued_cards.c.issued_at >= since) & (issued_cards.c.issued_at < until)
     if topic is not None:
@@ -106,96 +123,84 @@ def outcomes_report(
         card_period &= issued_test.is_not(true())
     shown = card_period if status is None else card_period & (status == "issued")
 
-    topic_of_feedback = func.coalesce(issued_cards.c.topic, feedback.c.topic, UNKNOWN_TOPIC)
-    service_of_feedback = service
-    joined = feedback.outerjoin(issued_cards, issued_cards.c.card_uuid == feedback.c.card_uuid)
     in_period = (feedback.c.outcome_at >= since) & (feedback.c.outcome_at < until)
-    if topic is not None:
-        in_period &= topic_of_feedback == topic
     if feedback_test is not None and not include_test:
         in_period &= feedback_test.is_not(true())
+    about_topic = in_period if topic is None else in_period & (feedback.c.topic == topic)
 
     topics: dict[str, dict[str, Any]] = defaultdict(_counts)
     services: dict[str, dict[str, Any]] = defaultdict(_counts)
     by_version: dict[tuple[str, str], dict[str, Any]] = defaultdict(_counts)
     weekly: dict[tuple[str, str], dict[str, Any]] = defaultdict(_counts)
+    version = func.coalesce(issued_cards.c.thresholds_version, "unknown")
 
     with engine.connect() as connection:
-        for name, count, patients in connection.execute(
-            select(issued_cards.c.topic, func.count(),
-                   func.count(distinct(issued_cards.c.patient_hash)))
-            .where(shown).group_by(issued_cards.c.topic)
+        state = status if status is not None else literal("issued")
+        day = _day(issued_cards.c.issued_at, dialect)
+        for name, where, stamped, when, kind, count in connection.execute(
+            select(issued_cards.c.topic, service, version, day, state, func.count())
+            .where(card_period)
+            .group_by(issued_cards.c.topic, service, version, day, state)
         ):
-            topics[name]["issued"], topics[name]["patients"] = count, patients
-        for name, count, patients in connection.execute(
-            select(service, func.count(), func.count(distinct(issued_cards.c.patient_hash)))
-            .where(shown).group_by(service)
+            key = "issued" if kind == "issued" else "snoozed" if kind == "snoozed" else None
+            if key is None:
+                continue
+            topics[name][key] += count
+            services[where][key] += count
+            if key == "issued":
+                by_version[(name, stamped)]["issued"] += count
+                weekly[(name, _monday(when))]["issued"] += count
+        patients = func.count(distinct(issued_cards.c.patient_hash))
+        for name, count in connection.execute(
+            select(issued_cards.c.topic, patients).where(shown).group_by(issued_cards.c.topic)
         ):
-            services[name]["issued"], services[name]["patients"] = count, patients
-        version = func.coalesce(issued_cards.c.thresholds_version, "unknown")
-        for name, stamped, count in connection.execute(
-            select(issued_cards.c.topic, version, func.count())
-            .where(shown).group_by(issued_cards.c.topic, version)
-        ):
-            by_version[(name, stamped)]["issued"] = count
-        week = _week(issued_cards.c.issued_at, dialect)
-        for name, monday, count in connection.execute(
-            select(issued_cards.c.topic, week, func.count())
-            .where(shown).group_by(issued_cards.c.topic, week)
-        ):
-            weekly[(name, str(monday))]["issued"] = count
-        if status is not None:
-            snoozed = card_period & (status == "snoozed")
-            for name, count in connection.execute(
-                select(issued_cards.c.topic, func.count()).where(snoozed)
-                .group_by(issued_cards.c.topic)
-            ):
-                topics[name]["snoozed"] = count
-            for name, count in connection.execute(
-                select(service, func.count()).where(snoozed).group_by(service)
-            ):
-                services[name]["snoozed"] = count
+            topics[name]["patients"] = count
+        by_service = (select(service, patients).where(shown).group_by(service)
+                      if hook is not None else select(service, patients).where(shown))
+        for where, count in connection.execute(by_service):
+            if count:
+                services[where]["patients"] = count
 
-        cards_acted = func.count(distinct(feedback.c.card_uuid))
-        for name, outcome, count in connection.execute(
-            select(topic_of_feedback, feedback.c.outcome, cards_acted)
-            .select_from(joined).where(in_period)
-            .group_by(topic_of_feedback, feedback.c.outcome)
-        ):
-            topics[name][outcome] = count
-        for name, outcome, count in connection.execute(
-            select(service_of_feedback, feedback.c.outcome, cards_acted)
-            .select_from(joined).where(in_period)
-            .group_by(service_of_feedback, feedback.c.outcome)
-        ):
-            services[name][outcome] = count
-        fb_version = func.coalesce(issued_cards.c.thresholds_version, "unknown")
-        for name, stamped, outcome, count in connection.execute(
-            select(topic_of_feedback, fb_version, feedback.c.outcome, cards_acted)
-            .select_from(joined).where(in_period)
-            .group_by(topic_of_feedback, fb_version, feedback.c.outcome)
-        ):
-            by_version[(name, stamped)][outcome] = count
-        fb_week = _week(feedback.c.outcome_at, dialect)
-        for name, monday, outcome, count in connection.execute(
-            select(topic_of_feedback, fb_week, feedback.c.outcome, cards_acted)
-            .select_from(joined).where(in_period)
-            .group_by(topic_of_feedback, fb_week, feedback.c.outcome)
-        ):
-            weekly[(name, str(monday))][outcome] = count
+        # Each card counts once per outcome, dated by its first such feedback in the period.
+        per_card = (
+            select(feedback.c.card_uuid, feedback.c.outcome,
+                   func.min(feedback.c.topic).label("topic"),
+                   func.min(feedback.c.outcome_at).label("first_at"))
+            .where(in_period)
+            .group_by(feedback.c.card_uuid, feedback.c.outcome)
+            .subquery()
+        )
+        acted_topic = func.coalesce(issued_cards.c.topic, per_card.c.topic, UNKNOWN_TOPIC)
+        first_day = _day(per_card.c.first_at, dialect)
+        acted = (
+            select(acted_topic, service, version, first_day, per_card.c.outcome, func.count())
+            .select_from(per_card.outerjoin(
+                issued_cards, issued_cards.c.card_uuid == per_card.c.card_uuid))
+            .group_by(acted_topic, service, version, first_day, per_card.c.outcome)
+        )
+        if topic is not None:
+            acted = acted.where(acted_topic == topic)
+        for name, where, stamped, when, outcome, count in connection.execute(acted):
+            if outcome not in {"accepted", "overridden"}:
+                continue
+            topics[name][outcome] += count
+            services[where][outcome] += count
+            by_version[(name, stamped)][outcome] += count
+            weekly[(name, _monday(when))][outcome] += count
 
-        overridden = in_period & (feedback.c.outcome == "overridden")
+        overridden = about_topic & (feedback.c.outcome == "overridden")
+        # Reasons and comments by the topic stored with the feedback (the card's, looked
+        # up when it arrived; "unknown" for a card the service never recorded): no join.
         for name, system, code, display, count in connection.execute(
             select(
-                topic_of_feedback,
+                feedback.c.topic,
                 feedback.c.override_system,
                 feedback.c.override_code,
                 func.max(feedback.c.override_display),
                 func.count(),
             )
-            .select_from(joined)
             .where(overridden)
-            .group_by(topic_of_feedback, feedback.c.override_system, feedback.c.override_code)
+            .group_by(feedback.c.topic, feedback.c.override_system, feedback.c.override_code)
         ):
             if code is None:
                 topics[name]["overridden_without_reason"] += count
@@ -206,10 +211,9 @@ def outcomes_report(
             topics[name]["override_reasons"].append(reason)
 
         for name, count in connection.execute(
-            select(topic_of_feedback, func.count())
-            .select_from(joined)
-            .where(in_period & feedback.c.user_comment.is_not(None))
-            .group_by(topic_of_feedback)
+            select(feedback.c.topic, func.count())
+            .where(about_topic & feedback.c.user_comment.is_not(None))
+            .group_by(feedback.c.topic)
         ):
             topics[name]["user_comments"] = count
 
@@ -242,10 +246,11 @@ def outcomes_report(
         version_rows.append({"topic": name, "thresholds_version": stamped,
                              **{k: entry[k] for k in ("issued", "accepted", "overridden",
                                                       "acceptance_rate")}})
-    week_rows = []
-    for (name, monday), entry in sorted(weekly.items()):
-        week_rows.append({"topic": name, "week": monday,
-                          **{k: entry[k] for k in ("issued", "accepted", "overridden")}})
+    week_rows = [
+        {"topic": name, "week": monday,
+         **{k: entry[k] for k in ("issued", "accepted", "overridden")}}
+        for (name, monday), entry in sorted(weekly.items())
+    ]
     return {
         "since": _iso(since),
         "until": _iso(until),

