@@ -79,6 +79,11 @@ def test_outcomes_tab_shows_the_reports_numbers_charts_and_csv(page_app: Flask) 
         expect(weekly).to_have_count(1)
         assert weekly.bounding_box()["height"] > 100  # type: ignore[index]
         page.screenshot(path=str(SCREENSHOTS / "admin-outcomes.png"), full_page=True)
+        page.locator("#o-topics").screenshot(path=str(SCREENSHOTS / "doc-outcomes-table.png"))
+        page.locator("#o-reasons-chart").screenshot(
+            path=str(SCREENSHOTS / "doc-outcomes-reasons.png"))
+        page.locator('#o-weekly .chart[data-topic="tier-2"]').screenshot(
+            path=str(SCREENSHOTS / "doc-outcomes-weekly.png"))
         with page.expect_download() as download_info:
             page.get_by_role("button", name="Download CSV").click()
         text = Path(download_info.value.path()).read_text(encoding="utf-8")
@@ -111,6 +116,7 @@ def test_explain_tab_explains_a_fixture(page_app: Flask) -> None:
         expect(page.locator("#x-decisions tr", has_text="tier-2")).to_contain_text("shown")
         expect(page.locator("#x-read")).to_contain_text("anaphylaxis episode")
         page.screenshot(path=str(SCREENSHOTS / "admin-explain.png"), full_page=True)
+        page.locator("#x-comparisons").screenshot(path=str(SCREENSHOTS / "doc-explain.png"))
         # A pasted request that is not JSON: the message is next to the field.
         select.select_option("")
         page.get_by_label("Or a CDS Hooks request (JSON)").fill("{not json")

@@ -55,6 +55,7 @@ def test_change_preview_apply_and_roll_back_in_the_browser(page_app: Flask) -> N
         page = browser.new_page(viewport={"width": 1200, "height": 900})  # type: ignore[attr-defined]
         page.goto(base + "/admin")
         expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        page.screenshot(path=str(SCREENSHOTS / "doc-sign-in.png"))
 
         # A wrong token is refused and the page says so.
         page.get_by_label("Administrator token").fill("not-the-token-" + "z" * 32)
@@ -138,6 +139,10 @@ def test_change_preview_apply_and_roll_back_in_the_browser(page_app: Flask) -> N
         expect(row.locator("td.appear")).to_have_text("tier-2")
         expect(page.locator("#preview-topics")).to_contain_text("tier-2")
         assert fire(base)["versions"] == {applied}  # the preview changed nothing
+        page.locator("#rollback-confirm").screenshot(
+            path=str(SCREENSHOTS / "doc-rollback-confirm.png"))
+        page.locator("#preview-topics").screenshot(
+            path=str(SCREENSHOTS / "doc-rollback-preview.png"))
         page.screenshot(path=str(SCREENSHOTS / f"admin-rollback-preview-{backend}.png"),
                         full_page=True)
         page.get_by_label("Reason for the rollback (recorded)").fill("Too many cards lost")
@@ -149,6 +154,22 @@ def test_change_preview_apply_and_roll_back_in_the_browser(page_app: Flask) -> N
         expect(history).to_have_count(3)
         expect(history.first).to_contain_text("rollback to 1")
         assert fire(base) == {"topics": {"tier-2", "steroid-long-term"}, "versions": {rolled}}
+
+        # Switching off a warning card needs a ticked confirmation, recorded in the version.
+        page.get_by_label("Card: epinephrine auto-injector").uncheck()
+        page.get_by_role("button", name="Check and preview").click()
+        expect(page.locator("#confirm-box")).to_be_visible()
+        expect(page.locator("#x-cards_enabled\\.epinephrine-autoinjector")).to_contain_text(
+            "warning card")
+        page.get_by_label("Reason for the change (recorded)").fill("Pilot: no auto-injector card")
+        apply_button.click()
+        expect(page.locator("#e-confirm")).to_contain_text("Tick each warning card")
+        expect(page.locator("#status")).to_contain_text("confirmation")
+        page.locator("#confirm-box").screenshot(path=str(SCREENSHOTS / "doc-warning-card.png"))
+        page.locator(".confirm-off").check()
+        apply_button.click()
+        expect(page.locator("#status")).to_contain_text("Applied: version 4 is active.")
+        expect(history.first).to_contain_text("switch-off confirmed")
 
         # Signing out forgets the token.
         page.get_by_role("button", name="Sign out").click()

@@ -35,6 +35,12 @@
 
   function day(iso) { return iso ? iso.slice(0, 10) : "undated"; }
 
+  // Units as clinicians write them (as service/web/units.py does for the page).
+  function unit(text) {
+    return (text || "").replace(/ug\/g\{creat\}/g, "mcg/g creatinine")
+      .replace(/\{creat\}/g, " creatinine").replace(/\bug\//g, "mcg/");
+  }
+
   function render(answer) {
     ["x-decisions", "x-comparisons", "x-read"].forEach((id) => {
       document.querySelector("#" + id + " tbody").replaceChildren();
@@ -50,7 +56,7 @@
       row("x-decisions", [d.topic, decision, d.why], d.shown ? "changed" : "");
     });
     answer.comparisons.forEach((c) => {
-      row("x-comparisons", [c.rule, c.value + " " + c.unit, c.op, c.threshold,
+      row("x-comparisons", [c.rule, c.value + " " + unit(c.unit), c.op, c.threshold,
         c.result ? "yes" : "no", c.detail || ""]);
     });
     const read = answer.read || {};
@@ -64,7 +70,7 @@
       e.counted ? "counted" : "not counted"]));
     (read.mediators || []).forEach((m) => row("x-read", ["mediator", m.display +
       (m.normalised ? " (unit normalised from " + m.as_sent.unit + ")" : ""), day(m.date),
-      m.reason]));
+      unit(m.reason)]));
     ((read.tryptase || {}).roles || []).forEach((text) => row("x-read", ["tryptase", text, "", ""]));
     const unreadable = read.unreadable || {};
     Object.entries(unreadable.unavailable || {}).forEach(([key, why]) =>
