@@ -59,7 +59,7 @@ def steroid_long_term(facts: Facts, thresholds: Thresholds, now: datetime,
         if t.drug_class == "systemic_steroid" and not t.steroid_replacement
     )
     start = class_start(steroids, "systemic_steroid")
-    if start is not None:
+    if start is not None and trace.enabled:
         trace.compare("steroid.days_active", days_between(start, now), "d",
                       thresholds.steroid_max_days, ">",
                       now - start > timedelta(days=thresholds.steroid_max_days),

@@ -46,9 +46,11 @@ def assess(result: Result, thresholds: Thresholds, *, adult: bool = True,
     shown = shown_value(result)
     if threshold is not None and value is not None and unit and unit == result.expected_unit:
         above = value > threshold and not below
-        trace.compare(f"mediator.{result.analyte}", value, unit, threshold, ">", above,
-                      f"{result.display} on {_date(result)}"
-                      + (f" (reported as {result.comparator}{_fmt(value)})" if below else ""))
+        if trace.enabled:  # the detail text is built only for explain
+            trace.compare(f"mediator.{result.analyte}", value, unit, threshold, ">", above,
+                          f"{result.display} on {_date(result)}"
+                          + (f" (reported as {result.comparator}{_fmt(value)})" if below
+                             else ""))
         word = "above" if above else "not above"
         return MediatorFinding(
             result, above, f"{shown} is {word} the threshold {_fmt(threshold)} {unit}"
@@ -62,8 +64,10 @@ def assess(result: Result, thresholds: Thresholds, *, adult: bool = True,
     high, raw = result.reference_high, result.raw_value
     if high is not None and raw is not None:
         above = raw > high and not below
-        trace.compare(f"mediator.{result.analyte}.reference_range", raw, result.raw_unit or "",
-                      high, ">", above, f"{result.display} on {_date(result)}, the lab's range")
+        if trace.enabled:
+            trace.compare(f"mediator.{result.analyte}.reference_range", raw,
+                          result.raw_unit or "", high, ">", above,
+                          f"{result.display} on {_date(result)}, the lab's range")
         word = "above" if above else "within"
         return MediatorFinding(result, above, f"{shown_value(result, raw=True)} is {word} the "
                                               f"lab's reference range (upper limit {_fmt(high)})")

@@ -108,12 +108,13 @@ def assess_tryptase(
             continue
         used.add(id(baseline))
         finding = _compare(result, baseline)
-        trace.compare("tryptase.20_percent_plus_2", result.value, "ng/mL",
-                      round(TRYPTASE_FACTOR * (baseline.value or 0) + TRYPTASE_ADDEND_NG_ML, 2),
-                      ">", finding.elevated,
-                      f"acute {day(result.when)} against baseline {baseline.value:g} ng/mL "
-                      f"({day(baseline.when)}): {TRYPTASE_FACTOR:g} x baseline + "
-                      f"{TRYPTASE_ADDEND_NG_ML:g}")
+        if trace.enabled:
+            limit = round(TRYPTASE_FACTOR * (baseline.value or 0) + TRYPTASE_ADDEND_NG_ML, 2)
+            trace.compare("tryptase.20_percent_plus_2", result.value, "ng/mL", limit, ">",
+                          finding.elevated,
+                          f"acute {day(result.when)} against baseline {baseline.value:g} "
+                          f"ng/mL ({day(baseline.when)}): {TRYPTASE_FACTOR:g} x baseline + "
+                          f"{TRYPTASE_ADDEND_NG_ML:g}")
         findings.append(finding)
     for result in eligible:
         assert result.value is not None
