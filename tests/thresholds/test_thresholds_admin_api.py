@@ -287,7 +287,7 @@ def test_the_page_holds_no_data_and_a_strict_policy(storage_app: Flask) -> None:
     assert page.headers["Cache-Control"] == "no-store"
     html = page.get_data(as_text=True)
     # Labels and units are rendered on the server; values only come through the API.
-    assert 'for="f-min_trial_days.tier1"' in html and "ug/g{creat}" in html
+    assert 'for="f-min_trial_days.tier1"' in html and "mcg/g creatinine" in html  # clinical units
     assert "<script>" not in html and 'value="28"' not in html
     script = client.get("/admin/static/admin.js")
     assert script.status_code == 200 and "sessionStorage" in script.get_data(as_text=True)
