@@ -17,6 +17,7 @@ from flask import Flask
 
 from service import settings, web
 from service.knowledge.loader import bundled_cards_dir, load_knowledge
+from service.knowledge.overlay import CardsFiles, overlay_paths
 from service.ops import health, metrics, request_log, state
 from service.thresholds.fields import field_infos
 from service.thresholds.files import load_thresholds
@@ -38,7 +39,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     ranges = {info.path: info.range for info in field_infos(cards_dir)}
     file_thresholds = load_thresholds(thresholds_path, ranges)
     service_state = state.ServiceState(
-        knowledge=load_knowledge(cards_dir),
+        # The site's overlays merged over cards/ and validated like it (cards/README.md).
+        knowledge=load_knowledge(
+            CardsFiles(cards_dir, overlay_paths(app.config["CARDS_OVERLAY"]))
+        ),
         thresholds=lambda: file_thresholds,
     )
     if "CLOCK" in app.config:  # tests only: a frozen "now"
