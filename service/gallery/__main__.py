@@ -13,7 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
-from service.gallery.build import REGENERATE, collect, out_of_date, pages, pictures
+from service.gallery.build import REGENERATE, RULES_DOC, collect, out_of_date, pages, pictures
 from service.gallery.screenshots import ScreenshotError, take
 from service.knowledge.loader import bundled_cards_dir, load_knowledge
 from service.knowledge.model import KnowledgeError
@@ -32,7 +32,7 @@ def build(overlays: list[Path] | None = None) -> tuple[dict[str, str], list[str]
     knowledge = load_knowledge(CardsFiles(cards_dir, overlays or ()))
     ranges = {info.path: info.range for info in field_infos(cards_dir)}
     thresholds = load_thresholds(cards_dir / "thresholds.yaml", ranges)
-    rules = DOCS / "clinical-rules.md"
+    rules = DOCS / RULES_DOC.removeprefix("docs/")
     gallery = collect(
         knowledge, thresholds, all_fixtures(FIXTURES_DIR),
         rules.read_text(encoding="utf-8") if rules.is_file() else "",

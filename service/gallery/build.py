@@ -35,8 +35,12 @@ log = logging.getLogger(__name__)
 REGENERATE = "make card-gallery"
 PAGE = "cards.md"  # under docs/
 HTML = "cards/gallery.html"  # under docs/; the screenshots go beside it
+RULES_DOC = "docs/clinical-rules.md"
 # A row of docs/clinical-rules.md's card tables: | `topic` (indicator) | when | what |
 _RULE_ROW = re.compile(r"^\|\s*`(?P<topic>[a-z0-9-]+)`[^|]*\|(?P<cells>.*)\|\s*$")
+# A bare section number in a cell (the section sign and a number): cited with its
+# document once copied out of it.
+_BARE_SECTION = re.compile(r"(?<!\.md )§(\d+(?:\.\d+)*)")
 
 
 @dataclass(frozen=True)
@@ -66,13 +70,15 @@ class Gallery:
 
 
 def rules_rows(text: str) -> dict[str, tuple[str, str]]:
-    """topic -> (when, what it says) from the card tables of docs/clinical-rules.md."""
+    """topic -> (when, what it says) from the card tables of docs/clinical-rules.md, their
+    bare section numbers cited with the document."""
     rows: dict[str, tuple[str, str]] = {}
     for line in text.splitlines():
         match = _RULE_ROW.match(line.strip())
         if match is None or match["topic"] in rows:
             continue
-        cells = [cell.strip() for cell in match["cells"].split("|")]
+        cells = [_BARE_SECTION.sub(rf"{RULES_DOC} §\1", cell.strip())
+                 for cell in match["cells"].split("|")]
         rows[match["topic"]] = (cells[0], cells[1] if len(cells) > 1 else "")
     return rows
 
@@ -157,7 +163,7 @@ def page_markdown(gallery: Gallery) -> str:
         "hand. A test fails when this page is out of date.",
         "",
         "For the clinical committee: per card topic, what it is for (the rule from",
-        "[docs/clinical-rules.md](clinical-rules.md)), a picture of the card as an EHR",
+        "[docs/clinical-rules.md](../docs/clinical-rules.md)), a picture of the card as an EHR",
         "shows it, the scenario fixture it was drawn from, and its full text. Each fixture",
         "is evaluated at its own date, so the dates in the cards are the fixture's.",
         "The pictures come from [cards/gallery.html](cards/gallery.html) (headless",

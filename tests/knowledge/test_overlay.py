@@ -80,6 +80,9 @@ def test_the_app_reads_the_overlay_setting_and_the_card_follows(tmp_path: Path) 
     site = create_app({"TESTING": True, "DATA_DIR": str(tmp_path),
                        "CARDS_OVERLAY": str(overlay)})
     assert "epinephrine-autoinjector" not in topics_for(site, request)
+    # Operators see that an overlay is in force (docs/operations.md, Metrics).
+    scraped = site.test_client().get("/metrics").get_data(as_text=True)
+    assert "\nmcas_cards_overlay_files 1.0\n" in scraped
 
 
 def test_the_environment_variable_names_several_files(
