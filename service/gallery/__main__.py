@@ -43,8 +43,9 @@ def build(overlays: list[Path] | None = None) -> tuple[dict[str, str], list[str]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m service.gallery", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=DOCS,
-                        help="directory to write cards.md and cards/ into (default: docs/)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="directory to write cards.md and cards/ into (default: the "
+                        "checkout's docs/)")
     parser.add_argument("--overlay", type=Path, action="append", metavar="FILE",
                         help="a site overlay over the bundled cards (repeatable)")
     parser.add_argument("--no-screenshots", action="store_true",
@@ -55,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     # The fixtures set traps on purpose (unreadable resources...): their warnings are noise
     # here; a fixture that cannot be drawn is listed on the page instead.
     logging.getLogger("service").setLevel(logging.ERROR)
+    if args.out is None:
+        if not DOCS.is_dir():  # an installed package has no docs/ of its own
+            parser.error("--out DIR is needed outside a source checkout")
+        args.out = DOCS
     try:
         texts, topics = build(args.overlay)
     except KnowledgeError as exc:
