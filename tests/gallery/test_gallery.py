@@ -10,8 +10,16 @@ from pathlib import Path
 import pytest
 
 from service.gallery import __main__ as gallery_command
-from service.gallery.build import REGENERATE, Gallery, collect, out_of_date, page_markdown
+from service.gallery.build import (
+    REGENERATE,
+    Gallery,
+    collect,
+    out_of_date,
+    page_html,
+    page_markdown,
+)
 from service.knowledge.loader import bundled_cards_dir, load_knowledge
+from service.knowledge.overlay import CardsFiles
 from service.knowledge.topics import TOPICS
 from service.scenarios.fixtures import FIXTURES_DIR, load_fixture
 from service.thresholds.fields import field_infos
@@ -89,3 +97,24 @@ def _thresholds() -> Thresholds:
     cards_dir = bundled_cards_dir()
     ranges = {info.path: info.range for info in field_infos(cards_dir)}
     return load_thresholds(cards_dir / "thresholds.yaml", ranges)
+
+
+def test_hostile_card_wording_from_an_overlay_is_escaped_on_the_gallery_page(
+    tmp_path: Path,
+) -> None:
+    overlay = tmp_path / "hostile.yaml"
+    overlay.write_text(
+        "cards:\n"
+        "  topics:\n"
+        "    ranitidine-switch:\n"
+        "      summary: '<script>alert(1)</script> <img src=x onerror=alert(2)>'\n"
+        "      detail: '<script>alert(3)</script> [x](javascript:alert(4)) <b>bold</b>'\n",
+        encoding="utf-8",
+    )
+    knowledge = load_knowledge(CardsFiles(bundled_cards_dir(), [overlay]))
+    fixture = load_fixture(FIXTURES_DIR / "ranitidine-switch--fires--active-ranitidine.json")
+    html = page_html(collect(knowledge, _thresholds(), [fixture], ""))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &lt;img src=x onerror=alert(2)&gt;" in html
+    assert "&lt;script&gt;alert(3)&lt;/script&gt;" in html and "&lt;b&gt;bold" in html
+    assert "<script" not in html and "<img" not in html and "javascript:" not in html.replace(
+        "[x](javascript:alert(4))", "")
