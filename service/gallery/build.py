@@ -2,8 +2,8 @@
 
 Every fixture is fired at its own ``evaluatedAt`` (so dates in the cards do not move with
 the calendar) through ``run_hook``; each topic is pictured by the card of the fixture that
-shows it best (``_rank``: a ``<topic>--fires--`` fixture, a card that proposes something,
-the fewest other cards).
+shows it most typically (``_rank``: a ``<topic>--fires--`` fixture, a card that proposes
+something, the shortest detail).
 Nothing that changes between runs is written (uuids and hookInstances are not drawn), so
 the same cards and fixtures always give the same pages: tests/gallery/ compares them
 with the committed ones.
@@ -102,12 +102,13 @@ def _topic_of(card: Mapping[str, Any]) -> str:
 
 
 def _rank(topic: str, shown: Shown) -> tuple[int, int, int, str]:
-    """The most telling picture first: a fixture written for this topic, a card that
-    proposes something (its buttons show), the fewest other cards, then by name."""
+    """The most typical picture first: a fixture written for this topic, a card that
+    proposes something (its buttons show), the shortest detail (the plain case, not one
+    with extra findings such as clonal disease or data left out), then by name."""
     fixture = shown.fixture
     named = 0 if fixture.name.startswith(f"{topic}--fires--") else 1
     proposes = 0 if shown.card.get("suggestions") else 1
-    return (named, proposes, len(fixture.expected_topics), fixture.name)
+    return (named, proposes, len(str(shown.card.get("detail", ""))), fixture.name)
 
 
 def collect(
