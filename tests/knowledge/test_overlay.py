@@ -213,3 +213,25 @@ def test_a_section_for_a_file_nothing_reads_is_refused_not_ignored(tmp_path: Pat
     overlay = write(tmp_path, "unread:\n  entries: {a: 1}\n")
     with pytest.raises(KnowledgeError, match=r"section 'unread' extends unread\.yaml, which"):
         knowledge_with(cards, overlay)
+
+
+def test_a_file_a_later_release_adds_is_overlaid_without_code_changes(tmp_path: Path) -> None:
+    # The merge knows no list of files: a new cards/ file (drafts.yaml with its referral
+    # coding, triggers.yaml...) gets its section as soon as the loader reads it.
+    cards = copy_cards(tmp_path)
+    (cards / "later.yaml").write_text(
+        "referral:\n  text: Referral to allergy and immunology\n  coding: []\n",
+        encoding="utf-8")
+    overlay = write(tmp_path, """
+later:
+  referral:
+    coding:
+      - {system: "https://example.org/site-codes", code: "site-referral-1"}
+""")
+    files = CardsFiles(cards, [overlay])
+    data, origin = files.read("later.yaml")
+    assert data == {"referral": {
+        "text": "Referral to allergy and immunology",
+        "coding": [{"system": "https://example.org/site-codes", "code": "site-referral-1"}]}}
+    assert origin.endswith(f"with the cards overlay {overlay} (section 'later')")
+    load_knowledge(files)  # the other files load, and the section was read: no refusal
