@@ -144,7 +144,7 @@ def collect(
             when=when,
             says=says,
             shown=shown[0] if shown else None,
-            also=tuple(s.fixture for s in shown[1:]),
+            also=tuple(sorted((s.fixture for s in shown[1:]), key=lambda f: f.name)),
         ))
     return Gallery(tuple(entries), tuple(failed))
 
