@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Flask
@@ -24,17 +25,30 @@ OVERRIDE = {"system": "https://mcas-cds.invalid/override-reason", "code": "patie
             "display": "Patient declined"}
 
 
-def fire_fixtures(app: Flask) -> list[dict[str, Any]]:
-    """Fire each fixture of FIRED its number of times; every card answered, in order."""
+TEST_PREFIX = "mcas-test-"
+
+
+def as_real_patient(request: dict[str, Any]) -> dict[str, Any]:
+    """The request with its test patient (``mcas-test-...``, as every bundled fixture)
+    renamed, so its cards count as clinical use rather than test traffic."""
+    renamed: dict[str, Any] = json.loads(json.dumps(request).replace(TEST_PREFIX, "site-"))
+    return renamed
+
+
+def fire_fixtures(app: Flask, *, test: bool = False,
+                  fired: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """Fire each fixture of ``fired`` (FIRED) its number of times, as a real patient unless
+    ``test``; every card answered, in order."""
     client = app.test_client()
     cards: list[dict[str, Any]] = []
-    for name, times in FIRED.items():
+    for name, times in (fired or FIRED).items():
         path = FIXTURES_DIR / f"{name}.json"
         if not path.is_file() or times == 0:
             continue
         fixture = load_fixture(path)
         for _ in range(times):
-            response = client.post(SERVICE, json=request_for(fixture, NOW))
+            request = request_for(fixture, NOW)
+            response = client.post(SERVICE, json=request if test else as_real_patient(request))
             assert response.status_code == 200, response.get_json()
             cards += response.get_json()["cards"]
     return cards
