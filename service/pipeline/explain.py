@@ -228,15 +228,26 @@ def _event(event: Event) -> dict[str, Any]:
             "date": _iso(event.when), "suspected": event.suspected}
 
 
-def _decisions(trace: Trace, knowledge: Knowledge, cards: list[str]) -> list[dict[str, Any]]:
-    """One entry per topic: fired and shown, fired and held back (why), or not fired."""
+def _decisions(trace: Trace, knowledge: Knowledge, cards: list[str],
+               held_after_rules: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """One entry per topic: fired and shown, fired and held back (why), or not fired.
+
+    ``held_after_rules``: topics the hook held back after the rules decided (snoozed), why.
+    """
+    held_after_rules = held_after_rules or {}
     decided = {o.topic: o for o in trace.outcomes}
     found = []
     for topic in knowledge.cards.topics:
         outcome = decided.get(topic)
         if outcome is not None:
+            why = outcome.why
+            if outcome.fired and topic not in cards:
+                # decided, then not shown on its own: after the rules (a snooze, or folded
+                # into another card)
+                why = held_after_rules.get(topic, "its rule fired, but it is not shown as "
+                                                  "a card of its own")
             found.append({"topic": topic, "fired": True, "shown": topic in cards,
-                          "why": outcome.why})
+                          "why": why})
         else:
             found.append({"topic": topic, "fired": False, "shown": topic in cards,
                           "why": "its conditions were not met (see comparisons and read)"})
