@@ -25,6 +25,7 @@ from service.knowledge.model import (
     Analyte,
     CardTexts,
     CodeSet,
+    DecisiveFacts,
     Indication,
     Knowledge,
     KnowledgeError,
@@ -40,6 +41,7 @@ from service.knowledge.schemas import (
     SentencesSchema,
     cards_schema,
     load_file,
+    snooze_schema,
 )
 from service.knowledge.topics import TOPICS
 
@@ -92,6 +94,16 @@ def _topic(spec: Mapping[str, Any]) -> TopicText:
     )
 
 
+def _decisive(spec: Mapping[str, Any]) -> DecisiveFacts:
+    return DecisiveFacts(
+        events=frozenset(spec.get("events") or ()),
+        diagnoses=frozenset(spec.get("diagnoses") or ()),
+        therapy_classes=frozenset(spec.get("therapy_classes") or ()),
+        active_therapies=bool(spec.get("active_therapies")),
+        results=frozenset(spec.get("results") or ()),
+    )
+
+
 def load_knowledge(cards_dir: Path) -> Knowledge:
     codes = _read(cards_dir, "codes.yaml", CodesSchema())
     mediators = _read(cards_dir, "mediators.yaml", MediatorsSchema())
@@ -99,6 +111,8 @@ def load_knowledge(cards_dir: Path) -> Knowledge:
     cards = _read(cards_dir, "cards.yaml", cards_schema(refs_raw))
     sentences = _read(cards_dir, "sentences.yaml", SentencesSchema())
     drugs = build_drug_table(_read(cards_dir, "drugs.yaml", DrugsSchema()))
+    snooze = _read(cards_dir, "snooze.yaml", snooze_schema(
+        drugs.classes, mediators["analytes"]))["topics"]
     systems = {
         name: frozenset([spec["uri"], *(spec.get("oids") or ())])
         for name, spec in codes["systems"].items()
@@ -116,6 +130,7 @@ def load_knowledge(cards_dir: Path) -> Knowledge:
         system_names=MappingProxyType(
             {uri: name for name, uris in systems.items() for uri in uris}
         ),
+        snooze=MappingProxyType({t: _decisive(snooze[t]) for t in TOPICS}),
         system_uris=MappingProxyType({n: s["uri"] for n, s in codes["systems"].items()}),
         condition_sets=MappingProxyType(
             {name: _code_set(spec) for name, spec in codes["condition_sets"].items()}

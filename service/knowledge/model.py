@@ -111,6 +111,20 @@ class _Blank(dict[str, str]):
 
 
 @dataclass(frozen=True)
+class DecisiveFacts:
+    """The facts behind a topic's card whose records make up its snooze fingerprint
+    (cards/snooze.yaml, docs/clinical-rules.md §8): a changed record among them shows the
+    card again."""
+
+    events: frozenset[str] = frozenset()  # Event kinds
+    diagnoses: frozenset[str] = frozenset()  # Diagnosis kinds
+    # every record, administration and dispense of these drug classes, whatever its status
+    therapy_classes: frozenset[str] = frozenset()
+    active_therapies: bool = False  # every active therapy, of any class
+    results: frozenset[str] = frozenset()  # analyte keys of mediators.yaml
+
+
+@dataclass(frozen=True)
 class Knowledge:
     # The LOINC codes of every mediator test the rules read, in cards/ order: the
     # patient-view prefetch asks for exactly these (service/knowledge/prefetch.py).
@@ -130,5 +144,7 @@ class Knowledge:
     cards: CardTexts
     # accepted system URI (or OID form) -> code system name: one look-up per coding
     system_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # topic -> the facts its snooze fingerprint is made of (cards/snooze.yaml)
+    snooze: Mapping[str, DecisiveFacts] = field(default_factory=lambda: MappingProxyType({}))
 
 

@@ -364,6 +364,44 @@ SentencesSchema: type[Schema] = type("SentencesSchema", (_SentencesBase,), {
 })
 
 
+# snooze.yaml ----------------------------------------------------------------------------
+
+# The kinds of facts a snooze fingerprint may name (service/pipeline/facts/model.py).
+EVENT_KINDS: tuple[str, ...] = (
+    "anaphylaxis", "anaphylaxis_follow_up", "anaphylaxis_history", "angioedema", "history",
+    "respiratory", "trigger",
+)
+DIAGNOSIS_KINDS: tuple[str, ...] = (
+    "mcas", "monoclonal_mcas", "clonal", "hereditary_alpha_tryptasemia", "airway_disease",
+    "pregnancy", "steroid_replacement",
+)
+
+
+def _one_of(choices: Iterable[str], what: str) -> fields.List[str]:
+    known = sorted(choices)
+    return fields.List(fields.String(validate=validate.OneOf(
+        known, error=f"unknown {what} {{input!r}} (known: {{choices}})")))
+
+
+def snooze_schema(drug_classes: Iterable[str], analytes: Iterable[str]) -> Schema:
+    """The schema of snooze.yaml: the decisive facts of every topic of ``TOPICS``, naming
+    only event and diagnosis kinds the facts know, drug classes of drugs.yaml and
+    analytes of mediators.yaml."""
+    decisive = type("DecisiveSchema", (_Strict,), {
+        "meaning": _text(),
+        "events": _one_of(EVENT_KINDS, "event kind"),
+        "diagnoses": _one_of(DIAGNOSIS_KINDS, "diagnosis kind"),
+        "therapy_classes": _one_of(drug_classes, "drug class"),
+        "active_therapies": _Bool(),
+        "results": _one_of(analytes, "analyte"),
+    })
+    topics = type("SnoozeTopicsSchema", (_Strict,), {
+        name: _nested(decisive, required=True) for name in TOPICS})
+    schema: Schema = type("SnoozeSchema", (_Strict,), {
+        "topics": _nested(topics, required=True)})()
+    return schema
+
+
 # Loading --------------------------------------------------------------------------------
 
 

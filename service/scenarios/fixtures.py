@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from service.scenarios.dates import parse_datetime, shift_dates
+from service.settings import CORE_SETTINGS, from_environment
 
 FIXTURES_ENV = "MCAS_FIXTURES_DIR"
 _PACKAGE = Path(__file__).resolve().parents[1]
@@ -39,8 +40,11 @@ DEFAULT_TEST_PATIENT_PREFIX = "mcas-test-"
 
 
 def scenario_patient_prefix() -> str:
-    """``MCAS_TEST_PATIENT_PREFIX`` when set, else ``mcas-test-``."""
-    return os.environ.get(TEST_PATIENT_PREFIX_ENV) or DEFAULT_TEST_PATIENT_PREFIX
+    """``MCAS_TEST_PATIENT_PREFIX`` (the service's setting, service/settings.py) when set,
+    else ``mcas-test-``; read when called, never at import."""
+    setting = next(s for s in CORE_SETTINGS if s.key == "TEST_PATIENT_PREFIX")
+    configured = from_environment((setting,), os.environ).get(setting.key)
+    return configured or DEFAULT_TEST_PATIENT_PREFIX
 
 
 def default_fixtures_dir() -> Path:

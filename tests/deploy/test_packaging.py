@@ -85,6 +85,9 @@ def test_the_built_wheel_carries_templates_cards_fixtures_schemas_and_migrations
         "service/web/templates/timeline.html",
         "service/web/static/timeline.css",
         "service/storage/migrations/versions/0004_timeline_sessions.py",
+        # snoozes (issue 14): the decisive facts of each topic, the migration
+        "service/cards/snooze.yaml",
+        "service/storage/migrations/versions/0005_snooze_and_test_traffic.py",
     ):
         assert expected in names, expected
     assert any(n.startswith("service/fhir_fixtures/") and n.endswith(".json") for n in names)

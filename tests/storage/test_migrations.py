@@ -19,5 +19,11 @@ def test_the_migrations_have_exactly_one_head() -> None:
 def test_the_timeline_tables_come_after_the_replay_cache() -> None:
     """0004 (timeline sessions and OAuth state) sits on 0003 (the shared replay cache)."""
     scripts = ScriptDirectory(SCRIPT_LOCATION)
-    assert scripts.get_heads() == ["0004"]
     assert scripts.get_revision("0004").down_revision == "0003"
+
+
+def test_the_snooze_columns_come_after_the_timeline_tables() -> None:
+    """0005 (snoozes and test traffic, issue 14) sits on 0004; later ones build on it."""
+    scripts = ScriptDirectory(SCRIPT_LOCATION)
+    assert scripts.get_revision("0005").down_revision == "0004"
+    assert "0005" in {rev.revision for rev in scripts.walk_revisions()}
