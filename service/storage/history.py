@@ -21,6 +21,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 
 from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from service.errors import StorageUnavailable
 from service.ops import metrics
@@ -92,11 +93,11 @@ class StoredCardHistory:
 
     def past_cards(self, patient_id: str, since: datetime) -> Sequence[PastCard]:
         if self._budget is None:
+            hashed = patient_hash(self._store.salt(), patient_id)
             try:
-                hashed = patient_hash(self._store.salt(), patient_id)
                 with self._store.engine().connect() as connection:
                     return _read(connection, hashed, since)
-            except Exception as exc:
+            except SQLAlchemyError as exc:
                 raise StorageUnavailable("The card history could not be read.") from exc
         return self._within_budget(patient_id, since, self._budget)
 
