@@ -24,7 +24,7 @@ from service.pipeline.prefetch import prefetch_templates, resolve_prefetch
 from service.pipeline.rules import evaluate
 from service.pipeline.snooze import active_snoozes, hold_back, snoozing_card
 from service.pipeline.test_traffic import TestPatients as Patients
-from service.thresholds.files import load_thresholds, load_ranges
+from service.thresholds.files import load_ranges, load_thresholds
 from tests.support.snooze import sandbox_body, with_new_episode
 
 KNOWLEDGE = load_knowledge(bundled_cards_dir())
