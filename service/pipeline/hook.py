@@ -79,7 +79,7 @@ def run_hook(
     since = history_since(fingerprints, thresholds, now)
     if history is not None and since is not None and request.patient_id:
         try:
-            past = history.past_cards(request.patient_id, since)
+            past = history.answered_cards(request.patient_id, since, list(fingerprints))
         except StorageUnavailable as exc:
             # docs/clinical-rules.md §8: a history that cannot be read in time shows the cards.
             snooze_unavailable = str(exc)

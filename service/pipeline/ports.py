@@ -9,7 +9,7 @@ plain in-memory one. The core never sees a database, an engine or the patient ha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -49,3 +49,10 @@ class CardHistory(Protocol):
     """
 
     def past_cards(self, patient_id: str, since: datetime) -> Sequence[PastCard]: ...
+
+    def answered_cards(
+        self, patient_id: str, since: datetime, topics: Collection[str]
+    ) -> Sequence[PastCard]:
+        """Only the cards of these topics that have feedback (what a snooze needs: a
+        patient-view call issues cards on every chart opening, few are answered)."""
+        ...

@@ -1,26 +1,27 @@
 """``CardHistory`` (service/pipeline/ports.py) from the issued-cards and feedback tables,
 and the administrators' list and clearing of a patient's snoozes.
 
-The hook reads the history within a budget (docs/clinical-rules.md §8: 100 ms): the read runs on a
-small thread pool and the hook waits at most the budget for it. It shares card
+The hook reads the history within a budget (docs/clinical-rules.md §8: 100 ms): the
+statements are aborted when it passes (PostgreSQL ``statement_timeout``, an SQLite
+progress handler), and a read that ends late counts as late. It shares card
 recording's back-off (service/storage/issued.py): while recording is paused after a
 database failure the read is not tried, and a failed or late read pauses both, so an
-outage costs the hook one budget, not one per call. Any failure raises
+outage costs the hook one failed read per back-off period, not one per call (setting up
+a connection to an unreachable server is bounded by MCAS_DB_TIMEOUT_SECONDS, as for
+recording). Any failure raises
 ``StorageUnavailable`` (the core then shows the cards) and is counted in /metrics.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Select, bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.errors import StorageUnavailable
@@ -28,7 +29,7 @@ from service.ops import metrics
 from service.pipeline.ports import PastCard
 from service.storage.database import Storage
 from service.storage.issued import RECORDING_BACKOFF_SECONDS, _safe_reason
-from service.storage.models import feedback, issued_cards
+from service.storage.models import UTCDateTime, feedback, issued_cards
 from service.storage.patient_hash import patient_hash
 
 log = logging.getLogger(__name__)
@@ -36,20 +37,17 @@ log = logging.getLogger(__name__)
 # docs/clinical-rules.md §8: the snooze read's budget.
 SNOOZE_READ_BUDGET_SECONDS = 0.1
 
-_pool: tuple[int, ThreadPoolExecutor] | None = None
-_pool_lock = threading.Lock()
-
-
-def _executor() -> ThreadPoolExecutor:
-    """One small pool per process (a forked gunicorn worker makes its own)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool[0] != os.getpid():
-            _pool = (os.getpid(), ThreadPoolExecutor(4, thread_name_prefix="snooze-read"))
-        return _pool[1]
-
-
-def _query(hashed: str, since: datetime) -> object:
+def _query(answered_only: bool) -> Select[Any]:
+    """The patient's cards since ``since`` with their feedback; ``answered_only``: only the
+    cards with feedback (an inner join: the index on (patient_hash, topic, issued_at)
+    finds the patient's cards, the one on feedback.card_uuid their answers). Built once,
+    with bound parameters: building a statement per call costs more than running it."""
+    if answered_only:
+        joined = issued_cards.join(feedback, feedback.c.card_uuid == issued_cards.c.card_uuid)
+    else:
+        joined = issued_cards.outerjoin(
+            feedback, feedback.c.card_uuid == issued_cards.c.card_uuid
+        )
     return (
         select(
             issued_cards.c.card_uuid,
@@ -63,20 +61,54 @@ def _query(hashed: str, since: datetime) -> object:
             issued_cards.c.snooze_key,
             issued_cards.c.snooze_cleared_at,
         )
-        .select_from(
-            issued_cards.outerjoin(feedback, feedback.c.card_uuid == issued_cards.c.card_uuid)
+        .select_from(joined)
+        .where(
+            issued_cards.c.patient_hash == bindparam("hashed"),
+            issued_cards.c.issued_at >= bindparam("since", type_=UTCDateTime()),
         )
-        .where(issued_cards.c.patient_hash == hashed, issued_cards.c.issued_at >= since)
         .order_by(issued_cards.c.issued_at, issued_cards.c.id, feedback.c.outcome_at)
     )
 
 
-def _read(connection: Connection, hashed: str, since: datetime) -> list[PastCard]:
-    rows = connection.execute(_query(hashed, since)).all()  # type: ignore[call-overload]
+_ALL_CARDS = _query(answered_only=False)
+_ANSWERED_CARDS = _query(answered_only=True)
+
+
+@contextmanager
+def _deadline(connection: Connection, deadline: float) -> Iterator[None]:
+    """Abort the statements run inside once ``deadline`` (monotonic) passes, in the calling
+    thread (a hand-off to another thread costs milliseconds on a loaded host):
+    PostgreSQL by ``statement_timeout`` for this transaction (lock waits included),
+    SQLite by a progress handler (its WAL readers never wait for writers)."""
+    remaining_ms = int((deadline - time.monotonic()) * 1000)
+    if remaining_ms <= 0:
+        raise TimeoutError("no time left for the read")
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {remaining_ms}")
+        yield
+        return
+    raw = connection.connection.driver_connection
+    handler = getattr(raw, "set_progress_handler", None)
+    if handler is None:
+        yield
+        return
+    handler(lambda: 1 if time.monotonic() > deadline else 0, 1000)
+    try:
+        yield
+    finally:
+        handler(None, 0)
+
+
+def _read(
+    connection: Connection, hashed: str, since: datetime, topics: Collection[str] | None = None
+) -> list[PastCard]:
+    statement = _ALL_CARDS if topics is None else _ANSWERED_CARDS
+    rows = connection.execute(statement, {"hashed": hashed, "since": since}).all()
     # One PastCard per card: later feedback rows (ordered by outcome_at) replace earlier.
     cards: dict[str, PastCard] = {}
     for row in rows:
-        cards[row[0]] = PastCard(*row)
+        if topics is None or row[1] in topics:
+            cards[row[0]] = PastCard(*row)
     return list(cards.values())
 
 
@@ -92,42 +124,52 @@ class StoredCardHistory:
         self._budget = budget
 
     def past_cards(self, patient_id: str, since: datetime) -> Sequence[PastCard]:
+        return self._history(patient_id, since, None)
+
+    def answered_cards(
+        self, patient_id: str, since: datetime, topics: Collection[str]
+    ) -> Sequence[PastCard]:
+        return self._history(patient_id, since, topics)
+
+    def _history(
+        self, patient_id: str, since: datetime, topics: Collection[str] | None
+    ) -> list[PastCard]:
         if self._budget is None:
             hashed = patient_hash(self._store.salt(), patient_id)
             try:
                 with self._store.engine().connect() as connection:
-                    return _read(connection, hashed, since)
+                    return _read(connection, hashed, since, topics)
             except SQLAlchemyError as exc:
                 raise StorageUnavailable("The card history could not be read.") from exc
-        return self._within_budget(patient_id, since, self._budget)
+        return self._within_budget(patient_id, since, topics, self._budget)
 
-    def _within_budget(self, patient_id: str, since: datetime, budget: float) -> list[PastCard]:
+    def _within_budget(
+        self, patient_id: str, since: datetime, topics: Collection[str] | None, budget: float
+    ) -> list[PastCard]:
         store = self._store
         if time.monotonic() < store.recording_paused_until:
             metrics.record_snooze_read_failure("paused")
             raise StorageUnavailable("The card history is not read after a database failure.")
-        started = time.monotonic()
-        future: Future[list[PastCard]] | None = None
+        deadline = time.monotonic() + budget
         try:
             hashed = patient_hash(store.salt(), patient_id)
-            # The engine (and, for SQLite, the first migration) is had here, not in the
-            # budget: recording would pay the same cost anyway.
-            engine = store.engine()
-
-            def read() -> list[PastCard]:
-                with engine.connect() as connection:
-                    return _read(connection, hashed, since)
-
-            future = _executor().submit(read)
-            return future.result(timeout=max(0.0, budget - (time.monotonic() - started)))
-        except FutureTimeout:
-            if future is not None:
-                future.cancel()  # a read not yet started never runs; a started one ends alone
-            self._fail("timeout", "took longer than its budget")
-            raise StorageUnavailable("The card history could not be read in time.") from None
+            with (
+                store.engine().connect() as connection,
+                connection.begin(),
+                _deadline(connection, deadline),
+            ):
+                cards = _read(connection, hashed, since, topics)
         except Exception as exc:  # any failure: the cards are shown unsnoozed
-            self._fail("error", f"{type(exc).__name__}: {_safe_reason(exc)}")
+            late = time.monotonic() >= deadline
+            self._fail("timeout" if late else "error", f"{type(exc).__name__}: "
+                       f"{_safe_reason(exc)}")
             raise StorageUnavailable("The card history could not be read.") from exc
+        if time.monotonic() > deadline:
+            # Read, but too late (e.g. a slow connection set-up): treated as a timeout, so
+            # the back-off spares the next calls the same wait.
+            self._fail("timeout", "took longer than its budget")
+            raise StorageUnavailable("The card history could not be read in time.")
+        return cards
 
     def _fail(self, reason: str, detail: str) -> None:
         metrics.record_snooze_read_failure(reason)

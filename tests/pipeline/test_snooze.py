@@ -7,7 +7,7 @@ web layer are tested in tests/web/test_snooze.py.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,6 +46,12 @@ class Memory:
         if self.fails:
             raise StorageUnavailable("The card history could not be read in time.")
         return [c for c in self.cards if c.issued_at >= since]
+
+    def answered_cards(
+        self, patient_id: str, since: datetime, topics: Collection[str]
+    ) -> Sequence[PastCard]:
+        return [c for c in self.past_cards(patient_id, since)
+                if c.outcome is not None and c.topic in topics]
 
 
 def fire(body: dict[str, Any], history: Memory | None = None, now: datetime = NOW,
