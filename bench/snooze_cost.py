@@ -151,6 +151,7 @@ def main() -> None:
         }
         if args.database_url:
             config["DATABASE_URL"] = args.database_url
+            config["DB_AUTO_MIGRATE"] = "always"  # an empty database is brought up to date
         reading = create_app(config)
         not_reading = create_app(
             {**config, "TEST_PATIENT_IDS": [f"{PATIENT}-{i}" for i in range(args.patients)]}
