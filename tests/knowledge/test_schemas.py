@@ -108,3 +108,33 @@ def test_every_problem_of_a_file_is_named(tmp_path: Path) -> None:
     edit(cards / "cards.yaml", two_problems)
     message = refused(cards, r"tier-1\.indicator")
     assert "topics.tier-2.title: Must not be empty." in message
+
+
+def test_snooze_yaml_names_only_known_facts_for_every_topic(tmp_path: Path) -> None:
+    """cards/snooze.yaml (docs/clinical-rules.md §8): every topic, known kinds, classes
+    and analytes only; the shipped file holds what the rules require at least."""
+    knowledge = load_knowledge(copy_cards(tmp_path / "shipped"))
+    epinephrine = knowledge.snooze["epinephrine-autoinjector"]
+    assert {"anaphylaxis", "anaphylaxis_history", "history", "angioedema"} <= epinephrine.events
+    assert epinephrine.therapy_classes == {"epinephrine_autoinjector"}
+    aspirin = knowledge.snooze["aspirin-caution"]
+    assert aspirin.therapy_classes == {"aspirin"}
+    assert aspirin.results == {"dinor_11b_pgf2a", "prostaglandin_d2"}
+    assert knowledge.snooze["steroid-long-term"].therapy_classes == {"systemic_steroid"}
+    for ladder in ("tier-1", "tier-2", "confirm-before-biologic", "tier-3", "omalizumab-dose",
+                   "tier-4", "specialist-referral"):
+        facts = knowledge.snooze[ladder]
+        assert facts.active_therapies and "mcas" in facts.diagnoses
+        assert {"anaphylaxis", "trigger"} <= facts.events
+        assert {"tryptase", "leukotriene_e4"} <= facts.results
+
+    cards = copy_cards(tmp_path / "bad-class")
+    edit(cards / "snooze.yaml",
+         lambda d: d["topics"]["aspirin-caution"].update(therapy_classes=["nsaid"]))
+    assert "topics.aspirin-caution.therapy_classes.0" in refused(cards, "unknown drug class")
+    cards = copy_cards(tmp_path / "missing")
+    edit(cards / "snooze.yaml", lambda d: d["topics"].pop("albuterol"))
+    assert "topics.albuterol" in refused(cards, "Missing data")
+    cards = copy_cards(tmp_path / "bad-kind")
+    edit(cards / "snooze.yaml", lambda d: d["topics"]["tier-1"].update(events=["episode"]))
+    assert "unknown event kind" in refused(cards, "snooze.yaml")
