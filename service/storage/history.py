@@ -150,11 +150,18 @@ class StoredCardHistory:
         if time.monotonic() < store.recording_paused_until:
             metrics.record_snooze_read_failure("paused")
             raise StorageUnavailable("The card history is not read after a database failure.")
-        deadline = time.monotonic() + budget
         try:
             hashed = patient_hash(store.salt(), patient_id)
+            # Had before the budget starts: the engine (and SQLite's first migration) is a
+            # cost recording pays anyway; a database that is down fails below, in time.
+            engine = store.engine()
+        except Exception as exc:  # any failure: the cards are shown unsnoozed
+            self._fail("error", f"{type(exc).__name__}: {_safe_reason(exc)}")
+            raise StorageUnavailable("The card history could not be read.") from exc
+        deadline = time.monotonic() + budget
+        try:
             with (
-                store.engine().connect() as connection,
+                engine.connect() as connection,
                 connection.begin(),
                 _deadline(connection, deadline),
             ):
@@ -165,14 +172,18 @@ class StoredCardHistory:
                        f"{_safe_reason(exc)}")
             raise StorageUnavailable("The card history could not be read.") from exc
         if time.monotonic() > deadline:
-            # Read, but too late (e.g. a slow connection set-up): treated as a timeout, so
-            # the back-off spares the next calls the same wait.
-            self._fail("timeout", "took longer than its budget")
+            # Read, but after the budget (a slow connection set-up, a loaded host): the
+            # cards are shown and it is counted; the database answered, so neither the
+            # reads nor recording pause.
+            self._fail("timeout", "answered after its budget", pause=False)
             raise StorageUnavailable("The card history could not be read in time.")
         return cards
 
-    def _fail(self, reason: str, detail: str) -> None:
+    def _fail(self, reason: str, detail: str, *, pause: bool = True) -> None:
         metrics.record_snooze_read_failure(reason)
+        if not pause:
+            log.warning("snooze read %s, cards shown unsnoozed", detail)
+            return
         self._store.recording_paused_until = time.monotonic() + RECORDING_BACKOFF_SECONDS
         log.warning(
             "snooze read failed (%s), cards shown unsnoozed; recording and snooze reads "
