@@ -107,8 +107,9 @@ def _read(
     # One PastCard per card: later feedback rows (ordered by outcome_at) replace earlier.
     cards: dict[str, PastCard] = {}
     for row in rows:
-        if topics is None or row[1] in topics:
-            cards[row[0]] = PastCard(*row)
+        if topics is None or row.topic in topics:
+            # by name: other services add fields to PastCard (merge-safe)
+            cards[row.card_uuid] = PastCard(**row._asdict())
     return list(cards.values())
 
 
