@@ -65,8 +65,12 @@ def test_the_sandbox_override_snoozes_the_card_until_a_new_episode(
     assert len(recorded_card) == len(tier2["uuid"])  # the body keeps its Content-Length
     recording = copy.deepcopy(recording)
     recording["body"]["feedback"][0]["card"] = tier2["uuid"]
+    overrides = sample_value("mcas_feedback_items_total", outcome="overridden", test="false")
     answer = replay(signed, recording)
     assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert sample_value(
+        "mcas_feedback_items_total", outcome="overridden", test="false"
+    ) == overrides + 1
     assert answer.get_json() == {"stored": 1, "duplicates": 0}
 
     other = _unsigned_app(config)
@@ -104,8 +108,12 @@ def test_a_test_patient_is_never_snoozed_unless_asked(storage_config: dict[str, 
     app = _unsigned_app(storage_config)
     client = app.test_client()
     issued_before = sample_value("mcas_cards_issued_total", topic="tier-2", test="true")
+    test_overrides = sample_value("mcas_feedback_items_total", outcome="overridden", test="true")
     first = client.post(HOOK, json=body)
     override(app, card_of(first, "tier-2")["uuid"])
+    assert sample_value(
+        "mcas_feedback_items_total", outcome="overridden", test="true"
+    ) == test_overrides + 1
     assert topics(client.post(HOOK, json=body)) == ["tier-2", "albuterol"]
     assert sample_value(
         "mcas_cards_issued_total", topic="tier-2", test="true"
