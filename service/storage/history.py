@@ -1,15 +1,16 @@
 """``CardHistory`` (service/pipeline/ports.py) from the issued-cards and feedback tables,
 and the administrators' list and clearing of a patient's snoozes.
 
-The hook reads the history within a budget (docs/clinical-rules.md §8: 100 ms): the
-statements are aborted when it passes (PostgreSQL ``statement_timeout``, an SQLite
-progress handler), and a read that ends late counts as late. It shares card
-recording's back-off (service/storage/issued.py): while recording is paused after a
-database failure the read is not tried, and a failed or late read pauses both, so an
-outage costs the hook one failed read per back-off period, not one per call (setting up
-a connection to an unreachable server is bounded by MCAS_DB_TIMEOUT_SECONDS, as for
-recording). Any failure raises
-``StorageUnavailable`` (the core then shows the cards) and is counted in /metrics.
+The hook reads the history within a budget (docs/clinical-rules.md §8: 100 ms), counted
+from a connection in hand: the statement is aborted when it passes (PostgreSQL
+``statement_timeout`` on a small pool of its own, in autocommit: one round trip; an
+SQLite progress handler), and a read answered after it counts as late (cards shown).
+It shares card recording's back-off (service/storage/issued.py): while recording is
+paused after a database failure the read is not tried, and a failed or cancelled read
+pauses both, so an outage costs the hook one failed read per back-off period, not one
+per call (opening a connection to an unreachable server is bounded by
+MCAS_DB_TIMEOUT_SECONDS, as for recording). Any failure raises ``StorageUnavailable``
+(the core then shows the cards) and is counted in /metrics.
 """
 
 from __future__ import annotations
@@ -78,14 +79,12 @@ _ANSWERED_CARDS = _query(answered_only=True)
 def _deadline(connection: Connection, deadline: float) -> Iterator[None]:
     """Abort the statements run inside once ``deadline`` (monotonic) passes, in the calling
     thread (a hand-off to another thread costs milliseconds on a loaded host):
-    PostgreSQL by ``statement_timeout`` for this transaction (lock waits included),
-    SQLite by a progress handler (its WAL readers never wait for writers)."""
-    remaining_ms = int((deadline - time.monotonic()) * 1000)
-    if remaining_ms <= 0:
+    PostgreSQL by the read engine's ``statement_timeout`` (lock waits included), SQLite by
+    a progress handler (its WAL readers never wait for writers)."""
+    if deadline <= time.monotonic():
         raise TimeoutError("no time left for the read")
     if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {remaining_ms}")
-        yield
+        yield  # the read engine's connections carry statement_timeout (Storage.read_engine)
         return
     raw = connection.connection.driver_connection
     handler = getattr(raw, "set_progress_handler", None)
@@ -155,25 +154,26 @@ class StoredCardHistory:
             hashed = patient_hash(store.salt(), patient_id)
             # Had before the budget starts: the engine (and SQLite's first migration) is a
             # cost recording pays anyway; a database that is down fails below, in time.
-            engine = store.engine()
+            engine = store.read_engine(budget)
         except Exception as exc:  # any failure: the cards are shown unsnoozed
             self._fail("error", f"{type(exc).__name__}: {_safe_reason(exc)}")
             raise StorageUnavailable("The card history could not be read.") from exc
         deadline = time.monotonic() + budget
         try:
-            with (
-                engine.connect() as connection,
-                connection.begin(),
-                _deadline(connection, deadline),
-            ):
-                cards = _read(connection, hashed, since, topics)
+            with engine.connect() as connection:
+                # The budget counts from a connection in hand: opening one (the first read
+                # of a worker) is bounded by MCAS_DB_TIMEOUT_SECONDS, as for recording, and
+                # a server that refuses fails at once.
+                deadline = time.monotonic() + budget
+                with connection.begin(), _deadline(connection, deadline):
+                    cards = _read(connection, hashed, since, topics)
         except Exception as exc:  # any failure: the cards are shown unsnoozed
             late = time.monotonic() >= deadline
             self._fail("timeout" if late else "error", f"{type(exc).__name__}: "
                        f"{_safe_reason(exc)}")
             raise StorageUnavailable("The card history could not be read.") from exc
         if time.monotonic() > deadline:
-            # Read, but after the budget (a slow connection set-up, a loaded host): the
+            # Read, but after the budget (a loaded host, a slow disk): the
             # cards are shown and it is counted; the database answered, so neither the
             # reads nor recording pause.
             self._fail("timeout", "answered after its budget", pause=False)

@@ -12,7 +12,7 @@ from service.ops import metrics
 from service.ops.gc_pause import collection_paused
 from service.ops.state import state
 from service.pipeline.hook import run_hook
-from service.storage.history import SNOOZE_READ_BUDGET_SECONDS, StoredCardHistory
+from service.storage.history import StoredCardHistory
 from service.storage.issued import record_issued_cards
 from service.web.storage import storage
 from service.web.timeline import launch_url
@@ -42,7 +42,7 @@ def _cards_for(service_id: str) -> list[Card]:
     # Test patients are never snoozed (unless MCAS_SNOOZE_TEST_PATIENTS): the fixtures
     # give the same cards every run. Without recording there is no history to read.
     history = (
-        StoredCardHistory(store, budget=SNOOZE_READ_BUDGET_SECONDS)
+        StoredCardHistory(store, budget=_budget_seconds())
         if store.record_cards and current.test_patients.snoozable(hook_request.patient_id)
         else None
     )
@@ -75,3 +75,8 @@ def _cards_for(service_id: str) -> list[Card]:
     metrics.record_cards(result.topics, test=test)
     metrics.record_snoozed([s.topic for s in result.snoozed], test=test)
     return result.cards
+
+
+def _budget_seconds() -> float:
+    # MCAS_SNOOZE_READ_BUDGET_MS (service/storage): read when the app was created.
+    return max(1, int(current_app.config["SNOOZE_READ_BUDGET_MS"])) / 1000

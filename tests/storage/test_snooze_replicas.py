@@ -38,6 +38,7 @@ def test_two_app_instances_sharing_postgresql(
         "DATABASE_URL": url,
         "PATIENT_HASH_SALT": SALT,
         "CLOCK": lambda: datetime(2026, 11, 25, 11, 44, 42, tzinfo=UTC),
+        "SNOOZE_READ_BUDGET_MS": 2000,  # a loaded test machine; the budget has its own tests
     }
     first: Flask = create_app({**config, "DATA_DIR": str(tmp_path / "a")})
     second: Flask = create_app({**config, "DATA_DIR": str(tmp_path / "b")})
@@ -62,6 +63,7 @@ def test_two_gunicorn_workers(
         "MCAS_DATA_DIR": str(tmp_path / "data"),
         "MCAS_PATIENT_HASH_SALT": SALT,
         "MCAS_LOG_LEVEL": "WARNING",
+        "MCAS_SNOOZE_READ_BUDGET_MS": "2000",  # as above
     }
     if database == "postgresql":
         env["MCAS_DATABASE_URL"] = request.getfixturevalue("fresh_postgres_url")(True)
