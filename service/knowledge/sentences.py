@@ -72,8 +72,18 @@ SENTENCES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "tryptase.unused_no_pair": ("value", "date"),
         "tryptase.sm_flag": ("value",),
         "evidence.none": (),
-        # Ladder (3).
+        # Ladder (3): first line, the therapy tried and the attacks counted on it.
+        "tier1.none": (),
+        "tier1.incomplete": ("missing",),
+        "tier1.later_line_active": ("drugs",),
+        "ladder.on_therapy": ("drugs", "date", "days", "trial_days"),
+        "ladder.episodes_counted": ("count", "date", "onset_days", "lookback", "min",
+                                    "recent"),
+        "ladder.respiratory_counted": ("count", "min"),
+        "ladder.last_step": ("drugs",),
         "ladder.tier2_not_on_record": (),
+        # Ranitidine on the medication list: a card cannot change that record (5).
+        "ranitidine.stop_in_text": (),
         "ladder.evidence_first": ("step",),
         "ladder.specialist_instead": (),
     }

@@ -209,10 +209,11 @@ def test_ladder_card_comes_first_and_only_once() -> None:
     assert sum(t.startswith("tier") for t in found) == 1
 
 
-def test_tier4_card_states_off_label_case_report_and_proposes_nothing() -> None:
+def test_tier4_card_states_off_label_case_report_and_proposes_only_a_referral() -> None:
     meds = [*tier1(400), medication(code="88249", start=ago(300)),
             medication(code="302379", start=ago(95))]
     card = cards(base(*meds, *episodes(1, 10)), now=NOW)[0]
     assert card["source"]["topic"]["code"] == "tier-4"
     assert "off-label" in card["detail"] and "single case report" in card["detail"]
-    assert "suggestions" not in card
+    (referral,) = card["suggestions"]
+    assert [a["resource"]["resourceType"] for a in referral["actions"]] == ["ServiceRequest"]
