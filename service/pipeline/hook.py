@@ -1,6 +1,7 @@
 """One hook call from envelope to cards, with no Flask in it.
 
-prefetch resolution -> facts -> rules -> cards. Scope is decided from the conditions
+prefetch resolution -> facts -> rules -> fold (service/pipeline/fold.py: mediator-evidence
+and biologic-review go into the ladder card) -> cards. Scope is decided from the conditions
 first, so an out-of-scope patient gets no cards whatever else is missing
 (docs/clinical-rules.md §6.9).
 """
@@ -16,6 +17,7 @@ from service.errors import PreconditionFailed
 from service.knowledge.model import Knowledge
 from service.pipeline.card_builder import build_cards
 from service.pipeline.facts import extract_facts
+from service.pipeline.fold import fold
 from service.pipeline.prefetch import Fetcher, prefetch_templates, resolve_prefetch
 from service.pipeline.rules import evaluate, scope
 from service.thresholds.model import Thresholds
@@ -61,7 +63,7 @@ def run_hook(
                 for key in MEDICATION_KEYS
             ]
         )
-    decisions = evaluate(facts, thresholds, now)
+    decisions = fold(evaluate(facts, thresholds, now))
     cards = build_cards(decisions, facts, knowledge, thresholds, timeline_url)
     return HookResult(
         cards=cards,
