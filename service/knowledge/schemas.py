@@ -43,8 +43,8 @@ FORMS: tuple[str, ...] = ("oral", "systemic", "autoinjector")
 ANALYTE_RULES: tuple[str, ...] = ("tryptase_20_plus_2",)
 # No {tier}: summaries are worded in drugs and facts, never in ladder tiers.
 SUMMARY_PLACEHOLDERS = frozenset({"missing", "days", "drugs", "drug", "proposed",
-                                  "proposed_options", "dose", "target", "lookback",
-                                  "max_days"})
+                                  "proposed_options", "dose", "target", "step", "history",
+                                  "lookback", "max_days"})
 SUMMARY_MAX = 120
 LABEL_MAX = 60  # a suggestion's label (docs/clinical-rules.md §5)
 # What a card may propose besides drugs (cards/drafts.yaml).

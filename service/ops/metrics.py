@@ -69,6 +69,12 @@ CARDS_ISSUED = Counter(
     "Cards returned by the hook, by card topic (source.topic.code).",
     ["topic"],
 )
+CARDS_FOLDED = Counter(
+    "mcas_cards_folded",
+    "Cards not shown on their own because they went into the ladder card (mediator-evidence, "
+    "biologic-review: docs/clinical-rules.md section 4, Fewer cards), by topic.",
+    ["topic"],
+)
 FALLBACK_CALLS = Counter(
     "mcas_fhir_fallback_calls",
     "Calls to the EHR's FHIR server for prefetch data the EHR did not send, by prefetch key.",
@@ -141,6 +147,12 @@ def record_cards(topics: Iterable[str]) -> None:
     """Count the cards of one hook answer, one increment per card, by topic."""
     for topic in topics:
         CARDS_ISSUED.labels(topic=_label(topic)).inc()
+
+
+def record_folded(topics: Iterable[str]) -> None:
+    """Count the cards of one hook answer folded into its ladder card, by topic."""
+    for topic in topics:
+        CARDS_FOLDED.labels(topic=_label(topic)).inc()
 
 
 def record_fallback(key: str, ok: bool) -> None:

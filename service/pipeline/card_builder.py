@@ -186,7 +186,8 @@ def _suggestions(decision: Decision, facts: Facts, knowledge: Knowledge) -> list
     found = [_medication(c, facts, knowledge) for c in decision.suggestions
              if c in topic.suggestions and c in ALLOWED_SUGGESTIONS]
     drafts = list(topic.drafts)
-    for folded in decision.folded:  # their proposals go into the ladder card (§4)
+    # the folded cards' proposals go into the ladder card (docs/clinical-rules.md §4)
+    for folded in decision.folded:
         drafts += [d for d in knowledge.cards.topics[folded.topic].drafts if d not in drafts]
     # the order a clinician reads them: tests first, then the referral
     for kind in ("mediator_tests", "referral", "ranitidine_switch"):

@@ -48,7 +48,7 @@ def _therapy(therapy: Therapy, knowledge: Knowledge) -> str:
     drug_class = knowledge.drugs.classes[therapy.drug_class].label
     since = f"since {day(therapy.start)}" if therapy.start else "start date not recorded"
     named = escape(therapy.label)
-    if drug_class.lower() != therapy.label.lower():
+    if drug_class.lower() not in therapy.label.lower():
         named += f" ({drug_class})"
     return f"{named}, {since} ({_SOURCES.get(therapy.source, therapy.source)})"
 
@@ -87,8 +87,8 @@ def _interferences(findings: Iterable[MediatorFinding], knowledge: Knowledge) ->
 CLINICAL_KEYS = ("conditions", "observations", "medicationStatements", "medicationRequests",
                  "patient")
 
-# Sentences that say why a ladder card holds a further step back (docs/clinical-rules.md
-# §5 "why not"): a ladder card lists them under their own heading.
+# Sentences that say why a ladder card holds a further step back ("why not",
+# docs/clinical-rules.md §5): a ladder card lists them under their own heading.
 WHY_NOT = frozenset({
     "evidence.none", "ladder.evidence_first", "ladder.specialist_instead",
     "ladder.tier2_not_on_record", "therapy.no_judged_course", "omalizumab.dose_unknown",

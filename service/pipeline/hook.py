@@ -30,6 +30,8 @@ class HookResult:
     cards: list[Card]
     unavailable: dict[str, str] = field(default_factory=dict)
     skipped_resources: int = 0
+    # topics folded into the ladder card instead of cards of their own (fold.py)
+    folded: list[str] = field(default_factory=list)
 
     @property
     def topics(self) -> list[str]:
@@ -67,6 +69,7 @@ def run_hook(
     cards = build_cards(decisions, facts, knowledge, thresholds, timeline_url)
     return HookResult(
         cards=cards,
+        folded=[f.topic for d in decisions for f in d.folded],
         unavailable=dict(prefetch.unavailable),
         skipped_resources=facts.skipped_resources,
     )

@@ -59,4 +59,5 @@ def _cards_for(service_id: str) -> list[Card]:
         thresholds_version=thresholds.version,
     )
     metrics.record_cards(result.topics)
+    metrics.record_folded(result.folded)
     return result.cards

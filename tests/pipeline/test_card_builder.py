@@ -49,7 +49,7 @@ def by_topic(found: list[dict]) -> dict[str, dict]:
 
 def test_every_card_has_the_required_members_and_no_empty_ones() -> None:
     found = every_card()
-    # mediator-evidence and biologic-review are folded into the ladder card (§4)
+    # mediator-evidence and biologic-review go into the ladder card (docs/clinical-rules.md §4)
     assert [c["source"]["topic"]["code"] for c in found] == [
         "tier-1", "epinephrine-autoinjector", "albuterol", "aspirin-caution",
         "steroid-long-term"]
@@ -128,7 +128,7 @@ def test_detail_shows_why_with_dates_and_values() -> None:
     found = by_topic(every_card())
     assert "since 2026-10-06" in found["tier-1"]["detail"]  # the H1 started 50 days ago
     assert found["tier-1"]["summary"] == (
-        "MCAS first line is an H1 plus an H2 antihistamine; no H2 antihistamine on record: "
+        "No regular H2 antihistamine on record for MCAS (first line: H1 + H2 antihistamine): "
         "consider famotidine")
     assert "(R06.2)" in found["albuterol"]["detail"]
     assert "40 days" in found["steroid-long-term"]["summary"]

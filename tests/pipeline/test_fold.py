@@ -1,6 +1,7 @@
 """Fewer cards: mediator-evidence and biologic-review go into the ladder card.
 
-docs/clinical-rules.md §4 "Fewer cards", §8 (snoozing is decided before folding).
+docs/clinical-rules.md §4 "Fewer cards" (snoozing, decided before folding, holds a ladder
+card back before this step: then nothing is folded).
 """
 
 from __future__ import annotations

@@ -151,7 +151,7 @@ def check_response(fixture: Fixture, response: Any) -> dict[str, Any]:
     assert len(topics) == len(set(topics)), f"a topic twice: {topics}"
     assert set(topics) == fixture.expected_topics
     assert not set(topics) & fixture.absent_topics
-    for folded in fixture.folded_topics:  # folded into the ladder card (§4 "Fewer cards")
+    for folded in fixture.folded_topics:  # folded into the ladder card (docs/clinical-rules.md §4)
         title = KNOWLEDGE.cards.topics[folded].title
         assert f"**{title}**" in body["cards"][0]["detail"], f"{folded} folded into the ladder"
     ladder = {"tier-1", "tier-2", "confirm-before-biologic", "tier-3", "omalizumab-dose",

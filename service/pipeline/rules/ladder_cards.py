@@ -119,17 +119,19 @@ def _tier1(facts: Facts, pos: Position, ctx: LadderContext) -> Decision:
     classes = {t.drug_class for t in facts.therapies if not t.as_needed}
     missing = [c for c in ("h1", "h2") if c not in classes]
     names = {"h1": "H1 antihistamine", "h2": "H2 antihistamine"}
+    missing_text = ("H1 or H2 antihistamine" if len(missing) == 2
+                    else " or ".join(names[c] for c in missing))
     if pos.current_tier == 0:
         reasons = [note("tier1.none")]
     else:
-        reasons = [note("tier1.incomplete", missing=" or ".join(names[c] for c in missing))]
+        reasons = [note("tier1.incomplete", missing=missing_text)]
         if pos.current_tier > 1:
             reasons.append(note("tier1.later_line_active",
                                 drugs=drug_names(pos.tier_therapies)))
     therapies = _ladder_therapies(facts)
     return Decision(
         topic="tier-1",
-        params={"missing": " or ".join(names[c] for c in missing)},
+        params={"missing": missing_text},
         therapies=therapies,
         suggestions=tuple(missing),
         notes=(*reasons, *ctx.patient_notes, *therapy_notes(therapies)),
@@ -152,7 +154,7 @@ def _window_notes(pos: Position, ctx: LadderContext, now_days: int) -> list[Note
              onset_days=onset, lookback=thresholds.lookback_days,
              min=thresholds.min_anaphylaxis_episodes, recent=thresholds.recent_event_days),
     ]
-    if tier == 1:
+    if tier == 1 and pos.respiratory:
         notes.append(note("ladder.respiratory_counted", count=len(pos.respiratory),
                           min=thresholds.min_respiratory_events))
     return notes
@@ -248,6 +250,7 @@ def _escalation(
     return Decision(
         topic=topic,
         params={"drugs": drug_names(pos.tier_therapies), "days": str(now_days),
+                "step": "a further biologic step" if tier == 3 else "a biologic",
                 "dose": f"{dose_now:g}" if dose_now is not None else "",
                 "target": f"{thresholds.omalizumab_dose_mg_per_4_weeks:g}"},
         reasons=tuple(reasons),

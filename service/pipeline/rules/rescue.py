@@ -45,6 +45,7 @@ def epinephrine(facts: Facts) -> Decision | None:
         notes.append(note("history.undated", count=undated))
     return Decision(
         topic="epinephrine-autoinjector",
+        params={"history": "Angioedema" if key == "history.angioedema" else "Anaphylaxis"},
         reasons=("No active epinephrine auto-injector is on record.",),
         suggestions=("epinephrine_autoinjector",),
         notes=tuple(notes),
