@@ -29,7 +29,7 @@ def _section(title: str, lines: list[str]) -> list[str]:
 def sentence(note: Note, knowledge: Knowledge) -> str:
     """A sentence of cards/sentences.yaml, its facts escaped (they may come from the record)."""
     params: Mapping[str, str] = {k: escape(v) for k, v in note.params.items()}
-    text = knowledge.cards.sentence(note.key, **params)
+    text = clinical_units(knowledge.cards.sentence(note.key, **params), knowledge)
     return text[:1].upper() + text[1:]  # "{drugs} is active" opens with a drug name
 
 

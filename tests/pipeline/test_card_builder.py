@@ -134,7 +134,7 @@ def test_detail_shows_why_with_dates_and_values() -> None:
     assert "40 days" in found["steroid-long-term"]["summary"]
     # the biologic review, folded into the ladder card
     assert "**Biologic response review**" in found["tier-1"]["detail"]
-    assert "Omalizumab active since 2026-08-17 (100 days" in found["tier-1"]["detail"]
+    assert "Omalizumab active since 2026-08-17: 100 days" in found["tier-1"]["detail"]
 
 
 def test_ladder_detail_lists_episodes_and_thresholds_crossed() -> None:

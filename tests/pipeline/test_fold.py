@@ -61,7 +61,7 @@ def test_the_dupilumab_card_is_the_biologic_review_no_contradicting_card() -> No
     found = cards(resources)
     assert [c["source"]["topic"]["code"] for c in found] == ["tier-4"]
     text = " ".join(found[0]["detail"].split())
-    assert "Omalizumab active since" in text and "(95 days" in text
+    assert "Omalizumab active since" in text and ": 95 days" in text
     assert "this card is also the review of the response" in text
     # its own text covers the review: the folded card's short text is not repeated
     assert "Review the response to the biologic at 3 to 6 months" not in text

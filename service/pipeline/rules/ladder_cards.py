@@ -225,23 +225,19 @@ def _escalation(
         "confirm-before-biologic", "tier-3", "omalizumab-dose", "tier-4"
     }:
         lead.append(note("tryptase.sm_flag", value=f"{ctx.sm_flag:g}"))
-    reasons: list[str] = []
+    reasons: list[Note] = []
     shown = tuple(m for m in ctx.mediators if m.elevated)
     if topic == "tier-2":
         suggestions = ("leukotriene", "cromolyn_oral")
         lte4 = [m for m in shown if m.result.analyte == "leukotriene_e4"]
         if lte4:
-            reasons.append(
-                f"Leukotriene E4 is elevated ({lte4[0].reason}, {day(lte4[0].result.when)}): "
-                "a leukotriene modifier is proposed first."
-            )
+            reasons.append(note("ladder.lte4_first", finding=lte4[0].reason,
+                                date=day(lte4[0].result.when)))
         prostaglandins = [m for m in shown if m.result.prostaglandin_marker]
         if prostaglandins:
-            reasons.append(
-                f"A prostaglandin marker is elevated ({prostaglandins[0].result.display}: "
-                f"{prostaglandins[0].reason}): aspirin may be considered, with caution "
-                "(it can trigger degranulation)."
-            )
+            reasons.append(note("ladder.prostaglandin_elevated",
+                                analyte=prostaglandins[0].result.display,
+                                finding=prostaglandins[0].reason))
     onset_days = thresholds.response_onset_days[tier]
     early = [note("episode.before_response_onset", date=day(e.start), onset_days=onset_days)
              for e in pos.early]
@@ -253,14 +249,13 @@ def _escalation(
                 "step": "a further biologic step" if tier == 3 else "a biologic",
                 "dose": f"{dose_now:g}" if dose_now is not None else "",
                 "target": f"{thresholds.omalizumab_dose_mg_per_4_weeks:g}"},
-        reasons=tuple(reasons),
         therapies=therapies,
         episodes=tuple(e.cluster for e in pos.episodes),
         respiratory=pos.respiratory,
         mediators=tuple(ctx.evidence.decisive) or shown,
         suggestions=suggestions,
         lead=tuple(lead),
-        notes=(*_window_notes(pos, ctx, now_days), *ctx.patient_notes, *notes,
+        notes=(*_window_notes(pos, ctx, now_days), *reasons, *ctx.patient_notes, *notes,
                *therapy_notes(therapies), *ctx.episode_notes,
                *early, *_respiratory_notes(pos, ctx)),
         withheld=withheld(facts, suggestions, thresholds, ctx.now),

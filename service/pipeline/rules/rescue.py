@@ -46,9 +46,8 @@ def epinephrine(facts: Facts) -> Decision | None:
     return Decision(
         topic="epinephrine-autoinjector",
         params={"history": "Angioedema" if key == "history.angioedema" else "Anaphylaxis"},
-        reasons=("No active epinephrine auto-injector is on record.",),
         suggestions=("epinephrine_autoinjector",),
-        notes=tuple(notes),
+        notes=(note("epinephrine.none"), *notes),
     )
 
 
@@ -63,11 +62,8 @@ def albuterol(facts: Facts, thresholds: Thresholds, now: datetime) -> Decision |
     return Decision(
         topic="albuterol",
         params={"lookback": str(thresholds.lookback_days)},
-        reasons=(
-            f"{len(events)} wheezing or bronchospasm record(s) in the last "
-            f"{thresholds.lookback_days} days.",
-            "No active albuterol or levalbuterol is on record.",
-        ),
+        notes=(note("albuterol.events", count=len(events), lookback=thresholds.lookback_days),
+               note("albuterol.none")),
         respiratory=tuple(Cluster(when, (e,)) for when, e in events),
         suggestions=("albuterol",),
     )

@@ -197,10 +197,10 @@ def test_card_switch_turns_a_ladder_card_off() -> None:
 def test_tier2_puts_the_leukotriene_modifier_first_when_lte4_is_elevated() -> None:
     decision = decide(base(*tier1(100), *episodes(1, 10)))[0]
     assert decision.suggestions[0] == "leukotriene"
-    assert any("Leukotriene E4 is elevated" in r for r in decision.reasons)
+    assert any(n.key == "ladder.lte4_first" for n in decision.notes)
     no_lte4 = [mcas(), condition("Z87.892"), medication(text="EpiPen", start=ago(400)),
                *tier1(100), *episodes(1, 10)]
-    assert not any("Leukotriene E4" in r for r in decide(no_lte4)[0].reasons)
+    assert not any(n.key == "ladder.lte4_first" for n in decide(no_lte4)[0].notes)
 
 
 def test_ladder_card_comes_first_and_only_once() -> None:
