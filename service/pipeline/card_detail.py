@@ -116,7 +116,7 @@ def _evidence(decision: Decision, knowledge: Knowledge) -> list[str]:
     """The opening line: how strong the evidence behind the card is (cards/cards.yaml)."""
     texts = knowledge.cards
     level = texts.evidence_levels[texts.topics[decision.topic].evidence]
-    return [f"**Strength of evidence: {level.label}.** {level.meaning}", ""]
+    return [f"**Strength of evidence: {level.label}** ({level.meaning}).", ""]
 
 
 def _facts_sections(decision: Decision, knowledge: Knowledge, *,
@@ -131,6 +131,10 @@ def _facts_sections(decision: Decision, knowledge: Knowledge, *,
     return why, why_not
 
 
+# Sentences a folded card's short text (cards.yaml ``fold_text``) already says.
+_SAID_BY_FOLD_TEXT = frozenset({"evidence.none"})
+
+
 def _folded(decision: Decision, ladder: Decision, knowledge: Knowledge) -> list[str]:
     """A card folded into the ladder card: its own facts, then (unless the ladder card's
     text already says it) its short text (docs/clinical-rules.md §4 "Fewer cards")."""
@@ -138,7 +142,8 @@ def _folded(decision: Decision, ladder: Decision, knowledge: Knowledge) -> list[
     shown_notes = {(n.key, tuple(sorted(n.params.items()))) for n in ladder.notes}
     lines = [escape(clinical_units(r, knowledge)) for r in decision.reasons]
     lines += [sentence(n, knowledge) for n in decision.notes
-              if (n.key, tuple(sorted(n.params.items()))) not in shown_notes]
+              if (n.key, tuple(sorted(n.params.items()))) not in shown_notes
+              and n.key not in _SAID_BY_FOLD_TEXT]
     shown = {id(m.result) for m in ladder.mediators}
     findings = [m for m in decision.mediators if id(m.result) not in shown]
     lines += [_mediator(m, knowledge) for m in findings]
