@@ -186,6 +186,8 @@ def load_knowledge(cards_dir: Path) -> Knowledge:
                 for key, level in cards["evidence_levels"].items()
             }),
             drafts=_drafts(drafts),
+            source_label=(cards.get("source") or {}).get("label", ""),
+            source_url=(cards.get("source") or {}).get("url", ""),
             reminder=" ".join(cards["reminder"].split()),
             topics=MappingProxyType({t: _topic(cards["topics"][t]) for t in TOPICS}),
             sentences=MappingProxyType(

@@ -146,6 +146,9 @@ class CardTexts:
     evidence_levels: Mapping[str, EvidenceLevel] = field(
         default_factory=lambda: MappingProxyType({}))
     drafts: Drafts = field(default_factory=Drafts)
+    # the service's own source, for a card whose topic names none (cards.yaml ``source``)
+    source_label: str = ""
+    source_url: str = ""
 
     def sentence(self, key: str, **params: str) -> str:
         return self.sentences[key].format_map(_Blank(params))

@@ -337,6 +337,11 @@ def _topic_schema(reference_keys: Iterable[str]) -> type[Schema]:
     return type("TopicSchema", (_Strict,), attrs)
 
 
+class _SourceSchema(_Strict):
+    label = _text(required=True)
+    url = _text(required=True)
+
+
 class _OverrideReasonSchema(_Strict):
     display = _text(required=True)
     needs_proposal = _Bool()
@@ -380,6 +385,7 @@ def cards_schema(references: Mapping[str, Mapping[str, Any]]) -> Schema:
     attrs: dict[str, Any] = {
         "topic_system": _text(required=True),
         "override_reason_system": _text(required=True),
+        "source": _nested(_SourceSchema),
         "override_reasons": _MapOf(_nested(_OverrideReasonSchema), required=True),
         "evidence_levels": _MapOf(_nested(_EvidenceLevelSchema), required=True),
         "reminder": _text(required=True),
