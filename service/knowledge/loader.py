@@ -19,7 +19,6 @@ from marshmallow import Schema
 
 # bundled_cards_dir: imported from here by the app factory, the web layer and the CLI.
 from service.config_files import bundled_cards_dir as bundled_cards_dir
-from service.config_files import read_yaml
 from service.knowledge.drug_table import build_drug_table
 from service.knowledge.model import (
     Analyte,
@@ -36,6 +35,7 @@ from service.knowledge.model import (
     TopicText,
     normalise_icd10,
 )
+from service.knowledge.overlay import CardsFiles
 from service.knowledge.schemas import (
     CodesSchema,
     DrugsSchema,
@@ -49,12 +49,12 @@ from service.knowledge.schemas import (
 from service.knowledge.topics import TOPICS
 
 
-def _read(cards_dir: Path, name: str, schema: Schema) -> dict[str, Any]:
-    path = cards_dir / name
-    data = read_yaml(path, str(path), KnowledgeError)
+def _read(files: CardsFiles, name: str, schema: Schema) -> dict[str, Any]:
+    """One file of ``cards/``, site overlays merged in, loaded by its schema."""
+    data, origin = files.read(name)
     if not isinstance(data, Mapping):
-        raise KnowledgeError(f"{path}: must hold a mapping")
-    return load_file(schema, data, str(path))
+        raise KnowledgeError(f"{origin}: must hold a mapping")
+    return load_file(schema, data, origin)
 
 
 def _code_set(spec: Mapping[str, Any]) -> CodeSet:
@@ -132,15 +132,22 @@ def _drafts(raw: Mapping[str, Any]) -> Drafts:
     )
 
 
-def load_knowledge(cards_dir: Path) -> Knowledge:
-    codes = _read(cards_dir, "codes.yaml", CodesSchema())
-    mediators = _read(cards_dir, "mediators.yaml", MediatorsSchema())
-    refs_raw = _read(cards_dir, "references.yaml", ReferencesSchema())["references"]
-    cards = _read(cards_dir, "cards.yaml", cards_schema(refs_raw))
-    sentences = _read(cards_dir, "sentences.yaml", SentencesSchema())
-    drafts = _read(cards_dir, "drafts.yaml", drafts_schema(
+def load_knowledge(cards_dir: Path | CardsFiles) -> Knowledge:
+    """``cards/`` (a directory, or a directory with site overlays) as ``Knowledge``.
+
+    Every file is read with ``_read(files, ...)``, so overlays reach it.
+    """
+    files = cards_dir if isinstance(cards_dir, CardsFiles) else CardsFiles(cards_dir)
+    codes = _read(files, "codes.yaml", CodesSchema())
+    mediators = _read(files, "mediators.yaml", MediatorsSchema())
+    refs_raw = _read(files, "references.yaml", ReferencesSchema())["references"]
+    cards = _read(files, "cards.yaml", cards_schema(refs_raw))
+    sentences = _read(files, "sentences.yaml", SentencesSchema())
+    drafts = _read(files, "drafts.yaml", drafts_schema(
         code for spec in mediators["analytes"].values() for code in spec["loinc"]))
-    drugs = build_drug_table(_read(cards_dir, "drugs.yaml", DrugsSchema()))
+    drugs = build_drug_table(_read(files, "drugs.yaml", DrugsSchema()))
+    # An overlay section for a file nothing above read would be silently ignored.
+    files.check_used()
     systems = {
         name: frozenset([spec["uri"], *(spec.get("oids") or ())])
         for name, spec in codes["systems"].items()
