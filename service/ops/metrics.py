@@ -96,6 +96,12 @@ FEEDBACK_ITEMS = Counter(
     "Feedback items stored (duplicates not counted), by outcome and test traffic.",
     ["outcome", "test"],
 )
+CARDS_FOLDED = Counter(
+    "mcas_cards_folded",
+    "Cards not shown on their own because they went into the ladder card (mediator-evidence, "
+    "biologic-review: docs/clinical-rules.md section 4, Fewer cards), by topic.",
+    ["topic"],
+)
 FALLBACK_CALLS = Counter(
     "mcas_fhir_fallback_calls",
     "Calls to the EHR's FHIR server for prefetch data the EHR did not send, by prefetch key.",
@@ -192,6 +198,12 @@ def record_snooze_read_failure(reason: str) -> None:
 def record_feedback(outcome: str, test: bool, count: int = 1) -> None:
     """Count ``count`` stored feedback items of one outcome."""
     FEEDBACK_ITEMS.labels(outcome=_label(outcome), test=_test_label(test)).inc(count)
+
+
+def record_folded(topics: Iterable[str]) -> None:
+    """Count the cards of one hook answer folded into its ladder card, by topic."""
+    for topic in topics:
+        CARDS_FOLDED.labels(topic=_label(topic)).inc()
 
 
 def record_fallback(key: str, ok: bool) -> None:

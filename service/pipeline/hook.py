@@ -1,8 +1,11 @@
 """One hook call from envelope to cards, with no Flask in it.
 
-prefetch resolution -> facts -> rules -> snoozes held back -> (fold) -> cards. Scope is
-decided from the conditions first, so an out-of-scope patient gets no cards whatever else
-is missing (docs/clinical-rules.md §6.9).
+prefetch resolution -> facts -> rules -> snoozes held back (service/pipeline/snooze.py)
+-> fold (service/pipeline/fold.py: mediator-evidence and biologic-review go into the ladder
+card) -> cards. Snoozes are decided before folding, so a snoozed ladder card leaves the
+others as cards of their own (docs/clinical-rules.md §8). Scope is decided from the
+conditions first, so an out-of-scope patient gets no cards whatever else is missing
+(docs/clinical-rules.md §6.9).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from service.knowledge.model import Knowledge
 from service.pipeline.card_builder import build_cards
 from service.pipeline.facts import extract_facts
 from service.pipeline.fingerprint import decision_fingerprint
+from service.pipeline.fold import fold
 from service.pipeline.ports import CardHistory
 from service.pipeline.prefetch import Fetcher, prefetch_templates, resolve_prefetch
 from service.pipeline.rules import evaluate, scope
@@ -37,6 +41,8 @@ class HookResult:
     snoozed: list[Snoozed] = field(default_factory=list)
     # why the card history could not be read (the cards were shown unsnoozed), or None
     snooze_unavailable: str | None = None
+    # topics folded into the ladder card instead of cards of their own (fold.py)
+    folded: list[str] = field(default_factory=list)
 
     @property
     def topics(self) -> list[str]:
@@ -85,11 +91,13 @@ def run_hook(
             snooze_unavailable = str(exc)
         else:
             decisions, snoozed = hold_back(decisions, fingerprints, past, thresholds, now)
-    # fold (cards-content, issue 14) goes here: after snoozes, so a snoozed ladder card
-    # leaves mediator-evidence and biologic-review to be shown as their own cards.
+    # After snoozes: a snoozed ladder card leaves mediator-evidence and biologic-review to
+    # be shown as their own cards (docs/clinical-rules.md §8).
+    decisions = fold(decisions)
     cards = build_cards(decisions, facts, knowledge, thresholds, timeline_url)
     return HookResult(
         cards=cards,
+        folded=[f.topic for d in decisions for f in d.folded],
         unavailable=dict(prefetch.unavailable),
         skipped_resources=facts.skipped_resources,
         fingerprints=fingerprints,

@@ -74,6 +74,7 @@ def _cards_for(service_id: str) -> list[Card]:
     )
     metrics.record_cards(result.topics, test=test)
     metrics.record_snoozed([s.topic for s in result.snoozed], test=test)
+    metrics.record_folded(result.folded)
     return result.cards
 
 

@@ -287,6 +287,10 @@ def read_medication(
     ))
 
 
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def _therapies(
     resource: dict[str, Any], kind: str, status: str, drugs: list[Any], concepts: list[Any],
     product_text: str, dosages: list[dict[str, Any]], knowledge: Knowledge,
@@ -310,6 +314,8 @@ def _therapies(
         therapies.append(Therapy(
             drug=drug.key, drug_class=drug.drug_class, tier=table.classes[drug.drug_class].tier,
             label=label or drug.key, start=start.when, source=kind, status=status,
+            resource_id=_text_or_none(resource.get("id")),
+            intent=_text_or_none(resource.get("intent")),
             active=status == "active", as_needed=_as_needed(readable), ended=end.when,
             indication=indication if drug.drug_class in {"omalizumab", "dupilumab"} else None,
             steroid_replacement=replacement, dose_mg_per_4_weeks=dose, ordered_on=start.when,
