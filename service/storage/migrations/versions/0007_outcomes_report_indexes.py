@@ -7,7 +7,7 @@
 - thresholds_versions (created_at): the versions applied in the period (chart markers).
 
 Revision ID: 0007
-Revises: 0006 (order time). Until 0005 and 0006 are merged it sits on 0004; the merge
+Revises: 0006 (order time). Until 0006 is merged it sits on 0005 (snoozes); that merge
 sets down_revision to "0006".
 Create Date: 2026-12-06
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
