@@ -19,6 +19,7 @@ from service.knowledge.model import Knowledge
 from service.pipeline.card_detail import sentence
 from service.pipeline.facts.model import Event, Facts, Result, Therapy
 from service.pipeline.hook import run_hook
+from service.pipeline.ports import CardHistory
 from service.pipeline.prefetch import Fetcher
 from service.pipeline.rules.episodes import Episode, Respiratory
 from service.pipeline.rules.ladder import Position
@@ -35,8 +36,10 @@ def explain_hook(
     thresholds: Thresholds,
     now: datetime,
     fetch_missing: Fetcher | None = None,
+    history: CardHistory | None = None,
 ) -> dict[str, Any]:
-    """Everything explain answers for one request (JSON-ready)."""
+    """Everything explain answers for one request (JSON-ready). ``history``: the
+    patient's past cards, so the snoozes that apply are shown (read only)."""
     trace = Trace()
     body: dict[str, Any] = {
         "hook": SUPPORTED_HOOK,
@@ -45,12 +48,23 @@ def explain_hook(
     }
     try:
         result = run_hook(request, knowledge=knowledge, thresholds=thresholds, now=now,
-                          fetch_missing=fetch_missing, trace=trace)
+                          fetch_missing=fetch_missing, history=history, trace=trace)
     except ServiceError as exc:
         # The hook would refuse this request: say so with the reason, and what was read.
         body["refused"] = {"status": exc.status, "reasons": list(exc.messages)}
         body["cards"] = []
+        body["snoozes"] = []
+        held: dict[str, str] = {}
     else:
+        body["snoozes"] = [
+            {"topic": s.topic, "until": _iso(s.until), "overridden_card": s.overridden_card}
+            for s in result.snoozed
+        ]
+        if result.snooze_unavailable:
+            body["snooze_unavailable"] = result.snooze_unavailable
+        held = {s.topic: f"snoozed until {_iso(s.until)}: a clinician overrode the same card "
+                         f"({s.overridden_card}) and its facts have not changed"
+                for s in result.snoozed}
         body["cards"] = [
             {"topic": card["source"]["topic"]["code"], "summary": card["summary"],
              "indicator": card["indicator"]}
@@ -58,7 +72,7 @@ def explain_hook(
         ]
     body["read"] = _read(trace, knowledge)
     body["comparisons"] = [c.as_dict() for c in trace.comparisons]
-    body["decisions"] = _decisions(trace, knowledge, [c["topic"] for c in body["cards"]])
+    body["decisions"] = _decisions(trace, knowledge, [c["topic"] for c in body["cards"]], held)
     return body
 
 

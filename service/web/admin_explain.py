@@ -24,8 +24,10 @@ from service.ops.request_log import quiet_logs
 from service.ops.state import state
 from service.pipeline.explain import explain_hook
 from service.scenarios.fixtures import FixtureError, load_fixture, request_for
+from service.storage.history import StoredCardHistory
 from service.thresholds.preview import fixtures_dir
 from service.web.admin_auth import protect_blueprint
+from service.web.storage import storage
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +57,20 @@ def _explain(body: Any, source: str) -> ResponseReturnValue:
     except BadRequest:
         metrics.record_explain("refused")
         raise
+    store = storage()
+    # The snoozes that apply, read (never written) as the hook would read them.
+    history = (
+        StoredCardHistory(store)
+        if store.record_cards and current.test_patients.snoozable(hook_request.patient_id)
+        else None
+    )
     with quiet_logs():  # the pipeline's own log lines could name what was read
         answer = explain_hook(
             hook_request,
             knowledge=current.knowledge,
             thresholds=current.thresholds(),
             now=now,
+            history=history,
         )
     metrics.record_explain(source)
     log.info("explain called", extra={"audit": "explain", "admin": who, "reason": source})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from flask import Flask
@@ -101,3 +102,22 @@ def test_a_request_the_hook_refuses_is_explained_with_its_status(admin_app: Flas
     response = admin_app.test_client().post("/admin/api/explain", json=body, headers=ADMIN)
     assert response.status_code == 200
     assert response.get_json()["refused"]["status"] == 412
+
+
+def test_explain_shows_the_snooze_that_applies(admin_app: Flask) -> None:
+    from tests.support.outcomes_seed import as_real_patient
+
+    client = admin_app.test_client()
+    request = as_real_patient(_request())
+    cards = client.post("/cds-services/mcas-therapy-tier", json=request).get_json()["cards"]
+    tier2 = next(c for c in cards if c["source"]["topic"]["code"] == "tier-2")
+    feedback = {"feedback": [{"card": tier2["uuid"], "outcome": "overridden",
+                              "outcomeTimestamp": "2026-11-25T11:50:00Z"}]}
+    assert client.post("/cds-services/mcas-therapy-tier/feedback", json=feedback).status_code == 200
+    answer = client.post("/admin/api/explain", json={**request, "hookInstance": str(uuid4())},
+                         headers=ADMIN).get_json()
+    assert [s["topic"] for s in answer["snoozes"]] == ["tier-2"]
+    assert answer["snoozes"][0]["overridden_card"] == tier2["uuid"]
+    decision = next(d for d in answer["decisions"] if d["topic"] == "tier-2")
+    assert decision["fired"] and not decision["shown"] and "snoozed until" in decision["why"]
+    assert "tier-2" not in [c["topic"] for c in answer["cards"]]
