@@ -98,3 +98,24 @@ def test_charts_are_strict_svg_with_titles(storage_app: Flask) -> None:
     assert "Patient declined" in body and "style=" not in body
     assert_outcome(client.get("/admin/api/outcomes/weekly.svg", query_string=PERIOD,
                               headers=ADMIN), 400, "topic")
+
+
+def test_test_traffic_is_left_out_unless_asked_for(storage_app: Flask) -> None:
+    from tests.support.outcomes_seed import fire_fixtures
+
+    seed(storage_app)
+    real = _api(storage_app).get_json()
+    test_cards = fire_fixtures(storage_app, test=True,
+                               fired={"tier-2--fires--refractory-two-episodes": 1})
+    assert test_cards  # the bundled fixtures' patients are test patients (mcas-test-)
+    assert _api(storage_app).get_json()["topics"] == real["topics"]
+    both = _api(storage_app, include_test="true").get_json()
+    tier2 = {row["topic"]: row for row in both["topics"]}["tier-2"]
+    real_tier2 = {row["topic"]: row for row in real["topics"]}["tier-2"]
+    assert tier2["issued"] == real_tier2["issued"] + 1
+    assert tier2["patients"] == real_tier2["patients"] + 1
+    runner = storage_app.test_cli_runner()
+    args = ["feedback-report", "--since", PERIOD["since"], "--until", PERIOD["until"],
+            "--format", "json"]
+    assert json.loads(runner.invoke(args=[*args, "--include-test"]).output) == both
+    assert json.loads(runner.invoke(args=args).output) == real

@@ -67,3 +67,18 @@ def test_days_override_and_no_retention_keeps_clinical_records(storage_app: Flas
     assert "issued_cards: deleted 1 row(s)" in done.output
     assert _count(storage_app, issued_cards) == 1
     assert runner.invoke(args=["db", "purge", "--days", "0"]).exit_code != 0
+
+
+def test_test_traffic_goes_after_its_own_days(storage_app: Flask) -> None:
+    from sqlalchemy import update
+
+    _seed(storage_app, [3, 10, 10])
+    with engine_of(storage_app).begin() as connection:
+        connection.execute(update(issued_cards).where(
+            issued_cards.c.card_uuid.in_(["card-0", "card-1"])).values(test=True))
+    done = storage_app.test_cli_runner().invoke(args=["db", "purge", "--apply"])
+    assert done.exit_code == 0, done.output
+    # MCAS_TEST_RETENTION_DAYS (7): the 10-day-old test card goes, the real one stays
+    with engine_of(storage_app).connect() as connection:
+        kept = {r for (r,) in connection.execute(select(issued_cards.c.card_uuid))}
+    assert kept == {"card-0", "card-2"}
