@@ -47,3 +47,30 @@ def test_body_over_the_limit_is_413_operation_outcome() -> None:
     assert response.status_code == 413
     assert response.get_json()["resourceType"] == "OperationOutcome"
     assert b"Traceback" not in response.data
+
+
+class _Trickle:
+    """A server's input stream that hands over at most 10,000 bytes per read."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.reads = 0
+
+    def read(self, size: int = -1) -> bytes:
+        self.reads += 1
+        size = len(self.data) if size < 0 else min(size, 10_000)
+        chunk, self.data = self.data[:size], self.data[size:]
+        return chunk
+
+
+def test_a_long_body_is_read_whole_in_few_reads_even_when_the_server_trickles() -> None:
+    from service.web.request_body import read_body
+
+    app = create_app({"TESTING": True})
+    data = body_with_observations(400)
+    assert len(data) > 64 * 1024
+    trickle = _Trickle(data)
+    environ = {"wsgi.input": trickle, "CONTENT_LENGTH": str(len(data))}
+    with app.test_request_context(URL, method="POST", environ_overrides=environ):
+        assert read_body() == data
+    assert trickle.reads <= len(data) // 10_000 + 2
