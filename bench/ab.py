@@ -9,7 +9,7 @@ this checkout's Python environment and ``PYTHONPATH`` set to the tree, so the co
 test is the tree's and the libraries are the same for all (install any new dependency
 here first).
 
-One round serves, one after another in a rotating order so no server always goes first:
+One round starts every server at once:
 
 - ``floor``: gunicorn, 2 sync workers, bench/floor_apps.py ``floor_app`` (reads the body,
   ``json.loads``, verifies the ES384 token with PyJWT);
@@ -17,13 +17,16 @@ One round serves, one after another in a rotating order so no server always goes
 - every ref in every configuration (``deployed``: tokens verified, cards recorded;
   ``off``: both off), with that tree's deploy/gunicorn.conf.py, 2 workers;
 
-each with the typical patient: a warm-up, then one client (``--requests``; the workers'
-CPU per request from /proc and the wall-clock latency) and four clients
-(``--c4-requests``; req/s). Every request carries a fresh ES384 token whose ``aud`` is the
-URL called. Then each ref in-process (bench/ab_inprocess.py, deployed settings):
+warms each up, then sends the typical patient to each in turn, in blocks of ``--block``
+requests, the order rotating from block to block, so every server sees the same machine
+load (the machine is shared: a server measured a minute later sees another machine).
+First one client (``--requests`` per server: the workers' CPU per request from
+/proc/<pid>/task/*/schedstat, and the wall-clock latency), then four clients
+(``--c4-requests``: req/s). Every request carries a fresh ES384 token whose ``aud`` is
+the URL called. Then each ref in-process (bench/ab_inprocess.py, deployed settings):
 heavy and extreme patients against ``json.loads`` of the same body, thread CPU.
 
-The 1-minute load average is recorded at the start of each server's phase. The summary
+The 1-minute load average is recorded before each block (median per round). The summary
 gives, per server, the median over rounds of: CPU per request, its ratio to the floor
 app's (and to the Flask handler's) in the same round, median and p99 latency, req/s at 4
 clients; in-process, the medians of the hook / ``json.loads`` CPU ratios. Everything goes
@@ -50,7 +53,8 @@ from .features import Available, TokenMint, build_config
 from .inprocess import HOOK_PATH, TEST_CLIENT_BASE, topics_of
 from .load import run_load
 from .patients import make_patient
-from .server import children, cpu_seconds, free_port, peak_rss
+from .server import children, cpu_seconds, free_port
+from .stats import summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -176,42 +180,79 @@ class Headers:
         return found
 
 
-def _phase(server: Server, headers: Headers, body: bytes, clients: int,
-           requests: int) -> dict[str, Any]:
-    headers.prepare(requests + clients)
-    before = server.workers_cpu()
-    result = run_load("127.0.0.1", server.port, HOOK_PATH, [body], concurrency=clients,
-                      max_requests=requests, max_seconds=120, headers=headers)
-    after = server.workers_cpu()
-    used = sum(after[pid] - before[pid] for pid in after if pid in before)
-    out = result.as_dict()
-    out["cpu_ms_per_request"] = (round(used / result.completed * 1000, 3)
-                                 if result.completed else None)
-    out["topics"] = (topics_of(json.loads(result.first_body))
-                     if result.first_body is not None else None)
-    out.pop("statuses", None)
+class Tally:
+    """One server's measurements in one round, summed over its blocks."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.cpu = 0.0
+        self.requests = 0
+        self.elapsed = 0.0
+        self.errors = 0
+        self.topics: list[str] | None = None
+
+    def add(self, server: Server, headers: Headers, body: bytes, clients: int,
+            requests: int) -> None:
+        headers.prepare(requests + clients)
+        before = server.workers_cpu()
+        result = run_load("127.0.0.1", server.port, HOOK_PATH, [body], concurrency=clients,
+                          max_requests=requests, max_seconds=120, headers=headers)
+        after = server.workers_cpu()
+        self.cpu += sum(after[pid] - before[pid] for pid in after if pid in before)
+        self.requests += result.completed
+        self.elapsed += result.elapsed
+        self.errors += result.errors
+        self.latencies += result.latencies
+        if self.topics is None and result.first_body is not None:
+            self.topics = topics_of(json.loads(result.first_body))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "cpu_ms_per_request": (round(self.cpu / self.requests * 1000, 3)
+                                   if self.requests else None),
+            "throughput_rps": round(self.requests / self.elapsed, 1) if self.elapsed else None,
+            "latency": summarize(self.latencies),
+            "errors": self.errors,
+            "topics": self.topics,
+        }
+
+
+def _measure_round(servers: dict[str, tuple[Server, Headers]], body: bytes,
+                   args: argparse.Namespace, round_no: int) -> dict[str, Any]:
+    """Every server, in small blocks taken in turn (the order rotating from block to
+    block), so all see the same machine load; then the same at 4 clients."""
+    names = list(servers)
+    out: dict[str, Any] = {}
+    for phase, clients, total in (("c1", 1, args.requests), ("c4", 4, args.c4_requests)):
+        tallies = {name: Tally() for name in names}
+        loads: list[float] = []
+        blocks = max(1, total // args.block)
+        for block in range(blocks):
+            loads.append(round(os.getloadavg()[0], 2))
+            shift = (block + round_no) % len(names)
+            for name in names[shift:] + names[:shift]:
+                server, headers = servers[name]
+                tallies[name].add(server, headers, body, clients, args.block)
+        for name in names:
+            entry = out.setdefault(name, {})
+            entry[phase] = tallies[name].as_dict()
+            entry.setdefault("loadavg_1m", []).extend(loads)
+    for entry in out.values():
+        found = entry["loadavg_1m"]
+        entry["loadavg_1m"] = round(statistics.median(found), 2)
     return out
 
 
-def _serve_and_measure(server: Server, headers: Headers, body: bytes,
-                       args: argparse.Namespace) -> dict[str, Any]:
-    loadavg = round(os.getloadavg()[0], 2)
-
+def _start(server: Server, headers: Headers, body: bytes, warmup: int) -> None:
     def warm() -> bool:
         headers.prepare(1)
         return _post_ok(server.port, body, headers())
 
     server.start(warm)
-    try:
-        headers.prepare(args.warmup)
-        run_load("127.0.0.1", server.port, HOOK_PATH, [body], concurrency=1,
-                 max_requests=args.warmup, max_seconds=60, headers=headers)
-        c1 = _phase(server, headers, body, 1, args.requests)
-        c4 = _phase(server, headers, body, 4, args.c4_requests)
-        peaks = [round((peak_rss(pid) or 0) / 2**20, 1) for pid in server.workers()]
-    finally:
-        server.stop()
-    return {"loadavg_1m": loadavg, "c1": c1, "c4": c4, "peak_rss_mib": peaks}
+    headers.prepare(warmup)
+    run_load("127.0.0.1", server.port, HOOK_PATH, [body], concurrency=1,
+             max_requests=warmup, max_seconds=60, headers=headers)
 
 
 def _hook_server(tree: Tree, config_env: dict[str, str], port: int, log: Path,
@@ -350,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=600, help="1-client requests")
     parser.add_argument("--c4-requests", type=int, default=1200, help="4-client requests")
     parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--block", type=int, default=50,
+                        help="requests per server before the next server's turn")
     parser.add_argument("--heavy", type=int, default=30, help="in-process heavy iterations")
     parser.add_argument("--extreme", type=int, default=8,
                         help="in-process extreme iterations")
@@ -357,6 +400,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-http", action="store_true")
     parser.add_argument("--no-floors", action="store_true",
                         help="skip the floor and Flask servers (ratios then absent)")
+    parser.add_argument("--http-patient", default="typical",
+                        choices=("typical", "heavy", "extreme"),
+                        help="the patient sent over HTTP (default: typical)")
     parser.add_argument("--seed", type=int, default=8)
     args = parser.parse_args(argv)
 
@@ -365,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     configs = [c for c in args.configs.split(",") if c]
     available = Available.detect()
     patients = {n: make_patient(n, seed=args.seed) for n in ("typical", "heavy", "extreme")}
-    typical = patients["typical"].body
+    typical = patients[args.http_patient].body
     mint = TokenMint()
     rounds: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="mcas-ab-") as tmp_name:
@@ -377,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("heavy", "extreme"):
             bodies[name] = tmp / f"{name}.json"
             bodies[name].write_bytes(patients[name].body)
-        plan: list[tuple[str, Any]] = []
+        plan: list[tuple[str, Any]] = []  # every server of a round runs at once
         if not args.no_floors:
             plan += [("floor", "floor_app"), ("flask", "flask_app")]
         plan += [(f"{tree.label}/{config}", (tree, config)) for tree in trees
@@ -387,28 +433,34 @@ def main(argv: list[str] | None = None) -> int:
             workdir.mkdir()
             http: dict[str, Any] = {}
             if not args.no_http:
-                shift = round_no % len(plan)
-                for name, what in plan[shift:] + plan[:shift]:
-                    port = free_port()
-                    log = workdir / f"{name.replace('/', '-')}.log"
-                    audience = f"http://127.0.0.1:{port}{HOOK_PATH}"
-                    if isinstance(what, str):
-                        server = _floor_server(what, jwks, port, log, name)
-                        headers = Headers(mint, audience)
-                    else:
-                        tree, config = what
-                        bench_config = build_config(config, available,
-                                                    workdir / name.replace("/", "-"), mint)
-                        server = _hook_server(tree, bench_config.environment(), port, log,
-                                              name)
-                        headers = Headers(bench_config.mint, audience)
-                    http[name] = _serve_and_measure(server, headers, typical, args)
-                    c1 = http[name]["c1"]
+                servers: dict[str, tuple[Server, Headers]] = {}
+                try:
+                    for name, what in plan:
+                        port = free_port()
+                        log = workdir / f"{name.replace('/', '-')}.log"
+                        audience = f"http://127.0.0.1:{port}{HOOK_PATH}"
+                        if isinstance(what, str):
+                            server = _floor_server(what, jwks, port, log, name)
+                            headers = Headers(mint, audience)
+                        else:
+                            tree, config = what
+                            bench_config = build_config(
+                                config, available, workdir / name.replace("/", "-"), mint)
+                            server = _hook_server(tree, bench_config.environment(), port,
+                                                  log, name)
+                            headers = Headers(bench_config.mint, audience)
+                        _start(server, headers, typical, args.warmup)
+                        servers[name] = (server, headers)
+                    http = _measure_round(servers, typical, args, round_no)
+                finally:
+                    for server, _ in servers.values():
+                        server.stop()
+                for name, measured in http.items():
+                    c1, c4 = measured["c1"], measured["c4"]
                     print(f"round {round_no + 1} {name:<22} cpu {c1['cpu_ms_per_request']} "
                           f"ms/req, median {c1['latency']['median_ms']} ms, c4 "
-                          f"{http[name]['c4']['throughput_rps']} req/s, errors "
-                          f"{c1['errors'] + http[name]['c4']['errors']}, load "
-                          f"{http[name]['loadavg_1m']}", flush=True)
+                          f"{c4['throughput_rps']} req/s, errors {c1['errors'] + c4['errors']}, "
+                          f"load {measured['loadavg_1m']}", flush=True)
             inprocess: dict[str, Any] = {}
             if not args.no_inprocess:
                 for tree in trees:
@@ -427,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
         "meta": {"timestamp": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
                  "trees": [t.__dict__ | {"path": str(t.path)} for t in trees],
                  "args": vars(args), "cpus": os.cpu_count(),
-                 "expected_topics": sorted(patients["typical"].expected_topics)},
+                 "expected_topics": sorted(patients[args.http_patient].expected_topics)},
         "rounds": rounds,
         "summary": summary,
     }
