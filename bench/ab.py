@@ -277,28 +277,73 @@ def _floor_server(app: str, jwks: Path, port: int, log: Path, name: str) -> Serv
     return Server(name, command, ROOT, env, port, log)
 
 
-def _inprocess(tree: Tree, settings: dict[str, Any], bodies: dict[str, Path],
-               iterations: dict[str, int], mint: TokenMint, workdir: Path) -> dict[str, Any]:
+def _inprocess_all(trees: list[Tree], settings: dict[str, Any], bodies: dict[str, Path],
+                   iterations: dict[str, int], mint: TokenMint, workdir: Path,
+                   block: int = 2) -> dict[str, Any]:
+    """Every tree in its own process, all started first, then blocks of calls taken in
+    turn (the order rotating), so every tree sees the same machine load."""
     count = sum(iterations.values()) + 3 * len(bodies) + 5
-    spec = {
-        "settings": settings,
-        "bodies": {name: str(path) for name, path in bodies.items()},
-        "tokens": [mint.token(TEST_CLIENT_BASE + HOOK_PATH) for _ in range(count)],
-        "iterations": iterations,
-    }
-    spec_path = workdir / f"inprocess-{tree.label}.json"
-    spec_path.write_text(json.dumps(spec), encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(tree.path)}
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "ab_inprocess.py"),
-                           str(spec_path)], cwd=tree.path, env=env, capture_output=True,
-                          text=True, timeout=900)
-    if done.returncode != 0:
-        raise RuntimeError(f"in-process run of {tree.label} failed:\n{done.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    for measured in result.values():
-        measured["ratio_cpu"] = round(measured["hook_cpu_ms"] / measured["floor_cpu_ms"], 3)
-        measured["ratio_wall"] = round(measured["hook_wall_ms"] / measured["floor_wall_ms"], 3)
-    return result
+    procs: dict[str, subprocess.Popen[str]] = {}
+    try:
+        for tree in trees:
+            spec = {
+                "settings": settings | {"DATA_DIR": str(workdir / f"data-{tree.label}"),
+                                        "DATABASE_URL": f"sqlite:///{workdir}/cards-{tree.label}.sqlite3"},
+                "bodies": {name: str(path) for name, path in bodies.items()},
+                "tokens": [mint.token(TEST_CLIENT_BASE + HOOK_PATH) for _ in range(count)],
+            }
+            spec_path = workdir / f"inprocess-{tree.label}.json"
+            spec_path.write_text(json.dumps(spec), encoding="utf-8")
+            env = {**os.environ, "PYTHONPATH": str(tree.path)}
+            procs[tree.label] = subprocess.Popen(
+                [sys.executable, str(ROOT / "bench" / "ab_inprocess.py"), str(spec_path)],
+                cwd=tree.path, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                text=True)
+        for label, proc in procs.items():
+            assert proc.stdout is not None
+            if proc.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"in-process run of {label} did not start")
+        raw: dict[str, dict[str, dict[str, Any]]] = {
+            label: {name: {"errors": 0, "floor_cpu": [], "floor_wall": [], "hook_cpu": [],
+                           "hook_wall": []} for name in bodies} for label in procs}
+        labels = list(procs)
+        for name, total in iterations.items():
+            for turn in range(max(1, total // block)):
+                shift = turn % len(labels)
+                for label in labels[shift:] + labels[:shift]:
+                    proc = procs[label]
+                    assert proc.stdin is not None and proc.stdout is not None
+                    proc.stdin.write(f"{name} {block}\n")
+                    proc.stdin.flush()
+                    answer = json.loads(proc.stdout.readline())
+                    entry = raw[label][name]
+                    entry["errors"] += answer.pop("errors")
+                    answer.pop("patient")
+                    for key, values in answer.items():
+                        entry[key] += values
+    finally:
+        for proc in procs.values():
+            if proc.stdin is not None:
+                proc.stdin.close()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    out: dict[str, Any] = {}
+    for label, patients in raw.items():
+        for name, entry in patients.items():
+            med = {key: statistics.median(entry[key]) * 1000 for key in
+                   ("floor_cpu", "floor_wall", "hook_cpu", "hook_wall")}
+            out.setdefault(label, {})[name] = {
+                "floor_cpu_ms": round(med["floor_cpu"], 3),
+                "floor_wall_ms": round(med["floor_wall"], 3),
+                "hook_cpu_ms": round(med["hook_cpu"], 3),
+                "hook_wall_ms": round(med["hook_wall"], 3),
+                "ratio_cpu": round(med["hook_cpu"] / med["floor_cpu"], 3),
+                "ratio_wall": round(med["hook_wall"] / med["floor_wall"], 3),
+                "errors": entry["errors"],
+            }
+    return out
 
 
 def _median(values: list[float | None]) -> float | None:
@@ -463,15 +508,15 @@ def main(argv: list[str] | None = None) -> int:
                           f"load {measured['loadavg_1m']}", flush=True)
             inprocess: dict[str, Any] = {}
             if not args.no_inprocess:
-                for tree in trees:
-                    settings = build_config("deployed", available,
-                                            workdir / f"inproc-{tree.label}", mint).settings
-                    inprocess[tree.label] = _inprocess(
-                        tree, settings, bodies,
-                        {"heavy": args.heavy, "extreme": args.extreme}, mint, workdir)
-                    print(f"round {round_no + 1} in-process {tree.label}: "
+                settings = build_config("deployed", available, workdir / "inproc",
+                                        mint).settings
+                inprocess = _inprocess_all(trees, settings, bodies,
+                                           {"heavy": args.heavy, "extreme": args.extreme},
+                                           mint, workdir)
+                for label, measured in inprocess.items():
+                    print(f"round {round_no + 1} in-process {label}: "
                           + ", ".join(f"{p} x{m['ratio_cpu']} cpu ({m['hook_cpu_ms']} ms)"
-                                      for p, m in inprocess[tree.label].items()), flush=True)
+                                      for p, m in measured.items()), flush=True)
             rounds.append({"round": round_no + 1, "http": http, "inprocess": inprocess,
                            "loadavg_1m_end": round(os.getloadavg()[0], 2)})
     summary = summarize_rounds(rounds)

@@ -4,8 +4,10 @@ Run as a script with ``PYTHONPATH`` set to the tree under test, so ``service`` i
 tree's; it imports nothing from ``bench`` (the tree's bench may differ). Arguments: a JSON
 file with ``settings`` (the app's settings), ``bodies`` ({patient: path}), ``tokens`` (a
 list of bearer tokens, one per request, or empty) and ``iterations`` ({patient: n}).
-Prints one JSON object: per patient, the medians of thread CPU and wall time of
-``json.loads(body)`` and of the hook through the test client, interleaved call by call.
+After the warm-up it prints ``ready`` and then runs one block per line it reads
+(``<patient> <n>``), answering one JSON line: the thread CPU and wall time of each
+``json.loads(body)`` and of each hook call through the test client, interleaved call by
+call. The harness alternates the trees block by block.
 """
 
 from __future__ import annotations
@@ -14,11 +16,9 @@ import contextlib
 import gc
 import io
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 HOOK_PATH = "/cds-services/mcas-therapy-tier"
 
@@ -46,11 +46,19 @@ def main() -> None:
                 assert client.post(HOOK_PATH, data=body, headers=headers()).status_code == 200
         gc.collect()
         gc.freeze()
-        out: dict[str, Any] = {}
-        for name, body in bodies.items():
-            floor_cpu, floor_wall, hook_cpu, hook_wall = [], [], [], []
-            errors = 0
-            for _ in range(int(spec["iterations"][name])):
+    print("ready", flush=True)
+    # Then one block per line from the harness: "<patient> <n>" -> one JSON line with the
+    # n calls' timings, so the harness can interleave the trees block by block.
+    for line in sys.stdin:
+        name, _, count = line.strip().partition(" ")
+        if not name:
+            break
+        body = bodies[name]
+        timings: dict[str, list[float]] = {"floor_cpu": [], "floor_wall": [], "hook_cpu": [],
+                                           "hook_wall": []}
+        errors = 0
+        with contextlib.redirect_stderr(sink):
+            for _ in range(int(count)):
                 c0, w0 = time.thread_time(), time.perf_counter()
                 json.loads(body)
                 c1, w1 = time.thread_time(), time.perf_counter()
@@ -59,18 +67,13 @@ def main() -> None:
                 response = client.post(HOOK_PATH, data=body, headers=request_headers)
                 c3, w3 = time.thread_time(), time.perf_counter()
                 errors += response.status_code != 200
-                floor_cpu.append(c1 - c0)
-                floor_wall.append(w1 - w0)
-                hook_cpu.append(c3 - c2)
-                hook_wall.append(w3 - w2)
-            out[name] = {
-                "floor_cpu_ms": round(statistics.median(floor_cpu) * 1000, 3),
-                "floor_wall_ms": round(statistics.median(floor_wall) * 1000, 3),
-                "hook_cpu_ms": round(statistics.median(hook_cpu) * 1000, 3),
-                "hook_wall_ms": round(statistics.median(hook_wall) * 1000, 3),
-                "errors": errors,
-            }
-    print(json.dumps(out))
+                timings["floor_cpu"].append(c1 - c0)
+                timings["floor_wall"].append(w1 - w0)
+                timings["hook_cpu"].append(c3 - c2)
+                timings["hook_wall"].append(w3 - w2)
+        sink.seek(0)
+        sink.truncate()
+        print(json.dumps({"patient": name, "errors": errors, **timings}), flush=True)
 
 
 if __name__ == "__main__":
