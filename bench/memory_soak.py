@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from .patients import make_patient
 from .server import free_port, rss
 
 MiB = 2**20
+SEGMENT = 500
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,19 +84,30 @@ def main(argv: list[str] | None = None) -> int:
         began = time.perf_counter()
         sampler.start()
         try:
-            headers.prepare(args.requests + args.clients)
+            # In segments, tokens signed before each: a token lives 5 minutes, a long run
+            # with tokens signed up front would end in 401s.
+            statuses: Counter[str] = Counter()
+            completed = 0
+            while completed < args.requests:
+                segment = min(SEGMENT, args.requests - completed)
+                headers.prepare(segment + args.clients)
+                offset = completed
 
-            def done(ticket: int) -> None:
-                progress[0] = max(progress[0], ticket + 1)
+                def done(ticket: int, offset: int = offset) -> None:
+                    progress[0] = max(progress[0], offset + ticket + 1)
 
-            result = run_load("127.0.0.1", port, HOOK_PATH, mix, concurrency=args.clients,
-                              max_requests=args.requests, max_seconds=3600, headers=headers,
-                              on_response=done)
+                part = run_load("127.0.0.1", port, HOOK_PATH, mix[offset % len(mix):]
+                                + mix[:offset % len(mix)], concurrency=args.clients,
+                                max_requests=segment, max_seconds=3600, headers=headers,
+                                on_response=done)
+                statuses.update(part.statuses)
+                completed += part.completed
         finally:
             stop.set()
             sampler.join()
             server.stop()
         elapsed = time.perf_counter() - began
+        errors = sum(n for status, n in statuses.items() if status != "200")
     windows = []
     for tenth in range(10):
         low, high = args.requests * tenth / 10, args.requests * (tenth + 1) / 10
@@ -109,15 +122,15 @@ def main(argv: list[str] | None = None) -> int:
         "meta": {"timestamp": started.strftime("%Y-%m-%dT%H:%M:%SZ"), "tree": tree.commit,
                  "env": args.env, "mix": args.mix, "clients": args.clients,
                  "loadavg_1m_start": load_before, "loadavg_1m_end": round(os.getloadavg()[0], 2)},
-        "requests": result.completed, "errors": result.errors,
-        "statuses": dict(result.statuses), "elapsed_s": round(elapsed, 1),
+        "requests": completed, "errors": errors,
+        "statuses": dict(statuses), "elapsed_s": round(elapsed, 1),
         "worker_processes": len(seen), "windows": windows, "samples": samples,
     }
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"soak-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
     path.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
-    print(f"{tree.commit} {' '.join(args.env)}: {result.completed} requests in {elapsed:.0f} s, "
-          f"errors {result.errors}, {len(seen)} worker processes, load "
+    print(f"{tree.commit} {' '.join(args.env)}: {completed} requests in {elapsed:.0f} s, "
+          f"errors {errors}, {len(seen)} worker processes, load "
           f"{load_before}->{out['meta']['loadavg_1m_end']}")
     print("tenth of the run   mean RSS MiB   max RSS MiB")
     for window in windows:
