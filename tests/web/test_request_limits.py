@@ -74,3 +74,12 @@ def test_a_long_body_is_read_whole_in_few_reads_even_when_the_server_trickles() 
     with app.test_request_context(URL, method="POST", environ_overrides=environ):
         assert read_body() == data
     assert trickle.reads <= len(data) // 10_000 + 2
+
+
+def test_a_long_body_over_the_limit_is_413_on_the_one_read_path_too() -> None:
+    client = create_app({"TESTING": True, "MAX_CONTENT_LENGTH": 70_000}).test_client()
+    data = body_with_observations(400)
+    assert len(data) > 70_000  # past the cap, and long enough for the one-call read
+    response = client.post(URL, data=data, content_type="application/json")
+    assert response.status_code == 413
+    assert response.get_json()["resourceType"] == "OperationOutcome"
