@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, jsonify
+from flask import Blueprint, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from service.cdshooks.discovery import SERVICE_ID
@@ -13,7 +13,6 @@ from service.cdshooks.json_body import parse_json_body
 from service.ops.state import state
 from service.storage.errors import unavailable_as
 from service.storage.feedback_store import store_feedback
-from service.web.request_body import read_body
 from service.web.storage import storage
 
 log = logging.getLogger(__name__)
@@ -24,7 +23,7 @@ bp = Blueprint("feedback", __name__)
 def receive_feedback(service_id: str) -> ResponseReturnValue:
     if service_id != SERVICE_ID:
         abort(404, description=f"No CDS service with id '{service_id[:64]}'.")
-    items = load_feedback(parse_json_body(read_body()))
+    items = load_feedback(parse_json_body(request.get_data(cache=False)))
     # Never 200 for feedback that was not stored: 503 + Retry-After tells the EHR to retry.
     with unavailable_as(
         "Feedback could not be stored just now; retry later.", operation="store_feedback"

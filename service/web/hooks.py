@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, g, jsonify
+from flask import Blueprint, abort, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from service.cdshooks.cards import Card
@@ -13,7 +13,6 @@ from service.ops.gc_pause import collection_paused
 from service.ops.state import state
 from service.pipeline.hook import run_hook
 from service.storage.issued import record_issued_cards
-from service.web.request_body import read_body
 from service.web.storage import storage
 from service.web.timeline import launch_url
 
@@ -32,7 +31,7 @@ def call_service(service_id: str) -> ResponseReturnValue:
 def _cards_for(service_id: str) -> list[Card]:
     if service_id != SERVICE_ID:
         abort(404, description=f"No CDS service with id '{service_id[:64]}'.")
-    hook_request = load_hook_request(parse_json_body(read_body()))
+    hook_request = load_hook_request(parse_json_body(request.get_data(cache=False)))
     g.hook_instance = hook_request.hook_instance  # for the request log line
     current = state()
     thresholds = current.thresholds()
