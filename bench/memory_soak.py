@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         "worker_processes": len(seen), "windows": windows, "samples": samples,
     }
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"soak-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path = RESULTS_DIR / f"soak-{started.strftime('%Y%m%dT%H%M%SZ')}-{tree.label}.json"
     path.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
     print(f"{tree.commit} {' '.join(args.env)}: {completed} requests in {elapsed:.0f} s, "
           f"errors {errors}, {len(seen)} worker processes, load "
