@@ -17,7 +17,9 @@ from flask import Flask
 
 from service import settings, web
 from service.knowledge.loader import bundled_cards_dir, load_knowledge
+from service.knowledge.overlay import CardsFiles, overlay_paths
 from service.ops import health, metrics, request_log, state
+from service.pipeline.test_traffic import TestPatients
 from service.thresholds.fields import field_infos
 from service.thresholds.files import load_thresholds
 from service.thresholds.source import ActiveThresholds
@@ -37,14 +39,22 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # values are validated against those ranges.
     ranges = {info.path: info.range for info in field_infos(cards_dir)}
     file_thresholds = load_thresholds(thresholds_path, ranges)
+    # The site's overlays merged over cards/ and validated like it (cards/README.md).
+    cards_files = CardsFiles(cards_dir, overlay_paths(app.config["CARDS_OVERLAY"]))
     service_state = state.ServiceState(
-        knowledge=load_knowledge(cards_dir),
+        knowledge=load_knowledge(cards_files),
         thresholds=lambda: file_thresholds,
+    )
+    service_state.test_patients = TestPatients.of(
+        app.config["TEST_PATIENT_PREFIX"],
+        app.config["TEST_PATIENT_IDS"],
+        bool(app.config["SNOOZE_TEST_PATIENTS"]),
     )
     if "CLOCK" in app.config:  # tests only: a frozen "now"
         service_state.clock = app.config["CLOCK"]
     state.init_app(app, service_state)
     metrics.init_app(app)
+    metrics.record_cards_overlay(len(cards_files.overlays))
     health.init_app(app)
     store = web_storage.init_app(app)
     # The active version stored by administrators, else the file (docs/administration.md).

@@ -19,19 +19,24 @@ from marshmallow import Schema
 
 # bundled_cards_dir: imported from here by the app factory, the web layer and the CLI.
 from service.config_files import bundled_cards_dir as bundled_cards_dir
-from service.config_files import read_yaml
 from service.knowledge.drug_table import build_drug_table
 from service.knowledge.model import (
     Analyte,
     CardTexts,
     CodeSet,
+    DecisiveFacts,
+    Drafts,
+    EvidenceLevel,
     Indication,
     Knowledge,
     KnowledgeError,
+    MediatorTest,
+    OverrideReasonText,
     Reference,
     TopicText,
     normalise_icd10,
 )
+from service.knowledge.overlay import CardsFiles
 from service.knowledge.schemas import (
     CodesSchema,
     DrugsSchema,
@@ -39,17 +44,19 @@ from service.knowledge.schemas import (
     ReferencesSchema,
     SentencesSchema,
     cards_schema,
+    drafts_schema,
     load_file,
+    snooze_schema,
 )
 from service.knowledge.topics import TOPICS
 
 
-def _read(cards_dir: Path, name: str, schema: Schema) -> dict[str, Any]:
-    path = cards_dir / name
-    data = read_yaml(path, str(path), KnowledgeError)
+def _read(files: CardsFiles, name: str, schema: Schema) -> dict[str, Any]:
+    """One file of ``cards/``, site overlays merged in, loaded by its schema."""
+    data, origin = files.read(name)
     if not isinstance(data, Mapping):
-        raise KnowledgeError(f"{path}: must hold a mapping")
-    return load_file(schema, data, str(path))
+        raise KnowledgeError(f"{origin}: must hold a mapping")
+    return load_file(schema, data, origin)
 
 
 def _code_set(spec: Mapping[str, Any]) -> CodeSet:
@@ -75,6 +82,7 @@ def _analytes(raw: Mapping[str, Any]) -> dict[str, Analyte]:
             prostaglandin_marker=bool(spec.get("prostaglandin_marker")),
             tryptase=spec.get("rule") == "tryptase_20_plus_2",
             interference=" ".join((spec.get("interference") or "").split()),
+            unit_display=spec.get("unit_display") or "",
         )
         for code in spec["loinc"]:
             found[code] = analyte
@@ -89,23 +97,78 @@ def _topic(spec: Mapping[str, Any]) -> TopicText:
         detail=(spec.get("detail") or "").strip(),
         links=tuple(spec.get("links") or ()),
         suggestions=tuple(spec.get("suggestions") or ()),
+        evidence=spec["evidence"],
+        source=spec["source"],
+        override_reasons=tuple(spec["override_reasons"]),
+        drafts=tuple(spec.get("drafts") or ()),
+        fold_text=_oneline(spec.get("fold_text") or ""),
+        covers=tuple(spec.get("covers") or ()),
     )
 
 
-def load_knowledge(cards_dir: Path) -> Knowledge:
-    codes = _read(cards_dir, "codes.yaml", CodesSchema())
-    mediators = _read(cards_dir, "mediators.yaml", MediatorsSchema())
-    refs_raw = _read(cards_dir, "references.yaml", ReferencesSchema())["references"]
-    cards = _read(cards_dir, "cards.yaml", cards_schema(refs_raw))
-    sentences = _read(cards_dir, "sentences.yaml", SentencesSchema())
-    drugs = build_drug_table(_read(cards_dir, "drugs.yaml", DrugsSchema()))
+def _oneline(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _codings(raw: Any) -> tuple[tuple[str, str, str], ...]:
+    return tuple((c["system"], c["code"], c.get("display") or "") for c in raw or ())
+
+
+def _drafts(raw: Mapping[str, Any]) -> Drafts:
+    referral, tests, switch = raw["referral"], raw["mediator_tests"], raw["ranitidine_switch"]
+    return Drafts(
+        medication_label=raw["medication"]["label"],
+        medication_description=_oneline(raw["medication"]["description"]),
+        referral_label=referral["label"],
+        referral_text=referral["text"],
+        referral_coding=_codings(referral.get("coding")),
+        referral_reason=referral.get("reason") or "",
+        mediator_label=tests["label"],
+        mediator_tests=tuple(
+            MediatorTest(t["loinc"], t["display"], _oneline(t["timing"]),
+                         _oneline(t["patient_instruction"]))
+            for t in tests["tests"]
+        ),
+        switch_label=switch["label"],
+        switch_stop_description=_oneline(switch["stop_description"]),
+    )
+
+
+def _decisive(spec: Mapping[str, Any]) -> DecisiveFacts:
+    return DecisiveFacts(
+        events=frozenset(spec.get("events") or ()),
+        diagnoses=frozenset(spec.get("diagnoses") or ()),
+        therapy_classes=frozenset(spec.get("therapy_classes") or ()),
+        active_therapies=bool(spec.get("active_therapies")),
+        results=frozenset(spec.get("results") or ()),
+    )
+
+
+def load_knowledge(cards_dir: Path | CardsFiles) -> Knowledge:
+    """``cards/`` (a directory, or a directory with site overlays) as ``Knowledge``.
+
+    Every file is read with ``_read(files, ...)``, so overlays reach it.
+    """
+    files = cards_dir if isinstance(cards_dir, CardsFiles) else CardsFiles(cards_dir)
+    codes = _read(files, "codes.yaml", CodesSchema())
+    mediators = _read(files, "mediators.yaml", MediatorsSchema())
+    refs_raw = _read(files, "references.yaml", ReferencesSchema())["references"]
+    cards = _read(files, "cards.yaml", cards_schema(refs_raw))
+    sentences = _read(files, "sentences.yaml", SentencesSchema())
+    drafts = _read(files, "drafts.yaml", drafts_schema(
+        code for spec in mediators["analytes"].values() for code in spec["loinc"]))
+    drugs = build_drug_table(_read(files, "drugs.yaml", DrugsSchema()))
+    snooze = _read(files, "snooze.yaml", snooze_schema(
+        drugs.classes, mediators["analytes"]))["topics"]
+    # An overlay section for a file nothing above read would be silently ignored.
+    files.check_used()
     systems = {
         name: frozenset([spec["uri"], *(spec.get("oids") or ())])
         for name, spec in codes["systems"].items()
     }
     references = {
         key: Reference(key, r["label"], r["url"], " ".join(r["citation"].split()),
-                       bool(r.get("verified")))
+                       bool(r.get("verified")), r.get("authority") or "")
         for key, r in refs_raw.items()
     }
     analytes = _analytes(mediators["analytes"])
@@ -116,6 +179,10 @@ def load_knowledge(cards_dir: Path) -> Knowledge:
         system_names=MappingProxyType(
             {uri: name for name, uris in systems.items() for uri in uris}
         ),
+        snooze=MappingProxyType({t: _decisive(snooze[t]) for t in TOPICS}),
+        unit_displays=MappingProxyType({
+            a.unit: a.unit_display for a in analytes.values() if a.unit and a.unit_display
+        }),
         system_uris=MappingProxyType({n: s["uri"] for n, s in codes["systems"].items()}),
         condition_sets=MappingProxyType(
             {name: _code_set(spec) for name, spec in codes["condition_sets"].items()}
@@ -132,9 +199,17 @@ def load_knowledge(cards_dir: Path) -> Knowledge:
         cards=CardTexts(
             topic_system=cards["topic_system"],
             override_reason_system=cards["override_reason_system"],
-            override_reasons=tuple((r["code"], r["display"]) for r in cards["override_reasons"]),
-            source_label=cards["source"]["label"],
-            source_url=cards["source"]["url"],
+            override_reasons=MappingProxyType({
+                code: OverrideReasonText(r["display"], bool(r.get("needs_proposal")))
+                for code, r in cards["override_reasons"].items()
+            }),
+            evidence_levels=MappingProxyType({
+                key: EvidenceLevel(level["label"], _oneline(level["meaning"]))
+                for key, level in cards["evidence_levels"].items()
+            }),
+            drafts=_drafts(drafts),
+            source_label=(cards.get("source") or {}).get("label", ""),
+            source_url=(cards.get("source") or {}).get("url", ""),
             reminder=" ".join(cards["reminder"].split()),
             topics=MappingProxyType({t: _topic(cards["topics"][t]) for t in TOPICS}),
             sentences=MappingProxyType(

@@ -2,6 +2,7 @@
 
 Other modules record through the small functions below (``record_cards``,
 ``record_fallback``, ``record_token_rejection``, ``record_storage_failure``,
+``record_snoozed``, ``record_snooze_read_failure``, ``record_feedback``,
 ``record_timeline_*``) and never touch
 prometheus-client directly, so metric names and labels stay in one place.
 
@@ -30,6 +31,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -64,9 +66,40 @@ REQUEST_LATENCY = Histogram(
     ["route", "method", "status"],
     buckets=LATENCY_BUCKETS,
 )
+# Set once at start: the same in every worker of a pod, so the largest is the pod's.
+CARDS_OVERLAY_FILES = Gauge(
+    "mcas_cards_overlay_files",
+    "Site overlay files (MCAS_CARDS_OVERLAY) merged over the cards this process serves.",
+    multiprocess_mode="max",
+)
 CARDS_ISSUED = Counter(
     "mcas_cards_issued",
-    "Cards returned by the hook, by card topic (source.topic.code).",
+    "Cards returned by the hook, by card topic (source.topic.code) and test traffic "
+    "(test=\"true\": a test patient, MCAS_TEST_PATIENT_PREFIX / MCAS_TEST_PATIENT_IDS).",
+    ["topic", "test"],
+)
+CARDS_SNOOZED = Counter(
+    "mcas_cards_snoozed",
+    "Cards held back because a clinician overrode the same card for the patient and its "
+    "facts have not changed (docs/clinical-rules.md §8), by topic and test traffic.",
+    ["topic", "test"],
+)
+SNOOZE_READ_FAILURES = Counter(
+    "mcas_snooze_read_failures",
+    "Hook calls whose card history could not be read within its budget, so the cards were "
+    "shown unsnoozed, by reason: error, timeout, or paused (skipped during the back-off "
+    "after a database failure).",
+    ["reason"],
+)
+FEEDBACK_ITEMS = Counter(
+    "mcas_feedback_items",
+    "Feedback items stored (duplicates not counted), by outcome and test traffic.",
+    ["outcome", "test"],
+)
+CARDS_FOLDED = Counter(
+    "mcas_cards_folded",
+    "Cards not shown on their own because they went into the ladder card (mediator-evidence, "
+    "biologic-review: docs/clinical-rules.md section 4, Fewer cards), by topic.",
     ["topic"],
 )
 FALLBACK_CALLS = Counter(
@@ -137,10 +170,40 @@ def _label(value: str) -> str:
     return _UNSAFE_LABEL.sub("_", value)[:64] or "unknown"
 
 
-def record_cards(topics: Iterable[str]) -> None:
+def record_cards_overlay(files: int) -> None:
+    CARDS_OVERLAY_FILES.set(files)
+
+
+def _test_label(test: bool) -> str:
+    return "true" if test else "false"
+
+
+def record_cards(topics: Iterable[str], test: bool = False) -> None:
     """Count the cards of one hook answer, one increment per card, by topic."""
     for topic in topics:
-        CARDS_ISSUED.labels(topic=_label(topic)).inc()
+        CARDS_ISSUED.labels(topic=_label(topic), test=_test_label(test)).inc()
+
+
+def record_snoozed(topics: Iterable[str], test: bool = False) -> None:
+    """Count the cards of one hook call held back by a snooze, by topic."""
+    for topic in topics:
+        CARDS_SNOOZED.labels(topic=_label(topic), test=_test_label(test)).inc()
+
+
+def record_snooze_read_failure(reason: str) -> None:
+    """Count one hook call shown unsnoozed: ``error``, ``timeout`` or ``paused``."""
+    SNOOZE_READ_FAILURES.labels(reason=_label(reason)).inc()
+
+
+def record_feedback(outcome: str, test: bool, count: int = 1) -> None:
+    """Count ``count`` stored feedback items of one outcome."""
+    FEEDBACK_ITEMS.labels(outcome=_label(outcome), test=_test_label(test)).inc(count)
+
+
+def record_folded(topics: Iterable[str]) -> None:
+    """Count the cards of one hook answer folded into its ladder card, by topic."""
+    for topic in topics:
+        CARDS_FOLDED.labels(topic=_label(topic)).inc()
 
 
 def record_fallback(key: str, ok: bool) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from service.cdshooks.cards import Card
@@ -47,10 +48,20 @@ def record_issued_cards(
     patient_id: str,
     issued_at: datetime,
     thresholds_version: str,
+    fingerprints: Mapping[str, str] | None = None,
+    test: bool = False,
+    snoozed: Iterable[tuple[str, str]] = (),
 ) -> bool:
-    """Store one row per card; False (logged, counted) when that failed. Never raises."""
+    """Store one row per card; False (logged, counted) when that failed. Never raises.
+
+    ``fingerprints``: topic -> fingerprint (service/pipeline/fingerprint.py); ``test``: a
+    test patient's cards; ``snoozed``: (topic, fingerprint) of each decision held back by
+    a snooze, recorded with status ``snoozed`` so the outcomes view can count them.
+    """
     cards = list(cards)
-    if not cards or not store.record_cards:
+    snoozed = list(snoozed)
+    fingerprints = fingerprints or {}
+    if not (cards or snoozed) or not store.record_cards:
         return True
     if time.monotonic() < store.recording_paused_until:
         for _ in cards:
@@ -59,18 +70,34 @@ def record_issued_cards(
         return False
     try:
         hashed = patient_hash(store.salt(), patient_id)
+        common = {
+            "hook_instance": hook_instance,
+            "issued_at": issued_at,
+            "thresholds_version": thresholds_version,
+            "patient_hash": hashed,
+            "test": test,
+        }
         rows = [
             {
+                **common,
                 "card_uuid": str(card["uuid"]),
                 "topic": str(card["source"]["topic"]["code"]),
-                "hook_instance": hook_instance,
-                "issued_at": issued_at,
-                "thresholds_version": thresholds_version,
-                "patient_hash": hashed,
+                "fingerprint": fingerprints.get(str(card["source"]["topic"]["code"])),
+                "status": "issued",
             }
             for card in cards
         ]
-        # One transaction, one statement for all of the call's cards, committed before
+        rows += [
+            {
+                **common,
+                "card_uuid": str(uuid.uuid4()),
+                "topic": topic,
+                "fingerprint": fingerprint,
+                "status": "snoozed",
+            }
+            for topic, fingerprint in snoozed
+        ]
+        # One transaction, one statement for all of the call's rows, committed before
         # the answer is sent (the snooze reads them); without waiting for an fsync on
         # SQLite (Storage.recording_engine, docs/storage.md "Durability").
         with store.recording_engine().begin() as connection:

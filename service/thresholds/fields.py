@@ -72,6 +72,7 @@ def thresholds_to_mapping(thresholds: Thresholds) -> dict[str, Any]:
         "steroid_max_days": thresholds.steroid_max_days,
         "biologic_review_window_days": list(thresholds.biologic_review_window_days),
         "cards_enabled": dict(thresholds.cards_enabled),
+        "snooze_days": dict(thresholds.snooze_days),
     }
 
 

@@ -77,6 +77,7 @@ _MinTrialSchema = _strict({tier: _days() for tier in TIERS})
 _ResponseOnsetSchema = _strict({tier: _days() for tier in TIERS})
 _MediatorSchema = _strict({name: _number() for name in ANALYTES_WITH_THRESHOLD})
 _CardsEnabledSchema = _strict({topic: _Bool(required=True) for topic in TOPICS})
+_SnoozeDaysSchema = _strict({topic: _days() for topic in TOPICS})
 
 
 class ThresholdsSchema(Schema):
@@ -106,6 +107,7 @@ class ThresholdsSchema(Schema):
         _Int(validate=validate.Range(min=0)), required=True, validate=validate.Length(equal=2)
     )
     cards_enabled = fields.Nested(_CardsEnabledSchema, required=True)
+    snooze_days = fields.Nested(_SnoozeDaysSchema, required=True)
 
     @validates_schema
     def _window_ordered(self, data: dict[str, Any], **_: Any) -> None:
@@ -296,5 +298,6 @@ def _build(data: dict[str, Any]) -> Thresholds:
         steroid_max_days=data["steroid_max_days"],
         biologic_review_window_days=(low, high),
         cards_enabled=MappingProxyType(dict(data["cards_enabled"])),
+        snooze_days=MappingProxyType(dict(data["snooze_days"])),
         version=canonical_version(canonical),
     )

@@ -12,6 +12,7 @@ from service.ops import metrics
 from service.ops.gc_pause import collection_paused
 from service.ops.state import state
 from service.pipeline.hook import run_hook
+from service.storage.history import StoredCardHistory
 from service.storage.issued import record_issued_cards
 from service.web.storage import storage
 from service.web.timeline import launch_url
@@ -36,6 +37,15 @@ def _cards_for(service_id: str) -> list[Card]:
     current = state()
     thresholds = current.thresholds()
     now = current.clock()
+    store = storage()
+    test = current.test_patients.is_test(hook_request.patient_id)
+    # Test patients are never snoozed (unless MCAS_SNOOZE_TEST_PATIENTS): the fixtures
+    # give the same cards every run. Without recording there is no history to read.
+    history = (
+        StoredCardHistory(store, budget=_budget_seconds())
+        if store.record_cards and current.test_patients.snoozable(hook_request.patient_id)
+        else None
+    )
     result = run_hook(
         hook_request,
         knowledge=current.knowledge,
@@ -48,15 +58,26 @@ def _cards_for(service_id: str) -> list[Card]:
             current_app.config,
         ),
         timeline_url=launch_url(current_app.config),
+        history=history,
     )
     g.card_topics = result.topics
     record_issued_cards(
-        storage(),
+        store,
         result.cards,
         hook_instance=hook_request.hook_instance,
         patient_id=hook_request.patient_id,
         issued_at=now,
         thresholds_version=thresholds.version,
+        fingerprints=result.fingerprints,
+        test=test,
+        snoozed=[(s.topic, s.fingerprint) for s in result.snoozed],
     )
-    metrics.record_cards(result.topics)
+    metrics.record_cards(result.topics, test=test)
+    metrics.record_snoozed([s.topic for s in result.snoozed], test=test)
+    metrics.record_folded(result.folded)
     return result.cards
+
+
+def _budget_seconds() -> float:
+    # MCAS_SNOOZE_READ_BUDGET_MS (service/storage): read when the app was created.
+    return max(1, int(current_app.config["SNOOZE_READ_BUDGET_MS"])) / 1000

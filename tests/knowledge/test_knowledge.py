@@ -20,7 +20,7 @@ def test_bundled_knowledge_loads_with_every_topic_and_reference() -> None:
         "matheny2025", "dupilumab2023"}
     assert knowledge.references["dupilumab2023"].verified is False
     assert "not verified" in knowledge.references["dupilumab2023"].label
-    assert all(reason for _, reason in knowledge.cards.override_reasons)
+    assert all(reason.display for reason in knowledge.cards.override_reasons.values())
     assert knowledge.drugs.suggested_drug("h2").key == "famotidine"
 
 

@@ -70,12 +70,30 @@ def test_cards_are_counted_per_topic(
         {"source": {"label": "x", "topic": {"code": "mcas-data-missing"}}},
     ]
     monkeypatch.setattr(hooks, "run_hook", lambda *a, **k: HookResult(cards=cards))
-    before_two = sample("mcas_cards_issued_total", topic="mcas-tier-2-suggestion")
-    before_missing = sample("mcas_cards_issued_total", topic="mcas-data-missing")
+    two = {"topic": "mcas-tier-2-suggestion", "test": "false"}
+    missing = {"topic": "mcas-data-missing", "test": "false"}
+    before_two = sample("mcas_cards_issued_total", **two)
+    before_missing = sample("mcas_cards_issued_total", **missing)
     response = client.post("/cds-services/mcas-therapy-tier", json=sandbox_hook["body"])
     assert response.status_code == 200
-    assert sample("mcas_cards_issued_total", topic="mcas-tier-2-suggestion") == before_two + 2
-    assert sample("mcas_cards_issued_total", topic="mcas-data-missing") == before_missing + 1
+    # The Sandbox's patient (mcas-1) is no test patient.
+    assert sample("mcas_cards_issued_total", **two) == before_two + 2
+    assert sample("mcas_cards_issued_total", **missing) == before_missing + 1
+
+
+def test_folded_cards_are_counted_per_topic(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch, sandbox_hook: dict[str, Any]
+) -> None:
+    """The fold (docs/clinical-rules.md §4): the sandbox patient's mediator-evidence card
+    goes into the tier-2 card when its observations are real absence."""
+    body = {**sandbox_hook["body"],
+            "prefetch": {**sandbox_hook["body"]["prefetch"], "observations": None}}
+    before = sample("mcas_cards_folded_total", topic="mediator-evidence")
+    response = client.post("/cds-services/mcas-therapy-tier", json=body)
+    assert response.status_code == 200
+    assert "mediator-evidence" not in [
+        c["source"]["topic"]["code"] for c in response.get_json()["cards"]]
+    assert sample("mcas_cards_folded_total", topic="mediator-evidence") == before + 1
 
 
 def test_recording_api_counts_fallbacks_rejections_and_storage_failures() -> None:

@@ -81,7 +81,9 @@ def test_active_shows_the_file_with_meaning_and_unit(storage_app: Flask) -> None
     assert fields["mediator_thresholds.histamine_plasma"]["kind"] == "number"
     assert fields["cards_enabled.albuterol"]["value"] is True
     assert all(f["meaning"] and f["unit"] for f in body["fields"])
-    assert len(fields) == 42
+    # a warning card: 7 days (docs/clinical-rules.md §8)
+    assert fields["snooze_days.aspirin-caution"]["value"] == 7
+    assert len(fields) == 56  # 42, and one snooze_days per topic (issue 14)
 
 
 @pytest.mark.parametrize(
