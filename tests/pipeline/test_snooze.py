@@ -159,20 +159,23 @@ def test_a_history_that_cannot_be_read_shows_the_cards() -> None:
 
 
 def test_a_snoozed_ladder_card_leaves_the_other_cards_on_their_own() -> None:
-    """Snoozing comes before folding: the other decisions stay whole when the ladder card
-    is held back (the fold, once there, finds no ladder card to fold them into)."""
+    """Snoozing comes before folding (docs/clinical-rules.md §8): while the ladder card is
+    shown, mediator-evidence is folded into it; once the ladder card is held back,
+    mediator-evidence is shown as its own card."""
     body = sandbox_body()
-    # Without mediator results there is no mediator evidence: mediator-evidence fires
-    # beside the ladder card.
+    # Without mediator results there is no mediator evidence: mediator-evidence fires,
+    # folded into the ladder card.
     observations = body["prefetch"]["observations"]
     observations["entry"] = []
     observations["total"] = 0
     first = fire(body)
     ladder = first.topics[0]
-    assert "mediator-evidence" in first.topics
+    assert "mediator-evidence" not in first.topics
+    assert first.folded == ["mediator-evidence"]
     held = fire(copy.deepcopy(body), Memory([overridden(first, ladder)]))
     assert ladder not in held.topics
-    assert held.topics == [t for t in first.topics if t != ladder]
+    assert held.folded == []
+    assert held.topics == [*(t for t in first.topics if t != ladder), "mediator-evidence"]
 
 
 def test_pure_helpers_general_enough_for_order_time() -> None:
