@@ -342,6 +342,11 @@ def _request(b: _Builder, conditions: list, observations: list, statements: list
             "observations": bundle(observations),
             "medicationStatements": bundle(statements),
             "medicationRequests": bundle(requests),
+            # Every key the discovery document asks for, as an EHR that honours it sends:
+            # without these two the service logs each call's missing keys (issue 17),
+            # which costs each call a few log lines no honouring EHR causes.
+            "medicationAdministrations": bundle([]),
+            "medicationDispenses": bundle([]),
         },
     }
 

@@ -50,6 +50,11 @@ preload_app = True
 # A worker silent for longer than this is stuck and gets replaced.
 timeout = _config["TIMEOUT"]
 graceful_timeout = _config["TIMEOUT"]
+# A worker is replaced after MCAS_MAX_REQUESTS (+ jitter) requests: the new one is forked
+# from the preloaded, frozen master, so memory a worker kept after large charts is given
+# back (bench/RESULTS.md, issue 18). The request in flight is finished first.
+max_requests = _config["MAX_REQUESTS"]
+max_requests_jitter = _config["MAX_REQUESTS_JITTER"] if max_requests else 0
 # Sync workers close the connection after each response; keep-alive is the proxy's job.
 keepalive = 2
 

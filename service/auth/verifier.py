@@ -7,7 +7,9 @@ only (the caller learns just that the token is invalid).
 
 from __future__ import annotations
 
+import json
 import math
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,9 @@ ENABLEABLE_ALGORITHMS = frozenset(
     {"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
 )
 _CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
+# Verification keys built from JWKs, kept per key: building one (parsing the JWK, checking
+# the point is on the curve) cost as much as a third of a typical request's verification.
+_MAX_CACHED_KEYS = 64
 
 
 class InvalidToken(Exception):
@@ -62,25 +67,41 @@ class TokenVerifier:
         self._leeway = leeway
         self._max_lifetime = max_lifetime
         self._jku_cache = jku_cache
+        # (alg, the JWK as canonical JSON) -> its verification key. Keyed by the whole JWK,
+        # not the kid alone, so a key set fetched again with other key material under the
+        # same kid is never verified against the old key.
+        self._keys: dict[tuple[str, str], jwt.PyJWK] = {}
+        self._keys_lock = threading.Lock()
 
     def verify(self, authorization: str | None, audience: str, now: float) -> VerifiedToken:
         token = _bearer_token(authorization)
-        claimed = _claimed(token)
         try:
             return self._verify(token, audience, now)
         except InvalidToken as exc:
-            exc.claimed = claimed
+            # What the token claims is read only for the log of a refusal.
+            exc.claimed = _claimed(token)
             raise
         except KeyNotFound as exc:
-            raise InvalidToken(str(exc), claimed) from None
+            raise InvalidToken(str(exc), _claimed(token)) from None
         except jwt.PyJWTError as exc:
-            raise InvalidToken(f"{type(exc).__name__}: {exc}", claimed) from None
+            raise InvalidToken(f"{type(exc).__name__}: {exc}", _claimed(token)) from None
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             # Odd but well-formed JSON (a list as header, a number as kid) must be a 401,
             # never a 500: the token is the caller's input.
             raise InvalidToken(
-                f"unusable token structure ({type(exc).__name__})", claimed
+                f"unusable token structure ({type(exc).__name__})", _claimed(token)
             ) from None
+
+    def _key(self, jwk: dict[str, Any], alg: str) -> jwt.PyJWK:
+        cache_key = (alg, json.dumps(jwk, sort_keys=True, separators=(",", ":")))
+        key = self._keys.get(cache_key)
+        if key is None:
+            key = jwt.PyJWK(jwk, algorithm=alg)
+            with self._keys_lock:
+                if len(self._keys) >= _MAX_CACHED_KEYS:
+                    self._keys.clear()  # rotations are rare: start again, never grow
+                self._keys[cache_key] = key
+        return key
 
     def _verify(self, token: str, audience: str, now: float) -> VerifiedToken:
         header = jwt.get_unverified_header(token)
@@ -104,7 +125,7 @@ class TokenVerifier:
         _check_key_fits(jwk, alg)
         claims = jwt.decode(
             token,
-            key=jwt.PyJWK(jwk, algorithm=alg),
+            key=self._key(jwk, alg),
             algorithms=[alg],
             audience=audience,
             issuer=iss,

@@ -30,6 +30,13 @@ def parse_seconds(raw: str) -> int:
     return seconds
 
 
+def parse_count(raw: str) -> int:
+    count = int(raw)
+    if count < 0:
+        raise ValueError(f"expected 0 or a positive number, got {raw!r}")
+    return count
+
+
 DEFAULT_BIND = "127.0.0.1:8080"
 
 SETTINGS = (
@@ -61,6 +68,21 @@ SETTINGS = (
         "gunicorn: also write gunicorn's own JSON access line per request (method, path "
         "without query string, status, duration). Off by default: the service logs every "
         "request itself (`service.request`). Successful probes and scrapes are never logged.",
+    ),
+    Setting(
+        "MAX_REQUESTS",
+        5000,
+        parse_count,
+        "gunicorn: a worker is replaced by a fresh one (forked from the preloaded master) "
+        "after this many requests plus a random 0 to `MCAS_MAX_REQUESTS_JITTER`, so memory "
+        "a worker's heap keeps after large requests is returned; `0` never replaces them.",
+    ),
+    Setting(
+        "MAX_REQUESTS_JITTER",
+        500,
+        parse_count,
+        "gunicorn: the random extra to `MCAS_MAX_REQUESTS`, so the workers are not all "
+        "replaced at the same moment.",
     ),
 )
 

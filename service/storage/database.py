@@ -36,12 +36,16 @@ def database_url(config: Any, instance_path: str) -> URL:
     return url
 
 
-def build_engine(url: URL, timeout: float) -> Engine:
+def build_engine(url: URL, timeout: float, *, synchronous: str = "FULL") -> Engine:
     if url.get_backend_name() == "sqlite":
         if url.database:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": timeout})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(
+            engine,
+            "connect",
+            _sqlite_pragmas if synchronous == "FULL" else _sqlite_pragmas_normal,
+        )
         return engine
     connect_args: dict[str, Any] = {}
     if url.get_backend_name() == "postgresql":
@@ -58,6 +62,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         # synchronous=FULL makes a commit survive power loss, not only a process crash.
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
+    finally:
+        cursor.close()
+
+
+def _sqlite_pragmas_normal(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        # The issued-card records only (Storage.recording_engine): in WAL mode a commit
+        # is durable against a process crash at once and against power loss at the next
+        # fsync of the log (any FULL commit, such as feedback's, or a checkpoint), so no
+        # fsync waits on the hook's answer. docs/storage.md, "Durability".
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
 
@@ -79,6 +96,8 @@ class Storage:
         # failed): during an outage the hook must not wait a timeout on every call.
         self.recording_paused_until = 0.0
         self._engine: Engine | None = None
+        self._recording_engine: Engine | None = None
+        self._recording_pid: int | None = None
         self._read_engine: tuple[int, Engine] | None = None
         self._pid: int | None = None
         self._migrated = False
@@ -106,6 +125,28 @@ class Storage:
                     upgrade(self._engine)
                 self._migrated = True
             return self._engine
+
+    def recording_engine(self) -> Engine:
+        """The engine the hook records issued cards with (service/storage/issued.py).
+
+        SQLite: its own connections with ``synchronous=NORMAL`` (WAL): the hook's commit
+        waits for no fsync; see docs/storage.md, "Durability", for what a power loss may
+        cost. PostgreSQL: the one engine (the server decides durability).
+        """
+        engine = self.engine()  # schema first, as for every use
+        if self.backend != "sqlite":
+            return engine
+        if self._recording_engine is not None and self._recording_pid == os.getpid():
+            return self._recording_engine
+        with self._lock:
+            if self._recording_engine is None or self._recording_pid != os.getpid():
+                if self._recording_engine is not None:
+                    self._recording_engine.dispose(close=False)
+                self._recording_engine = build_engine(
+                    self.url, self.timeout, synchronous="NORMAL"
+                )
+                self._recording_pid = os.getpid()
+            return self._recording_engine
 
     def read_engine(self, statement_timeout: float) -> Engine:
         """The engine for the hook's snooze read (service/storage/history.py).
@@ -160,9 +201,12 @@ class Storage:
         with self._lock:
             if self._engine is not None:
                 self._engine.dispose()
+            if self._recording_engine is not None:
+                self._recording_engine.dispose()
             if self._read_engine is not None:
                 self._read_engine[1].dispose()
             self._engine = None
+            self._recording_engine = None
             self._read_engine = None
             self._migrated = False
 

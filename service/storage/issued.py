@@ -18,7 +18,7 @@ from service.ops import metrics
 from service.storage.database import Storage
 from service.storage.models import issued_cards
 from service.storage.patient_hash import patient_hash
-from service.storage.upsert import insert_or_ignore
+from service.storage.upsert import insert_many_or_ignore
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +97,11 @@ def record_issued_cards(
             }
             for topic, fingerprint in snoozed
         ]
-        with store.engine().begin() as connection:
-            for row in rows:
-                insert_or_ignore(connection, issued_cards, row, "card_uuid")
+        # One transaction, one statement for all of the call's rows, committed before
+        # the answer is sent (the snooze reads them); without waiting for an fsync on
+        # SQLite (Storage.recording_engine, docs/storage.md "Durability").
+        with store.recording_engine().begin() as connection:
+            insert_many_or_ignore(connection, issued_cards, rows, "card_uuid")
     except Exception as exc:  # any failure: the clinician still gets the cards
         for _ in cards:
             _count_failure()

@@ -24,3 +24,18 @@ def insert_or_ignore(connection: Connection, table: Table, row: dict[str, Any], 
         ignoring = sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
         return connection.execute(ignoring, row).rowcount == 1
     raise NotImplementedError(f"no insert-or-ignore for {dialect}")
+
+
+def insert_many_or_ignore(
+    connection: Connection, table: Table, rows: list[dict[str, Any]], key: str
+) -> None:
+    """Insert every row whose ``key`` is new, as one statement executed for all rows."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        connection.execute(
+            postgresql.insert(table).on_conflict_do_nothing(index_elements=[key]), rows
+        )
+    elif dialect == "sqlite":
+        connection.execute(sqlite.insert(table).on_conflict_do_nothing(index_elements=[key]), rows)
+    else:
+        raise NotImplementedError(f"no insert-or-ignore for {dialect}")

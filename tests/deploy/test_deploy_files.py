@@ -566,3 +566,17 @@ def test_operations_guide_lists_the_real_metrics_and_rejection_codes() -> None:
     assert documented <= exposed, documented - exposed
     codes_line = next(line for line in text.splitlines() if "reason codes:" in line)
     assert set(re.findall(r"`(\w+)`", codes_line)) == set(REJECTION_CODES)
+
+
+def test_the_hpa_target_is_the_one_the_sizing_guide_derives() -> None:
+    # Issue 18: docs/operations.md works out the target from the measured cost per chart;
+    # the manifest must say the same number.
+    hpa = resources()[("HorizontalPodAutoscaler", "mcas-cds")]
+    (metric,) = hpa["spec"]["metrics"]
+    target = metric["resource"]["target"]
+    assert (metric["resource"]["name"], target["type"]) == ("cpu", "Utilization")
+    guide = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    stated = re.search(r"HPA target: (\d+)% CPU", guide)
+    assert stated is not None, "docs/operations.md states no HPA target"
+    assert target["averageUtilization"] == int(stated.group(1))
+    assert hpa["spec"]["minReplicas"] >= 2

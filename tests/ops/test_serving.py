@@ -141,3 +141,31 @@ def test_access_log_skips_successful_probes_and_hides_unknown_paths() -> None:
         ("/readyz", 503),
         ("(unmatched)", 404),
     ]
+
+
+def test_workers_are_recycled_by_default_and_it_can_be_switched_off() -> None:
+    # Issue 18: memory a worker keeps after large charts is given back by replacing it.
+    config = serving.serving_config({})
+    assert (config["MAX_REQUESTS"], config["MAX_REQUESTS_JITTER"]) == (5000, 500)
+    off = serving.serving_config({"MCAS_MAX_REQUESTS": "0"})
+    assert off["MAX_REQUESTS"] == 0
+    with pytest.raises(ValueError, match="MCAS_MAX_REQUESTS"):
+        serving.serving_config({"MCAS_MAX_REQUESTS": "-5"})
+
+
+def test_the_gunicorn_configuration_passes_recycling_to_gunicorn(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.support.paths import ROOT
+
+    show = (
+        "import runpy\n"
+        "found = runpy.run_path('deploy/gunicorn.conf.py')\n"
+        "print(found['max_requests'], found['max_requests_jitter'])\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+           "MCAS_MAX_REQUESTS": "700", "MCAS_MAX_REQUESTS_JITTER": "70"}
+    out = subprocess.run([sys.executable, "-c", show], cwd=ROOT, env=env, check=True,
+                         capture_output=True, text=True).stdout.split()
+    assert out == ["700", "70"]

@@ -47,3 +47,12 @@ def test_body_over_the_limit_is_413_operation_outcome() -> None:
     assert response.status_code == 413
     assert response.get_json()["resourceType"] == "OperationOutcome"
     assert b"Traceback" not in response.data
+
+
+def test_a_long_body_over_a_small_limit_is_413() -> None:
+    client = create_app({"TESTING": True, "MAX_CONTENT_LENGTH": 70_000}).test_client()
+    data = body_with_observations(400)
+    assert len(data) > 70_000
+    response = client.post(URL, data=data, content_type="application/json")
+    assert response.status_code == 413
+    assert response.get_json()["resourceType"] == "OperationOutcome"

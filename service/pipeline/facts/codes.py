@@ -7,6 +7,7 @@ anything that is not the expected JSON type is simply not a match, and nothing r
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from service.knowledge.model import Knowledge, normalise_icd10
@@ -129,19 +130,71 @@ def condition_sets(concept: Any, knowledge: Knowledge) -> dict[str, str]:
 
 
 def sets_of(icd_codes: list[str], snomed: list[str], knowledge: Knowledge) -> dict[str, str]:
-    """{code set name: the matching code as sent} for these ICD-10-CM and SNOMED CT codes."""
+    """{code set name: the matching code as sent} for these ICD-10-CM and SNOMED CT codes.
+
+    Per set, the first ICD-10-CM code that is in it (exactly or by family), else the first
+    SNOMED CT code; the sets in the knowledge's order. Each code is looked up once in an
+    index of all the sets (``_index``), not tested set by set: this runs for every
+    Condition of a record (issue 18).
+    """
     if not icd_codes and not snomed:
         return {}
-    icd = [(normalise_icd10(c), c) for c in icd_codes]
+    index = _index(knowledge)
     found: dict[str, str] = {}
-    for name, code_set in knowledge.condition_sets.items():
-        for normalised, sent in icd:
-            if code_set.has_icd10(normalised):
+    for sent in icd_codes:
+        normalised = normalise_icd10(sent)
+        for name in index.icd10_exact.get(normalised, ()):
+            found.setdefault(name, sent)
+        for length in index.prefix_lengths:
+            for name in index.icd10_prefix.get(normalised[:length], ()):
                 found.setdefault(name, sent)
-        for code in snomed:
-            if code in code_set.snomed:
-                found.setdefault(name, code)
-    return found
+    for code in snomed:
+        for name in index.snomed.get(code, ()):
+            found.setdefault(name, code)
+    if len(found) < 2:
+        return found
+    return {name: found[name] for name in knowledge.condition_sets if name in found}
+
+
+@dataclass(frozen=True)
+class _SetIndex:
+    """Code -> the names of the condition sets holding it, for every set at once."""
+
+    icd10_exact: dict[str, tuple[str, ...]]
+    icd10_prefix: dict[str, tuple[str, ...]]
+    prefix_lengths: tuple[int, ...]
+    snomed: dict[str, tuple[str, ...]]
+
+
+# Built once per Knowledge (one per app); bounded, as tests make many apps.
+_INDEXES: dict[int, tuple[Knowledge, _SetIndex]] = {}
+_MAX_INDEXES = 8
+
+
+def _index(knowledge: Knowledge) -> _SetIndex:
+    cached = _INDEXES.get(id(knowledge))
+    if cached is not None and cached[0] is knowledge:
+        return cached[1]
+    exact: dict[str, list[str]] = {}
+    prefix: dict[str, list[str]] = {}
+    snomed: dict[str, list[str]] = {}
+    for name, code_set in knowledge.condition_sets.items():
+        for code in code_set.icd10_exact:
+            exact.setdefault(code, []).append(name)
+        for start in code_set.icd10_prefix:
+            prefix.setdefault(start, []).append(name)
+        for code in code_set.snomed:
+            snomed.setdefault(code, []).append(name)
+    index = _SetIndex(
+        icd10_exact={k: tuple(v) for k, v in exact.items()},
+        icd10_prefix={k: tuple(v) for k, v in prefix.items()},
+        prefix_lengths=tuple(sorted({len(k) for k in prefix})),
+        snomed={k: tuple(v) for k, v in snomed.items()},
+    )
+    if len(_INDEXES) >= _MAX_INDEXES:
+        _INDEXES.clear()
+    _INDEXES[id(knowledge)] = (knowledge, index)
+    return index
 
 
 def indication_of(concept: Any, knowledge: Knowledge) -> str | None:

@@ -6,6 +6,13 @@ the rules read is checked against its FHIR R4 datatype model of fhir.resources (
 against the JSON types FHIR requires where pydantic's lax mode would coerce (a decimal
 sent as the string "12", a boolean sent as "true").
 
+The commonest shapes are accepted without the model (``_plainly_valid``, issue 18): a
+CodeableConcept or a Quantity whose every key is one the model knows and whose every text
+is plain printable ASCII that the model's patterns accept (a code without doubled or
+outer spaces, a URI without spaces, a number that is a decimal). That check only ever
+says "valid"; anything else, and every "invalid", is the model's answer
+(tests/pipeline/facts/test_validation_fast_path.py holds it to the model's verdicts).
+
 Validation results are memoised by the element's canonical JSON for the length of one hook
 call: the same status, category and unit elements recur on every resource of a record, so
 most checks are a dictionary look-up. The memo is emptied when the call's facts are read
@@ -49,6 +56,15 @@ _MODELS: dict[str, Any] = {
 # The R4B datatypes the facts layer validates (service/ops/warmup.py warms each of them).
 KNOWN_TYPES = frozenset(_MODELS)
 _CODE = re.compile(r"^[^\s]+( [^\s]+)*$")
+# Plain printable ASCII: what the model's string, uri and code patterns make of it is
+# simple (the model's own patterns treat non-ASCII white space in ways this need not know).
+_ASCII_CODE = re.compile(r"[!-~]+( [!-~]+)*")
+_ASCII_URI = re.compile(r"[!-~]+")
+_ASCII_TEXT = re.compile(r"[ -~]*[!-~][ -~]*")
+_CONCEPT_KEYS = frozenset({"coding", "text"})
+_CODING_KEYS = frozenset({"system", "code", "display"})
+_QUANTITY_KEYS = frozenset({"value", "unit", "system", "code", "comparator"})
+_DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 _COMPARATORS = frozenset({"<", "<=", ">=", ">"})
 
 
@@ -90,6 +106,49 @@ def _strict(kind: str, value: Any) -> bool:
     return True
 
 
+def _plain_text(value: Any, pattern: re.Pattern[str]) -> bool:
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
+
+
+def _plainly_valid(kind: str, value: dict[str, Any]) -> bool:
+    """True only where the model is sure to say valid (see the module's docstring)."""
+    if kind == "CodeableConcept":
+        if not value.keys() <= _CONCEPT_KEYS:
+            return False
+        if "text" in value and not _plain_text(value["text"], _ASCII_TEXT):
+            return False
+        codings = value.get("coding", [])
+        if not isinstance(codings, list):
+            return False
+        for coding in codings:
+            if not isinstance(coding, dict) or not coding.keys() <= _CODING_KEYS:
+                return False
+            if "system" in coding and not _plain_text(coding["system"], _ASCII_URI):
+                return False
+            if "code" in coding and not _plain_text(coding["code"], _ASCII_CODE):
+                return False
+            if "display" in coding and not _plain_text(coding["display"], _ASCII_TEXT):
+                return False
+        return True
+    if kind == "Quantity":
+        if not value.keys() <= _QUANTITY_KEYS:
+            return False
+        number = value.get("value")
+        if number is not None and not (
+            type(number) in (int, float)
+            and abs(number) < 1e15
+            and _DECIMAL.fullmatch(repr(number)) is not None
+        ):
+            return False
+        return (
+            ("unit" not in value or _plain_text(value["unit"], _ASCII_TEXT))
+            and ("system" not in value or _plain_text(value["system"], _ASCII_URI))
+            and ("code" not in value or _plain_text(value["code"], _ASCII_CODE))
+            and ("comparator" not in value or value["comparator"] in _COMPARATORS)
+        )
+    return False
+
+
 def valid(kind: str, value: Any) -> bool:
     """``value`` is a valid FHIR R4 element of datatype ``kind`` (None counts as valid)."""
     if value is None:
@@ -102,6 +161,8 @@ def valid(kind: str, value: Any) -> bool:
         return isinstance(value, str)
     if not isinstance(value, dict) or not _strict(kind, value):
         return False
+    if _plainly_valid(kind, value):
+        return True
     try:
         text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError):
