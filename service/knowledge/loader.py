@@ -28,6 +28,8 @@ from service.knowledge.model import (
     Indication,
     Knowledge,
     KnowledgeError,
+    OrderCardTexts,
+    OrderTopicText,
     Reference,
     TopicText,
     normalise_icd10,
@@ -40,8 +42,11 @@ from service.knowledge.schemas import (
     SentencesSchema,
     cards_schema,
     load_file,
+    order_cards_schema,
+    triggers_schema,
 )
-from service.knowledge.topics import TOPICS
+from service.knowledge.topics import ORDER_TOPICS, TOPICS
+from service.knowledge.triggers import build_trigger_table
 
 
 def _read(cards_dir: Path, name: str, schema: Schema) -> dict[str, Any]:
@@ -92,6 +97,29 @@ def _topic(spec: Mapping[str, Any]) -> TopicText:
     )
 
 
+def _order_cards(raw: Mapping[str, Any]) -> OrderCardTexts:
+    reasons = {r["code"]: r["display"] for r in raw["override_reasons"]}
+
+    def topic(spec: Mapping[str, Any]) -> OrderTopicText:
+        source = spec.get("source") or {}
+        return OrderTopicText(
+            title=spec["title"].strip(),
+            indicator=spec["indicator"],
+            summary=spec["summary"],
+            detail=(spec.get("detail") or "").strip(),
+            override_reasons=tuple((code, reasons[code]) for code in spec["override_reasons"]),
+            evidence=" ".join((spec.get("evidence") or "").split()),
+            source_label=source.get("label", ""),
+            source_url=source.get("url", ""),
+            links=tuple(spec.get("links") or ()),
+        )
+
+    return OrderCardTexts(
+        topics=MappingProxyType({t: topic(raw["topics"][t]) for t in ORDER_TOPICS}),
+        ladder_steps=MappingProxyType(dict(raw["ladder_steps"])),
+    )
+
+
 def load_knowledge(cards_dir: Path) -> Knowledge:
     codes = _read(cards_dir, "codes.yaml", CodesSchema())
     mediators = _read(cards_dir, "mediators.yaml", MediatorsSchema())
@@ -99,6 +127,8 @@ def load_knowledge(cards_dir: Path) -> Knowledge:
     cards = _read(cards_dir, "cards.yaml", cards_schema(refs_raw))
     sentences = _read(cards_dir, "sentences.yaml", SentencesSchema())
     drugs = build_drug_table(_read(cards_dir, "drugs.yaml", DrugsSchema()))
+    triggers = build_trigger_table(_read(cards_dir, "triggers.yaml", triggers_schema(refs_raw)))
+    order_cards = _order_cards(_read(cards_dir, "order_cards.yaml", order_cards_schema(refs_raw)))
     systems = {
         name: frozenset([spec["uri"], *(spec.get("oids") or ())])
         for name, spec in codes["systems"].items()
@@ -127,6 +157,8 @@ def load_knowledge(cards_dir: Path) -> Knowledge:
         episode_seventh=frozenset(codes["episode_seventh_characters"]),
         follow_up_seventh=frozenset(codes["follow_up_seventh_characters"]),
         drugs=drugs,
+        triggers=triggers,
+        order_cards=order_cards,
         analytes=MappingProxyType(analytes),
         references=MappingProxyType(references),
         cards=CardTexts(

@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 from service.cdshooks.cards import Indicator
 from service.knowledge.drug_table import DrugTable
+from service.knowledge.triggers import TriggerTable, empty_trigger_table
 
 
 class KnowledgeError(ValueError):
@@ -111,6 +112,29 @@ class _Blank(dict[str, str]):
 
 
 @dataclass(frozen=True)
+class OrderTopicText:
+    """What one order-time card says (cards/order_cards.yaml)."""
+
+    title: str
+    indicator: Indicator
+    summary: str  # the words after the draft order's own words
+    detail: str
+    override_reasons: tuple[tuple[str, str], ...]  # (code, display), chosen per topic
+    # Trigger topics take these from the trigger class (cards/triggers.yaml): "" / ().
+    evidence: str = ""
+    source_label: str = ""
+    source_url: str = ""
+    links: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrderCardTexts:
+    topics: Mapping[str, OrderTopicText] = field(default_factory=lambda: MappingProxyType({}))
+    # order-ladder's {step}: key (tier1_incomplete, no_evidence, no_omalizumab) -> words
+    ladder_steps: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
 class Knowledge:
     # The LOINC codes of every mediator test the rules read, in cards/ order: the
     # patient-view prefetch asks for exactly these (service/knowledge/prefetch.py).
@@ -130,5 +154,9 @@ class Knowledge:
     cards: CardTexts
     # accepted system URI (or OID form) -> code system name: one look-up per coding
     system_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # The order-time services (docs/clinical-rules.md §7): the trigger table
+    # (cards/triggers.yaml) and their card texts (cards/order_cards.yaml).
+    triggers: TriggerTable = field(default_factory=empty_trigger_table)
+    order_cards: OrderCardTexts = field(default_factory=OrderCardTexts)
 
 

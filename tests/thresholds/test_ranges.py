@@ -49,6 +49,7 @@ RULES_MD: dict[str, tuple[float, float, float]] = {
     "tryptase_sm_flag": (20, 15, 25),
     "steroid_max_days": (14, 3, 90),
     "biologic_review_window_days.0": (90, 60, 180),
+    "order_dedupe_minutes": (60, 5, 240),
 }
 NO_RANGE = ("count_triggered_anaphylaxis", "count_respiratory_with_airway_disease")
 
