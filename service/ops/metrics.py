@@ -1,8 +1,8 @@
 """Prometheus metrics: what the service counts, and ``/metrics`` to scrape them.
 
 Other modules record through the small functions below (``record_cards``,
-``record_fallback``, ``record_token_rejection``, ``record_storage_failure``,
-``record_timeline_*``) and never touch
+``record_hook_latency``, ``record_fallback``, ``record_token_rejection``,
+``record_storage_failure``, ``record_timeline_*``) and never touch
 prometheus-client directly, so metric names and labels stay in one place.
 
 Labels are bounded by construction: routes are Flask URL rules (``/cds-services/<service_id>``,
@@ -66,8 +66,16 @@ REQUEST_LATENCY = Histogram(
 )
 CARDS_ISSUED = Counter(
     "mcas_cards_issued",
-    "Cards returned by the hook, by card topic (source.topic.code).",
-    ["topic"],
+    "Cards returned by the hook, by CDS service id and card topic (source.topic.code).",
+    ["service", "topic"],
+)
+HOOK_LATENCY = Histogram(
+    "mcas_hook_duration_seconds",
+    "Time to answer a hook call that reached the service's core (envelope to cards, "
+    "recording included), by CDS service id: mcas-therapy-tier (patient-view), "
+    "mcas-order-safety-select, mcas-order-safety-sign. Refused calls are not in it.",
+    ["service"],
+    buckets=LATENCY_BUCKETS,
 )
 FALLBACK_CALLS = Counter(
     "mcas_fhir_fallback_calls",
@@ -137,10 +145,15 @@ def _label(value: str) -> str:
     return _UNSAFE_LABEL.sub("_", value)[:64] or "unknown"
 
 
-def record_cards(topics: Iterable[str]) -> None:
-    """Count the cards of one hook answer, one increment per card, by topic."""
+def record_cards(topics: Iterable[str], service: str = "mcas-therapy-tier") -> None:
+    """Count the cards of one hook answer, one increment per card, by service and topic."""
     for topic in topics:
-        CARDS_ISSUED.labels(topic=_label(topic)).inc()
+        CARDS_ISSUED.labels(service=_label(service), topic=_label(topic)).inc()
+
+
+def record_hook_latency(service: str, seconds: float) -> None:
+    """Time one answered hook call of CDS service ``service`` (a discovery id)."""
+    HOOK_LATENCY.labels(service=_label(service)).observe(seconds)
 
 
 def record_fallback(key: str, ok: bool) -> None:

@@ -27,6 +27,13 @@ class PastCard:
     outcome_at: datetime | None = None
     # The override reason's code, when the clinician gave one.
     override_code: str | None = None
+    # Order-time cards (docs/clinical-rules.md §7, §8): the hook it was issued at, the draft
+    # order it judged ("MedicationRequest/<id>"), the trigger's ingredient and route
+    # ("ibuprofen:oral"), and whether it was issued to the user the caller named.
+    hook: str | None = None
+    draft_order: str | None = None
+    order_item: str | None = None
+    same_user: bool = False
 
 
 class CardHistory(Protocol):
@@ -37,4 +44,8 @@ class CardHistory(Protocol):
     the caller decides what a missing history means (show the cards).
     """
 
-    def past_cards(self, patient_id: str, since: datetime) -> Sequence[PastCard]: ...
+    def past_cards(
+        self, patient_id: str, since: datetime, user_id: str | None = None
+    ) -> Sequence[PastCard]:
+        """``user_id``: the user of this call; each card says whether it was issued to them."""
+        ...

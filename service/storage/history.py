@@ -12,7 +12,7 @@ from service.errors import StorageUnavailable
 from service.pipeline.ports import PastCard
 from service.storage.database import Storage
 from service.storage.models import feedback, issued_cards
-from service.storage.patient_hash import patient_hash
+from service.storage.patient_hash import context_hash, patient_hash
 
 
 class StoredCardHistory:
@@ -21,8 +21,12 @@ class StoredCardHistory:
     def __init__(self, store: Storage) -> None:
         self._store = store
 
-    def past_cards(self, patient_id: str, since: datetime) -> Sequence[PastCard]:
-        hashed = patient_hash(self._store.salt(), patient_id)
+    def past_cards(
+        self, patient_id: str, since: datetime, user_id: str | None = None
+    ) -> Sequence[PastCard]:
+        salt = self._store.salt()
+        hashed = patient_hash(salt, patient_id)
+        user_hash = context_hash(salt, "user", user_id) if user_id else None
         query = (
             select(
                 issued_cards.c.card_uuid,
@@ -31,6 +35,10 @@ class StoredCardHistory:
                 feedback.c.outcome,
                 feedback.c.outcome_at,
                 feedback.c.override_code,
+                issued_cards.c.hook,
+                issued_cards.c.draft_order_id,
+                issued_cards.c.order_item,
+                issued_cards.c.user_hash,
             )
             .select_from(
                 issued_cards.outerjoin(feedback, feedback.c.card_uuid == issued_cards.c.card_uuid)
@@ -45,6 +53,11 @@ class StoredCardHistory:
             raise StorageUnavailable("The card history could not be read.") from exc
         # One PastCard per card: later feedback rows (ordered by outcome_at) replace earlier.
         cards: dict[str, PastCard] = {}
-        for uuid, topic, issued_at, outcome, outcome_at, override_code in rows:
-            cards[uuid] = PastCard(uuid, topic, issued_at, outcome, outcome_at, override_code)
+        for (uuid, topic, issued_at, outcome, outcome_at, override_code, hook, draft_order,
+             order_item, card_user) in rows:
+            cards[uuid] = PastCard(
+                uuid, topic, issued_at, outcome, outcome_at, override_code,
+                hook=hook, draft_order=draft_order, order_item=order_item,
+                same_user=user_hash is not None and card_user == user_hash,
+            )
         return list(cards.values())

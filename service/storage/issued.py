@@ -9,14 +9,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from service.cdshooks.cards import Card
 from service.ops import metrics
+from service.pipeline.hook import OrderCardRecord
 from service.storage.database import Storage
 from service.storage.models import issued_cards
-from service.storage.patient_hash import patient_hash
+from service.storage.patient_hash import context_hash, patient_hash
 from service.storage.upsert import insert_or_ignore
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,16 @@ def record_issued_cards(
     patient_id: str,
     issued_at: datetime,
     thresholds_version: str,
+    hook: str | None = None,
+    user_id: str | None = None,
+    encounter_id: str | None = None,
+    orders: Mapping[str, OrderCardRecord] | None = None,
 ) -> bool:
-    """Store one row per card; False (logged, counted) when that failed. Never raises."""
+    """Store one row per card; False (logged, counted) when that failed. Never raises.
+
+    ``orders``: for order-time cards, card uuid -> the draft order it judged; their user
+    and encounter are stored as salted hashes, like the patient.
+    """
     cards = list(cards)
     if not cards or not store.record_cards:
         return True
@@ -58,18 +67,29 @@ def record_issued_cards(
         log.debug("card recording paused after a failure; %d card(s) not recorded", len(cards))
         return False
     try:
-        hashed = patient_hash(store.salt(), patient_id)
-        rows = [
-            {
+        salt = store.salt()
+        hashed = patient_hash(salt, patient_id)
+        orders = orders or {}
+        user_hash = context_hash(salt, "user", user_id) if user_id and orders else None
+        encounter_hash = (
+            context_hash(salt, "encounter", encounter_id) if encounter_id and orders else None
+        )
+        rows = []
+        for card in cards:
+            order = orders.get(str(card["uuid"]))
+            rows.append({
                 "card_uuid": str(card["uuid"]),
                 "topic": str(card["source"]["topic"]["code"]),
                 "hook_instance": hook_instance,
                 "issued_at": issued_at,
                 "thresholds_version": thresholds_version,
                 "patient_hash": hashed,
-            }
-            for card in cards
-        ]
+                "hook": hook,
+                "user_hash": user_hash if order else None,
+                "encounter_hash": encounter_hash if order else None,
+                "draft_order_id": order.draft_order if order else None,
+                "order_item": order.item if order else None,
+            })
         with store.engine().begin() as connection:
             for row in rows:
                 insert_or_ignore(connection, issued_cards, row, "card_uuid")

@@ -56,6 +56,14 @@ issued_cards = Table(
     Column("thresholds_version", String(64), nullable=True),
     # HMAC-SHA256 of the patient id, hex: lets analyses count patients, never name them.
     Column("patient_hash", String(64), nullable=False),
+    # Migration 0006 (order time, issue 15): the hook the card was issued at; for
+    # order-time cards the user and encounter (salted hashes, like the patient), the draft
+    # order judged ("MedicationRequest/<id>") and the trigger's ingredient and route.
+    Column("hook", String(32), nullable=True),
+    Column("user_hash", String(64), nullable=True),
+    Column("encounter_hash", String(64), nullable=True),
+    Column("draft_order_id", String(160), nullable=True),
+    Column("order_item", String(128), nullable=True),
     UniqueConstraint("card_uuid", name="uq_issued_cards_card_uuid"),
 )
 Index("ix_issued_cards_issued_at", issued_cards.c.issued_at)

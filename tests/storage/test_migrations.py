@@ -19,5 +19,11 @@ def test_the_migrations_have_exactly_one_head() -> None:
 def test_the_timeline_tables_come_after_the_replay_cache() -> None:
     """0004 (timeline sessions and OAuth state) sits on 0003 (the shared replay cache)."""
     scripts = ScriptDirectory(SCRIPT_LOCATION)
-    assert scripts.get_heads() == ["0004"]
     assert scripts.get_revision("0004").down_revision == "0003"
+
+
+def test_the_order_time_columns_come_last() -> None:
+    """0006 (order time: hook, user, draft order, encounter of issued cards) is the head."""
+    scripts = ScriptDirectory(SCRIPT_LOCATION)
+    assert scripts.get_heads() == ["0006"]
+    assert scripts.get_revision("0006").down_revision in {"0004", "0005"}

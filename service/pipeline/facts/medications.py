@@ -326,3 +326,31 @@ def _dosage_readable(dosage: dict[str, Any]) -> bool:
     """A dosage whose elements the rules read are valid; another is left out of the reading."""
     return all(valid(datatype, dosage.get(element)) for element, datatype in _DOSAGE_ELEMENTS)
 
+
+
+@dataclass(frozen=True)
+class Identified:
+    """The drug of a medication resource, read as a therapy's is (used for draft orders)."""
+
+    drugs: tuple[str, ...]  # drug-table keys whose form the product, dose form and route allow
+    concepts: tuple[Any, ...]  # the medication concepts (or the referenced Medication's)
+    form_text: str  # product names, dose form and routes: the words forms are read from
+    reasons: tuple[Any, ...]  # reason concepts (reasonCode, Conditions of reasonReference)
+
+
+def identify(
+    resource: dict[str, Any], knowledge: Knowledge, medications: Mapping[str, dict[str, Any]],
+    conditions: Mapping[str, dict[str, Any]],
+) -> Identified:
+    """Drugs, concepts, form words and reasons of one medication resource, as the facts
+    read them (codes decide when known, else names; form-dependent classes by form)."""
+    medication = _referenced(resource, medications)
+    concepts = _concepts(resource, medication)
+    table = knowledge.drugs
+    drug_keys, product_text = _drugs(concepts, table, knowledge)
+    dosages = [d for d in _dosages(resource) if _dosage_readable(d)]
+    form_text = " | ".join(filter(None, [product_text, _form_text(medication, concepts, dosages)]))
+    allowed = tuple(k for k in drug_keys
+                    if _form_allows(table.drugs[k].requires_form, form_text, table))
+    return Identified(allowed, tuple(concepts), form_text,
+                      tuple(_reasons(resource, knowledge, conditions)))
