@@ -209,8 +209,8 @@ def hook_client() -> Any:
     return app.test_client()
 
 
-def _answer(client: Any, request: dict[str, Any]) -> TestResponse:
-    return client.post(URL, json=request)  # type: ignore[no-any-return]
+def _answer(client: Any, request: dict[str, Any], url: str = URL) -> TestResponse:
+    return client.post(url, json=request)  # type: ignore[no-any-return]
 
 
 # Shapes that made the hook answer 500 once, kept as explicit examples.
@@ -253,5 +253,5 @@ def test_no_resource_shape_among_real_ones_makes_the_hook_fail(
         else:
             prefetch[key] = data.draw(fs.prefetch_values())
     note(f"fixture {fixture.name}")
-    response = _answer(hook_client, request)
+    response = _answer(hook_client, request, f"/cds-services/{fixture.service_id}")
     assert response.status_code < 500, response.get_data(as_text=True)[:300]
