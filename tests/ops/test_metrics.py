@@ -70,12 +70,36 @@ def test_cards_are_counted_per_topic(
         {"source": {"label": "x", "topic": {"code": "mcas-data-missing"}}},
     ]
     monkeypatch.setattr(hooks, "run_hook", lambda *a, **k: HookResult(cards=cards))
-    before_two = sample("mcas_cards_issued_total", topic="mcas-tier-2-suggestion")
-    before_missing = sample("mcas_cards_issued_total", topic="mcas-data-missing")
+    pv = {"service": "mcas-therapy-tier"}
+    before_two = sample("mcas_cards_issued_total", topic="mcas-tier-2-suggestion", **pv)
+    before_missing = sample("mcas_cards_issued_total", topic="mcas-data-missing", **pv)
     response = client.post("/cds-services/mcas-therapy-tier", json=sandbox_hook["body"])
     assert response.status_code == 200
-    assert sample("mcas_cards_issued_total", topic="mcas-tier-2-suggestion") == before_two + 2
-    assert sample("mcas_cards_issued_total", topic="mcas-data-missing") == before_missing + 1
+    assert sample("mcas_cards_issued_total", topic="mcas-tier-2-suggestion", **pv) == (
+        before_two + 2)
+    assert sample("mcas_cards_issued_total", topic="mcas-data-missing", **pv) == (
+        before_missing + 1)
+
+
+def test_cards_and_latency_are_counted_per_service(
+    client: FlaskClient, sandbox_hook: dict[str, Any]
+) -> None:
+    """Issue 15: the order-time services have their own cards and hook latency series."""
+    from tests.support.orders import SIGN_URL, order_request
+
+    sign = {"service": "mcas-order-safety-sign"}
+    pv = {"service": "mcas-therapy-tier"}
+    cards = sample("mcas_cards_issued_total", topic="order-trigger-drug", **sign)
+    order_calls = sample("mcas_hook_duration_seconds_count", **sign)
+    pv_calls = sample("mcas_hook_duration_seconds_count", **pv)
+    request = order_request("order-trigger-drug--fires--ibuprofen-at-order-sign")
+    assert client.post(SIGN_URL, json=request).status_code == 200
+    assert client.post("/cds-services/mcas-therapy-tier", json=sandbox_hook["body"]
+                       ).status_code == 200
+    assert sample("mcas_cards_issued_total", topic="order-trigger-drug", **sign) == cards + 1
+    assert sample("mcas_hook_duration_seconds_count", **sign) == order_calls + 1
+    assert sample("mcas_hook_duration_seconds_count", **pv) == pv_calls + 1
+    assert "mcas_hook_duration_seconds" in scrape(client)
 
 
 def test_recording_api_counts_fallbacks_rejections_and_storage_failures() -> None:
