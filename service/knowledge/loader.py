@@ -98,24 +98,26 @@ def _topic(spec: Mapping[str, Any]) -> TopicText:
 
 
 def _order_cards(raw: Mapping[str, Any]) -> OrderCardTexts:
-    reasons = {r["code"]: r["display"] for r in raw["override_reasons"]}
+    reasons = {code: r["display"] for code, r in raw["override_reasons"].items()}
 
     def topic(spec: Mapping[str, Any]) -> OrderTopicText:
-        source = spec.get("source") or {}
         return OrderTopicText(
             title=spec["title"].strip(),
             indicator=spec["indicator"],
             summary=spec["summary"],
             detail=(spec.get("detail") or "").strip(),
             override_reasons=tuple((code, reasons[code]) for code in spec["override_reasons"]),
-            evidence=" ".join((spec.get("evidence") or "").split()),
-            source_label=source.get("label", ""),
-            source_url=source.get("url", ""),
+            evidence=spec.get("evidence") or "",
+            source=spec.get("source") or "",
             links=tuple(spec.get("links") or ()),
         )
 
     return OrderCardTexts(
         topics=MappingProxyType({t: topic(raw["topics"][t]) for t in ORDER_TOPICS}),
+        evidence_levels=MappingProxyType({
+            key: (level["label"], " ".join(level["meaning"].split()))
+            for key, level in raw["evidence_levels"].items()
+        }),
         ladder_steps=MappingProxyType(dict(raw["ladder_steps"])),
     )
 
@@ -129,6 +131,12 @@ def load_knowledge(cards_dir: Path) -> Knowledge:
     drugs = build_drug_table(_read(cards_dir, "drugs.yaml", DrugsSchema()))
     triggers = build_trigger_table(_read(cards_dir, "triggers.yaml", triggers_schema(refs_raw)))
     order_cards = _order_cards(_read(cards_dir, "order_cards.yaml", order_cards_schema(refs_raw)))
+    for key, trigger_class in triggers.classes.items():
+        if trigger_class.evidence not in order_cards.evidence_levels:
+            raise KnowledgeError(
+                f"{cards_dir / 'triggers.yaml'}: classes.{key}.evidence: unknown evidence "
+                f"level {trigger_class.evidence!r} (order_cards.yaml evidence_levels has: "
+                f"{', '.join(order_cards.evidence_levels)})")
     systems = {
         name: frozenset([spec["uri"], *(spec.get("oids") or ())])
         for name, spec in codes["systems"].items()

@@ -121,15 +121,17 @@ class OrderTopicText:
     detail: str
     override_reasons: tuple[tuple[str, str], ...]  # (code, display), chosen per topic
     # Trigger topics take these from the trigger class (cards/triggers.yaml): "" / ().
-    evidence: str = ""
-    source_label: str = ""
-    source_url: str = ""
+    evidence: str = ""  # a key of OrderCardTexts.evidence_levels
+    source: str = ""  # a key of Knowledge.references: the authority behind the card
     links: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class OrderCardTexts:
     topics: Mapping[str, OrderTopicText] = field(default_factory=lambda: MappingProxyType({}))
+    # key -> (label, meaning): how strong the evidence is; every detail opens with it
+    evidence_levels: Mapping[str, tuple[str, str]] = field(
+        default_factory=lambda: MappingProxyType({}))
     # order-ladder's {step}: key (tier1_incomplete, no_evidence, no_omalizumab) -> words
     ladder_steps: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 

@@ -352,7 +352,7 @@ def triggers_schema(reference_keys: Iterable[str]) -> Schema:
         "does": _text(required=True),
         "alternatives": _texts(),
         "links": _reference_list(known),
-        "evidence": _text(required=True),
+        "evidence": _text(required=True),  # a key of order_cards.yaml evidence_levels
         "skip_forms": _text(),
         "snooze": _Bool(required=True),
     })
@@ -416,7 +416,8 @@ def order_cards_schema(reference_keys: Iterable[str]) -> Schema:
         "summary": fields.String(required=True, validate=_order_summary),
         "detail": fields.String(),
         "evidence": _text(),
-        "source": _nested(_SourceSchema),
+        "source": fields.String(validate=validate.OneOf(
+            known, error="unknown reference {input!r} (references.yaml has: {choices})")),
         "links": _reference_list(known),
         "override_reasons": _texts(required=True, validate=validate.Length(min=1)),
     })
@@ -426,13 +427,16 @@ def order_cards_schema(reference_keys: Iterable[str]) -> Schema:
         name: _text(required=True) for name in LADDER_STEPS})
 
     def hold_together(self: Schema, data: dict[str, Any], **_: Any) -> None:
-        codes = {r["code"] for r in data["override_reasons"]}
+        codes = set(data["override_reasons"])
         errors: dict[str, Any] = {}
         for name, spec in data["topics"].items():
             problems: dict[str, list[str]] = {}
             unknown = [c for c in spec["override_reasons"] if c not in codes]
             if unknown:
                 problems["override_reasons"] = [f"unknown override reason(s) {unknown}"]
+            level = spec.get("evidence")
+            if level is not None and level not in data["evidence_levels"]:
+                problems["evidence"] = [f"unknown evidence level {level!r}"]
             if name not in TRIGGER_TOPICS:
                 for needed in ("evidence", "source", "links"):
                     if not spec.get(needed):
@@ -442,8 +446,12 @@ def order_cards_schema(reference_keys: Iterable[str]) -> Schema:
         if errors:
             raise ValidationError({"topics": errors})
 
+    reason = type("OrderOverrideReasonSchema", (_Strict,), {"display": _text(required=True)})
+    level = type("EvidenceLevelSchema", (_Strict,), {
+        "label": _text(required=True), "meaning": _text(required=True)})
     attrs: dict[str, Any] = {
-        "override_reasons": fields.List(_nested(_OverrideReasonSchema), required=True),
+        "override_reasons": _MapOf(_nested(reason), required=True),
+        "evidence_levels": _MapOf(_nested(level), required=True),
         "ladder_steps": _nested(steps, required=True),
         "topics": _nested(topics, required=True),
         "_hold_together": validates_schema(hold_together),

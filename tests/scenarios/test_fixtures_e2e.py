@@ -226,7 +226,7 @@ def check_order_card(card: dict[str, Any], patient_id: str, fixture: Fixture) ->
     card suggests a change: create famotidine without a dose, delete the draft by id."""
     topic = card["source"]["topic"]["code"]
     detail = card["detail"]
-    assert detail.startswith("**Evidence:**"), "the detail opens with the evidence strength"
+    assert detail.startswith("**Strength of evidence: "), "the detail opens with the evidence"
     assert not RAW_HTML.search(detail)
     assert re.search(r"decision support", detail, re.IGNORECASE)
     draft = card["extension"]["org.mcas-cds.draft-order"]

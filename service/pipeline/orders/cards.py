@@ -82,7 +82,8 @@ def _famotidine_draft(decision: OrderDecision, facts: Facts, knowledge: Knowledg
 def _detail(decision: OrderDecision, facts: Facts, knowledge: Knowledge, evidence: str,
             version: str) -> str:
     topic = knowledge.order_cards.topics[decision.topic]
-    lines = [f"**Evidence:** {evidence}", ""]
+    label, meaning = knowledge.order_cards.evidence_levels[evidence]
+    lines = [f"**Strength of evidence: {label}.** {meaning}", ""]
     lines += ["**Why this card**", "", *(f"- {escape(r)}" for r in decision.reasons), ""]
     if decision.trigger is not None:
         drug = knowledge.triggers.drugs[decision.trigger]
@@ -105,16 +106,16 @@ def order_card(decision: OrderDecision, facts: Facts, knowledge: Knowledge,
     texts = knowledge.cards
     topic = knowledge.order_cards.topics[decision.topic]
     indicator = topic.indicator
-    evidence, links = topic.evidence, topic.links
-    label, url = topic.source_label, topic.source_url
+    evidence, links, source = topic.evidence, topic.links, topic.source
     if decision.trigger is not None:
         drug = knowledge.triggers.drugs[decision.trigger]
         trigger_class = knowledge.triggers.classes[drug.trigger_class]
         indicator = drug.indicator or indicator
         evidence, links = trigger_class.evidence, trigger_class.links
-        first = knowledge.references[links[0]] if links else None
-        label = first.label if first else texts.source_label
-        url = first.url if first else texts.source_url
+        source = links[0] if links else ""
+    authority = knowledge.references.get(source)
+    label = authority.label if authority else texts.source_label
+    url = authority.url if authority else texts.source_url
     message = topic.summary.format_map(dict(decision.params))
     card: Card = {
         "uuid": str(uuid.uuid4()),
