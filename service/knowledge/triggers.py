@@ -3,8 +3,8 @@
 Drugs that can trigger or worsen mast cell reactions when ordered (docs/clinical-rules.md
 §7): per class what it does, the alternatives the knowledge names, the evidence, the forms
 that get no card (a topical NSAID, oral vancomycin) and whether an override "tolerated
-before" may snooze it (§8). Drugs are found as in the drug table: a known RxNorm code
-(V1/V2, or a U code a site confirmed) decides alone, else whole-word names.
+before" may snooze it. Drugs are found as in the drug table: a known RxNorm code (V1/V2, or
+a U code a site confirmed) decides alone, else whole-word names.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class TriggerClass:
     links: tuple[str, ...]
     evidence: str
     skip_forms: str | None  # key of form_words: an order in such a form gets no card
-    snooze: bool  # may "tolerated before" snooze it (docs/clinical-rules.md §8)
+    snooze: bool  # may "tolerated before" snooze it (docs/clinical-rules.md §7)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ class OrderCardRecord:
 
     draft_order: str  # "MedicationRequest/<id>"
     # ingredient and route ("ibuprofen:oral") of a trigger drug, for the snooze after
-    # "tolerated before" (docs/clinical-rules.md §8); None for other topics
+    # "tolerated before" (docs/clinical-rules.md §7); None for other topics
     item: str | None = None
 
 
@@ -72,7 +72,8 @@ def read_record(
 
 
 def require_medications(prefetch: ResolvedPrefetch) -> None:
-    """412 for an in-scope patient when neither medication key can be had (§6.9)."""
+    """412 for an in-scope patient when neither medication key can be had
+    (docs/clinical-rules.md §6.9)."""
     if all(key in prefetch.unavailable for key in MEDICATION_KEYS):
         raise PreconditionFailed(
             [

@@ -27,7 +27,7 @@ class PastCard:
     outcome_at: datetime | None = None
     # The override reason's code, when the clinician gave one.
     override_code: str | None = None
-    # Order-time cards (docs/clinical-rules.md §7, §8): the hook it was issued at, the draft
+    # Order-time cards (docs/clinical-rules.md §7): the hook it was issued at, the draft
     # order it judged ("MedicationRequest/<id>"), the trigger's ingredient and route
     # ("ibuprofen:oral"), and whether it was issued to the user the caller named.
     hook: str | None = None

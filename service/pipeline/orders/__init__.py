@@ -76,7 +76,7 @@ def run_order_hook(
             past = list(history.past_cards(request.patient_id, windows.since(now),
                                            user_id=request.user_id))
         except StorageUnavailable:
-            history_failed = True  # show the cards (docs/clinical-rules.md §8)
+            history_failed = True  # show the cards (docs/clinical-rules.md §7)
     filtered = not_twice(decisions, past, hook=request.hook, knowledge=knowledge,
                          windows=windows, now=now)
     cards = []

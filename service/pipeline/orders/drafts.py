@@ -40,7 +40,7 @@ class DraftOrder:
     duration_days: float | None = None  # ordered duration, None when not given or unreadable
 
     def item(self, trigger: str) -> str:
-        """Ingredient and route: what an override "tolerated before" snoozes (§8)."""
+        """Ingredient and route: what an override "tolerated before" snoozes (docs/clinical-rules.md §7)."""
         return f"{trigger}:{self.route}"[:128]
 
 
@@ -82,7 +82,8 @@ def _duration_days(value: Any) -> float | None:
 
 def ordered_duration(resource: Mapping[str, Any]) -> float | None:
     """``dispenseRequest.expectedSupplyDuration``, else the longest
-    ``dosageInstruction.timing.repeat.boundsDuration``, in days (§7, §6.15)."""
+    ``dosageInstruction.timing.repeat.boundsDuration``, in days
+    (docs/clinical-rules.md §7, §6.15)."""
     dispense = resource.get("dispenseRequest")
     if isinstance(dispense, dict):
         supply = _duration_days(dispense.get("expectedSupplyDuration"))

@@ -1,4 +1,4 @@
-"""Order-time cards not shown twice (docs/clinical-rules.md §7 and §8's order-time exception).
+"""Order-time cards not shown twice (docs/clinical-rules.md §7's order-time exception).
 
 - Not twice: at order-sign, a card is left out when a card of the same topic for the same
   draft order was issued at order-select to the same user within order_dedupe_minutes and

@@ -13,12 +13,14 @@ the facts, the thresholds and now. One decision per draft order and topic.
 - order-ranitidine (warning) when a draft is for ranitidine.
 - order-ladder (info) when a draft is for omalizumab and tier 1 is not complete or no
   objective mediator evidence is on record, or for dupilumab and no omalizumab is on
-  record; not when the draft's reason names another indication (§6.27). Each reason is
-  used only when the data it needs could be had (§6.9): the tier and "on record" need both
+  record; not when the draft's reason names another indication (docs/clinical-rules.md §6.27). Each reason is
+  used only when the data it needs could be had
+  (docs/clinical-rules.md §6.9): the tier and "on record" need both
   medication keys, "no mediator evidence" needs the laboratory results.
 - order-steroid-course (warning) when a draft is for a systemic steroid ordered for more
   than steroid_max_days (strictly; a month is 30 days), unless the draft's reason or an
-  active Condition is adrenal insufficiency or transplant status (§6.25).
+  active Condition is adrenal insufficiency or transplant status
+  (docs/clinical-rules.md §6.25).
 """
 
 from __future__ import annotations
@@ -177,7 +179,8 @@ def order_decisions(
     drafts: list[DraftOrder], facts: Facts, knowledge: Knowledge, thresholds: Thresholds,
     now: datetime, patient_scope: OrderScope,
 ) -> list[OrderDecision]:
-    """The decisions for the judged drafts, draft by draft, in the topic order of §7."""
+    """The decisions for the judged drafts, draft by draft, in the topic order of
+    docs/clinical-rules.md §7."""
     if not drafts:
         return []
     record = _record(facts, thresholds, now)

@@ -1,4 +1,4 @@
-"""The order-time core without HTTP (issue 15, docs/clinical-rules.md §7, §8): what is
+"""The order-time core without HTTP (issue 15, docs/clinical-rules.md §7): what is
 judged, the rules' edges, "not twice" and the order-time snooze through an in-memory
 CardHistory, and the summary cut at a word boundary."""
 
@@ -85,7 +85,7 @@ def test_the_record_of_an_order_card_names_its_draft_and_item() -> None:
     assert record.item == "ibuprofen:oral"
 
 
-# Not twice (§7) --------------------------------------------------------------------------
+# Not twice (docs/clinical-rules.md §7) --------------------------------------------------
 
 
 SIGN = order_request(IBUPROFEN, NOW)
@@ -129,7 +129,7 @@ def test_an_unreadable_history_shows_the_cards() -> None:
     assert topics(result) == ["order-trigger-drug"] and result.history_failed
 
 
-# The order-time snooze (§8) --------------------------------------------------------------
+# The order-time snooze (docs/clinical-rules.md §7) --------------------------------------
 
 
 def tolerated(item: str = "ibuprofen:oral", days: float = 3, topic: str = "order-trigger-drug",
@@ -194,7 +194,7 @@ def test_steroid_bounds_duration_and_replacement_therapy() -> None:
     assert topics(run(bounded)) == ["order-steroid-course"]
     replacement = _with_draft(STEROID, reasonCode=[{"coding": [{
         "system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "E27.1"}]}])
-    assert topics(run(replacement)) == []  # the draft's reason: adrenal insufficiency (§6.25)
+    assert topics(run(replacement)) == []  # the draft's reason: adrenal insufficiency
     condition = copy.deepcopy(order_request(STEROID, NOW))
     conditions = condition["prefetch"]["conditions"]
     addison = copy.deepcopy(conditions["entry"][0])

@@ -3,7 +3,7 @@
 The issued-card record of an order-time card keeps the hook it was issued at, the user and
 encounter (salted hashes, like the patient), the draft order it judged, and the trigger's
 ingredient and route; "not twice" and the order-time snooze read them through the
-CardHistory port (docs/clinical-rules.md §7, §8). Patient-view cards leave them empty
+CardHistory port (docs/clinical-rules.md §7). Patient-view cards leave them empty
 (their hook is recorded too).
 
 Revision ID: 0006
