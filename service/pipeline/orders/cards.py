@@ -1,4 +1,5 @@
-"""Order-time cards, worded by cards/order_cards.yaml and cards/triggers.yaml (docs/clinical-rules.md §5, §7).
+"""Order-time cards, worded by cards/order_cards.yaml and cards/triggers.yaml
+(docs/clinical-rules.md §5, §7).
 
 The summary is the draft order's own words, a colon and the topic's words, under 140
 characters: the order's words are cut at a word boundary when the line would be longer.

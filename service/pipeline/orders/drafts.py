@@ -40,7 +40,8 @@ class DraftOrder:
     duration_days: float | None = None  # ordered duration, None when not given or unreadable
 
     def item(self, trigger: str) -> str:
-        """Ingredient and route: what an override "tolerated before" snoozes (docs/clinical-rules.md §7)."""
+        """Ingredient and route: what an override "tolerated before" snoozes
+        (docs/clinical-rules.md §7)."""
         return f"{trigger}:{self.route}"[:128]
 
 

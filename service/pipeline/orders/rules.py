@@ -13,9 +13,9 @@ the facts, the thresholds and now. One decision per draft order and topic.
 - order-ranitidine (warning) when a draft is for ranitidine.
 - order-ladder (info) when a draft is for omalizumab and tier 1 is not complete or no
   objective mediator evidence is on record, or for dupilumab and no omalizumab is on
-  record; not when the draft's reason names another indication (docs/clinical-rules.md §6.27). Each reason is
-  used only when the data it needs could be had
-  (docs/clinical-rules.md §6.9): the tier and "on record" need both
+  record; not when the draft's reason names another indication
+  (docs/clinical-rules.md §6.27). Each reason is used only when the data it needs could be
+  had (docs/clinical-rules.md §6.9): the tier and "on record" need both
   medication keys, "no mediator evidence" needs the laboratory results.
 - order-steroid-course (warning) when a draft is for a systemic steroid ordered for more
   than steroid_max_days (strictly; a month is 30 days), unless the draft's reason or an
