@@ -16,7 +16,7 @@ from typing import Any
 
 from service.knowledge.model import Knowledge
 from service.pipeline.facts.codes import codes_in, condition_sets, indication_of, items, words_of
-from service.pipeline.facts.medications import identify
+from service.pipeline.facts.medications import identify, reasons_of
 
 # A Duration's unit in days (docs/clinical-rules.md §6.15: a month is 30 days).
 _DAYS = {
@@ -26,6 +26,8 @@ _DAYS = {
     "year": 365.0, "years": 365.0,
 }
 UNSPECIFIED_ROUTE = "route unspecified"
+# Drug classes whose draft's reason the rules read (docs/clinical-rules.md §6.25, §6.27).
+_REASONED = frozenset({"omalizumab", "dupilumab", "systemic_steroid"})
 
 
 @dataclass(frozen=True)
@@ -125,12 +127,16 @@ def read_drafts(
         if draft.get("resourceType") != "MedicationRequest" or draft.get("doNotPerform") is True:
             continue
         resource = dict(draft)
-        read = identify(resource, knowledge, medications, conditions)
+        read = identify(resource, knowledge, medications)
         triggers = _triggers(read.concepts, read.form_text, knowledge)
         if not read.drugs and not triggers:
             continue
+        # Reasons matter only for a biologic (another indication) or a steroid
+        # (replacement therapy): read them for those drafts alone.
+        classes = {knowledge.drugs.drugs[d].drug_class for d in read.drugs}
+        reasons = reasons_of(resource, knowledge, conditions) if classes & _REASONED else []
         indication = next(
-            (i for i in (indication_of(c, knowledge) for c in read.reasons) if i), None)
+            (i for i in (indication_of(c, knowledge) for c in reasons) if i), None)
         found.append(DraftOrder(
             reference=f"MedicationRequest/{draft.get('id')}",
             words=_words(read.concepts, (read.drugs or triggers)[0]),
@@ -139,7 +145,7 @@ def read_drafts(
             route=_route(resource),
             other_indication=indication,
             steroid_replacement=any(
-                "steroid_replacement" in condition_sets(c, knowledge) for c in read.reasons),
+                "steroid_replacement" in condition_sets(c, knowledge) for c in reasons),
             duration_days=ordered_duration(resource),
         ))
     return found

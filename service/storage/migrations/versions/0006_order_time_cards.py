@@ -25,12 +25,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("issued_cards") as batch:
-        batch.add_column(sa.Column("hook", sa.String(32), nullable=True))
-        batch.add_column(sa.Column("user_hash", sa.String(64), nullable=True))
-        batch.add_column(sa.Column("encounter_hash", sa.String(64), nullable=True))
-        batch.add_column(sa.Column("draft_order_id", sa.String(160), nullable=True))
-        batch.add_column(sa.Column("order_item", sa.String(128), nullable=True))
+    # Plain ADD COLUMNs (no table rebuild on SQLite); existing rows keep NULL.
+    for name, length in (("hook", 32), ("user_hash", 64), ("encounter_hash", 64),
+                         ("draft_order_id", 160), ("order_item", 128)):
+        op.add_column("issued_cards", sa.Column(name, sa.String(length), nullable=True))
 
 
 def downgrade() -> None:
