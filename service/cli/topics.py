@@ -12,4 +12,6 @@ from service.knowledge.loader import bundled_cards_dir, load_knowledge
 
 
 def known_topics(cards_dir: Path | None = None) -> set[str]:
-    return set(load_knowledge(cards_dir or bundled_cards_dir()).cards.topics)
+    """Patient-view and order-time topics (cards.yaml, order_cards.yaml)."""
+    knowledge = load_knowledge(cards_dir or bundled_cards_dir())
+    return set(knowledge.cards.topics) | set(knowledge.order_cards.topics)
