@@ -1,4 +1,4 @@
-.PHONY: run test test-fast lint bench bench-quick
+.PHONY: run test test-fast lint bench bench-quick card-gallery
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -34,3 +34,9 @@ bench: $(PY)
 
 bench-quick: $(PY)
 	$(PY) -m bench --quick
+
+# Every card as an EHR shows it, for clinical review: docs/cards.md, docs/cards/gallery.html
+# and one screenshot per topic (docs/cards/<topic>.png, Debian's headless Chromium). Run it
+# after changing cards/ or fhir_fixtures/: a test fails while docs/cards.md is out of date.
+card-gallery: $(PY)
+	$(PY) -m service.gallery

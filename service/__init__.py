@@ -17,6 +17,7 @@ from flask import Flask
 
 from service import settings, web
 from service.knowledge.loader import bundled_cards_dir, load_knowledge
+from service.knowledge.overlay import CardsFiles, overlay_paths
 from service.ops import health, metrics, request_log, state
 from service.thresholds.fields import field_infos
 from service.thresholds.files import load_thresholds
@@ -37,14 +38,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # values are validated against those ranges.
     ranges = {info.path: info.range for info in field_infos(cards_dir)}
     file_thresholds = load_thresholds(thresholds_path, ranges)
+    # The site's overlays merged over cards/ and validated like it (cards/README.md).
+    cards_files = CardsFiles(cards_dir, overlay_paths(app.config["CARDS_OVERLAY"]))
     service_state = state.ServiceState(
-        knowledge=load_knowledge(cards_dir),
+        knowledge=load_knowledge(cards_files),
         thresholds=lambda: file_thresholds,
     )
     if "CLOCK" in app.config:  # tests only: a frozen "now"
         service_state.clock = app.config["CLOCK"]
     state.init_app(app, service_state)
     metrics.init_app(app)
+    metrics.record_cards_overlay(len(cards_files.overlays))
     health.init_app(app)
     store = web_storage.init_app(app)
     # The active version stored by administrators, else the file (docs/administration.md).

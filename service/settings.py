@@ -58,6 +58,16 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         "references). Default: the `cards/` bundled with the package.",
     ),
     Setting(
+        "CARDS_OVERLAY",
+        None,
+        str,
+        "Site overlay files merged over the cards (`MCAS_CARDS_DIR` or the bundled "
+        "`cards/`), comma-separated, later files over earlier ones: product codes, "
+        "trigger drugs, a referral code... without copying the folder "
+        "(cards/README.md, \"Site overlay\"; example: docs/cards-overlay.example.yaml). "
+        "A bad overlay stops the service at start. Default: none.",
+    ),
+    Setting(
         "MAX_CONTENT_LENGTH",
         32 * 1024 * 1024,
         int,

@@ -17,8 +17,9 @@ from service.cli.fhir_load import load_fixture_into, shared_patients
 from service.cli.fixture_checks import validate_fixture
 from service.cli.output import Style, width
 from service.cli.scaffold import create_fixture
-from service.cli.topics import known_topics
+from service.cli.topics import cards_files
 from service.knowledge.loader import bundled_cards_dir, load_knowledge
+from service.knowledge.model import KnowledgeError
 from service.pipeline.prefetch import prefetch_templates
 from service.scenarios.fixtures import (
     DEFAULT_TEST_PATIENT_PREFIX,
@@ -53,6 +54,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                        help="fixture files (default: every fixture)")
     check.add_argument("--cards-dir", type=Path, metavar="DIR",
                        help="clinical knowledge to take topics from (default: bundled cards/)")
+    check.add_argument("--cards-overlay", type=Path, metavar="FILE", action="append",
+                       help="a site overlay over the cards (repeatable; default: the files of "
+                       "$MCAS_CARDS_OVERLAY)")
     add_fixtures_dir(check)
     check.set_defaults(handler=run_validate)
 
@@ -130,8 +134,12 @@ def run_validate(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     style = Style(out)
     cards_dir = args.cards_dir or bundled_cards_dir()
-    topics = known_topics(cards_dir)
-    prefetch_keys = set(prefetch_templates(load_knowledge(cards_dir)))
+    try:
+        knowledge = load_knowledge(cards_files(cards_dir, args.cards_overlay))
+    except KnowledgeError as exc:
+        raise UsageError(str(exc)) from None
+    topics = set(knowledge.cards.topics)
+    prefetch_keys = set(prefetch_templates(knowledge))
     paths = list(args.paths) or fixture_paths(_directory(args))
     if not topics:
         print(style(f"warning: no topics found in {cards_dir}; topics not checked", "yellow"),

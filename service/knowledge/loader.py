@@ -19,7 +19,6 @@ from marshmallow import Schema
 
 # bundled_cards_dir: imported from here by the app factory, the web layer and the CLI.
 from service.config_files import bundled_cards_dir as bundled_cards_dir
-from service.config_files import read_yaml
 from service.knowledge.drug_table import build_drug_table
 from service.knowledge.model import (
     Analyte,
@@ -34,6 +33,7 @@ from service.knowledge.model import (
     TopicText,
     normalise_icd10,
 )
+from service.knowledge.overlay import CardsFiles
 from service.knowledge.schemas import (
     CodesSchema,
     DrugsSchema,
@@ -49,12 +49,12 @@ from service.knowledge.topics import ORDER_TOPICS, TOPICS
 from service.knowledge.triggers import build_trigger_table
 
 
-def _read(cards_dir: Path, name: str, schema: Schema) -> dict[str, Any]:
-    path = cards_dir / name
-    data = read_yaml(path, str(path), KnowledgeError)
+def _read(files: CardsFiles, name: str, schema: Schema) -> dict[str, Any]:
+    """One file of ``cards/``, site overlays merged in, loaded by its schema."""
+    data, origin = files.read(name)
     if not isinstance(data, Mapping):
-        raise KnowledgeError(f"{path}: must hold a mapping")
-    return load_file(schema, data, str(path))
+        raise KnowledgeError(f"{origin}: must hold a mapping")
+    return load_file(schema, data, origin)
 
 
 def _code_set(spec: Mapping[str, Any]) -> CodeSet:
@@ -122,21 +122,28 @@ def _order_cards(raw: Mapping[str, Any]) -> OrderCardTexts:
     )
 
 
-def load_knowledge(cards_dir: Path) -> Knowledge:
-    codes = _read(cards_dir, "codes.yaml", CodesSchema())
-    mediators = _read(cards_dir, "mediators.yaml", MediatorsSchema())
-    refs_raw = _read(cards_dir, "references.yaml", ReferencesSchema())["references"]
-    cards = _read(cards_dir, "cards.yaml", cards_schema(refs_raw))
-    sentences = _read(cards_dir, "sentences.yaml", SentencesSchema())
-    drugs = build_drug_table(_read(cards_dir, "drugs.yaml", DrugsSchema()))
-    triggers = build_trigger_table(_read(cards_dir, "triggers.yaml", triggers_schema(refs_raw)))
-    order_cards = _order_cards(_read(cards_dir, "order_cards.yaml", order_cards_schema(refs_raw)))
+def load_knowledge(cards_dir: Path | CardsFiles) -> Knowledge:
+    """``cards/`` (a directory, or a directory with site overlays) as ``Knowledge``.
+
+    Every file is read with ``_read(files, ...)``, so overlays reach it.
+    """
+    files = cards_dir if isinstance(cards_dir, CardsFiles) else CardsFiles(cards_dir)
+    codes = _read(files, "codes.yaml", CodesSchema())
+    mediators = _read(files, "mediators.yaml", MediatorsSchema())
+    refs_raw = _read(files, "references.yaml", ReferencesSchema())["references"]
+    cards = _read(files, "cards.yaml", cards_schema(refs_raw))
+    sentences = _read(files, "sentences.yaml", SentencesSchema())
+    drugs = build_drug_table(_read(files, "drugs.yaml", DrugsSchema()))
+    triggers = build_trigger_table(_read(files, "triggers.yaml", triggers_schema(refs_raw)))
+    order_cards = _order_cards(_read(files, "order_cards.yaml", order_cards_schema(refs_raw)))
     for key, trigger_class in triggers.classes.items():
         if trigger_class.evidence not in order_cards.evidence_levels:
             raise KnowledgeError(
-                f"{cards_dir / 'triggers.yaml'}: classes.{key}.evidence: unknown evidence "
+                f"triggers.yaml: classes.{key}.evidence: unknown evidence "
                 f"level {trigger_class.evidence!r} (order_cards.yaml evidence_levels has: "
                 f"{', '.join(order_cards.evidence_levels)})")
+    # An overlay section for a file nothing above read would be silently ignored.
+    files.check_used()
     systems = {
         name: frozenset([spec["uri"], *(spec.get("oids") or ())])
         for name, spec in codes["systems"].items()

@@ -30,6 +30,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -63,6 +64,12 @@ REQUEST_LATENCY = Histogram(
     "Time to answer an HTTP request, by Flask route (URL rule), method and status.",
     ["route", "method", "status"],
     buckets=LATENCY_BUCKETS,
+)
+# Set once at start: the same in every worker of a pod, so the largest is the pod's.
+CARDS_OVERLAY_FILES = Gauge(
+    "mcas_cards_overlay_files",
+    "Site overlay files (MCAS_CARDS_OVERLAY) merged over the cards this process serves.",
+    multiprocess_mode="max",
 )
 CARDS_ISSUED = Counter(
     "mcas_cards_issued",
@@ -143,6 +150,10 @@ _UNSAFE_LABEL = re.compile(r"[^A-Za-z0-9_.:\-]")
 def _label(value: str) -> str:
     """A label value that cannot grow the series count without bound by accident."""
     return _UNSAFE_LABEL.sub("_", value)[:64] or "unknown"
+
+
+def record_cards_overlay(files: int) -> None:
+    CARDS_OVERLAY_FILES.set(files)
 
 
 def record_cards(topics: Iterable[str], service: str = "mcas-therapy-tier") -> None:

@@ -3,7 +3,9 @@
 Scenarios are the fixture library (``fhir_fixtures/``, or ``MCAS_PREVIEW_FIXTURES_DIR``)
 fired at one "now" with their dates shifted (service.scenarios.fixtures), plus an optional
 directory of saved de-identified requests (``MCAS_PREVIEW_REQUESTS_DIR``). The pipeline
-is pure, so both runs happen in this process and nothing is stored or changed.
+is pure, so both runs happen in this process and nothing is stored or changed. A card
+that appears or disappears is also drawn as HTML by the cards' one renderer
+(service/cards_html/render.py, the gallery's too), so the administrator sees its words.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypedDict
 
+from service.cards_html.render import render_card
+from service.cdshooks.cards import Card
 from service.cdshooks.envelope import ORDER_SELECT, ORDER_SIGN, load_hook_request
 from service.errors import ServiceError
 from service.knowledge.model import Knowledge
@@ -102,7 +106,7 @@ ORDER_HOOKS = frozenset({ORDER_SELECT, ORDER_SIGN})
 
 def _outcome(
     scenario: Scenario, knowledge: Knowledge, thresholds: Thresholds, now: datetime
-) -> tuple[list[str], str | None]:
+) -> tuple[list[Card], str | None]:
     hook = scenario.request.get("hook")
     try:
         if hook in ORDER_HOOKS:
@@ -130,7 +134,17 @@ def _outcome(
             "preview scenario failed", extra={"error_type": type(exc).__name__}, exc_info=True
         )
         return [], f"HTTP 500 ({type(exc).__name__})"
-    return sorted(result.topics), None
+    return result.cards, None
+
+
+def _topic(card: Card) -> str:
+    return card["source"]["topic"]["code"] if "topic" in card["source"] else ""
+
+
+def _drawn(cards: list[Card], topics: list[str]) -> list[dict[str, str]]:
+    """The cards of ``topics``, drawn as the EHR shows them (escaped HTML)."""
+    return [{"topic": _topic(card), "html": render_card(card)}
+            for card in cards if _topic(card) in topics]
 
 
 class _Row(TypedDict):
@@ -144,6 +158,9 @@ class _Row(TypedDict):
     changed: bool
     current_error: str | None
     proposed_error: str | None
+    # The appearing cards under the proposal, the disappearing ones as they are now.
+    appear_cards: list[dict[str, str]]
+    disappear_cards: list[dict[str, str]]
 
 
 def preview(
@@ -157,8 +174,10 @@ def preview(
     rows: list[_Row] = []
     for scenario in scenarios:
         with quiet_logs():
-            before, before_error = _outcome(scenario, knowledge, current, now)
-            after, after_error = _outcome(scenario, knowledge, proposed, now)
+            before_cards, before_error = _outcome(scenario, knowledge, current, now)
+            after_cards, after_error = _outcome(scenario, knowledge, proposed, now)
+        before = sorted(_topic(card) for card in before_cards)
+        after = sorted(_topic(card) for card in after_cards)
         appear = sorted(set(after) - set(before))
         disappear = sorted(set(before) - set(after))
         rows.append(
@@ -173,6 +192,8 @@ def preview(
                 "changed": bool(appear or disappear) or before_error != after_error,
                 "current_error": before_error,
                 "proposed_error": after_error,
+                "appear_cards": _drawn(after_cards, appear),
+                "disappear_cards": _drawn(before_cards, disappear),
             }
         )
     changed = [row for row in rows if row["changed"]]

@@ -9,11 +9,25 @@ script.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, render_template, send_from_directory
 
+from service.cards_html import STYLESHEET
 from service.web.thresholds_fields import fields_info
 
-bp = Blueprint(
+
+class _PageBlueprint(Blueprint):
+    """Serves static/ and, at the same /admin/static/, the cards' stylesheet
+    (service/cards_html/static/cards.css), with which the preview draws cards: one
+    stylesheet for the cards wherever they are drawn, from this origin as the CSP wants."""
+
+    def send_static_file(self, filename: str) -> Response:
+        if filename == STYLESHEET.name:
+            return send_from_directory(
+                STYLESHEET.parent, filename, max_age=self.get_send_file_max_age(filename))
+        return super().send_static_file(filename)
+
+
+bp = _PageBlueprint(
     "admin_page",
     __name__,
     template_folder="templates",

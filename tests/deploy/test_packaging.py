@@ -85,6 +85,11 @@ def test_the_built_wheel_carries_templates_cards_fixtures_schemas_and_migrations
         "service/web/templates/timeline.html",
         "service/web/static/timeline.css",
         "service/storage/migrations/versions/0004_timeline_sessions.py",
+        # cards drawn as HTML (preview, gallery) and their stylesheet (issue 14)
+        "service/cards_html/render.py",
+        "service/cards_html/static/cards.css",
+        "service/gallery/__main__.py",
+        "service/knowledge/overlay.py",
     ):
         assert expected in names, expected
     assert any(n.startswith("service/fhir_fixtures/") and n.endswith(".json") for n in names)

@@ -42,6 +42,12 @@ def test_preview_shows_cards_disappearing_per_fixture_and_changes_nothing(
     assert row["disappear"] == ["tier-2"] and row["appear"] == []
     assert row["current"] == ["steroid-long-term", "tier-2"]
     assert row["proposed"] == ["steroid-long-term"]
+    # The disappearing card is drawn as the EHR shows it (service/cards_html), as it is now.
+    assert [card["topic"] for card in row["disappear_cards"]] == ["tier-2"]
+    assert row["appear_cards"] == []
+    html = row["disappear_cards"][0]["html"]
+    assert html.startswith('<article class="cds-card cds-card--info" data-topic="tier-2">')
+    assert "Dismiss with a reason:" in html and "<script" not in html
     # Only tier-2 decisions depend on the tier-1 trial; every other scenario is unchanged.
     assert all(r["disappear"] == ["tier-2"] for r in result["changed"])
     assert result["cards_disappearing"] == result["scenarios_changed"] > 0
@@ -71,6 +77,8 @@ def test_preview_compares_with_the_active_stored_version(storage_app: Flask) -> 
     result = run_preview(storage_app, default_values())
     assert result["current_version"] == applied["version"]
     assert all(row["appear"] == ["tier-2"] for row in result["changed"])
+    assert all([c["topic"] for c in row["appear_cards"]] == ["tier-2"]
+               for row in result["changed"])
     assert TIER2_FIXTURE in {row["name"] for row in result["changed"]}
 
 

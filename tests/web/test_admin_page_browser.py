@@ -98,6 +98,18 @@ def test_change_preview_apply_and_roll_back_in_the_browser(page_app: Flask) -> N
         row = page.locator("#preview-table tr", has_text=TIER2_FIXTURE)
         expect(row.locator("td.disappear")).to_have_text("tier-2")
         expect(row.locator("td.appear")).to_have_text("—")
+        # The disappearing card as clinicians see it (the cards' renderer and stylesheet,
+        # under the page's strict CSP: the colour bar proves the stylesheet applied).
+        drawn = page.locator("#preview-table tr.preview-cards", has_text=f"of {TIER2_FIXTURE} ")
+        drawn.get_by_text(f"The card of {TIER2_FIXTURE} as clinicians see it").click()
+        card = drawn.locator('article.cds-card[data-topic="tier-2"]')
+        expect(card).to_be_visible()
+        expect(drawn.locator(".card-caption.disappear")).to_have_text(
+            "Disappears (as shown now): tier-2")
+        expect(card.locator(".cds-card__indicator")).to_have_text("Info")
+        expect(card.locator(".cds-card__reasons li").first).to_be_visible()
+        assert card.evaluate("node => getComputedStyle(node).borderLeftWidth") == "8px"
+        card.screenshot(path=str(SCREENSHOTS / f"admin-preview-card-{backend}.png"))
         # Nothing changed yet.
         assert fire(base)["versions"] == {file_version}
         page.screenshot(path=str(SCREENSHOTS / f"admin-preview-{backend}.png"), full_page=True)

@@ -187,6 +187,37 @@ function cell(row, text) {
   return td;
 }
 
+// The appearing and disappearing cards as clinicians would see them. The HTML comes from
+// the service's card renderer (service/cards_html/render.py), which escapes all card text;
+// the page's CSP runs no inline script or style in it anyway.
+function cardsRow(scenario) {
+  const drawn = (scenario.appear_cards || []).map((card) => ["appear", card])
+    .concat((scenario.disappear_cards || []).map((card) => ["disappear", card]));
+  if (drawn.length === 0) return null;
+  const row = document.createElement("tr");
+  row.className = "preview-cards";
+  const td = document.createElement("td");
+  td.colSpan = 3;
+  const details = document.createElement("details");
+  const summary = document.createElement("summary");
+  summary.textContent = "The card" + (drawn.length > 1 ? "s" : "") + " of " + scenario.name +
+    " as clinicians see " + (drawn.length > 1 ? "them" : "it");
+  details.appendChild(summary);
+  drawn.forEach(([kind, card]) => {
+    const caption = document.createElement("p");
+    caption.className = "card-caption " + kind;
+    caption.textContent = (kind === "appear" ? "Appears under the proposal: "
+      : "Disappears (as shown now): ") + card.topic;
+    details.appendChild(caption);
+    const template = document.createElement("template");
+    template.innerHTML = card.html;
+    details.appendChild(template.content);
+  });
+  td.appendChild(details);
+  row.appendChild(td);
+  return row;
+}
+
 function renderPreview(result, changes) {
   const changed = changes.map((c) => c.field + " " + show(c.old) + " → " + show(c.new)).join("; ");
   $("preview-summary").textContent = "Proposal: " + changed + ". " +
@@ -206,6 +237,8 @@ function renderPreview(result, changes) {
     cell(row, scenario.appear.join(", ") || "—").className = "appear";
     cell(row, scenario.disappear.join(", ") || "—").className = "disappear";
     body.appendChild(row);
+    const drawn = cardsRow(scenario);
+    if (drawn) body.appendChild(drawn);
   });
   $("preview").hidden = false;
 }
