@@ -81,7 +81,7 @@ def test_active_shows_the_file_with_meaning_and_unit(storage_app: Flask) -> None
     assert fields["mediator_thresholds.histamine_plasma"]["kind"] == "number"
     assert fields["cards_enabled.albuterol"]["value"] is True
     assert all(f["meaning"] and f["unit"] for f in body["fields"])
-    assert len(fields) == 42
+    assert len(fields) == 49  # 42 + order_dedupe_minutes and 6 order-time cards_enabled
 
 
 @pytest.mark.parametrize(
