@@ -34,6 +34,7 @@ from service.errors import PreconditionFailed
 from service.knowledge.loader import bundled_cards_dir, load_knowledge
 from service.pipeline.facts import Facts, extract_facts
 from service.pipeline.hook import run_hook
+from service.pipeline.orders import run_order_hook
 from service.pipeline.prefetch import prefetch_templates, resolve_prefetch
 from service.scenarios.fixtures import Fixture, iter_fixtures
 from service.thresholds.files import load_thresholds
@@ -79,9 +80,14 @@ def _facts(request: dict[str, Any]) -> Facts:
 
 def _decide(request: dict[str, Any], now: datetime) -> tuple[str, ...]:
     """The topics the rules decide (sorted), or ("412",)."""
+    hook = request.get("hook", "patient-view")
     try:
-        result = run_hook(load_hook_request(copy.deepcopy(request)), knowledge=KNOWLEDGE,
-                          thresholds=THRESHOLDS, now=now)
+        if hook == "patient-view":
+            result = run_hook(load_hook_request(copy.deepcopy(request)), knowledge=KNOWLEDGE,
+                              thresholds=THRESHOLDS, now=now)
+        else:  # an order-time fixture (docs/clinical-rules.md §7): the order core
+            result = run_order_hook(load_hook_request(copy.deepcopy(request), hook),
+                                    knowledge=KNOWLEDGE, thresholds=THRESHOLDS, now=now)
     except PreconditionFailed:
         return ("412",)
     return tuple(sorted(result.topics))
