@@ -354,7 +354,8 @@ def _split_meds(meds: list[dict[str, Any]]) -> tuple[list, list]:
 
 def _typical(b: _Builder) -> tuple[dict[str, Any], frozenset[str]]:
     # Incomplete first line (H1 only), anaphylaxis history without an auto-injector, and
-    # only normal mediator results: tier-1, epinephrine-autoinjector, mediator-evidence.
+    # only normal mediator results: tier-1 (with mediator-evidence folded into it) and
+    # epinephrine-autoinjector.
     conditions = _mcas_conditions(b, refractory=False)
     conditions += [b.condition(*b.rng.choice(NOISE_CONDITIONS), b.rng.uniform(30, 3000))
                    for _ in range(6)]
@@ -363,7 +364,7 @@ def _typical(b: _Builder) -> tuple[dict[str, Any], frozenset[str]]:
     meds = _mcas_therapies(b, complete=False)
     meds += [b.noise_medication(b.rng.choice(("MedicationStatement", "MedicationRequest")))
              for _ in range(7)]
-    topics = frozenset({"tier-1", "epinephrine-autoinjector", "mediator-evidence"})
+    topics = frozenset({"tier-1", "epinephrine-autoinjector"})
     return _request(b, conditions, observations, *_split_meds(meds)), topics
 
 

@@ -19,6 +19,7 @@ from service import settings, web
 from service.knowledge.loader import bundled_cards_dir, load_knowledge
 from service.knowledge.overlay import CardsFiles, overlay_paths
 from service.ops import health, metrics, request_log, state
+from service.pipeline.test_traffic import TestPatients
 from service.thresholds.fields import field_infos
 from service.thresholds.files import load_thresholds
 from service.thresholds.source import ActiveThresholds
@@ -43,6 +44,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     service_state = state.ServiceState(
         knowledge=load_knowledge(cards_files),
         thresholds=lambda: file_thresholds,
+    )
+    service_state.test_patients = TestPatients.of(
+        app.config["TEST_PATIENT_PREFIX"],
+        app.config["TEST_PATIENT_IDS"],
+        bool(app.config["SNOOZE_TEST_PATIENTS"]),
     )
     if "CLOCK" in app.config:  # tests only: a frozen "now"
         service_state.clock = app.config["CLOCK"]

@@ -75,6 +75,31 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         "leaves room for a prefetch of several thousand Observations.",
     ),
     Setting("LOG_LEVEL", "INFO", str, "Python log level of the service's JSON-line logs."),
+    Setting(
+        "TEST_PATIENT_PREFIX",
+        "mcas-test-",
+        str,
+        "A patient whose id starts with this is a test patient: its cards and feedback are "
+        "recorded with `test = true`, left out of the outcomes report unless asked for, "
+        "counted under the `test=\"true\"` metrics label and never snoozed (see "
+        "`MCAS_SNOOZE_TEST_PATIENTS`). Every bundled fixture and every fixture "
+        "`mcas-cds fixtures new` makes uses it. Empty: no prefix marks test patients.",
+    ),
+    Setting(
+        "TEST_PATIENT_IDS",
+        None,
+        parse_list,
+        "Comma-separated patient ids that are test patients too (e.g. the EHR's own test "
+        "patients), whatever their prefix.",
+    ),
+    Setting(
+        "SNOOZE_TEST_PATIENTS",
+        False,
+        parse_bool,
+        "Snooze cards of test patients after an override, as for real patients. Off by "
+        "default, so `mcas-cds check` gives the same answer every run; tests of the "
+        "snooze switch it on.",
+    ),
 )
 
 # Modules that declare a SETTINGS tuple of their own.

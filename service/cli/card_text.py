@@ -33,7 +33,8 @@ def _action_line(action: Mapping[str, Any]) -> str:
     target = ""
     if isinstance(resource, Mapping):
         target = _text(resource.get("resourceType"))
-        concept = resource.get("medicationCodeableConcept")
+        # a drug draft names its medication, a referral or test draft its code
+        concept = resource.get("medicationCodeableConcept") or resource.get("code")
         if isinstance(concept, Mapping):
             codings = concept.get("coding") or []
             names = [_text(c.get("display")) or _text(c.get("code")) for c in codings if c]

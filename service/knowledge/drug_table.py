@@ -35,7 +35,10 @@ class Drug:
     requires_form: str | None = None  # "oral", "systemic" or "autoinjector"
     suggest: bool = False
     never_suggest: bool = False
-    suggest_text: str = ""
+    suggest_text: str = ""  # the ingredient and its dose form: the draft's text
+    suggest_name: str = ""  # how a card's summary names it ("oral cromolyn")
+    # a site's verified dose-form coding(s): (system, code, display), beside the ingredient
+    suggest_form_coding: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,11 @@ def build_drug_table(raw: Mapping[str, Any]) -> DrugTable:
             suggest=bool(spec.get("suggest")),
             never_suggest=bool(spec.get("never_suggest")),
             suggest_text=str(spec.get("suggest_text") or names[0]),
+            suggest_name=str(spec.get("suggest_name") or key),
+            suggest_form_coding=tuple(
+                (c["system"], c["code"], c.get("display") or "")
+                for c in spec.get("suggest_form_coding") or ()
+            ),
         )
     return DrugTable(
         drugs=MappingProxyType(drugs),

@@ -24,11 +24,16 @@ from service.knowledge.model import (
     Analyte,
     CardTexts,
     CodeSet,
+    DecisiveFacts,
+    Drafts,
+    EvidenceLevel,
     Indication,
     Knowledge,
     KnowledgeError,
+    MediatorTest,
     OrderCardTexts,
     OrderTopicText,
+    OverrideReasonText,
     Reference,
     TopicText,
     normalise_icd10,
@@ -41,8 +46,10 @@ from service.knowledge.schemas import (
     ReferencesSchema,
     SentencesSchema,
     cards_schema,
+    drafts_schema,
     load_file,
     order_cards_schema,
+    snooze_schema,
     triggers_schema,
 )
 from service.knowledge.topics import ORDER_TOPICS, TOPICS
@@ -80,6 +87,7 @@ def _analytes(raw: Mapping[str, Any]) -> dict[str, Analyte]:
             prostaglandin_marker=bool(spec.get("prostaglandin_marker")),
             tryptase=spec.get("rule") == "tryptase_20_plus_2",
             interference=" ".join((spec.get("interference") or "").split()),
+            unit_display=spec.get("unit_display") or "",
         )
         for code in spec["loinc"]:
             found[code] = analyte
@@ -94,6 +102,50 @@ def _topic(spec: Mapping[str, Any]) -> TopicText:
         detail=(spec.get("detail") or "").strip(),
         links=tuple(spec.get("links") or ()),
         suggestions=tuple(spec.get("suggestions") or ()),
+        evidence=spec["evidence"],
+        source=spec["source"],
+        override_reasons=tuple(spec["override_reasons"]),
+        drafts=tuple(spec.get("drafts") or ()),
+        fold_text=_oneline(spec.get("fold_text") or ""),
+        covers=tuple(spec.get("covers") or ()),
+    )
+
+
+def _oneline(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _codings(raw: Any) -> tuple[tuple[str, str, str], ...]:
+    return tuple((c["system"], c["code"], c.get("display") or "") for c in raw or ())
+
+
+def _drafts(raw: Mapping[str, Any]) -> Drafts:
+    referral, tests, switch = raw["referral"], raw["mediator_tests"], raw["ranitidine_switch"]
+    return Drafts(
+        medication_label=raw["medication"]["label"],
+        medication_description=_oneline(raw["medication"]["description"]),
+        referral_label=referral["label"],
+        referral_text=referral["text"],
+        referral_coding=_codings(referral.get("coding")),
+        referral_reason=referral.get("reason") or "",
+        mediator_label=tests["label"],
+        mediator_tests=tuple(
+            MediatorTest(t["loinc"], t["display"], _oneline(t["timing"]),
+                         _oneline(t["patient_instruction"]))
+            for t in tests["tests"]
+        ),
+        switch_label=switch["label"],
+        switch_stop_description=_oneline(switch["stop_description"]),
+    )
+
+
+def _decisive(spec: Mapping[str, Any]) -> DecisiveFacts:
+    return DecisiveFacts(
+        events=frozenset(spec.get("events") or ()),
+        diagnoses=frozenset(spec.get("diagnoses") or ()),
+        therapy_classes=frozenset(spec.get("therapy_classes") or ()),
+        active_therapies=bool(spec.get("active_therapies")),
+        results=frozenset(spec.get("results") or ()),
     )
 
 
@@ -133,6 +185,8 @@ def load_knowledge(cards_dir: Path | CardsFiles) -> Knowledge:
     refs_raw = _read(files, "references.yaml", ReferencesSchema())["references"]
     cards = _read(files, "cards.yaml", cards_schema(refs_raw))
     sentences = _read(files, "sentences.yaml", SentencesSchema())
+    drafts = _read(files, "drafts.yaml", drafts_schema(
+        code for spec in mediators["analytes"].values() for code in spec["loinc"]))
     drugs = build_drug_table(_read(files, "drugs.yaml", DrugsSchema()))
     triggers = build_trigger_table(_read(files, "triggers.yaml", triggers_schema(refs_raw)))
     order_cards = _order_cards(_read(files, "order_cards.yaml", order_cards_schema(refs_raw)))
@@ -142,6 +196,8 @@ def load_knowledge(cards_dir: Path | CardsFiles) -> Knowledge:
                 f"triggers.yaml: classes.{key}.evidence: unknown evidence "
                 f"level {trigger_class.evidence!r} (order_cards.yaml evidence_levels has: "
                 f"{', '.join(order_cards.evidence_levels)})")
+    snooze = _read(files, "snooze.yaml", snooze_schema(
+        drugs.classes, mediators["analytes"]))["topics"]
     # An overlay section for a file nothing above read would be silently ignored.
     files.check_used()
     systems = {
@@ -150,7 +206,7 @@ def load_knowledge(cards_dir: Path | CardsFiles) -> Knowledge:
     }
     references = {
         key: Reference(key, r["label"], r["url"], " ".join(r["citation"].split()),
-                       bool(r.get("verified")))
+                       bool(r.get("verified")), r.get("authority") or "")
         for key, r in refs_raw.items()
     }
     analytes = _analytes(mediators["analytes"])
@@ -161,6 +217,10 @@ def load_knowledge(cards_dir: Path | CardsFiles) -> Knowledge:
         system_names=MappingProxyType(
             {uri: name for name, uris in systems.items() for uri in uris}
         ),
+        snooze=MappingProxyType({t: _decisive(snooze[t]) for t in TOPICS}),
+        unit_displays=MappingProxyType({
+            a.unit: a.unit_display for a in analytes.values() if a.unit and a.unit_display
+        }),
         system_uris=MappingProxyType({n: s["uri"] for n, s in codes["systems"].items()}),
         condition_sets=MappingProxyType(
             {name: _code_set(spec) for name, spec in codes["condition_sets"].items()}
@@ -179,9 +239,17 @@ def load_knowledge(cards_dir: Path | CardsFiles) -> Knowledge:
         cards=CardTexts(
             topic_system=cards["topic_system"],
             override_reason_system=cards["override_reason_system"],
-            override_reasons=tuple((r["code"], r["display"]) for r in cards["override_reasons"]),
-            source_label=cards["source"]["label"],
-            source_url=cards["source"]["url"],
+            override_reasons=MappingProxyType({
+                code: OverrideReasonText(r["display"], bool(r.get("needs_proposal")))
+                for code, r in cards["override_reasons"].items()
+            }),
+            evidence_levels=MappingProxyType({
+                key: EvidenceLevel(level["label"], _oneline(level["meaning"]))
+                for key, level in cards["evidence_levels"].items()
+            }),
+            drafts=_drafts(drafts),
+            source_label=(cards.get("source") or {}).get("label", ""),
+            source_url=(cards.get("source") or {}).get("url", ""),
             reminder=" ".join(cards["reminder"].split()),
             topics=MappingProxyType({t: _topic(cards["topics"][t]) for t in TOPICS}),
             sentences=MappingProxyType(

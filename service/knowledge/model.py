@@ -59,6 +59,7 @@ class Analyte:
     prostaglandin_marker: bool
     tryptase: bool
     interference: str = ""  # what can raise or lower it, shown beside its results
+    unit_display: str = ""  # ``unit`` as cards write it ("mcg/g creatinine")
 
     def normalised(self, unit: str | None, value: float) -> tuple[str | None, float]:
         """(unit, value) in the expected unit when ``unit`` is a spelling or conversion of it."""
@@ -78,6 +79,7 @@ class Reference:
     url: str
     citation: str
     verified: bool
+    authority: str = ""  # the short name cards show as ``source.label``
 
 
 @dataclass(frozen=True)
@@ -88,19 +90,66 @@ class TopicText:
     detail: str
     links: tuple[str, ...]
     suggestions: tuple[str, ...]
+    evidence: str = "consensus"  # a key of CardTexts.evidence_levels
+    source: str = ""  # a key of Knowledge.references: the authority behind the card
+    override_reasons: tuple[str, ...] = ()  # codes of CardTexts.override_reasons
+    drafts: tuple[str, ...] = ()  # "referral", "mediator_tests", "ranitidine_switch"
+    fold_text: str = ""  # shown instead of ``detail`` when folded into the ladder card
+    covers: tuple[str, ...] = ()  # folded topics this card's own text already says
+
+
+@dataclass(frozen=True)
+class OverrideReasonText:
+    display: str
+    needs_proposal: bool = False  # only on a card that proposes something
+
+
+@dataclass(frozen=True)
+class EvidenceLevel:
+    label: str  # "consensus", "case series", "single case report"
+    meaning: str
+
+
+@dataclass(frozen=True)
+class MediatorTest:
+    loinc: str
+    display: str
+    timing: str  # the draft's note
+    patient_instruction: str
+
+
+@dataclass(frozen=True)
+class Drafts:
+    """The draft orders of cards/drafts.yaml (besides the drugs of drugs.yaml)."""
+
+    medication_label: str = "Draft order: {drug} (no dose)"
+    medication_description: str = "Propose {text} as a draft order without a dose."
+    referral_label: str = "Draft referral to allergy and immunology"
+    referral_text: str = "Referral to allergy and immunology"
+    # a site's own code for the referral: (system, code, display)
+    referral_coding: tuple[tuple[str, str, str], ...] = ()
+    referral_reason: str = ""
+    mediator_label: str = "Draft mediator tests for the next attack"
+    mediator_tests: tuple[MediatorTest, ...] = ()
+    switch_label: str = "Stop ranitidine and draft {drug} (no dose)"
+    switch_stop_description: str = "Set the ranitidine order {reference} to stopped."
 
 
 @dataclass(frozen=True)
 class CardTexts:
     topic_system: str
     override_reason_system: str
-    override_reasons: tuple[tuple[str, str], ...]  # (code, display)
-    source_label: str
-    source_url: str
+    override_reasons: Mapping[str, OverrideReasonText]  # code -> text, in file order
     reminder: str
     topics: Mapping[str, TopicText]
     # sentence key -> template (cards/sentences.yaml; keys in service/knowledge/sentences.py)
     sentences: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    evidence_levels: Mapping[str, EvidenceLevel] = field(
+        default_factory=lambda: MappingProxyType({}))
+    drafts: Drafts = field(default_factory=Drafts)
+    # the service's own source, for a card whose topic names none (cards.yaml ``source``)
+    source_label: str = ""
+    source_url: str = ""
 
     def sentence(self, key: str, **params: str) -> str:
         return self.sentences[key].format_map(_Blank(params))
@@ -137,6 +186,20 @@ class OrderCardTexts:
 
 
 @dataclass(frozen=True)
+class DecisiveFacts:
+    """The facts behind a topic's card whose records make up its snooze fingerprint
+    (cards/snooze.yaml, docs/clinical-rules.md §8): a changed record among them shows the
+    card again."""
+
+    events: frozenset[str] = frozenset()  # Event kinds
+    diagnoses: frozenset[str] = frozenset()  # Diagnosis kinds
+    # every record, administration and dispense of these drug classes, whatever its status
+    therapy_classes: frozenset[str] = frozenset()
+    active_therapies: bool = False  # every active therapy, of any class
+    results: frozenset[str] = frozenset()  # analyte keys of mediators.yaml
+
+
+@dataclass(frozen=True)
 class Knowledge:
     # The LOINC codes of every mediator test the rules read, in cards/ order: the
     # patient-view prefetch asks for exactly these (service/knowledge/prefetch.py).
@@ -160,5 +223,9 @@ class Knowledge:
     # (cards/triggers.yaml) and their card texts (cards/order_cards.yaml).
     triggers: TriggerTable = field(default_factory=empty_trigger_table)
     order_cards: OrderCardTexts = field(default_factory=OrderCardTexts)
+    # topic -> the facts its snooze fingerprint is made of (cards/snooze.yaml)
+    snooze: Mapping[str, DecisiveFacts] = field(default_factory=lambda: MappingProxyType({}))
+    # UCUM unit -> how cards write it for clinicians ("ug/g{creat}" -> "mcg/g creatinine")
+    unit_displays: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 

@@ -41,8 +41,16 @@ INDICATORS: tuple[str, ...] = ("info", "warning", "critical")
 CODE_STATUSES: tuple[str, ...] = ("V1", "V2", "U")
 FORMS: tuple[str, ...] = ("oral", "systemic", "autoinjector")
 ANALYTE_RULES: tuple[str, ...] = ("tryptase_20_plus_2",)
-SUMMARY_PLACEHOLDERS = frozenset({"missing", "tier", "days", "drug", "lookback", "max_days"})
+# No {tier}: summaries are worded in drugs and facts, never in ladder tiers.
+SUMMARY_PLACEHOLDERS = frozenset({"missing", "days", "drugs", "drug", "proposed",
+                                  "proposed_options", "dose", "target", "step", "history",
+                                  "lookback", "max_days"})
 SUMMARY_MAX = 120
+LABEL_MAX = 60  # a suggestion's label (docs/clinical-rules.md §5)
+# What a card may propose besides drugs (cards/drafts.yaml).
+DRAFT_KINDS: tuple[str, ...] = ("referral", "mediator_tests", "ranitidine_switch")
+# Cards folded into the ladder card (docs/clinical-rules.md §4 "Fewer cards").
+FOLDED_TOPICS: tuple[str, ...] = ("mediator-evidence", "biologic-review")
 
 
 # Strict scalar fields -------------------------------------------------------------------
@@ -174,6 +182,12 @@ class _CodeSchema(_Strict):
     display = _text()
 
 
+class _CodingSchema(_Strict):
+    system = _text(required=True)
+    code = _text(required=True)
+    display = _text()
+
+
 class _DrugSchema(_Strict):
     drug_class = fields.String(required=True, data_key="class")
     requires_form = fields.String(allow_none=True, validate=validate.OneOf(FORMS))
@@ -186,6 +200,9 @@ class _DrugSchema(_Strict):
     suggest = _Bool()
     never_suggest = _Bool()
     suggest_text = _text()
+    suggest_name = _text()
+    # a site's verified dose-form coding; never a product code (that fixes a strength)
+    suggest_form_coding = fields.List(_nested(_CodingSchema))
 
 
 class DrugsSchema(_Strict):
@@ -209,6 +226,12 @@ class DrugsSchema(_Strict):
             needed = "non_systemic" if form == "systemic" else form
             if needed is not None and needed not in form_words:
                 refuse(key, "requires_form", f"form_words has no {needed!r}")
+            products = {p["code"] for p in spec.get("products") or ()}
+            for coding in spec.get("suggest_form_coding") or ():
+                if coding["code"] in products:
+                    refuse(key, "suggest_form_coding",
+                           f"{coding['code']} is a product code (it fixes a strength): "
+                           "only a dose-form concept may go here")
             if spec.get("suggest") and spec.get("never_suggest"):
                 refuse(key, "suggest", "a never_suggest drug cannot be suggested")
             elif spec.get("suggest") and drug_class not in ALLOWED_SUGGESTIONS:
@@ -251,6 +274,7 @@ class _AnalyteSchema(_Strict):
     prostaglandin_marker = _Bool()
     rule = fields.String(validate=validate.OneOf(ANALYTE_RULES))
     interference = fields.String()
+    unit_display = _text()  # the unit as cards write it for clinicians
 
 
 class MediatorsSchema(_Strict):
@@ -262,6 +286,7 @@ class MediatorsSchema(_Strict):
 
 
 class _ReferenceSchema(_Strict):
+    authority = _text()  # the card's source.label when a topic names this reference
     citation = _text(required=True)
     label = _text(required=True)
     url = _text(required=True)
@@ -290,17 +315,24 @@ def _summary(text: str) -> None:
 
 def _topic_schema(reference_keys: Iterable[str]) -> type[Schema]:
     known = sorted(reference_keys)
+    reference = validate.OneOf(
+        known, error="unknown reference {input!r} (references.yaml has: {choices})")
     attrs: dict[str, Any] = {
         "title": _text(required=True),
         "indicator": fields.String(required=True, validate=validate.OneOf(INDICATORS)),
         "summary": fields.String(required=True, validate=_summary),
+        "evidence": _text(required=True),
+        "source": fields.String(required=True, validate=reference),
         "detail": fields.String(),
+        "fold_text": _text(),
+        "covers": fields.List(fields.String(validate=validate.OneOf(FOLDED_TOPICS))),
         # The cross-reference: every link names an entry of references.yaml.
-        "links": fields.List(fields.String(validate=validate.OneOf(
-            known, error="unknown reference {input!r} (references.yaml has: {choices})"))),
+        "links": fields.List(fields.String(validate=reference)),
+        "override_reasons": _texts(required=True, validate=validate.Length(min=1)),
         "suggestions": fields.List(fields.String(validate=validate.OneOf(
             sorted(ALLOWED_SUGGESTIONS),
             error="{input!r} is never proposed (only {choices})"))),
+        "drafts": fields.List(fields.String(validate=validate.OneOf(DRAFT_KINDS))),
     }
     return type("TopicSchema", (_Strict,), attrs)
 
@@ -311,22 +343,54 @@ class _SourceSchema(_Strict):
 
 
 class _OverrideReasonSchema(_Strict):
-    code = _text(required=True)
     display = _text(required=True)
+    needs_proposal = _Bool()
 
 
-def cards_schema(reference_keys: Iterable[str]) -> Schema:
+class _EvidenceLevelSchema(_Strict):
+    label = _text(required=True)
+    meaning = _text(required=True)
+
+
+def cards_schema(references: Mapping[str, Mapping[str, Any]]) -> Schema:
     """The schema of cards.yaml: every topic of ``TOPICS``, linking only to these references."""
-    topic = _topic_schema(reference_keys)
+    topic = _topic_schema(references)
     topics = type("TopicsSchema", (_Strict,), {
         name: _nested(topic, required=True) for name in TOPICS})
+
+    def topics_hold_together(self: Schema, data: dict[str, Any], **_: Any) -> None:
+        reasons, levels = data["override_reasons"], data["evidence_levels"]
+        errors: dict[str, dict[str, list[str]]] = {}
+
+        def refuse(name: str, field: str, message: str) -> None:
+            errors.setdefault(name, {}).setdefault(field, []).append(message)
+
+        for name, spec in data["topics"].items():
+            proposes = bool(spec.get("suggestions") or spec.get("drafts"))
+            for code in spec["override_reasons"]:
+                if code not in reasons:
+                    refuse(name, "override_reasons", f"unknown override reason {code!r}")
+                elif reasons[code].get("needs_proposal") and not proposes:
+                    refuse(name, "override_reasons",
+                           f"{code!r} only on a card that proposes something")
+            if spec["evidence"] not in levels:
+                refuse(name, "evidence", f"unknown evidence level {spec['evidence']!r}")
+            if not references.get(spec["source"], {}).get("authority"):
+                refuse(name, "source", f"reference {spec['source']!r} has no authority")
+            if "fold_text" in spec and name not in FOLDED_TOPICS:
+                refuse(name, "fold_text", f"only {', '.join(FOLDED_TOPICS)} are folded")
+        if errors:
+            raise ValidationError({"topics": errors})
+
     attrs: dict[str, Any] = {
         "topic_system": _text(required=True),
         "override_reason_system": _text(required=True),
-        "source": _nested(_SourceSchema, required=True),
-        "override_reasons": fields.List(_nested(_OverrideReasonSchema), required=True),
+        "source": _nested(_SourceSchema),
+        "override_reasons": _MapOf(_nested(_OverrideReasonSchema), required=True),
+        "evidence_levels": _MapOf(_nested(_EvidenceLevelSchema), required=True),
         "reminder": _text(required=True),
         "topics": _nested(topics, required=True),
+        "_hold_together": validates_schema(topics_hold_together),
     }
     schema: Schema = type("CardsSchema", (_Strict,), attrs)()
     return schema
@@ -460,6 +524,77 @@ def order_cards_schema(reference_keys: Iterable[str]) -> Schema:
     return schema
 
 
+# drafts.yaml ----------------------------------------------------------------------------
+
+
+def _label(allowed: Iterable[str], room: int = 0) -> fields.String:
+    """A suggestion label: at most LABEL_MAX characters, ``room`` kept for placeholders."""
+    known = set(allowed)
+
+    def check(text: str) -> None:
+        _not_blank(text)
+        unknown = _placeholders(text) - known
+        if unknown:
+            raise ValidationError(f"unknown placeholder(s) {sorted(unknown)}")
+        if len(text) > LABEL_MAX - room:
+            raise ValidationError(
+                f"at most {LABEL_MAX - room} characters (labels are at most {LABEL_MAX} "
+                "once filled in)")
+
+    return fields.String(required=True, validate=check)
+
+
+class _MedicationDraftSchema(_Strict):
+    label = _label({"drug"}, room=20)
+    description = _text(required=True)
+
+
+class _ReferralSchema(_Strict):
+    label = _label(())
+    text = _text(required=True)
+    coding = fields.List(_nested(_CodingSchema))
+    reason = _text()
+
+
+class _MediatorTestSchema(_Strict):
+    loinc = _text(required=True)
+    display = _text(required=True)
+    timing = _text(required=True)
+    patient_instruction = _text(required=True)
+
+
+class _MediatorTestsSchema(_Strict):
+    label = _label(())
+    tests = fields.List(_nested(_MediatorTestSchema), required=True,
+                        validate=validate.Length(min=1))
+
+
+class _SwitchSchema(_Strict):
+    label = _label({"drug"}, room=20)
+    stop_description = _text(required=True)
+
+
+def drafts_schema(loincs: Iterable[str]) -> Schema:
+    """The schema of drafts.yaml; a mediator test must be a LOINC code of mediators.yaml."""
+    known = frozenset(loincs)
+
+    def known_tests(self: Schema, data: dict[str, Any], **_: Any) -> None:
+        unknown = [t["loinc"] for t in data["mediator_tests"]["tests"] if t["loinc"] not in known]
+        if unknown:
+            raise ValidationError({"mediator_tests": {"tests": [
+                f"LOINC {code} is not a code of mediators.yaml" for code in unknown]}})
+
+    attrs: dict[str, Any] = {
+        "medication": _nested(_MedicationDraftSchema, required=True),
+        "referral": _nested(_ReferralSchema, required=True),
+        "mediator_tests": _nested(_MediatorTestsSchema, required=True),
+        "ranitidine_switch": _nested(_SwitchSchema, required=True),
+        "_known_tests": validates_schema(known_tests),
+    }
+    schema: Schema = type("DraftsSchema", (_Strict,), attrs)()
+    return schema
+
+
 # sentences.yaml -------------------------------------------------------------------------
 
 
@@ -490,6 +625,44 @@ class _SentencesBase(_Strict):
 SentencesSchema: type[Schema] = type("SentencesSchema", (_SentencesBase,), {
     _field_name(key): _sentence(key, allowed) for key, allowed in SENTENCES.items()
 })
+
+
+# snooze.yaml ----------------------------------------------------------------------------
+
+# The kinds of facts a snooze fingerprint may name (service/pipeline/facts/model.py).
+EVENT_KINDS: tuple[str, ...] = (
+    "anaphylaxis", "anaphylaxis_follow_up", "anaphylaxis_history", "angioedema", "history",
+    "respiratory", "trigger",
+)
+DIAGNOSIS_KINDS: tuple[str, ...] = (
+    "mcas", "monoclonal_mcas", "clonal", "hereditary_alpha_tryptasemia", "airway_disease",
+    "pregnancy", "steroid_replacement",
+)
+
+
+def _one_of(choices: Iterable[str], what: str) -> fields.List[str]:
+    known = sorted(choices)
+    return fields.List(fields.String(validate=validate.OneOf(
+        known, error=f"unknown {what} {{input!r}} (known: {{choices}})")))
+
+
+def snooze_schema(drug_classes: Iterable[str], analytes: Iterable[str]) -> Schema:
+    """The schema of snooze.yaml: the decisive facts of every topic of ``TOPICS``, naming
+    only event and diagnosis kinds the facts know, drug classes of drugs.yaml and
+    analytes of mediators.yaml."""
+    decisive = type("DecisiveSchema", (_Strict,), {
+        "meaning": _text(),
+        "events": _one_of(EVENT_KINDS, "event kind"),
+        "diagnoses": _one_of(DIAGNOSIS_KINDS, "diagnosis kind"),
+        "therapy_classes": _one_of(drug_classes, "drug class"),
+        "active_therapies": _Bool(),
+        "results": _one_of(analytes, "analyte"),
+    })
+    topics = type("SnoozeTopicsSchema", (_Strict,), {
+        name: _nested(decisive, required=True) for name in TOPICS})
+    schema: Schema = type("SnoozeSchema", (_Strict,), {
+        "topics": _nested(topics, required=True)})()
+    return schema
 
 
 # Loading --------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Other modules record through the small functions below (``record_cards``,
 ``record_hook_latency``, ``record_fallback``, ``record_token_rejection``,
-``record_storage_failure``, ``record_timeline_*``) and never touch
+``record_storage_failure``, ``record_snoozed``, ``record_snooze_read_failure``,
+``record_feedback``, ``record_timeline_*``) and never touch
 prometheus-client directly, so metric names and labels stay in one place.
 
 Labels are bounded by construction: routes are Flask URL rules (``/cds-services/<service_id>``,
@@ -73,8 +74,10 @@ CARDS_OVERLAY_FILES = Gauge(
 )
 CARDS_ISSUED = Counter(
     "mcas_cards_issued",
-    "Cards returned by the hook, by CDS service id and card topic (source.topic.code).",
-    ["service", "topic"],
+    "Cards returned by the hook, by CDS service id, card topic (source.topic.code) and test "
+    "traffic (test=\"true\": a test patient, MCAS_TEST_PATIENT_PREFIX / "
+    "MCAS_TEST_PATIENT_IDS).",
+    ["service", "topic", "test"],
 )
 HOOK_LATENCY = Histogram(
     "mcas_hook_duration_seconds",
@@ -83,6 +86,30 @@ HOOK_LATENCY = Histogram(
     "mcas-order-safety-select, mcas-order-safety-sign. Refused calls are not in it.",
     ["service"],
     buckets=LATENCY_BUCKETS,
+)
+CARDS_SNOOZED = Counter(
+    "mcas_cards_snoozed",
+    "Cards held back because a clinician overrode the same card for the patient and its "
+    "facts have not changed (docs/clinical-rules.md §8), by topic and test traffic.",
+    ["topic", "test"],
+)
+SNOOZE_READ_FAILURES = Counter(
+    "mcas_snooze_read_failures",
+    "Hook calls whose card history could not be read within its budget, so the cards were "
+    "shown unsnoozed, by reason: error, timeout, or paused (skipped during the back-off "
+    "after a database failure).",
+    ["reason"],
+)
+FEEDBACK_ITEMS = Counter(
+    "mcas_feedback_items",
+    "Feedback items stored (duplicates not counted), by outcome and test traffic.",
+    ["outcome", "test"],
+)
+CARDS_FOLDED = Counter(
+    "mcas_cards_folded",
+    "Cards not shown on their own because they went into the ladder card (mediator-evidence, "
+    "biologic-review: docs/clinical-rules.md section 4, Fewer cards), by topic.",
+    ["topic"],
 )
 FALLBACK_CALLS = Counter(
     "mcas_fhir_fallback_calls",
@@ -156,15 +183,45 @@ def record_cards_overlay(files: int) -> None:
     CARDS_OVERLAY_FILES.set(files)
 
 
-def record_cards(topics: Iterable[str], service: str = "mcas-therapy-tier") -> None:
+def _test_label(test: bool) -> str:
+    return "true" if test else "false"
+
+
+def record_cards(
+    topics: Iterable[str], service: str = "mcas-therapy-tier", test: bool = False
+) -> None:
     """Count the cards of one hook answer, one increment per card, by service and topic."""
     for topic in topics:
-        CARDS_ISSUED.labels(service=_label(service), topic=_label(topic)).inc()
+        CARDS_ISSUED.labels(
+            service=_label(service), topic=_label(topic), test=_test_label(test)
+        ).inc()
 
 
 def record_hook_latency(service: str, seconds: float) -> None:
     """Time one answered hook call of CDS service ``service`` (a discovery id)."""
     HOOK_LATENCY.labels(service=_label(service)).observe(seconds)
+
+
+def record_snoozed(topics: Iterable[str], test: bool = False) -> None:
+    """Count the cards of one hook call held back by a snooze, by topic."""
+    for topic in topics:
+        CARDS_SNOOZED.labels(topic=_label(topic), test=_test_label(test)).inc()
+
+
+def record_snooze_read_failure(reason: str) -> None:
+    """Count one hook call shown unsnoozed: ``error``, ``timeout`` or ``paused``."""
+    SNOOZE_READ_FAILURES.labels(reason=_label(reason)).inc()
+
+
+def record_feedback(outcome: str, test: bool, count: int = 1) -> None:
+    """Count ``count`` stored feedback items of one outcome."""
+    FEEDBACK_ITEMS.labels(outcome=_label(outcome), test=_test_label(test)).inc(count)
+
+
+def record_folded(topics: Iterable[str]) -> None:
+    """Count the cards of one hook answer folded into its ladder card, by topic."""
+    for topic in topics:
+        CARDS_FOLDED.labels(topic=_label(topic)).inc()
 
 
 def record_fallback(key: str, ok: bool) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from flask import Flask, current_app
 
 from service.knowledge.model import Knowledge
+from service.pipeline.test_traffic import TestPatients
 from service.thresholds.model import Thresholds
 
 EXTENSION_KEY = "mcas"
@@ -24,6 +25,8 @@ class ServiceState:
     # A provider rather than a value: administrators may change thresholds at run time.
     thresholds: Callable[[], Thresholds]
     clock: Callable[[], datetime] = utc_now
+    # which patients are test traffic (MCAS_TEST_PATIENT_PREFIX / _IDS), set at start-up
+    test_patients: TestPatients = field(default_factory=TestPatients)
 
 
 def init_app(app: Flask, state: ServiceState) -> None:

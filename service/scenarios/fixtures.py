@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from service.scenarios.dates import parse_datetime, shift_dates
+from service.settings import CORE_SETTINGS, from_environment
 
 FIXTURES_ENV = "MCAS_FIXTURES_DIR"
 _PACKAGE = Path(__file__).resolve().parents[1]
@@ -49,8 +50,11 @@ SERVICE_FOR_HOOK: dict[str, str] = {
 
 
 def scenario_patient_prefix() -> str:
-    """``MCAS_TEST_PATIENT_PREFIX`` when set, else ``mcas-test-``."""
-    return os.environ.get(TEST_PATIENT_PREFIX_ENV) or DEFAULT_TEST_PATIENT_PREFIX
+    """``MCAS_TEST_PATIENT_PREFIX`` (the service's setting, service/settings.py) when set,
+    else ``mcas-test-``; read when called, never at import."""
+    setting = next(s for s in CORE_SETTINGS if s.key == "TEST_PATIENT_PREFIX")
+    configured = from_environment((setting,), os.environ).get(setting.key)
+    return configured or DEFAULT_TEST_PATIENT_PREFIX
 
 
 def default_fixtures_dir() -> Path:
@@ -87,6 +91,9 @@ class Fixture:
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
     # expectedTopics in the file's order, for people reading a report.
     listed_topics: tuple[str, ...] = ()
+    # Topics that fire but are folded into the ladder card, not cards of their own
+    # (docs/clinical-rules.md §4 "Fewer cards"): mediator-evidence, biologic-review.
+    folded_topics: frozenset[str] = field(default_factory=frozenset)
     # topic -> the indicator its cards must have, where it differs from the topic's own
     # (order time: celecoxib's order-trigger-drug card is info).
     indicators: dict[str, str] = field(default_factory=dict)
@@ -150,9 +157,19 @@ def load_fixture(path: Path) -> Fixture:
     absent = frozenset(data.get("absentTopics", ()))
     if absent & set(topics):
         raise FixtureError(f"{path.name}: a topic is both expected and absent")
-    for key in ("suggests", "firstSuggestion", "mentions", "indicators"):
+    folded = data.get("foldedTopics", [])
+    if not isinstance(folded, list) or not set(folded) <= set(FOLDABLE_TOPICS):
+        raise FixtureError(
+            f"{path.name}: foldedTopics may only list {', '.join(FOLDABLE_TOPICS)}")
+    if folded and not set(topics) & set(LADDER_TOPIC_CODES):
+        raise FixtureError(f"{path.name}: foldedTopics needs a ladder card to fold into")
+    if set(folded) & (set(topics) | absent):
+        raise FixtureError(f"{path.name}: a folded topic is also expected or absent")
+    for key in ("suggests", "firstSuggestion", "indicators"):
         if not set(data.get(key, {})) <= set(topics):
             raise FixtureError(f"{path.name}: {key} names a topic that is not expected")
+    if not set(data.get("mentions", {})) <= set(topics) | set(folded):
+        raise FixtureError(f"{path.name}: mentions names a topic that is not expected")
     if not isinstance(data["request"], dict):
         raise FixtureError(f"{path.name}: request must be a JSON object")
     if data["request"].get("hook", "patient-view") not in SERVICE_FOR_HOOK:
@@ -190,7 +207,15 @@ def load_fixture(path: Path) -> Fixture:
         raw=data,
         listed_topics=tuple(topics),
         indicators=dict(data.get("indicators", {})),
+        folded_topics=frozenset(folded),
     )
+
+
+# The topics a fixture may list under foldedTopics, and the ladder topics they fold into
+# (docs/clinical-rules.md §4); written out here: this module imports nothing of ours.
+FOLDABLE_TOPICS = ("mediator-evidence", "biologic-review")
+LADDER_TOPIC_CODES = ("tier-1", "tier-2", "confirm-before-biologic", "tier-3",
+                      "omalizumab-dose", "tier-4", "specialist-referral")
 
 
 def _references(data: dict[str, Any], key: str, path: Path) -> frozenset[str]:

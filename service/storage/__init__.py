@@ -64,4 +64,12 @@ SETTINGS: tuple[Setting, ...] = (
         "replica must use the same); with SQLite one is generated into the data directory "
         "on first use, with a warning.",
     ),
+    Setting(
+        "SNOOZE_READ_BUDGET_MS",
+        100,
+        int,
+        "How long the hook waits for a patient's card history before it shows the cards "
+        "unsnoozed (docs/clinical-rules.md §8: 100 ms), counted from a database connection "
+        "in hand. Raise it only for a test rig on a machine too loaded to answer in time.",
+    ),
 )

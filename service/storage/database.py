@@ -79,6 +79,7 @@ class Storage:
         # failed): during an outage the hook must not wait a timeout on every call.
         self.recording_paused_until = 0.0
         self._engine: Engine | None = None
+        self._read_engine: tuple[int, Engine] | None = None
         self._pid: int | None = None
         self._migrated = False
         self._lock = threading.Lock()
@@ -106,6 +107,33 @@ class Storage:
                 self._migrated = True
             return self._engine
 
+    def read_engine(self, statement_timeout: float) -> Engine:
+        """The engine for the hook's snooze read (service/storage/history.py).
+
+        PostgreSQL: a second small pool whose connections run in autocommit with
+        ``statement_timeout`` set once when they open and no pre-ping, so a read is one
+        round trip (a connection a restart broke costs one failed read, counted, and is
+        replaced). SQLite: the engine (its reads never wait for writers).
+        """
+        engine = self.engine()  # migrated first, as for every use
+        if self.backend != "postgresql":
+            return engine
+        timeout_ms = max(1, int(statement_timeout * 1000))
+        with self._lock:
+            if self._read_engine is None or self._read_engine[0] != os.getpid():
+                read = create_engine(
+                    self.url,
+                    isolation_level="AUTOCOMMIT",
+                    pool_size=2,
+                    max_overflow=4,
+                    connect_args={
+                        "connect_timeout": max(1, round(self.timeout)),
+                        "options": f"-c statement_timeout={timeout_ms}",
+                    },
+                )
+                self._read_engine = (os.getpid(), read)
+            return self._read_engine[1]
+
     def bare_engine(self) -> Engine:
         """The engine without the automatic migration (for the migration commands)."""
         with self._lock:
@@ -132,7 +160,10 @@ class Storage:
         with self._lock:
             if self._engine is not None:
                 self._engine.dispose()
+            if self._read_engine is not None:
+                self._read_engine[1].dispose()
             self._engine = None
+            self._read_engine = None
             self._migrated = False
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine, select
@@ -20,6 +20,8 @@ UNKNOWN_TOPIC = "unknown"
 class StoreResult:
     stored: int
     duplicates: int
+    # outcome -> items stored, split by test traffic: {("overridden", False): 1}
+    counts: dict[tuple[str, bool], int] = field(default_factory=dict)
 
 
 def store_feedback(
@@ -30,12 +32,17 @@ def store_feedback(
     with engine.begin() as connection:
         cards = sorted({item.card for item in items})
         topics: dict[str, str] = {}
+        tests: dict[str, bool] = {}
+        counts: dict[tuple[str, bool], int] = {}
         if cards:
-            query = select(issued_cards.c.card_uuid, issued_cards.c.topic).where(
-                issued_cards.c.card_uuid.in_(cards)
-            )
-            topics = {row.card_uuid: row.topic for row in connection.execute(query)}
+            query = select(
+                issued_cards.c.card_uuid, issued_cards.c.topic, issued_cards.c.test
+            ).where(issued_cards.c.card_uuid.in_(cards))
+            for found in connection.execute(query):
+                topics[found.card_uuid] = found.topic
+                tests[found.card_uuid] = bool(found.test)
         for item in items:
+            test = tests.get(item.card, False)
             row = {
                 "item_key": item.key,
                 "card_uuid": item.card,
@@ -52,7 +59,11 @@ def store_feedback(
                 "override_display": item.override_display,
                 "user_comment": item.user_comment,
                 "received_at": received_at,
+                # a test patient's card: its feedback is test traffic too (issue 14)
+                "test": test,
             }
             if insert_or_ignore(connection, feedback, row, "item_key"):
                 stored += 1
-    return StoreResult(stored=stored, duplicates=len(items) - stored)
+                key = (item.outcome, test)
+                counts[key] = counts.get(key, 0) + 1
+    return StoreResult(stored=stored, duplicates=len(items) - stored, counts=counts)

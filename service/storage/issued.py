@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
@@ -48,6 +49,9 @@ def record_issued_cards(
     patient_id: str,
     issued_at: datetime,
     thresholds_version: str,
+    fingerprints: Mapping[str, str] | None = None,
+    test: bool = False,
+    snoozed: Iterable[tuple[str, str] | tuple[str, str, str | None]] = (),
     hook: str | None = None,
     user_id: str | None = None,
     encounter_id: str | None = None,
@@ -55,11 +59,17 @@ def record_issued_cards(
 ) -> bool:
     """Store one row per card; False (logged, counted) when that failed. Never raises.
 
-    ``orders``: for order-time cards, card uuid -> the draft order it judged; their user
-    and encounter are stored as salted hashes, like the patient.
+    ``fingerprints``: topic -> fingerprint (service/pipeline/fingerprint.py); ``test``: a
+    test patient's cards; ``snoozed``: (topic, fingerprint[, snooze key]) of each decision
+    held back by a snooze, recorded with status ``snoozed`` so the outcomes view can count
+    them. ``orders``: for order-time cards, card uuid -> the draft order it judged, its
+    snooze key and fingerprint; their user and encounter are stored as salted hashes, like
+    the patient.
     """
     cards = list(cards)
-    if not cards or not store.record_cards:
+    snoozed = list(snoozed)
+    fingerprints = fingerprints or {}
+    if not (cards or snoozed) or not store.record_cards:
         return True
     if time.monotonic() < store.recording_paused_until:
         for _ in cards:
@@ -68,27 +78,42 @@ def record_issued_cards(
         return False
     try:
         salt = store.salt()
-        hashed = patient_hash(salt, patient_id)
         orders = orders or {}
         user_hash = context_hash(salt, "user", user_id) if user_id and orders else None
         encounter_hash = (
             context_hash(salt, "encounter", encounter_id) if encounter_id and orders else None
         )
+        common = {
+            "hook_instance": hook_instance,
+            "issued_at": issued_at,
+            "thresholds_version": thresholds_version,
+            "patient_hash": patient_hash(salt, patient_id),
+            "test": test,
+            "hook": hook,
+        }
         rows = []
         for card in cards:
+            topic = str(card["source"]["topic"]["code"])
             order = orders.get(str(card["uuid"]))
             rows.append({
+                **common,
                 "card_uuid": str(card["uuid"]),
-                "topic": str(card["source"]["topic"]["code"]),
-                "hook_instance": hook_instance,
-                "issued_at": issued_at,
-                "thresholds_version": thresholds_version,
-                "patient_hash": hashed,
-                "hook": hook,
+                "topic": topic,
+                "fingerprint": order.fingerprint if order else fingerprints.get(topic),
+                "status": "issued",
+                "snooze_key": order.snooze_key if order else None,
                 "user_hash": user_hash if order else None,
                 "encounter_hash": encounter_hash if order else None,
                 "draft_order_id": order.draft_order if order else None,
-                "order_item": order.item if order else None,
+            })
+        for topic, fingerprint, *key in snoozed:
+            rows.append({
+                **common,
+                "card_uuid": str(uuid.uuid4()),
+                "topic": topic,
+                "fingerprint": fingerprint,
+                "status": "snoozed",
+                "snooze_key": key[0] if key else None,
             })
         with store.engine().begin() as connection:
             for row in rows:

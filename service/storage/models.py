@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 
@@ -56,17 +58,35 @@ issued_cards = Table(
     Column("thresholds_version", String(64), nullable=True),
     # HMAC-SHA256 of the patient id, hex: lets analyses count patients, never name them.
     Column("patient_hash", String(64), nullable=False),
+    # Snoozes (issue 14, docs/clinical-rules.md §8). What the facts behind the card were
+    # (service/pipeline/fingerprint.py); NULL for cards recorded before 0005.
+    Column("fingerprint", String(64), nullable=True),
+    # A test patient's card (MCAS_TEST_PATIENT_PREFIX / _IDS): left out of the report.
+    Column("test", Boolean, nullable=False, server_default=false()),
+    # "issued": shown; "snoozed": held back by a snooze, recorded to be counted, never shown.
+    Column("status", String(16), nullable=False, server_default="issued"),
+    # What besides the topic a snooze is kept for (order-time: ingredient and route).
+    Column("snooze_key", String(128), nullable=True),
+    # Set when an administrator cleared the snooze this card's override made.
+    Column("snooze_cleared_at", UTCDateTime(), nullable=True),
     # Migration 0006 (order time, issue 15): the hook the card was issued at; for
-    # order-time cards the user and encounter (salted hashes, like the patient), the draft
-    # order judged ("MedicationRequest/<id>") and the trigger's ingredient and route.
+    # order-time cards the user and encounter (salted hashes, like the patient) and the
+    # draft order judged ("MedicationRequest/<id>"); the trigger's ingredient and route
+    # is the snooze_key above.
     Column("hook", String(32), nullable=True),
     Column("user_hash", String(64), nullable=True),
     Column("encounter_hash", String(64), nullable=True),
     Column("draft_order_id", String(160), nullable=True),
-    Column("order_item", String(128), nullable=True),
     UniqueConstraint("card_uuid", name="uq_issued_cards_card_uuid"),
 )
 Index("ix_issued_cards_issued_at", issued_cards.c.issued_at)
+# The snooze read: one patient's cards of the last snooze_days (service/storage/history.py).
+Index(
+    "ix_issued_cards_patient_hash",
+    issued_cards.c.patient_hash,
+    issued_cards.c.topic,
+    issued_cards.c.issued_at,
+)
 
 feedback = Table(
     "feedback",
@@ -85,6 +105,8 @@ feedback = Table(
     Column("override_display", String(256), nullable=True),
     Column("user_comment", Text, nullable=True),
     Column("received_at", UTCDateTime(), nullable=False),
+    # Feedback on a test patient's card (its issued card's flag; false when unknown).
+    Column("test", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("item_key", name="uq_feedback_item_key"),
 )
 Index("ix_feedback_card_uuid", feedback.c.card_uuid)

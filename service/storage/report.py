@@ -8,7 +8,10 @@
 - ``override_reasons``: overriding feedback items per reason Coding, most frequent first;
   items without a reason count in ``overridden_without_reason``. User comments are
   counted, never shown: they are free text and may name a patient.
+- ``snoozed``: cards held back in the period because a clinician had overridden the same
+  card and its facts had not changed (docs/clinical-rules.md §8); not in ``issued``.
 Feedback for cards the service never recorded is reported under topic ``unknown``.
+Test patients' cards and feedback (issue 14) are left out unless ``include_test``.
 """
 
 from __future__ import annotations
@@ -17,26 +20,32 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, distinct, func, select
+from sqlalchemy import Engine, distinct, false, func, select
 
 from service.storage.feedback_store import UNKNOWN_TOPIC
 from service.storage.models import feedback, issued_cards
 
 
-def outcomes_report(engine: Engine, since: datetime, until: datetime) -> dict[str, Any]:
+def outcomes_report(
+    engine: Engine, since: datetime, until: datetime, *, include_test: bool = False
+) -> dict[str, Any]:
     topics: dict[str, dict[str, Any]] = defaultdict(_empty_topic)
     topic_of_feedback = func.coalesce(issued_cards.c.topic, feedback.c.topic, UNKNOWN_TOPIC)
     joined = feedback.outerjoin(issued_cards, issued_cards.c.card_uuid == feedback.c.card_uuid)
     in_period = (feedback.c.outcome_at >= since) & (feedback.c.outcome_at < until)
+    issued_in_period = (issued_cards.c.issued_at >= since) & (issued_cards.c.issued_at < until)
+    if not include_test:
+        in_period = in_period & feedback.c.test.is_(false())
+        issued_in_period = issued_in_period & issued_cards.c.test.is_(false())
 
     with engine.connect() as connection:
         issued = (
-            select(issued_cards.c.topic, func.count())
-            .where((issued_cards.c.issued_at >= since) & (issued_cards.c.issued_at < until))
-            .group_by(issued_cards.c.topic)
+            select(issued_cards.c.topic, issued_cards.c.status, func.count())
+            .where(issued_in_period)
+            .group_by(issued_cards.c.topic, issued_cards.c.status)
         )
-        for topic, count in connection.execute(issued):
-            topics[topic]["issued"] = count
+        for topic, status, count in connection.execute(issued):
+            topics[topic]["snoozed" if status == "snoozed" else "issued"] += count
 
         outcomes = (
             select(
@@ -87,12 +96,18 @@ def outcomes_report(engine: Engine, since: datetime, until: datetime) -> dict[st
         entry["acceptance_rate"] = round(entry["accepted"] / acted, 4) if acted else None
         entry["override_reasons"].sort(key=lambda r: (-r["count"], r["system"] or "", r["code"]))
         rows.append({"topic": topic, **entry})
-    return {"since": _iso(since), "until": _iso(until), "topics": rows}
+    return {
+        "since": _iso(since),
+        "until": _iso(until),
+        "include_test": include_test,
+        "topics": rows,
+    }
 
 
 def _empty_topic() -> dict[str, Any]:
     return {
         "issued": 0,
+        "snoozed": 0,
         "accepted": 0,
         "overridden": 0,
         "acceptance_rate": None,

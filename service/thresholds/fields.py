@@ -73,6 +73,7 @@ def thresholds_to_mapping(thresholds: Thresholds) -> dict[str, Any]:
         "biologic_review_window_days": list(thresholds.biologic_review_window_days),
         "order_dedupe_minutes": thresholds.order_dedupe_minutes,
         "cards_enabled": dict(thresholds.cards_enabled),
+        "snooze_days": dict(thresholds.snooze_days),
     }
 
 

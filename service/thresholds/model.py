@@ -66,12 +66,20 @@ class Thresholds:
     # it (accepted or overridden) within this many minutes.
     order_dedupe_minutes: int
     cards_enabled: Mapping[str, bool]
+    # After a clinician overrides a card, the same topic is not shown again to that patient
+    # for this many days unless the facts behind it changed (docs/clinical-rules.md §8);
+    # 0: never snooze.
+    snooze_days: Mapping[str, int]
     # Which thresholds made a card: "sha256:" + 12 hex digits of the canonical values;
     # "v<n>.sha256:..." when stored version n is in force (docs/administration.md).
     version: str
 
     def enabled(self, topic: str) -> bool:
         return self.cards_enabled.get(topic, False)
+
+    def snooze_for(self, topic: str) -> int:
+        """Days an overridden ``topic`` stays snoozed (0, never, for a topic without one)."""
+        return self.snooze_days.get(topic, 0)
 
 
 def canonical_version(values: Mapping[str, Any]) -> str:

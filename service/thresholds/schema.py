@@ -20,7 +20,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from service.cdshooks.validation_errors import error_pairs
-from service.knowledge.topics import ALL_TOPICS
+from service.knowledge.topics import ALL_TOPICS, SNOOZE_TOPICS
 from service.thresholds.model import (
     ANALYTES_WITH_THRESHOLD,
     REMOVED_FIELDS,
@@ -77,6 +77,7 @@ _MinTrialSchema = _strict({tier: _days() for tier in TIERS})
 _ResponseOnsetSchema = _strict({tier: _days() for tier in TIERS})
 _MediatorSchema = _strict({name: _number() for name in ANALYTES_WITH_THRESHOLD})
 _CardsEnabledSchema = _strict({topic: _Bool(required=True) for topic in ALL_TOPICS})
+_SnoozeDaysSchema = _strict({topic: _days() for topic in SNOOZE_TOPICS})
 
 
 class ThresholdsSchema(Schema):
@@ -107,6 +108,7 @@ class ThresholdsSchema(Schema):
     )
     order_dedupe_minutes = _days(minimum=1)
     cards_enabled = fields.Nested(_CardsEnabledSchema, required=True)
+    snooze_days = fields.Nested(_SnoozeDaysSchema, required=True)
 
     @validates_schema
     def _window_ordered(self, data: dict[str, Any], **_: Any) -> None:
@@ -298,5 +300,6 @@ def _build(data: dict[str, Any]) -> Thresholds:
         biologic_review_window_days=(low, high),
         order_dedupe_minutes=data["order_dedupe_minutes"],
         cards_enabled=MappingProxyType(dict(data["cards_enabled"])),
+        snooze_days=MappingProxyType(dict(data["snooze_days"])),
         version=canonical_version(canonical),
     )

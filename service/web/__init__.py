@@ -13,6 +13,7 @@ def init_app(app: Flask) -> None:
     from service.web import (
         admin_page,
         admin_report,
+        admin_snoozes,
         admin_thresholds,
         discovery,
         feedback,
@@ -30,6 +31,7 @@ def init_app(app: Flask) -> None:
         hooks.bp,
         feedback.bp,
         admin_report.bp,
+        admin_snoozes.bp,
         admin_thresholds.bp,
         admin_page.bp,
     ):

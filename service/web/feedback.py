@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from service.cdshooks.discovery import SERVICE_HOOKS
 from service.cdshooks.feedback import load_feedback
 from service.cdshooks.json_body import parse_json_body
+from service.ops import metrics
 from service.ops.state import state
 from service.storage.errors import unavailable_as
 from service.storage.feedback_store import store_feedback
@@ -29,5 +30,7 @@ def receive_feedback(service_id: str) -> ResponseReturnValue:
         "Feedback could not be stored just now; retry later.", operation="store_feedback"
     ):
         result = store_feedback(storage().engine(), items, state().clock())
+    for (outcome, test), count in result.counts.items():
+        metrics.record_feedback(outcome, test, count)
     log.info("feedback: %d item(s) stored, %d duplicate(s)", result.stored, result.duplicates)
     return jsonify({"stored": result.stored, "duplicates": result.duplicates})

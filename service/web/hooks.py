@@ -39,18 +39,25 @@ def call_service(service_id: str) -> ResponseReturnValue:
 def _run(service_id: str, hook_request: HookRequest) -> HookResult:
     """The core of the service: patient-view's, or the order-time one (both hooks)."""
     current = state()
+    store = storage()
     fetch_missing = fetcher_for(
         hook_request.fhir_server, hook_request.access_token, hook_request.context,
         current_app.config,
     )
+    # Without recording there is no history to read. Test patients are never snoozed
+    # (unless MCAS_SNOOZE_TEST_PATIENTS): the fixtures give the same cards every run.
+    snoozable = current.test_patients.snoozable(hook_request.patient_id)
+    history = StoredCardHistory(store, budget=_budget_seconds()) if store.record_cards else None
     if service_id in ORDER_SERVICE_IDS:
+        # "Not twice" is not a snooze: it applies to test patients too.
         return run_order_hook(
             hook_request,
             knowledge=current.knowledge,
             thresholds=g.thresholds,
             now=g.now,
             fetch_missing=fetch_missing,
-            history=StoredCardHistory(storage()),
+            history=history,
+            snooze=snoozable,
         )
     return run_hook(
         hook_request,
@@ -59,6 +66,7 @@ def _run(service_id: str, hook_request: HookRequest) -> HookResult:
         now=g.now,
         fetch_missing=fetch_missing,
         timeline_url=launch_url(current_app.config),
+        history=history if snoozable else None,
     )
 
 
@@ -70,10 +78,9 @@ def _cards_for(service_id: str) -> list[Card]:
     current = state()
     thresholds = g.thresholds = current.thresholds()
     now = g.now = current.clock()
+    test = current.test_patients.is_test(hook_request.patient_id)
     result = _run(service_id, hook_request)
     g.card_topics = result.topics
-    if result.history_failed:
-        metrics.record_storage_failure("read_card_history")
     record_issued_cards(
         storage(),
         result.cards,
@@ -81,10 +88,20 @@ def _cards_for(service_id: str) -> list[Card]:
         patient_id=hook_request.patient_id,
         issued_at=now,
         thresholds_version=thresholds.version,
+        fingerprints=result.fingerprints,
+        test=test,
+        snoozed=[(s.topic, s.fingerprint, s.snooze_key) for s in result.snoozed],
         hook=hook_request.hook,
         user_id=hook_request.user_id,
         encounter_id=hook_request.encounter_id,
         orders=result.orders,
     )
-    metrics.record_cards(result.topics, service=service_id)
+    metrics.record_cards(result.topics, service=service_id, test=test)
+    metrics.record_snoozed([s.topic for s in result.snoozed], test=test)
+    metrics.record_folded(result.folded)
     return result.cards
+
+
+def _budget_seconds() -> float:
+    # MCAS_SNOOZE_READ_BUDGET_MS (service/storage): read when the app was created.
+    return max(1, int(current_app.config["SNOOZE_READ_BUDGET_MS"])) / 1000

@@ -410,3 +410,19 @@ def test_fire_json_stdout_is_exactly_the_json(
     code, out, err = fire(run_cli, fixtures_dir, f"http://127.0.0.1:{refused_port}", "--json")
     assert code == 1
     assert out == "" and "cannot connect" in err
+
+
+def test_a_referral_or_test_draft_is_named_by_its_code() -> None:
+    """Cards propose ServiceRequest drafts too (docs/clinical-rules.md §5)."""
+    import io
+
+    from service.cli.card_text import render_cards
+    from service.cli.output import Style
+
+    card = {**FULL_CARD, "suggestions": [{"label": "Draft referral", "uuid": "s-2", "actions": [{
+        "type": "create", "description": "Propose a draft referral.",
+        "resource": {"resourceType": "ServiceRequest", "status": "draft", "intent": "proposal",
+                     "code": {"text": "Referral to allergy and immunology"}}}]}]}
+    out = "\n".join(render_cards([card], Style(io.StringIO())))
+    assert ("-> create ServiceRequest (Referral to allergy and immunology): Propose a draft "
+            "referral.") in out

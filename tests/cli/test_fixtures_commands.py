@@ -231,13 +231,15 @@ def test_load_puts_fixture_patients_into_the_fhir_server(
         "fixtures", "load", "--fhir", fhir_server, "--fixtures-dir", str(fixtures_dir)
     )
     assert code == 0, out
-    assert "ok    sandbox-patient: Patient/mcas-1, 12 resources" in out
+    assert "ok    sandbox-patient: Patient/mcas-test-sandbox, 12 resources" in out
     assert "ok    out-of-scope: Patient/oos-1, 1 resource" in out
     assert "2 of 2 fixtures loaded" in out
 
-    patient = requests.get(f"{fhir_server}/Patient/mcas-1", timeout=5).json()
+    patient = requests.get(f"{fhir_server}/Patient/mcas-test-sandbox", timeout=5).json()
     assert patient["name"][0]["family"] == "Hartley"
-    conditions = requests.get(f"{fhir_server}/Condition?patient=mcas-1", timeout=5).json()
+    conditions = requests.get(
+        f"{fhir_server}/Condition?patient=mcas-test-sandbox", timeout=5
+    ).json()
     assert conditions["total"] == 4
     # Dates moved by as long as the recording is old: the newest anaphylaxis (2026-10-22
     # when recorded on 2026-11-25) stays 34 days before today.
@@ -249,7 +251,7 @@ def test_load_puts_fixture_patients_into_the_fhir_server(
     assert abs((datetime.now(UTC) - onsets[-1]) - timedelta(days=34)) < timedelta(days=1)
     # The searches the service's prefetch uses find the loaded data.
     active = requests.get(
-        f"{fhir_server}/MedicationRequest?patient=mcas-1&status=active", timeout=5
+        f"{fhir_server}/MedicationRequest?patient=mcas-test-sandbox&status=active", timeout=5
     ).json()
     assert active["total"] == 1
 
@@ -264,7 +266,9 @@ def test_load_puts_fixture_patients_into_the_fhir_server(
         str(fixtures_dir),
     )
     assert code == 0
-    again = requests.get(f"{fhir_server}/Condition?patient=mcas-1", timeout=5).json()
+    again = requests.get(
+        f"{fhir_server}/Condition?patient=mcas-test-sandbox", timeout=5
+    ).json()
     assert again["total"] == 4
 
 

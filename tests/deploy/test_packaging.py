@@ -85,6 +85,9 @@ def test_the_built_wheel_carries_templates_cards_fixtures_schemas_and_migrations
         "service/web/templates/timeline.html",
         "service/web/static/timeline.css",
         "service/storage/migrations/versions/0004_timeline_sessions.py",
+        # snoozes (issue 14): the decisive facts of each topic, the migration
+        "service/cards/snooze.yaml",
+        "service/storage/migrations/versions/0005_snooze_and_test_traffic.py",
         # cards drawn as HTML (preview, gallery) and their stylesheet (issue 14)
         "service/cards_html/render.py",
         "service/cards_html/static/cards.css",

@@ -160,7 +160,7 @@ def test_observations_the_server_refuses_suppress_absence_cards_and_are_named(
     assert topics(response) == ["tier-2", "albuterol"]  # nothing here fires on absence
     for card in response.get_json()["cards"]:
         # in clinical words (docs/clinical-rules.md §6.9); the technical reason is logged
-        assert "Laboratory results could not be retrieved" in card["detail"]
+        assert "Lab results could not be retrieved" in card["detail"]
         assert "HTTP 403" not in card["detail"]
 
 

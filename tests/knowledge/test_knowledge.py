@@ -22,7 +22,7 @@ def test_bundled_knowledge_loads_with_every_topic_and_reference() -> None:
         "dewachter2014", "lang1995", "lang2008", "jacobs1981", "tms_periop"}
     assert knowledge.references["dupilumab2023"].verified is False
     assert "not verified" in knowledge.references["dupilumab2023"].label
-    assert all(reason for _, reason in knowledge.cards.override_reasons)
+    assert all(reason.display for reason in knowledge.cards.override_reasons.values())
     assert knowledge.drugs.suggested_drug("h2").key == "famotidine"
 
 

@@ -126,6 +126,8 @@ def test_the_documented_example_loads_and_does_what_it_says(tmp_path: Path) -> N
     assert knowledge.drugs.codes[SITE_CODE][0] == ("famotidine",)
     assert knowledge.cards.topics["tier-1"].links[-1] == "site-pathway"
     assert knowledge.references["site-pathway"].url.startswith("https://intranet.example.org")
+    assert knowledge.cards.drafts.referral_coding == (
+        ("http://example.org/site-orders", "REF-ALLERGY", "Allergy and immunology referral"),)
 
 
 def test_the_next_release_keeps_its_new_bundled_keys_under_an_old_overlay(
@@ -151,12 +153,13 @@ def test_override_replaces_a_list_and_later_files_win(tmp_path: Path) -> None:
     first = write(tmp_path, """
 cards:
   reminder: First reminder.
-  override_reasons: !override
-    - {code: already-addressed, display: Already addressed}
+  topics:
+    tier-1:
+      override_reasons: !override [already-addressed]
 """, "first.yaml")
     second = write(tmp_path, "cards:\n  reminder: Second reminder.\n", "second.yaml")
     knowledge = knowledge_with(bundled_cards_dir(), first, second)
-    assert knowledge.cards.override_reasons == (("already-addressed", "Already addressed"),)
+    assert knowledge.cards.topics["tier-1"].override_reasons == ("already-addressed",)
     assert knowledge.cards.reminder == "Second reminder."
 
 
@@ -174,7 +177,7 @@ def test_merge_rules() -> None:
      r"drugs\.yaml with the cards overlay .*site\.yaml \(section 'drugs'\): "
      r"drugs\.famotidine\.prodcts: Unknown field"),
     ("drug:\n  drugs: {}\n",
-     r"cards overlay .*site\.yaml: unknown section 'drug'; .*: cards, codes, drugs"),
+     r"cards overlay .*site\.yaml: unknown section 'drug'; .*: cards, codes, drafts, drugs"),
     ("thresholds:\n  lookback_days: 30\n",
      r"site\.yaml: section 'thresholds' cannot be overlaid: .*MCAS_THRESHOLDS_FILE"),
     ("drugs:\n  drugs:\n    cetirizine:\n      products:\n",

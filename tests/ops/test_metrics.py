@@ -70,15 +70,16 @@ def test_cards_are_counted_per_topic(
         {"source": {"label": "x", "topic": {"code": "mcas-data-missing"}}},
     ]
     monkeypatch.setattr(hooks, "run_hook", lambda *a, **k: HookResult(cards=cards))
-    pv = {"service": "mcas-therapy-tier"}
-    before_two = sample("mcas_cards_issued_total", topic="mcas-tier-2-suggestion", **pv)
-    before_missing = sample("mcas_cards_issued_total", topic="mcas-data-missing", **pv)
+    pv = {"service": "mcas-therapy-tier", "test": "false"}
+    two = {"topic": "mcas-tier-2-suggestion", **pv}
+    missing = {"topic": "mcas-data-missing", **pv}
+    before_two = sample("mcas_cards_issued_total", **two)
+    before_missing = sample("mcas_cards_issued_total", **missing)
     response = client.post("/cds-services/mcas-therapy-tier", json=sandbox_hook["body"])
     assert response.status_code == 200
-    assert sample("mcas_cards_issued_total", topic="mcas-tier-2-suggestion", **pv) == (
-        before_two + 2)
-    assert sample("mcas_cards_issued_total", topic="mcas-data-missing", **pv) == (
-        before_missing + 1)
+    # The Sandbox's patient (mcas-1) is no test patient.
+    assert sample("mcas_cards_issued_total", **two) == before_two + 2
+    assert sample("mcas_cards_issued_total", **missing) == before_missing + 1
 
 
 def test_cards_and_latency_are_counted_per_service(
@@ -89,17 +90,34 @@ def test_cards_and_latency_are_counted_per_service(
 
     sign = {"service": "mcas-order-safety-sign"}
     pv = {"service": "mcas-therapy-tier"}
-    cards = sample("mcas_cards_issued_total", topic="order-trigger-drug", **sign)
+    # order fixtures are test patients (mcas-test-...)
+    sign_cards = {"topic": "order-trigger-drug", "test": "true", **sign}
+    cards = sample("mcas_cards_issued_total", **sign_cards)
     order_calls = sample("mcas_hook_duration_seconds_count", **sign)
     pv_calls = sample("mcas_hook_duration_seconds_count", **pv)
     request = order_request("order-trigger-drug--fires--ibuprofen-at-order-sign")
     assert client.post(SIGN_URL, json=request).status_code == 200
     assert client.post("/cds-services/mcas-therapy-tier", json=sandbox_hook["body"]
                        ).status_code == 200
-    assert sample("mcas_cards_issued_total", topic="order-trigger-drug", **sign) == cards + 1
+    assert sample("mcas_cards_issued_total", **sign_cards) == cards + 1
     assert sample("mcas_hook_duration_seconds_count", **sign) == order_calls + 1
     assert sample("mcas_hook_duration_seconds_count", **pv) == pv_calls + 1
     assert "mcas_hook_duration_seconds" in scrape(client)
+
+
+def test_folded_cards_are_counted_per_topic(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch, sandbox_hook: dict[str, Any]
+) -> None:
+    """The fold (docs/clinical-rules.md §4): the sandbox patient's mediator-evidence card
+    goes into the tier-2 card when its observations are real absence."""
+    body = {**sandbox_hook["body"],
+            "prefetch": {**sandbox_hook["body"]["prefetch"], "observations": None}}
+    before = sample("mcas_cards_folded_total", topic="mediator-evidence")
+    response = client.post("/cds-services/mcas-therapy-tier", json=body)
+    assert response.status_code == 200
+    assert "mediator-evidence" not in [
+        c["source"]["topic"]["code"] for c in response.get_json()["cards"]]
+    assert sample("mcas_cards_folded_total", topic="mediator-evidence") == before + 1
 
 
 def test_recording_api_counts_fallbacks_rejections_and_storage_failures() -> None:

@@ -82,7 +82,11 @@ def test_null_observations_is_real_absence_but_missing_is_unknown(
     frozen_client: FlaskClient, sandbox_hook: dict
 ) -> None:
     null = frozen_client.post(URL, json=body_without(sandbox_hook, nulls=("observations",)))
-    assert "mediator-evidence" in [c["source"]["topic"]["code"] for c in null.get_json()["cards"]]
+    ladder = null.get_json()["cards"][0]
+    # folded into the ladder card (docs/clinical-rules.md §4 "Fewer cards")
+    assert ladder["source"]["topic"]["code"] == "tier-2"
+    assert "**Mediator evidence missing**" in ladder["detail"]
     missing = frozen_client.post(URL, json=body_without(sandbox_hook, "observations"))
     topics = [c["source"]["topic"]["code"] for c in missing.get_json()["cards"]]
     assert "mediator-evidence" not in topics and topics[0] == "tier-2"
+    assert "Mediator evidence missing" not in missing.get_json()["cards"][0]["detail"]

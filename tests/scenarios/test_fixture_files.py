@@ -183,7 +183,8 @@ def test_fixture_format(fixture: Fixture) -> None:
     if "--does-not-fire--" in fixture.name:
         assert topic not in fixture.expected_topics and topic in fixture.absent_topics
     elif "--fires--" in fixture.name:
-        assert topic in fixture.expected_topics
+        # a card of its own, or folded into the ladder card (docs/clinical-rules.md §4)
+        assert topic in fixture.expected_topics | fixture.folded_topics
     elif topic == "out-of-scope":
         assert not fixture.expected_topics
     assert fixture.unavailable_keys <= PREFETCH_KEYS
@@ -293,3 +294,24 @@ def test_every_bundled_fixture_is_a_test_patient(fixture: Fixture) -> None:
     text = json.dumps(fixture.request.get("prefetch", {}))
     assert all(ref.startswith("Patient/mcas-test-")
                for ref in re.findall(r'Patient/[^"]+', text)), fixture.name
+
+
+def test_folded_topics_need_a_ladder_card_and_are_not_expected_twice(tmp_path: Path) -> None:
+    folded = next(f for f in FIXTURES if f.folded_topics)
+    data = json.loads(folded.path.read_text(encoding="utf-8"))
+    path = tmp_path / "folded.json"
+    for change, message in (
+        ({"foldedTopics": ["albuterol"]}, "foldedTopics may only list"),
+        ({"expectedTopics": ["albuterol"]}, "needs a ladder card"),
+        ({"expectedTopics": [*data["expectedTopics"], *data["foldedTopics"]]},
+         "also expected or absent"),
+    ):
+        path.write_text(json.dumps({**data, **change}), encoding="utf-8")
+        with pytest.raises(FixtureError, match=message):
+            load_fixture(path)
+
+
+def test_some_fixtures_show_each_fold() -> None:
+    """docs/clinical-rules.md §4 "Fewer cards": both folds are exercised end to end."""
+    assert {"mediator-evidence", "biologic-review"} <= set().union(
+        *(f.folded_topics for f in FIXTURES))

@@ -21,6 +21,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from service import create_app
+from service.knowledge.loader import bundled_cards_dir, load_knowledge
 from service.scenarios.fixtures import Fixture, iter_fixtures, request_for
 from tests.support.scenarios import KNOWN_TOPICS, ORDER_TOPICS, PREFETCH_KEYS
 from tests.support.schemas import response_validator
@@ -46,7 +47,21 @@ SUGGESTIBLE_INGREDIENTS = frozenset(
         "435", "237159",  # albuterol, levalbuterol
     }
 )
-SUGGESTING_TOPICS = frozenset({"tier-1", "tier-2", "epinephrine-autoinjector", "albuterol"})
+KNOWLEDGE = load_knowledge(bundled_cards_dir())
+# Topics that propose something: a drug, a referral, mediator tests, the ranitidine switch.
+SUGGESTING_TOPICS = frozenset(
+    name for name, topic in KNOWLEDGE.cards.topics.items() if topic.suggestions or topic.drafts
+)
+# docs/clinical-rules.md §5: mediator tests with the V2 LOINC codes of knowledge.md.
+MEDIATOR_TEST_LOINCS = frozenset({"21582-2", "44340-8", "13781-0", "33343-5", "94381-1",
+                                  "97658-9"})
+# Nothing meant for operators in a card's text (docs/clinical-rules.md §5): no setting
+# names, no threshold names, no version hashes.
+OPERATOR_WORDS = re.compile(
+    r"MCAS_[A-Z_]+|sha256|thresholds-version|\b[a-z]+_[a-z_]+(days|hours|episodes|events|"
+    r"weeks|thresholds)\b|\(thresholds ",
+)
+TIER_JARGON = re.compile(r"\btier[\s-]*\d", re.IGNORECASE)
 # Never a one-click order (docs/clinical-rules.md §5, knowledge.md): ranitidine,
 # omalizumab, dupilumab, systemic steroids, by name and by every RxNorm code knowledge.md
 # gives them.
@@ -159,6 +174,9 @@ def check_response(fixture: Fixture, response: Any) -> dict[str, Any]:
     assert len(per_card) == len(set(per_card)), f"a topic twice: {topics}"
     assert set(topics) == fixture.expected_topics
     assert not set(topics) & fixture.absent_topics
+    for folded in fixture.folded_topics:  # folded into the ladder card (docs/clinical-rules.md §4)
+        title = KNOWLEDGE.cards.topics[folded].title
+        assert f"**{title}**" in body["cards"][0]["detail"], f"{folded} folded into the ladder"
     ladder = {"tier-1", "tier-2", "confirm-before-biologic", "tier-3", "omalizumab-dose",
               "tier-4", "specialist-referral"}
     assert len(set(topics) & ladder) <= 1, "at most one ladder card (docs/clinical-rules.md §4)"
@@ -188,7 +206,9 @@ def check_card(card: dict[str, Any], patient_id: str, fixture: Fixture) -> None:
     assert detail, "detail shows why (docs/clinical-rules.md §5)"
     assert not RAW_HTML.search(detail), "plain Markdown, no raw HTML (docs/clinical-rules.md §5)"
     assert re.search(r"decision support", detail, re.IGNORECASE), "decision-support reminder"
-    assert card.get("overrideReasons"), "overrideReasons (docs/clinical-rules.md §5)"
+    assert detail.startswith("**Strength of evidence: "), "opens with the evidence strength"
+    check_wording(card)
+    check_override_reasons(card)
     links = card.get("links") or []
     assert links, "evidence links (docs/clinical-rules.md §5)"
     for link in links:
@@ -212,7 +232,10 @@ def check_card(card: dict[str, Any], patient_id: str, fixture: Fixture) -> None:
             assert suggested & group, f"{topic} suggests none of {sorted(group)}"
     if topic in fixture.first_suggestion:
         assert codes_per_suggestion and codes_per_suggestion[0] & fixture.first_suggestion[topic]
-    for pattern in fixture.mentions.get(topic, ()):
+    mentions = [*fixture.mentions.get(topic, ())]
+    if topic in LADDER:  # a folded topic's facts are in the ladder card
+        mentions += [p for t in fixture.folded_topics for p in fixture.mentions.get(t, ())]
+    for pattern in mentions:
         assert re.search(pattern, text, re.IGNORECASE), f"{topic} card should mention {pattern}"
     if fixture.unavailable_keys:
         assert UNAVAILABLE_WORDING.search(detail), "the card says which data were unavailable"
@@ -270,24 +293,79 @@ def check_ranitidine_suggestion(suggestion: dict[str, Any], draft: str, patient_
     assert codes == {FAMOTIDINE}
     assert not FORBIDDEN_WORDS.search(json.dumps(resource))
     get_fhir_model_class("MedicationRequest").model_validate(resource)
+LADDER = frozenset({"tier-1", "tier-2", "confirm-before-biologic", "tier-3", "omalizumab-dose",
+                    "tier-4", "specialist-referral"})
+
+
+def check_wording(card: dict[str, Any]) -> None:
+    """Drugs and facts, no jargon, nothing for operators (docs/clinical-rules.md §5)."""
+    summary, detail = card["summary"], card.get("detail", "")
+    assert len(summary) < 140
+    assert not summary.endswith(" …"), "cut at a word boundary"
+    assert not TIER_JARGON.search(summary), summary
+    assert not OPERATOR_WORDS.search(summary + "\n" + detail), OPERATOR_WORDS.search(
+        summary + "\n" + detail)
+    assert "{creat}" not in summary + detail, "clinical units (mcg/g creatinine)"
+    assert card["extension"]["org.mcas-cds.rules-version"] == "2"
+    assert card["extension"]["org.mcas-cds.thresholds-version"]
+
+
+def check_override_reasons(card: dict[str, Any]) -> None:
+    """Each topic's reasons come from cards/; "patient declined" only when it proposes."""
+    topic = card["source"]["topic"]["code"]
+    codes = [r["code"] for r in card["overrideReasons"]]
+    assert codes, "overrideReasons (docs/clinical-rules.md §5)"
+    assert codes == [c for c in KNOWLEDGE.cards.topics[topic].override_reasons
+                     if "suggestions" in card
+                     or not KNOWLEDGE.cards.override_reasons[c].needs_proposal]
+    for reason in card["overrideReasons"]:
+        assert reason["system"] == KNOWLEDGE.cards.override_reason_system
+        assert reason["display"] == KNOWLEDGE.cards.override_reasons[reason["code"]].display
+    if "patient-declined" in codes:
+        assert card.get("suggestions"), f"{topic}: 'patient declined' on a card proposing nothing"
+
+
+def _draft_checks(resource: dict[str, Any], patient_id: str) -> None:
+    assert resource["status"] == "draft"
+    assert resource["intent"] == "proposal"
+    assert "dosageInstruction" not in resource, "no dose: the prescriber completes it"
+    assert resource["subject"]["reference"] == f"Patient/{patient_id}"
 
 
 def check_suggestion(suggestion: dict[str, Any], patient_id: str) -> set[str]:
     """The safety invariants of one suggestion; returns the RxNorm codes it proposes."""
     uuid.UUID(suggestion["uuid"])
-    assert not FORBIDDEN_WORDS.search(suggestion["label"]), suggestion["label"]
+    assert len(suggestion["label"]) <= 60, suggestion["label"]
     assert suggestion.get("actions")
+    stops = [a for a in suggestion["actions"] if a["type"] == "update"]
+    if not stops:
+        assert not FORBIDDEN_WORDS.search(suggestion["label"]), suggestion["label"]
     proposed: set[str] = set()
     for action in suggestion["actions"]:
-        assert action["type"] == "create"
         resource = action["resource"]
+        if action["type"] == "update":
+            # the ranitidine switch: the ranitidine order, by its id, set to stopped
+            assert resource["resourceType"] == "MedicationRequest" and resource["id"]
+            assert resource["status"] == "stopped"
+            codes = {c["code"] for c in resource["medicationCodeableConcept"]["coding"]}
+            assert codes == {"9143"}
+            get_fhir_model_class("MedicationRequest").model_validate(resource)
+            continue
+        assert action["type"] == "create"
         dumped = json.dumps(resource)
         assert not FORBIDDEN_WORDS.search(dumped + action["description"]), dumped
+        _draft_checks(resource, patient_id)
+        if resource["resourceType"] == "ServiceRequest":
+            code = resource["code"]
+            loincs = {c["code"] for c in code.get("coding", []) if c["system"] == "http://loinc.org"}
+            if loincs:
+                assert loincs <= MEDIATOR_TEST_LOINCS
+                assert resource["patientInstruction"] and resource["note"]
+            else:
+                assert code["text"] == "Referral to allergy and immunology"
+            get_fhir_model_class("ServiceRequest").model_validate(resource)
+            continue
         assert resource["resourceType"] == "MedicationRequest"
-        assert resource["status"] == "draft"
-        assert resource["intent"] == "proposal"
-        assert "dosageInstruction" not in resource, "no dose: the prescriber completes it"
-        assert resource["subject"]["reference"] == f"Patient/{patient_id}"
         concept = resource["medicationCodeableConcept"]
         assert concept.get("text")
         codes = {c["code"] for c in concept["coding"] if c["system"] == RXNORM}

@@ -142,6 +142,7 @@ def test_feedback_is_tied_to_the_topic_and_reported(
     assert topics["tier-2"] | {"override_reasons": None} == {
         "topic": "tier-2",
         "issued": 2,
+        "snoozed": 0,
         "accepted": 1,
         "overridden": 1,
         "acceptance_rate": 0.5,

@@ -6,9 +6,13 @@ make `alembic upgrade head` refuse to run; merge them before release.
 
 from __future__ import annotations
 
-from alembic.script import ScriptDirectory
+from pathlib import Path
 
-from service.storage.migrate import SCRIPT_LOCATION
+import pytest
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
+
+from service.storage.migrate import SCRIPT_LOCATION, downgrade, upgrade
 
 
 def test_the_migrations_have_exactly_one_head() -> None:
@@ -22,8 +26,46 @@ def test_the_timeline_tables_come_after_the_replay_cache() -> None:
     assert scripts.get_revision("0004").down_revision == "0003"
 
 
+def test_the_snooze_columns_come_after_the_timeline_tables() -> None:
+    """0005 (snoozes and test traffic, issue 14) sits on 0004; later ones build on it."""
+    scripts = ScriptDirectory(SCRIPT_LOCATION)
+    assert scripts.get_revision("0005").down_revision == "0004"
+    assert "0005" in {rev.revision for rev in scripts.walk_revisions()}
+
+
+def test_0005_keeps_existing_cards_as_shown_real_cards_and_goes_back(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A card recorded before 0005 reads as issued, not test, without a fingerprint (it
+    never snoozes); the downgrade removes the columns and the index again."""
+    if backend == "postgresql":
+        url = request.getfixturevalue("fresh_postgres_url")(False)
+        engine = create_engine(url.replace("postgresql:", "postgresql+psycopg:"))
+    else:
+        engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    try:
+        upgrade(engine, "0004")
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO issued_cards (card_uuid, topic, hook_instance, issued_at, "
+                "thresholds_version, patient_hash) VALUES ('c-1', 'tier-2', 'h', "
+                "'2026-11-25 11:44:40', 'v', 'abc')"))
+        upgrade(engine)
+        with engine.connect() as connection:
+            row = connection.execute(text(
+                "SELECT status, test, fingerprint, snooze_cleared_at FROM issued_cards")).one()
+        assert (row.status, bool(row.test), row.fingerprint, row.snooze_cleared_at) == (
+            "issued", False, None, None)
+        indexes = {i["name"] for i in inspect(engine).get_indexes("issued_cards")}
+        assert "ix_issued_cards_patient_hash" in indexes
+        downgrade(engine, "0004")
+        columns = {c["name"] for c in inspect(engine).get_columns("issued_cards")}
+        assert "fingerprint" not in columns and "status" not in columns
+        assert "test" not in {c["name"] for c in inspect(engine).get_columns("feedback")}
+    finally:
+        engine.dispose()
 def test_the_order_time_columns_come_last() -> None:
     """0006 (order time: hook, user, draft order, encounter of issued cards) is the head."""
     scripts = ScriptDirectory(SCRIPT_LOCATION)
     assert scripts.get_heads() == ["0006"]
-    assert scripts.get_revision("0006").down_revision in {"0004", "0005"}
+    assert scripts.get_revision("0006").down_revision == "0005"

@@ -18,6 +18,10 @@ from tests.support.paths import SANDBOX_DIR
 
 # The recorded Sandbox call, evaluated at its recording instant (its README).
 SANDBOX_EVALUATED_AT = "2026-11-25T11:44:40Z"
+# The Sandbox's patient (mcas-1) renamed under the test-patient prefix: like every
+# fixture, test traffic, so the checks' overrides never snooze its cards (issue 14) in
+# the database the session's apps share.
+SANDBOX_TEST_PATIENT = "mcas-test-sandbox"
 
 
 class ServedApp:
@@ -96,7 +100,11 @@ class CannedServer:
 def add_sandbox_fixture(directory: Path) -> Path:
     """The patient the CDS Hooks Sandbox sent (recorded), as a fixture: MCAS on H1 and H2
     since 2026-06-28, two anaphylaxis episodes since, LTE4 elevated, wheezing, no albuterol."""
-    recording = json.loads((SANDBOX_DIR / "hook-request.json").read_text(encoding="utf-8"))
+    text = (SANDBOX_DIR / "hook-request.json").read_text(encoding="utf-8")
+    recording = json.loads(
+        text.replace('"mcas-1"', f'"{SANDBOX_TEST_PATIENT}"').replace(
+            "Patient/mcas-1", f"Patient/{SANDBOX_TEST_PATIENT}")
+    )
     path = directory / "sandbox-patient.json"
     path.write_text(
         json.dumps(

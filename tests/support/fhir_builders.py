@@ -13,6 +13,7 @@ from service.knowledge.loader import bundled_cards_dir, load_knowledge
 from service.knowledge.model import Knowledge
 from service.pipeline.card_builder import build_cards
 from service.pipeline.facts import Facts, extract_facts
+from service.pipeline.fold import fold
 from service.pipeline.prefetch import ResolvedPrefetch
 from service.pipeline.rules import Decision, evaluate
 from service.thresholds.files import load_ranges
@@ -162,10 +163,14 @@ def topics(resources: list[dict[str, Any]], **kwargs: Any) -> list[str]:
 
 
 def cards(resources: list[dict[str, Any]], *, now: datetime = NOW,
-          limits: Thresholds | None = None, unavailable: tuple[str, ...] = ()) -> list[dict]:
+          limits: Thresholds | None = None, unavailable: tuple[str, ...] = (),
+          folded: bool = True) -> list[dict]:
+    """The cards as run_hook builds them: decisions, the fold (unless ``folded=False``),
+    cards."""
     facts = facts_of(resources, unavailable=unavailable)
     used = limits or thresholds()
-    return build_cards(evaluate(facts, used, now), facts, KNOWLEDGE, used)
+    decisions = evaluate(facts, used, now)
+    return build_cards(fold(decisions) if folded else decisions, facts, KNOWLEDGE, used)
 
 
 def mediators_elevated() -> list[dict[str, Any]]:

@@ -199,3 +199,24 @@ def test_a_missing_field_takes_the_value_of_the_thresholds_file_in_force(
         assert in_force["min_trial_days"]["tier1"] == 35
     finally:
         app.extensions["mcas_storage"].dispose()
+
+
+def test_a_version_stored_before_snooze_days_loads_with_the_files_values(
+    storage_app: Flask,
+) -> None:
+    """Issue 14 added snooze_days: a version stored by the release before still loads,
+    taking the thresholds file's snooze_days, and says so."""
+    values = copy.deepcopy(default_values())
+    del values["snooze_days"]
+    values["min_trial_days"]["tier1"] = 42
+    upgrade = upgrade_values(values, default_values())
+    assert upgrade.added == ("snooze_days",) and upgrade.dropped == ()
+    assert upgrade.note() is not None and "snooze_days" in upgrade.note()  # type: ignore[operator]
+
+    number = store_v1_version(storage_app, values)
+    storage_app.extensions["mcas"].thresholds.refresh_now()
+    active = get(storage_app)
+    assert active["version"].startswith(f"v{number}.")
+    assert active["values"]["min_trial_days"]["tier1"] == 42
+    assert active["values"]["snooze_days"] == default_values()["snooze_days"]
+    assert active["stored"]["upgrade"]["added"] == ["snooze_days"]

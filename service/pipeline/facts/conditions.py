@@ -23,7 +23,7 @@ from service.pipeline.facts.codes import (
     status_codes,
     words_of,
 )
-from service.pipeline.facts.model import Diagnosis, Event
+from service.pipeline.facts.model import Diagnosis, Event, ref_of
 from service.pipeline.facts.timeutil import TimeRead, read_time
 from service.pipeline.facts.validation import Tally, valid, valid_list
 
@@ -67,7 +67,7 @@ def _clonal(resource: dict[str, Any], sets: dict[str, str], label: str) -> Diagn
     if "clonal" not in sets or status_codes(resource.get("verificationStatus")) & EXCLUDED:
         return None
     return Diagnosis(kind="clonal", code=sets["clonal"], active=True, confirmed=True,
-                     when=None, label=label)
+                     when=None, label=label, ref=ref_of(resource))
 
 
 def read_condition(
@@ -112,7 +112,7 @@ def read_condition(
             named = indication_of(concept, knowledge) if name == "airway_disease" else label
             read.diagnoses.append(Diagnosis(
                 kind=name, code=sets[name], active=active, confirmed=confirmed, when=when,
-                label=named or label, status_active=status_active,
+                label=named or label, status_active=status_active, ref=ref_of(resource),
             ))
     read.events += _events(resource, knowledge, sets, label, dated, suspected=not confirmed)
     return read
@@ -131,12 +131,13 @@ def _events(
     suspect = suspected
     trigger_code = "anaphylaxis_trigger" in sets
     unexplained_code = "unexplained_anaphylaxis" in sets
+    ref = ref_of(resource)
 
     def event(kind: str, code: str, label: str, **flags: bool) -> Event:
         return Event(kind, code, label, dated.when, date_only=dated.date_only,
                      written_date=dated.written_date, recorded_only=recorded_only,
                      suspected=suspect, trigger_code=trigger_code,
-                     unexplained_code=unexplained_code, **flags)
+                     unexplained_code=unexplained_code, ref=ref, **flags)
 
     events: list[Event] = []
     concept = resource.get("code")

@@ -29,7 +29,7 @@ from service.pipeline.facts.codes import (
     items,
     words_of,
 )
-from service.pipeline.facts.model import Supply, Therapy
+from service.pipeline.facts.model import Supply, Therapy, ref_of
 from service.pipeline.facts.timeutil import read_time
 from service.pipeline.facts.validation import Tally, valid
 
@@ -276,7 +276,8 @@ def read_medication(
         if dated.unreadable:
             tally.undated(kind)
         return MedicationRead(
-            supplies=[Supply(d.key, d.drug_class, kind, dated.when) for d in drugs]
+            supplies=[Supply(d.key, d.drug_class, kind, dated.when, ref_of(resource))
+                      for d in drugs]
         )
     if kind == "MedicationRequest" and resource.get("intent") not in ORDER_INTENTS:
         return None
@@ -284,6 +285,10 @@ def read_medication(
         resource, kind, str(status), drugs, concepts, product_text, dosages, knowledge,
         conditions, tally,
     ))
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _therapies(
@@ -309,9 +314,12 @@ def _therapies(
         therapies.append(Therapy(
             drug=drug.key, drug_class=drug.drug_class, tier=table.classes[drug.drug_class].tier,
             label=label or drug.key, start=start.when, source=kind, status=status,
+            resource_id=_text_or_none(resource.get("id")),
+            intent=_text_or_none(resource.get("intent")),
             active=status == "active", as_needed=_as_needed(readable), ended=end.when,
             indication=indication if drug.drug_class in {"omalizumab", "dupilumab"} else None,
             steroid_replacement=replacement, dose_mg_per_4_weeks=dose, ordered_on=start.when,
+            ref=ref_of(resource),
         ))
     return therapies
 

@@ -11,6 +11,33 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    """Which record a fact was read from: (resource type, id, meta.versionId else
+    meta.lastUpdated). Snoozes fingerprint a card by these (docs/clinical-rules.md §8); no
+    rule reads them, and they never take part in comparing facts (``compare=False``)."""
+
+    type: str
+    id: str | None = None
+    version: str | None = None
+
+
+def ref_of(resource: dict[str, Any]) -> ResourceRef:
+    """The reference of a raw FHIR resource; a missing or non-string element is None."""
+    meta = resource.get("meta")
+    version = None
+    if isinstance(meta, dict):
+        for element in ("versionId", "lastUpdated"):
+            if isinstance(meta.get(element), str):
+                version = meta[element]
+                break
+    rid = resource.get("id")
+    return ResourceRef(
+        str(resource.get("resourceType")), rid if isinstance(rid, str) else None, version
+    )
 
 
 @dataclass(frozen=True)
@@ -26,6 +53,8 @@ class Diagnosis:
     # clinicalStatus active, recurrence, relapse or absent (an abatement aside): airway
     # disease reads this (docs/clinical-rules.md §6.16)
     status_active: bool = True
+    # the record it was read from
+    ref: ResourceRef | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -46,6 +75,8 @@ class Event:
     recorded_only: bool = False  # dated by recordedDate (no onset)
     date_only: bool = False  # its date was written without a time
     written_date: str | None = None  # the date as written ("2026-08-21")
+    # the record it was read from
+    ref: ResourceRef | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -57,6 +88,10 @@ class Therapy:
     start: datetime | None  # the therapy's own date; the rules replace it by its course start
     source: str  # MedicationStatement or MedicationRequest
     status: str = "active"
+    # the record's id and (a request) intent: a card may propose to stop that order. No
+    # rule reads them, so they take no part in comparing facts.
+    resource_id: str | None = field(default=None, compare=False)
+    intent: str | None = field(default=None, compare=False)
     # an active therapy (docs/clinical-rules.md §2): status active (a request: also an
     # order intent), not a doNotPerform order. Whether it has ended is decided against
     # now by the rules.
@@ -71,6 +106,8 @@ class Therapy:
     # administration or dispense: no judged course (docs/clinical-rules.md §2)
     judged: bool = True
     supplied: bool = False  # a completed administration or dispense is in its course
+    # the record it was read from
+    ref: ResourceRef | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -81,6 +118,7 @@ class Supply:
     drug_class: str
     source: str  # MedicationAdministration or MedicationDispense
     when: datetime | None
+    ref: ResourceRef | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -103,6 +141,8 @@ class Result:
     period_end: datetime | None = None  # effectivePeriod.end (a 24-hour urine collection)
     date_only: bool = False
     written_date: str | None = None
+    # the record it was read from
+    ref: ResourceRef | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 from service.knowledge.model import Analyte, Knowledge
 from service.pipeline.facts.codes import codes_in, items, scan, status_codes
-from service.pipeline.facts.model import Result
+from service.pipeline.facts.model import Result, ref_of
 from service.pipeline.facts.timeutil import read_time
 from service.pipeline.facts.validation import Tally, valid, valid_list
 
@@ -146,4 +146,5 @@ def read_observation(
         period_end=end.when if end is not None else None,
         date_only=dated.date_only,
         written_date=dated.written_date,
+        ref=ref_of(resource),
     )

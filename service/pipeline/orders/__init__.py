@@ -5,7 +5,8 @@ The record is read exactly as for patient-view (``hook.read_record``: prefetch, 
 fallback, facts, the 412 rules), once. Then: scope (MCAS or clonal disease on record),
 the judged drafts (the request's data decides: order-select sends ``selections``, only
 those are judged; order-sign judges every draft), the rules per draft, "not twice" and
-the order-time snooze through the CardHistory port, and the cards.
+the order-time snooze through the CardHistory port (the same budgeted read of answered
+cards as patient-view's snoozes), and the cards.
 """
 
 from __future__ import annotations
@@ -19,13 +20,21 @@ from service.knowledge.model import Knowledge
 from service.pipeline.hook import HookResult, OrderCardRecord, read_record, require_medications
 from service.pipeline.orders.cards import order_card
 from service.pipeline.orders.drafts import read_drafts
-from service.pipeline.orders.not_twice import Windows, not_twice
+from service.pipeline.orders.not_twice import (
+    Windows,
+    not_twice,
+    order_fingerprint,
+    snooze_key,
+)
 from service.pipeline.orders.rules import order_decisions, order_scope
 from service.pipeline.ports import CardHistory, PastCard
 from service.pipeline.prefetch import Fetcher, ResolvedPrefetch
 from service.thresholds.model import Thresholds
 
 __all__ = ["run_order_hook"]
+
+# The one order-time topic a snooze may hold back (docs/clinical-rules.md §7).
+SNOOZABLE_TOPIC = "order-trigger-drug"
 
 
 def _judged(request: HookRequest) -> list[dict[str, Any]]:
@@ -52,13 +61,14 @@ def run_order_hook(
     now: datetime,
     fetch_missing: Fetcher | None = None,
     history: CardHistory | None = None,
-    snooze_days: int = 0,
+    snooze: bool = True,
 ) -> HookResult:
     """Cards for one order-select or order-sign request.
 
     ``history``: the past cards of the patient (None: nothing is deduplicated or snoozed);
-    when it cannot be read the cards are shown and ``history_failed`` says so.
-    ``snooze_days``: how long "tolerated before" snoozes order-trigger-drug (0: never).
+    when it cannot be read the cards are shown and ``snooze_unavailable`` says why.
+    ``snooze``: False for a test patient (MCAS_SNOOZE_TEST_PATIENTS off): "not twice"
+    still applies, the "tolerated before" snooze does not.
     """
     prefetch, facts = read_record(request, knowledge, fetch_missing)
     patient_scope = order_scope(facts, now)
@@ -68,15 +78,20 @@ def run_order_hook(
     drafts = read_drafts(_judged(request), knowledge, _by_id(prefetch, "Medication"),
                          _by_id(prefetch, "Condition"))
     decisions = order_decisions(drafts, facts, knowledge, thresholds, now, patient_scope)
-    windows = Windows(thresholds.order_dedupe_minutes, snooze_days)
+    windows = Windows(
+        thresholds.order_dedupe_minutes,
+        thresholds.snooze_for(SNOOZABLE_TOPIC) if snooze else 0,
+    )
     past: list[PastCard] = []
-    history_failed = False
-    if decisions and history is not None:
+    snooze_unavailable = None
+    if decisions and history is not None and request.patient_id:
         try:
-            past = list(history.past_cards(request.patient_id, windows.since(now),
-                                           user_id=request.user_id))
-        except StorageUnavailable:
-            history_failed = True  # show the cards (docs/clinical-rules.md §7)
+            past = list(history.answered_cards(
+                request.patient_id, windows.since(now), {d.topic for d in decisions},
+                user_id=request.user_id,
+            ))
+        except StorageUnavailable as exc:
+            snooze_unavailable = str(exc)  # show the cards (docs/clinical-rules.md §7)
     filtered = not_twice(decisions, past, hook=request.hook, knowledge=knowledge,
                          windows=windows, now=now)
     cards = []
@@ -84,16 +99,16 @@ def run_order_hook(
     for decision in filtered.shown:
         card = order_card(decision, facts, knowledge, thresholds.version, request.encounter_id)
         cards.append(card)
-        item = decision.draft.item(decision.trigger) if decision.trigger else None
-        orders[card["uuid"]] = OrderCardRecord(decision.draft.reference, item)
+        key = snooze_key(decision, knowledge)
+        orders[card["uuid"]] = OrderCardRecord(
+            decision.draft.reference, key, order_fingerprint(decision.topic, key)
+        )
     return HookResult(
         cards=cards,
         unavailable=dict(prefetch.unavailable),
         skipped_resources=facts.skipped_resources,
         orders=orders,
-        history_failed=history_failed,
-        held_back={
-            "deduplicated": [d.topic for d in filtered.deduplicated],
-            "snoozed": [d.topic for d in filtered.snoozed],
-        },
+        snooze_unavailable=snooze_unavailable,
+        snoozed=filtered.snoozed,
+        deduplicated=[d.topic for d in filtered.deduplicated],
     )

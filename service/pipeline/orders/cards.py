@@ -80,11 +80,11 @@ def _famotidine_draft(decision: OrderDecision, facts: Facts, knowledge: Knowledg
     }
 
 
-def _detail(decision: OrderDecision, facts: Facts, knowledge: Knowledge, evidence: str,
-            version: str) -> str:
+def _detail(decision: OrderDecision, facts: Facts, knowledge: Knowledge, evidence: str) -> str:
     topic = knowledge.order_cards.topics[decision.topic]
     label, meaning = knowledge.order_cards.evidence_levels[evidence]
-    lines = [f"**Strength of evidence: {label}.** {meaning}", ""]
+    # The evidence line of every card (service/pipeline/card_detail.py's format).
+    lines = [f"**Strength of evidence: {label}** ({meaning}).", ""]
     lines += ["**Why this card**", "", *(f"- {escape(r)}" for r in decision.reasons), ""]
     if decision.trigger is not None:
         drug = knowledge.triggers.drugs[decision.trigger]
@@ -98,7 +98,8 @@ def _detail(decision: OrderDecision, facts: Facts, knowledge: Knowledge, evidenc
         lines += ["**Data**", "", *(f"- {n}" for n in notes), ""]
     if topic.detail:
         lines += [topic.detail, ""]
-    lines += [f"_{knowledge.cards.reminder}_ (thresholds {version})"]
+    # No thresholds version in the text: it is in the card's extension.
+    lines += [f"_{knowledge.cards.reminder}_"]
     return "\n".join(lines).strip()
 
 
@@ -114,18 +115,22 @@ def order_card(decision: OrderDecision, facts: Facts, knowledge: Knowledge,
         indicator = drug.indicator or indicator
         evidence, links = trigger_class.evidence, trigger_class.links
         source = links[0] if links else ""
-    authority = knowledge.references.get(source)
-    label = authority.label if authority else texts.source_label
-    url = authority.url if authority else texts.source_url
+    # The authority behind the card (references.yaml ``authority``), as on patient-view
+    # cards; a topic naming none: the service's own source (cards.yaml ``source``).
+    reference = knowledge.references.get(source)
+    if reference is not None and reference.authority:
+        label, url = reference.authority, reference.url
+    else:
+        label, url = texts.source_label, texts.source_url
     message = topic.summary.format_map(dict(decision.params))
     card: Card = {
         "uuid": str(uuid.uuid4()),
         "summary": order_summary(decision.draft.words, message),
         "indicator": indicator,
-        "detail": _detail(decision, facts, knowledge, evidence, thresholds_version),
+        "detail": _detail(decision, facts, knowledge, evidence),
         "source": {
-            "label": label or texts.source_label,
-            "url": url or texts.source_url,
+            "label": label,
+            "url": url,
             "topic": {"system": texts.topic_system, "code": decision.topic,
                       "display": topic.title},
         },

@@ -35,11 +35,10 @@ def aspirin_caution(facts: Facts, mediators: tuple[MediatorFinding, ...]) -> Dec
     if any(m.elevated for m in markers):
         return None
     aspirin = tuple(t for t in facts.therapies if t.drug_class == "aspirin")
-    reason = ("No prostaglandin marker result is on record." if not markers
-              else "No prostaglandin marker on record is elevated.")
+    reason = note("aspirin.no_marker" if not markers else "aspirin.marker_not_elevated")
     return Decision(
         topic="aspirin-caution",
-        reasons=(f"Aspirin active since {day(class_start(aspirin, 'aspirin'))}.", reason),
+        notes=(note("aspirin.active", date=day(class_start(aspirin, "aspirin"))), reason),
         therapies=aspirin,
         mediators=markers,
     )
@@ -59,10 +58,8 @@ def steroid_long_term(facts: Facts, thresholds: Thresholds, now: datetime) -> De
     return Decision(
         topic="steroid-long-term",
         params={"days": str(days), "max_days": str(thresholds.steroid_max_days)},
-        reasons=(
-            f"A systemic corticosteroid has been active since {day(start)} ({days} days; "
-            f"the limit is {thresholds.steroid_max_days} days).",
-        ),
+        notes=(note("steroid.active", date=day(start), days=days,
+                    max_days=thresholds.steroid_max_days),),
         therapies=steroids,
     )
 
@@ -75,10 +72,7 @@ def ranitidine_switch(facts: Facts) -> Decision | None:
         return None
     return Decision(
         topic="ranitidine-switch",
-        reasons=(
-            f"Ranitidine active since {day(class_start(ranitidine, 'h2'))}: it was withdrawn "
-            "from the US market in 2020.",
-        ),
+        notes=(note("ranitidine.active", date=day(class_start(ranitidine, "h2"))),),
         therapies=ranitidine,
     )
 
@@ -97,14 +91,12 @@ def biologic_review(facts: Facts, thresholds: Thresholds, now: datetime) -> Deci
     return Decision(
         topic="biologic-review",
         params={"drug": first_class.capitalize(), "days": str(days_between(first_start, now))},
-        reasons=tuple(
-            f"{c.capitalize()} active since {day(s)} ({days_between(s, now)} days; review window "
-            f"{low}-{high} days)." for c, s in due
-        ),
         therapies=tuple(t for t in facts.therapies if t.drug_class in {c for c, _ in due}),
-        notes=tuple(
-            note("therapy.indication", drug=t.label or t.drug, indication=t.indication)
-            for t in facts.therapies
-            if t.drug_class in {c for c, _ in due} and t.indication
+        notes=(
+            *(note("biologic.active", drug=c.capitalize(), date=day(s),
+                   days=days_between(s, now), low=low, high=high) for c, s in due),
+            *(note("therapy.indication", drug=t.label or t.drug, indication=t.indication)
+              for t in facts.therapies
+              if t.drug_class in {c for c, _ in due} and t.indication),
         ),
     )

@@ -72,18 +72,12 @@ def mediator_evidence(
     if "observations" in facts.unavailable or evidence.found:
         return None
     elevated = [f for f in findings if f.elevated]
-    reasons = ["No mast cell mediator result is on record." if not facts.results else
-               "No mast cell mediator result on record is objective evidence."]
+    reasons = [note("mediator.none_on_record" if not facts.results
+                    else "mediator.none_objective")]
     if elevated:
-        reasons.append(
-            f"{len(elevated)} elevated result(s), none collected within 24 hours of an "
-            "episode's onset nor repeated on another date."
-        )
+        reasons.append(note("mediator.elevated_not_timed", count=len(elevated)))
     tryptase = [r for r in facts.results if r.tryptase]
     if tryptase and not any(f.result.tryptase for f in findings):
-        reasons.append(
-            f"{len(tryptase)} tryptase result(s) on record, but no acute value with a "
-            "baseline to apply the 20% + 2 rule: a single tryptase is never evidence."
-        )
-    return Decision(topic="mediator-evidence", reasons=tuple(reasons), mediators=findings,
-                    notes=(note("evidence.none"), *notes))
+        reasons.append(note("mediator.single_tryptase", count=len(tryptase)))
+    return Decision(topic="mediator-evidence", mediators=findings,
+                    notes=(*reasons, note("evidence.none"), *notes))

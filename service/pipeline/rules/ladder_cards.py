@@ -110,46 +110,54 @@ def omalizumab_dose(facts: Facts) -> float | None:
     return None
 
 
+def drug_names(therapies: tuple[Therapy, ...]) -> str:
+    """The drugs of these therapies, by their drugs.yaml name, once each: "a + b"."""
+    return " + ".join(dict.fromkeys(t.drug for t in therapies))
+
+
 def _tier1(facts: Facts, pos: Position, ctx: LadderContext) -> Decision:
     classes = {t.drug_class for t in facts.therapies if not t.as_needed}
     missing = [c for c in ("h1", "h2") if c not in classes]
     names = {"h1": "H1 antihistamine", "h2": "H2 antihistamine"}
-    missing_text = " and ".join(names[c] for c in missing)
+    missing_text = ("H1 or H2 antihistamine" if len(missing) == 2
+                    else " or ".join(names[c] for c in missing))
     if pos.current_tier == 0:
-        reason = ("No active first-line (H1 or H2 antihistamine) or higher-tier therapy "
-                  "is on record.")
+        reasons = [note("tier1.none")]
     else:
-        reason = (f"Tier 1 is not complete: no active {missing_text} is on record"
-                  + (f", although a tier-{pos.current_tier} therapy is active."
-                     if pos.current_tier > 1 else "."))
+        reasons = [note("tier1.incomplete", missing=missing_text)]
+        if pos.current_tier > 1:
+            reasons.append(note("tier1.later_line_active",
+                                drugs=drug_names(pos.tier_therapies)))
     therapies = _ladder_therapies(facts)
     return Decision(
         topic="tier-1",
         params={"missing": missing_text},
-        reasons=(reason,),
         therapies=therapies,
         suggestions=tuple(missing),
-        notes=(*ctx.patient_notes, *therapy_notes(therapies)),
+        notes=(*reasons, *ctx.patient_notes, *therapy_notes(therapies)),
         withheld=withheld(facts, tuple(missing), ctx.thresholds, ctx.now),
     )
 
 
-def _window_reasons(pos: Position, ctx: LadderContext, now_days: int) -> list[str]:
+def _window_notes(pos: Position, ctx: LadderContext, now_days: int) -> list[Note]:
+    """How long the current therapy was tried and the attacks counted on it."""
     thresholds = ctx.thresholds
     tier = pos.current_tier
     onset = thresholds.response_onset_days[tier]
     assert pos.tier_start is not None
     counted_from = pos.tier_start + timedelta(days=onset)
-    return [
-        f"Tier {tier} since {day(pos.tier_start)}: {now_days} days (trial of at least "
-        f"{thresholds.min_trial_days[tier]} days met).",
-        f"Counting from {day(counted_from)} ({onset} days after the start, when the therapy "
-        f"can act) and within the last {thresholds.lookback_days} days: {len(pos.episodes)} "
-        f"anaphylaxis episode(s) (refractory from {thresholds.min_anaphylaxis_episodes})"
-        + (f" and {len(pos.respiratory)} respiratory event(s) (refractory from "
-           f"{thresholds.min_respiratory_events})" if tier == 1 else "")
-        + f", at least one in the last {thresholds.recent_event_days} days.",
+    notes = [
+        note("ladder.on_therapy", drugs=drug_names(pos.tier_therapies),
+             date=day(pos.tier_start), days=now_days,
+             trial_days=thresholds.min_trial_days[tier]),
+        note("ladder.episodes_counted", count=len(pos.episodes), date=day(counted_from),
+             onset_days=onset, lookback=thresholds.lookback_days,
+             min=thresholds.min_anaphylaxis_episodes, recent=thresholds.recent_event_days),
     ]
+    if tier == 1 and pos.respiratory:
+        notes.append(note("ladder.respiratory_counted", count=len(pos.respiratory),
+                          min=thresholds.min_respiratory_events))
+    return notes
 
 
 def _respiratory_notes(pos: Position, ctx: LadderContext) -> list[Note]:
@@ -207,6 +215,7 @@ def _escalation(
                 notes.append(note("omalizumab.dose_unknown"))
     else:
         topic = "specialist-referral"
+        notes.append(note("ladder.last_step", drugs=drug_names(pos.tier_therapies)))
     if topic == "confirm-before-biologic":
         if "observations" in facts.unavailable:
             return None  # it would fire because results are absent (docs/clinical-rules.md §6.9)
@@ -216,38 +225,38 @@ def _escalation(
         "confirm-before-biologic", "tier-3", "omalizumab-dose", "tier-4"
     }:
         lead.append(note("tryptase.sm_flag", value=f"{ctx.sm_flag:g}"))
-    reasons = _window_reasons(pos, ctx, now_days)
+    reasons: list[Note] = []
     shown = tuple(m for m in ctx.mediators if m.elevated)
     if topic == "tier-2":
         suggestions = ("leukotriene", "cromolyn_oral")
         lte4 = [m for m in shown if m.result.analyte == "leukotriene_e4"]
         if lte4:
-            reasons.append(
-                f"Leukotriene E4 is elevated ({lte4[0].reason}, {day(lte4[0].result.when)}): "
-                "a leukotriene modifier is proposed first."
-            )
+            reasons.append(note("ladder.lte4_first", finding=lte4[0].reason,
+                                date=day(lte4[0].result.when)))
         prostaglandins = [m for m in shown if m.result.prostaglandin_marker]
         if prostaglandins:
-            reasons.append(
-                f"A prostaglandin marker is elevated ({prostaglandins[0].result.display}: "
-                f"{prostaglandins[0].reason}): aspirin may be considered, with caution "
-                "(it can trigger degranulation)."
-            )
+            reasons.append(note("ladder.prostaglandin_elevated",
+                                analyte=prostaglandins[0].result.display,
+                                finding=prostaglandins[0].reason))
     onset_days = thresholds.response_onset_days[tier]
     early = [note("episode.before_response_onset", date=day(e.start), onset_days=onset_days)
              for e in pos.early]
     therapies = _ladder_therapies(facts)
+    dose_now = omalizumab_dose(facts)
     return Decision(
         topic=topic,
-        params={"tier": str(tier), "days": str(now_days)},
-        reasons=tuple(reasons),
+        params={"drugs": drug_names(pos.tier_therapies), "days": str(now_days),
+                "step": "a further biologic step" if tier == 3 else "a biologic",
+                "dose": f"{dose_now:g}" if dose_now is not None else "",
+                "target": f"{thresholds.omalizumab_dose_mg_per_4_weeks:g}"},
         therapies=therapies,
         episodes=tuple(e.cluster for e in pos.episodes),
         respiratory=pos.respiratory,
         mediators=tuple(ctx.evidence.decisive) or shown,
         suggestions=suggestions,
         lead=tuple(lead),
-        notes=(*ctx.patient_notes, *notes, *therapy_notes(therapies), *ctx.episode_notes,
+        notes=(*_window_notes(pos, ctx, now_days), *reasons, *ctx.patient_notes, *notes,
+               *therapy_notes(therapies), *ctx.episode_notes,
                *early, *_respiratory_notes(pos, ctx)),
         withheld=withheld(facts, suggestions, thresholds, ctx.now),
     )

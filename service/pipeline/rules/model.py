@@ -67,6 +67,9 @@ class Decision:
     lead: tuple[Note, ...] = ()
     # therapies on record of the proposed classes: their drug is not proposed again
     withheld: tuple[Therapy, ...] = ()
+    # cards folded into this ladder card (service/pipeline/fold.py): mediator-evidence,
+    # biologic-review; their facts and proposals are shown inside this card
+    folded: tuple[Decision, ...] = ()
 
 
 @dataclass(frozen=True)

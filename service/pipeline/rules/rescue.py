@@ -45,9 +45,9 @@ def epinephrine(facts: Facts) -> Decision | None:
         notes.append(note("history.undated", count=undated))
     return Decision(
         topic="epinephrine-autoinjector",
-        reasons=("No active epinephrine auto-injector is on record.",),
+        params={"history": "Angioedema" if key == "history.angioedema" else "Anaphylaxis"},
         suggestions=("epinephrine_autoinjector",),
-        notes=tuple(notes),
+        notes=(note("epinephrine.none"), *notes),
     )
 
 
@@ -62,11 +62,8 @@ def albuterol(facts: Facts, thresholds: Thresholds, now: datetime) -> Decision |
     return Decision(
         topic="albuterol",
         params={"lookback": str(thresholds.lookback_days)},
-        reasons=(
-            f"{len(events)} wheezing or bronchospasm record(s) in the last "
-            f"{thresholds.lookback_days} days.",
-            "No active albuterol or levalbuterol is on record.",
-        ),
+        notes=(note("albuterol.events", count=len(events), lookback=thresholds.lookback_days),
+               note("albuterol.none")),
         respiratory=tuple(Cluster(when, (e,)) for when, e in events),
         suggestions=("albuterol",),
     )

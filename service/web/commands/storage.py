@@ -80,13 +80,16 @@ def db_current() -> None:
 )
 @click.option("--until", help="End (exclusive): a date or an ISO instant. Default: now.")
 @click.option("--format", "output", type=click.Choice(["table", "json"]), default="table")
-def feedback_report(since: str | None, until: str | None, output: str) -> None:
+@click.option(
+    "--include-test", is_flag=True, help="Count test patients' cards and feedback too."
+)
+def feedback_report(since: str | None, until: str | None, output: str, include_test: bool) -> None:
     """Card outcomes per topic: issued, accepted, overridden, acceptance rate, reasons."""
     try:
         start, end = parse_period(since, until, state().clock())
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    report = outcomes_report(existing_database(), start, end)
+    report = outcomes_report(existing_database(), start, end, include_test=include_test)
     if output == "json":
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:

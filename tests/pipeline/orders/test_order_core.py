@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from service.knowledge.loader import bundled_cards_dir, load_knowledge
 from service.pipeline.hook import HookResult
 from service.pipeline.orders import run_order_hook
 from service.pipeline.orders.cards import order_summary
+from service.pipeline.orders.not_twice import order_fingerprint
 from service.pipeline.ports import PastCard
 from service.thresholds.files import load_thresholds
 from tests.support.orders import as_hook, order_request
@@ -44,12 +46,24 @@ class History:
         return [dataclasses.replace(c, same_user=c.same_user and user_id == USER)
                 for c in self.cards if c.issued_at >= since]
 
+    def answered_cards(self, patient_id: str, since: datetime, topics: Collection[str],
+                       user_id: str | None = None) -> Sequence[PastCard]:
+        return [c for c in self.past_cards(patient_id, since, user_id)
+                if c.outcome is not None and c.topic in topics]
 
-def run(request: dict[str, Any], history: History | None = None, snooze_days: int = 0,
-        thresholds: Any = THRESHOLDS) -> HookResult:
+
+def with_snooze(days: int) -> Any:
+    return dataclasses.replace(THRESHOLDS, snooze_days=MappingProxyType(
+        {**THRESHOLDS.snooze_days, "order-trigger-drug": days}))
+
+
+def run(request: dict[str, Any], history: History | None = None,
+        snooze_days: int | None = None, thresholds: Any = THRESHOLDS,
+        snooze: bool = True) -> HookResult:
+    if snooze_days is not None:
+        thresholds = with_snooze(snooze_days)
     return run_order_hook(load_hook_request(request, request["hook"]), knowledge=KNOWLEDGE,
-                          thresholds=thresholds, now=NOW, history=history,
-                          snooze_days=snooze_days)
+                          thresholds=thresholds, now=NOW, history=history, snooze=snooze)
 
 
 def topics(result: HookResult) -> list[str]:
@@ -62,7 +76,8 @@ def past(topic: str = "order-trigger-drug", *, hook: str = "order-select",
          item: str | None = "ibuprofen:oral") -> PastCard:
     at = NOW - timedelta(minutes=minutes)
     return PastCard("c-1", topic, at, outcome, at if outcome else None, code, hook=hook,
-                    draft_order=draft, order_item=item, same_user=same_user)
+                    draft_order=draft, snooze_key=item, same_user=same_user,
+                    fingerprint=order_fingerprint(topic, item))
 
 
 # What is judged --------------------------------------------------------------------------
@@ -82,7 +97,8 @@ def test_the_record_of_an_order_card_names_its_draft_and_item() -> None:
     [card] = result.cards
     record = result.orders[card["uuid"]]
     assert record.draft_order == "MedicationRequest/draft-ibuprofen"
-    assert record.item == "ibuprofen:oral"
+    assert record.snooze_key == "ibuprofen:oral"
+    assert record.fingerprint == order_fingerprint("order-trigger-drug", "ibuprofen:oral")
 
 
 # Not twice (docs/clinical-rules.md §7) --------------------------------------------------
@@ -108,7 +124,7 @@ def test_a_card_answered_at_order_select_is_not_repeated_at_order_sign(
     result = run(SIGN, History([card]))
     assert (topics(result) == ["order-trigger-drug"]) is shown
     if not shown:
-        assert result.held_back["deduplicated"] == ["order-trigger-drug"]
+        assert result.deduplicated == ["order-trigger-drug"]
 
 
 def test_at_order_select_nothing_is_deduplicated() -> None:
@@ -126,7 +142,7 @@ def test_the_history_is_asked_for_this_patient_and_user_over_the_longest_window(
 
 def test_an_unreadable_history_shows_the_cards() -> None:
     result = run(SIGN, History(fail=True))
-    assert topics(result) == ["order-trigger-drug"] and result.history_failed
+    assert topics(result) == ["order-trigger-drug"] and result.snooze_unavailable
 
 
 # The order-time snooze (docs/clinical-rules.md §7) --------------------------------------
@@ -147,6 +163,23 @@ def test_tolerated_before_snoozes_the_same_ingredient_and_route() -> None:
     assert topics(run(SIGN, History([tolerated()]), snooze_days=0)) == ["order-trigger-drug"]
     other_reason = dataclasses.replace(tolerated(), override_code="benefit-outweighs-risk")
     assert topics(run(SIGN, History([other_reason]), snooze_days=7)) == ["order-trigger-drug"]
+    cleared = dataclasses.replace(tolerated(), snooze_cleared_at=NOW - timedelta(hours=1))
+    assert topics(run(SIGN, History([cleared]), snooze_days=7)) == ["order-trigger-drug"]
+
+
+def test_the_snooze_is_the_thresholds_and_is_recorded_as_held_back() -> None:
+    """snooze_days.order-trigger-drug (7 as shipped) decides; a snoozed decision is in
+    ``snoozed`` with its ingredient and route, for recording and /metrics."""
+    result = run(SIGN, History([tolerated(days=6)]))
+    assert topics(result) == []
+    [held] = result.snoozed
+    assert (held.topic, held.snooze_key) == ("order-trigger-drug", "ibuprofen:oral")
+    assert held.fingerprint == order_fingerprint("order-trigger-drug", "ibuprofen:oral")
+
+
+def test_a_test_patient_is_not_snoozed_but_not_twice_still_applies() -> None:
+    assert topics(run(SIGN, History([tolerated()]), snooze=False)) == ["order-trigger-drug"]
+    assert topics(run(SIGN, History([past()]), snooze=False)) == []
 
 
 def test_beta_blockers_neuromuscular_blockers_and_contrast_are_never_snoozed() -> None:

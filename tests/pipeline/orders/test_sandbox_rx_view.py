@@ -53,7 +53,7 @@ def test_the_rx_view_ranitidine_draft_gets_the_replacing_suggestion(client: Flas
     # text and coding code the Sandbox reads, and no dose.
     assert first["type"] == "create"
     concept = first["resource"]["medicationCodeableConcept"]
-    assert concept["text"] == "famotidine" and concept["coding"][0]["code"] == "4278"
+    assert concept["text"] == "famotidine oral tablet" and concept["coding"][0]["code"] == "4278"
     assert "dosageInstruction" not in first["resource"]
     assert second == {"type": "delete", "resourceId": "MedicationRequest/request-123",
                       "description": second["description"]}

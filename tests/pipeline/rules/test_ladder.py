@@ -197,10 +197,10 @@ def test_card_switch_turns_a_ladder_card_off() -> None:
 def test_tier2_puts_the_leukotriene_modifier_first_when_lte4_is_elevated() -> None:
     decision = decide(base(*tier1(100), *episodes(1, 10)))[0]
     assert decision.suggestions[0] == "leukotriene"
-    assert any("Leukotriene E4 is elevated" in r for r in decision.reasons)
+    assert any(n.key == "ladder.lte4_first" for n in decision.notes)
     no_lte4 = [mcas(), condition("Z87.892"), medication(text="EpiPen", start=ago(400)),
                *tier1(100), *episodes(1, 10)]
-    assert not any("Leukotriene E4" in r for r in decide(no_lte4)[0].reasons)
+    assert not any(n.key == "ladder.lte4_first" for n in decide(no_lte4)[0].notes)
 
 
 def test_ladder_card_comes_first_and_only_once() -> None:
@@ -209,10 +209,11 @@ def test_ladder_card_comes_first_and_only_once() -> None:
     assert sum(t.startswith("tier") for t in found) == 1
 
 
-def test_tier4_card_states_off_label_case_report_and_proposes_nothing() -> None:
+def test_tier4_card_states_off_label_case_report_and_proposes_only_a_referral() -> None:
     meds = [*tier1(400), medication(code="88249", start=ago(300)),
             medication(code="302379", start=ago(95))]
     card = cards(base(*meds, *episodes(1, 10)), now=NOW)[0]
     assert card["source"]["topic"]["code"] == "tier-4"
     assert "off-label" in card["detail"] and "single case report" in card["detail"]
-    assert "suggestions" not in card
+    (referral,) = card["suggestions"]
+    assert [a["resource"]["resourceType"] for a in referral["actions"]] == ["ServiceRequest"]

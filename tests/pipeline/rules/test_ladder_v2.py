@@ -209,7 +209,8 @@ def test_systemic_mastocytosis_flag_opens_the_biologic_cards() -> None:
     assert decision.topic == "tier-3"
     assert [n.key for n in decision.lead] == ["tryptase.sm_flag"]
     card = cards(base(*TIER2, *episodes(1, 10), *tryptase))[0]
-    assert card["detail"].index("Baseline tryptase 24 ng/mL") < card["detail"].index("Tier 2")
+    detail = card["detail"]
+    assert detail.index("Baseline tryptase 24 ng/mL") < detail.index("On montelukast since")
     low = [observation("21582-2", 19.9, "ng/mL", when=ago(200))]
     assert decide(base(*TIER2, *episodes(1, 10), *low))[0].lead == ()
 

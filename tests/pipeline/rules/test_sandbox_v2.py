@@ -38,8 +38,8 @@ def test_the_recorded_sandbox_call_gives_tier2_and_albuterol_under_rules_v2() ->
     tier2, albuterol = result.cards
     assert all(c["extension"]["org.mcas-cds.rules-version"] == "2" for c in result.cards)
     detail = tier2["detail"]
-    assert "Tier 1 since 2026-06-28: 150 days" in detail
-    assert "Counting from 2026-07-05" in detail
+    assert "since 2026-06-28: 150 days" in detail
+    assert "anaphylaxis episode(s) from 2026-07-05" in detail
     assert "2026-08-21: Anaphylaxis (T78.2XXA)" in detail
     assert "2026-10-22: Anaphylaxis (T78.2XXA)" in detail
     assert "acute (1.4 h after the onset" in detail
