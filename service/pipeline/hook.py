@@ -64,7 +64,8 @@ class HookResult:
     folded: list[str] = field(default_factory=list)
     # order-time cards: card uuid -> the draft order it judged
     orders: dict[str, OrderCardRecord] = field(default_factory=dict)
-    # order-time topics left out as answered at order-select ("not twice", §7)
+    # order-time topics left out as answered at order-select ("not twice",
+    # docs/clinical-rules.md §7)
     deduplicated: list[str] = field(default_factory=list)
 
     @property
