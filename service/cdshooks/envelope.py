@@ -243,8 +243,11 @@ def load_hook_request(body: Any, hook: str = SUPPORTED_HOOK) -> HookRequest:
         raise invalid_request(exc.messages) from None
     authorization = data.get("fhirAuthorization") or {}
     context = data["context"]
-    drafts = context.get("draftOrders")
-    selections = context.get("selections")
+    # Only the order hooks' contexts check draftOrders and selections: a patient-view
+    # context may carry anything under those names (unknown keys are kept), unread.
+    ordered = hook in (ORDER_SELECT, ORDER_SIGN)
+    drafts = context.get("draftOrders") if ordered else None
+    selections = context.get("selections") if ordered else None
     return HookRequest(
         hook_instance=str(data["hookInstance"]),
         patient_id=context["patientId"],

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from service.cdshooks.envelope import load_hook_request
 from tests.support.orders import SELECT_URL, SIGN_URL, as_hook, order_request
 
 SIGN = "order-trigger-drug--fires--ibuprofen-at-order-sign"
@@ -90,3 +91,14 @@ def test_other_order_types_are_accepted_and_not_judged(client: FlaskClient) -> N
     cards = response.get_json()["cards"]
     assert [c["extension"]["org.mcas-cds.draft-order"] for c in cards] == [
         "MedicationRequest/draft-ibuprofen"]
+
+
+def test_a_patient_view_context_with_draft_orders_is_not_read_as_orders() -> None:
+    """Found by the route fuzz: patient-view keeps unknown context keys; a draftOrders
+    there (even with a null entry) is never read, so it cannot fail the request."""
+    body = {"hook": "patient-view", "hookInstance": "d3b07384-d9a0-4c9b-8f2e-0e4b2a1c9f11",
+            "context": {"patientId": "p-1", "draftOrders": {"resourceType": "Bundle",
+                                                            "entry": [None]},
+                        "selections": "x"}}
+    request = load_hook_request(body)
+    assert request.draft_orders == () and request.selections is None
