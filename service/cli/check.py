@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from service.cdshooks.discovery import HOOK
+from service.cdshooks.discovery import HOOK, SERVICE_HOOKS
 from service.cdshooks.schemas import DISCOVERY, violations
 from service.cli.arguments import (
     EXIT_FAILED,
@@ -196,6 +196,13 @@ class Checker:
         self.needs_token = False
         self.verifies_tokens: bool | None = None
 
+    def service_for(self, fixture: Fixture) -> str:
+        """The service a fixture is fired at: the one checked when it answers the
+        fixture's hook, else the service of that hook (order fixtures: mcas-order-safety-*)."""
+        if SERVICE_HOOKS.get(self.service_id, HOOK) == fixture.hook:
+            return self.service_id
+        return fixture.service_id
+
     def steps(self) -> list[tuple[str, Callable[[], None]]]:
         steps: list[tuple[str, Callable[[], None]]] = [("discovery", self.check_discovery)]
         steps += [(f"fixture {f.name}", self._fire_step(f)) for f in self.fixtures]
@@ -243,20 +250,30 @@ class Checker:
             return
         problems = violations(document, DISCOVERY)
         services = document.get("services") if isinstance(document, dict) else None
-        ours = [s for s in services or [] if isinstance(s, dict) and s.get("id") == self.service_id]
-        if not ours:
+        listed = {s.get("id"): s for s in services or [] if isinstance(s, dict)}
+        hook = SERVICE_HOOKS.get(self.service_id, HOOK)
+        ours = listed.get(self.service_id)
+        if ours is None:
             problems.append(f"no service with id '{self.service_id}'")
-        elif ours[0].get("hook") != HOOK:
-            problems.append(f"service '{self.service_id}' is not on hook {HOOK}")
-        if problems:
+        elif ours.get("hook") != hook:
+            problems.append(f"service '{self.service_id}' is not on hook {hook}")
+        # The services the fixtures are fired at (the order-time ones for order fixtures).
+        others = sorted({self.service_for(f) for f in self.fixtures} - {self.service_id})
+        for other in others:
+            if other not in listed:
+                problems.append(f"no service with id '{other}' (fixtures for its hook)")
+            elif listed[other].get("hook") != SERVICE_HOOKS.get(other):
+                problems.append(f"service '{other}' is not on hook {SERVICE_HOOKS.get(other)}")
+        if problems or ours is None:
             self.add("discovery", FAIL, "; ".join(problems))
             return
-        keys = ", ".join(ours[0].get("prefetch") or {}) or "none"
-        self.add("discovery", PASS, f"{self.service_id} on {HOOK}; prefetch: {keys}")
+        keys = ", ".join(ours.get("prefetch") or {}) or "none"
+        also = f"; also {', '.join(others)}" if others else ""
+        self.add("discovery", PASS, f"{self.service_id} on {hook}; prefetch: {keys}{also}")
 
     def _fire_step(self, fixture: Fixture) -> Callable[[], None]:
         def step() -> None:
-            url = self.endpoints.service(self.service_id)
+            url = self.endpoints.service(self.service_for(fixture))
             name = f"fixture {fixture.name}"
             if self.needs_token:
                 self.add(name, SKIP, UNSIGNED_REFUSED)

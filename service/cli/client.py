@@ -37,6 +37,13 @@ class Endpoints:
         return f"{self.service(service_id)}/feedback"
 
 
+def named_service(url: str) -> str | None:
+    """The service id the URL names (…/cds-services/<id>), or None when it names none."""
+    path = urlsplit(url).path.rstrip("/")
+    tail = path.partition("/cds-services")[2].strip("/")
+    return tail.split("/")[0] if tail else None
+
+
 def split_url(url: str) -> tuple[Endpoints, str]:
     """The base URL and service id of whatever the user typed: base, discovery or service."""
     parts = urlsplit(url)

@@ -23,7 +23,7 @@ from service.cli.arguments import (
     signer_from_args,
 )
 from service.cli.card_text import render_cards
-from service.cli.client import Client, UsageError, split_url
+from service.cli.client import Client, UsageError, named_service, split_url
 from service.cli.firing import fire_fixture
 from service.cli.output import Style
 from service.scenarios.fixtures import default_fixtures_dir, find_fixture
@@ -73,8 +73,10 @@ def run(
     fixture = find_fixture(args.fixture, args.fixtures_dir or default_fixtures_dir())
     if args.no_prefetch and not args.fhir_server:
         raise UsageError("--no-prefetch needs --fhir-server: where should the data come from?")
-    endpoints, service_id = split_url(args.url)
-    url = endpoints.service(service_id)
+    endpoints, _ = split_url(args.url)
+    # A URL naming a service is fired as typed; otherwise the fixture's hook decides
+    # (patient-view: mcas-therapy-tier; order-select/order-sign: mcas-order-safety-*).
+    url = endpoints.service(named_service(args.url) or fixture.service_id)
     client = Client(signer_from_args(args), timeout=args.timeout)
     signed = "signed as " + client.signer.issuer if client.signer else "unsigned"
     print(style(f"{fixture.name}: {fixture.description}", "bold"), file=info)

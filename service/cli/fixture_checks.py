@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from service.cdshooks.envelope import load_hook_request
+from service.cdshooks.envelope import CONTEXT_SCHEMAS, load_hook_request
 from service.errors import ServiceError
 from service.scenarios.fixtures import FixtureError, parse_instant
 
@@ -183,8 +183,10 @@ def _check_request(
     if not isinstance(request, Mapping):
         return
     expected_status = data.get("expectedStatus", 200)
+    hook = request.get("hook")
     try:
-        load_hook_request(dict(request))
+        # Each hook's envelope (order-select/order-sign: draftOrders, selections).
+        load_hook_request(dict(request), hook if hook in CONTEXT_SCHEMAS else "patient-view")
     except ServiceError as exc:
         if expected_status != exc.status:
             report.problems.extend(f"request: {message}" for message in exc.messages)

@@ -23,4 +23,6 @@ def cards_files(cards_dir: Path | None, overlays: list[Path] | None) -> CardsFil
 
 
 def known_topics(cards: Path | CardsFiles | None = None) -> set[str]:
-    return set(load_knowledge(cards or bundled_cards_dir()).cards.topics)
+    """Patient-view and order-time topics (cards.yaml, order_cards.yaml)."""
+    knowledge = load_knowledge(cards or bundled_cards_dir())
+    return set(knowledge.cards.topics) | set(knowledge.order_cards.topics)

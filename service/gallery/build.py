@@ -21,15 +21,18 @@ from typing import Any
 
 from service.cards_html import STYLESHEET
 from service.cards_html.render import markdown_html, render_card
-from service.cdshooks.envelope import load_hook_request
+from service.cdshooks.envelope import ORDER_SELECT, ORDER_SIGN, load_hook_request
 from service.errors import ServiceError
 from service.knowledge.model import Knowledge
 from service.ops.request_log import quiet_logs
 from service.pipeline.hook import run_hook
+from service.pipeline.orders import run_order_hook
 from service.scenarios.fixtures import Fixture, request_for
 from service.thresholds.model import Thresholds
 
 log = logging.getLogger(__name__)
+
+ORDER_HOOKS = frozenset({ORDER_SELECT, ORDER_SIGN})
 
 # The command that rewrites everything here; the out-of-date test names it.
 REGENERATE = "make card-gallery"
@@ -87,13 +90,19 @@ def _cards_of(
     fixture: Fixture, knowledge: Knowledge, thresholds: Thresholds
 ) -> list[Mapping[str, Any]]:
     now = fixture.evaluated_at
+    request = request_for(fixture, now)
     with quiet_logs():
-        result = run_hook(
-            load_hook_request(request_for(fixture, now)),
-            knowledge=knowledge,
-            thresholds=thresholds,
-            now=now,
-        )
+        if fixture.hook in ORDER_HOOKS:
+            # The order-time services (docs/clinical-rules.md §7): their own core.
+            result = run_order_hook(
+                load_hook_request(request, fixture.hook),
+                knowledge=knowledge, thresholds=thresholds, now=now,
+            )
+        else:
+            result = run_hook(
+                load_hook_request(request), knowledge=knowledge, thresholds=thresholds,
+                now=now,
+            )
     return list(result.cards)
 
 
@@ -130,11 +139,12 @@ def collect(
         for card in cards:
             seen.setdefault(_topic_of(card), []).append(Shown(fixture, card))
     rules = rules_rows(rules_text)
-    topics = list(knowledge.cards.topics) + sorted(set(seen) - set(knowledge.cards.topics))
+    known = [*knowledge.cards.topics, *knowledge.order_cards.topics]
+    topics = known + sorted(set(seen) - set(known))
     entries = []
     for topic in topics:
         shown = sorted(seen.get(topic, []), key=lambda s: _rank(topic, s))
-        text = knowledge.cards.topics.get(topic)
+        text = knowledge.cards.topics.get(topic) or knowledge.order_cards.topics.get(topic)
         display = ((shown[0].card.get("source") or {}).get("topic") or {}).get("display") \
             if shown else None
         when, says = rules.get(topic, ("", ""))

@@ -31,6 +31,8 @@ from service.knowledge.model import (
     Knowledge,
     KnowledgeError,
     MediatorTest,
+    OrderCardTexts,
+    OrderTopicText,
     OverrideReasonText,
     Reference,
     TopicText,
@@ -46,9 +48,12 @@ from service.knowledge.schemas import (
     cards_schema,
     drafts_schema,
     load_file,
+    order_cards_schema,
     snooze_schema,
+    triggers_schema,
 )
-from service.knowledge.topics import TOPICS
+from service.knowledge.topics import ORDER_TOPICS, TOPICS
+from service.knowledge.triggers import build_trigger_table
 
 
 def _read(files: CardsFiles, name: str, schema: Schema) -> dict[str, Any]:
@@ -144,6 +149,31 @@ def _decisive(spec: Mapping[str, Any]) -> DecisiveFacts:
     )
 
 
+def _order_cards(raw: Mapping[str, Any]) -> OrderCardTexts:
+    reasons = {code: r["display"] for code, r in raw["override_reasons"].items()}
+
+    def topic(spec: Mapping[str, Any]) -> OrderTopicText:
+        return OrderTopicText(
+            title=spec["title"].strip(),
+            indicator=spec["indicator"],
+            summary=spec["summary"],
+            detail=(spec.get("detail") or "").strip(),
+            override_reasons=tuple((code, reasons[code]) for code in spec["override_reasons"]),
+            evidence=spec.get("evidence") or "",
+            source=spec.get("source") or "",
+            links=tuple(spec.get("links") or ()),
+        )
+
+    return OrderCardTexts(
+        topics=MappingProxyType({t: topic(raw["topics"][t]) for t in ORDER_TOPICS}),
+        evidence_levels=MappingProxyType({
+            key: (level["label"], " ".join(level["meaning"].split()))
+            for key, level in raw["evidence_levels"].items()
+        }),
+        ladder_steps=MappingProxyType(dict(raw["ladder_steps"])),
+    )
+
+
 def load_knowledge(cards_dir: Path | CardsFiles) -> Knowledge:
     """``cards/`` (a directory, or a directory with site overlays) as ``Knowledge``.
 
@@ -158,6 +188,14 @@ def load_knowledge(cards_dir: Path | CardsFiles) -> Knowledge:
     drafts = _read(files, "drafts.yaml", drafts_schema(
         code for spec in mediators["analytes"].values() for code in spec["loinc"]))
     drugs = build_drug_table(_read(files, "drugs.yaml", DrugsSchema()))
+    triggers = build_trigger_table(_read(files, "triggers.yaml", triggers_schema(refs_raw)))
+    order_cards = _order_cards(_read(files, "order_cards.yaml", order_cards_schema(refs_raw)))
+    for key, trigger_class in triggers.classes.items():
+        if trigger_class.evidence not in order_cards.evidence_levels:
+            raise KnowledgeError(
+                f"triggers.yaml: classes.{key}.evidence: unknown evidence "
+                f"level {trigger_class.evidence!r} (order_cards.yaml evidence_levels has: "
+                f"{', '.join(order_cards.evidence_levels)})")
     snooze = _read(files, "snooze.yaml", snooze_schema(
         drugs.classes, mediators["analytes"]))["topics"]
     # An overlay section for a file nothing above read would be silently ignored.
@@ -194,6 +232,8 @@ def load_knowledge(cards_dir: Path | CardsFiles) -> Knowledge:
         episode_seventh=frozenset(codes["episode_seventh_characters"]),
         follow_up_seventh=frozenset(codes["follow_up_seventh_characters"]),
         drugs=drugs,
+        triggers=triggers,
+        order_cards=order_cards,
         analytes=MappingProxyType(analytes),
         references=MappingProxyType(references),
         cards=CardTexts(

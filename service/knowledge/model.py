@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 from service.cdshooks.cards import Indicator
 from service.knowledge.drug_table import DrugTable
+from service.knowledge.triggers import TriggerTable, empty_trigger_table
 
 
 class KnowledgeError(ValueError):
@@ -160,6 +161,31 @@ class _Blank(dict[str, str]):
 
 
 @dataclass(frozen=True)
+class OrderTopicText:
+    """What one order-time card says (cards/order_cards.yaml)."""
+
+    title: str
+    indicator: Indicator
+    summary: str  # the words after the draft order's own words
+    detail: str
+    override_reasons: tuple[tuple[str, str], ...]  # (code, display), chosen per topic
+    # Trigger topics take these from the trigger class (cards/triggers.yaml): "" / ().
+    evidence: str = ""  # a key of OrderCardTexts.evidence_levels
+    source: str = ""  # a key of Knowledge.references: the authority behind the card
+    links: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrderCardTexts:
+    topics: Mapping[str, OrderTopicText] = field(default_factory=lambda: MappingProxyType({}))
+    # key -> (label, meaning): how strong the evidence is; every detail opens with it
+    evidence_levels: Mapping[str, tuple[str, str]] = field(
+        default_factory=lambda: MappingProxyType({}))
+    # order-ladder's {step}: key (tier1_incomplete, no_evidence, no_omalizumab) -> words
+    ladder_steps: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
 class DecisiveFacts:
     """The facts behind a topic's card whose records make up its snooze fingerprint
     (cards/snooze.yaml, docs/clinical-rules.md §8): a changed record among them shows the
@@ -193,6 +219,10 @@ class Knowledge:
     cards: CardTexts
     # accepted system URI (or OID form) -> code system name: one look-up per coding
     system_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # The order-time services (docs/clinical-rules.md §7): the trigger table
+    # (cards/triggers.yaml) and their card texts (cards/order_cards.yaml).
+    triggers: TriggerTable = field(default_factory=empty_trigger_table)
+    order_cards: OrderCardTexts = field(default_factory=OrderCardTexts)
     # topic -> the facts its snooze fingerprint is made of (cards/snooze.yaml)
     snooze: Mapping[str, DecisiveFacts] = field(default_factory=lambda: MappingProxyType({}))
     # UCUM unit -> how cards write it for clinicians ("ug/g{creat}" -> "mcg/g creatinine")

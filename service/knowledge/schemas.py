@@ -34,7 +34,7 @@ from service.cdshooks.validation_errors import error_pairs
 from service.knowledge.drug_table import ALLOWED_SUGGESTIONS, matches
 from service.knowledge.model import KnowledgeError
 from service.knowledge.sentences import SENTENCES
-from service.knowledge.topics import TOPICS
+from service.knowledge.topics import ORDER_TOPICS, TOPICS
 from service.thresholds.model import ANALYTES_WITH_THRESHOLD
 
 INDICATORS: tuple[str, ...] = ("info", "warning", "critical")
@@ -393,6 +393,134 @@ def cards_schema(references: Mapping[str, Mapping[str, Any]]) -> Schema:
         "_hold_together": validates_schema(topics_hold_together),
     }
     schema: Schema = type("CardsSchema", (_Strict,), attrs)()
+    return schema
+
+
+# triggers.yaml --------------------------------------------------------------------------
+
+TRIGGER_TOPICS: tuple[str, ...] = ("order-trigger-drug", "order-beta-blocker")
+
+
+def _reference_list(known: list[str]) -> fields.List[str]:
+    return fields.List(fields.String(validate=validate.OneOf(
+        known, error="unknown reference {input!r} (references.yaml has: {choices})")))
+
+
+def triggers_schema(reference_keys: Iterable[str]) -> Schema:
+    """The schema of triggers.yaml: classes linking only to these references."""
+    known = sorted(reference_keys)
+    trigger_class = type("TriggerClassSchema", (_Strict,), {
+        "label": _text(required=True),
+        "topic": fields.String(required=True, validate=validate.OneOf(TRIGGER_TOPICS)),
+        "effect": _text(required=True),
+        "does": _text(required=True),
+        "alternatives": _texts(),
+        "links": _reference_list(known),
+        "evidence": _text(required=True),  # a key of order_cards.yaml evidence_levels
+        "skip_forms": _text(),
+        "snooze": _Bool(required=True),
+    })
+    trigger = type("TriggerSchema", (_Strict,), {
+        "trigger_class": fields.String(required=True, data_key="class"),
+        "rxnorm": _nested(_CodeSchema, allow_none=True),
+        "names": _texts(required=True, validate=validate.Length(
+            min=1, error="At least one name is needed.")),
+        "indicator": fields.String(validate=validate.OneOf(INDICATORS)),
+    })
+
+    def hold_together(self: Schema, data: dict[str, Any], **_: Any) -> None:
+        errors: dict[str, Any] = {}
+        for key, spec in data["classes"].items():
+            form = spec.get("skip_forms")
+            if form is not None and form not in data["form_words"]:
+                errors.setdefault("classes", {})[key] = {
+                    "skip_forms": [f"form_words has no {form!r}"]}
+        for key, spec in data["drugs"].items():
+            if spec["trigger_class"] not in data["classes"]:
+                errors.setdefault("drugs", {})[key] = {
+                    "class": [f"unknown class {spec['trigger_class']!r}"]}
+        if errors:
+            raise ValidationError(errors)
+
+    attrs: dict[str, Any] = {
+        "form_words": _MapOf(_texts(), required=True),
+        "classes": _MapOf(_nested(trigger_class), required=True),
+        "drugs": _MapOf(_nested(trigger), required=True),
+        "_hold_together": validates_schema(hold_together),
+    }
+    schema: Schema = type("TriggersSchema", (_Strict,), attrs)()
+    return schema
+
+
+# order_cards.yaml -----------------------------------------------------------------------
+
+ORDER_SUMMARY_PLACEHOLDERS = frozenset({"effect", "step", "days", "max_days"})
+LADDER_STEPS: tuple[str, ...] = ("tier1_incomplete", "no_evidence", "no_omalizumab")
+
+
+def _order_summary(text: str) -> None:
+    unknown = _placeholders(text) - ORDER_SUMMARY_PLACEHOLDERS
+    if not text or len(text) > SUMMARY_MAX or unknown:
+        raise ValidationError(
+            f"needs 1-{SUMMARY_MAX} characters and known placeholders "
+            f"({', '.join(sorted(ORDER_SUMMARY_PLACEHOLDERS))})"
+        )
+
+
+def order_cards_schema(reference_keys: Iterable[str]) -> Schema:
+    """The schema of order_cards.yaml: every topic of ``ORDER_TOPICS``.
+
+    A trigger topic (its evidence, source and links come from triggers.yaml) may leave
+    them out; the others must give them.
+    """
+    known = sorted(reference_keys)
+    topic = type("OrderTopicSchema", (_Strict,), {
+        "title": _text(required=True),
+        "indicator": fields.String(required=True, validate=validate.OneOf(INDICATORS)),
+        "summary": fields.String(required=True, validate=_order_summary),
+        "detail": fields.String(),
+        "evidence": _text(),
+        "source": fields.String(validate=validate.OneOf(
+            known, error="unknown reference {input!r} (references.yaml has: {choices})")),
+        "links": _reference_list(known),
+        "override_reasons": _texts(required=True, validate=validate.Length(min=1)),
+    })
+    topics = type("OrderTopicsSchema", (_Strict,), {
+        name: _nested(topic, required=True) for name in ORDER_TOPICS})
+    steps = type("LadderStepsSchema", (_Strict,), {
+        name: _text(required=True) for name in LADDER_STEPS})
+
+    def hold_together(self: Schema, data: dict[str, Any], **_: Any) -> None:
+        codes = set(data["override_reasons"])
+        errors: dict[str, Any] = {}
+        for name, spec in data["topics"].items():
+            problems: dict[str, list[str]] = {}
+            unknown = [c for c in spec["override_reasons"] if c not in codes]
+            if unknown:
+                problems["override_reasons"] = [f"unknown override reason(s) {unknown}"]
+            level = spec.get("evidence")
+            if level is not None and level not in data["evidence_levels"]:
+                problems["evidence"] = [f"unknown evidence level {level!r}"]
+            if name not in TRIGGER_TOPICS:
+                for needed in ("evidence", "source", "links"):
+                    if not spec.get(needed):
+                        problems[needed] = ["Required for a topic that is not a trigger topic."]
+            if problems:
+                errors[name] = problems
+        if errors:
+            raise ValidationError({"topics": errors})
+
+    reason = type("OrderOverrideReasonSchema", (_Strict,), {"display": _text(required=True)})
+    level = type("EvidenceLevelSchema", (_Strict,), {
+        "label": _text(required=True), "meaning": _text(required=True)})
+    attrs: dict[str, Any] = {
+        "override_reasons": _MapOf(_nested(reason), required=True),
+        "evidence_levels": _MapOf(_nested(level), required=True),
+        "ladder_steps": _nested(steps, required=True),
+        "topics": _nested(topics, required=True),
+        "_hold_together": validates_schema(hold_together),
+    }
+    schema: Schema = type("OrderCardsSchema", (_Strict,), attrs)()
     return schema
 
 

@@ -1,9 +1,9 @@
 """Prometheus metrics: what the service counts, and ``/metrics`` to scrape them.
 
 Other modules record through the small functions below (``record_cards``,
-``record_fallback``, ``record_token_rejection``, ``record_storage_failure``,
-``record_snoozed``, ``record_snooze_read_failure``, ``record_feedback``,
-``record_timeline_*``) and never touch
+``record_hook_latency``, ``record_fallback``, ``record_token_rejection``,
+``record_storage_failure``, ``record_snoozed``, ``record_snooze_read_failure``,
+``record_feedback``, ``record_timeline_*``) and never touch
 prometheus-client directly, so metric names and labels stay in one place.
 
 Labels are bounded by construction: routes are Flask URL rules (``/cds-services/<service_id>``,
@@ -74,9 +74,18 @@ CARDS_OVERLAY_FILES = Gauge(
 )
 CARDS_ISSUED = Counter(
     "mcas_cards_issued",
-    "Cards returned by the hook, by card topic (source.topic.code) and test traffic "
-    "(test=\"true\": a test patient, MCAS_TEST_PATIENT_PREFIX / MCAS_TEST_PATIENT_IDS).",
-    ["topic", "test"],
+    "Cards returned by the hook, by CDS service id, card topic (source.topic.code) and test "
+    "traffic (test=\"true\": a test patient, MCAS_TEST_PATIENT_PREFIX / "
+    "MCAS_TEST_PATIENT_IDS).",
+    ["service", "topic", "test"],
+)
+HOOK_LATENCY = Histogram(
+    "mcas_hook_duration_seconds",
+    "Time to answer a hook call that reached the service's core (envelope to cards, "
+    "recording included), by CDS service id: mcas-therapy-tier (patient-view), "
+    "mcas-order-safety-select, mcas-order-safety-sign. Refused calls are not in it.",
+    ["service"],
+    buckets=LATENCY_BUCKETS,
 )
 CARDS_SNOOZED = Counter(
     "mcas_cards_snoozed",
@@ -190,10 +199,19 @@ def _test_label(test: bool) -> str:
     return "true" if test else "false"
 
 
-def record_cards(topics: Iterable[str], test: bool = False) -> None:
-    """Count the cards of one hook answer, one increment per card, by topic."""
+def record_cards(
+    topics: Iterable[str], service: str = "mcas-therapy-tier", test: bool = False
+) -> None:
+    """Count the cards of one hook answer, one increment per card, by service and topic."""
     for topic in topics:
-        CARDS_ISSUED.labels(topic=_label(topic), test=_test_label(test)).inc()
+        CARDS_ISSUED.labels(
+            service=_label(service), topic=_label(topic), test=_test_label(test)
+        ).inc()
+
+
+def record_hook_latency(service: str, seconds: float) -> None:
+    """Time one answered hook call of CDS service ``service`` (a discovery id)."""
+    HOOK_LATENCY.labels(service=_label(service)).observe(seconds)
 
 
 def record_snoozed(topics: Iterable[str], test: bool = False) -> None:

@@ -38,6 +38,12 @@ class PastCard:
     snooze_key: str | None = None
     # When an administrator cleared the snooze this card's override made; None: not cleared.
     snooze_cleared_at: datetime | None = None
+    # Order-time cards (docs/clinical-rules.md §7): the hook it was issued at, the draft
+    # order it judged ("MedicationRequest/<id>"), and whether it was issued to the user
+    # the caller named (the trigger's ingredient and route is ``snooze_key``).
+    hook: str | None = None
+    draft_order: str | None = None
+    same_user: bool = False
 
 
 class CardHistory(Protocol):
@@ -48,11 +54,20 @@ class CardHistory(Protocol):
     the caller decides what a missing history means (show the cards).
     """
 
-    def past_cards(self, patient_id: str, since: datetime) -> Sequence[PastCard]: ...
+    def past_cards(
+        self, patient_id: str, since: datetime, user_id: str | None = None
+    ) -> Sequence[PastCard]:
+        """``user_id``: the user of this call; each card says whether it was issued to them."""
+        ...
 
     def answered_cards(
-        self, patient_id: str, since: datetime, topics: Collection[str]
+        self,
+        patient_id: str,
+        since: datetime,
+        topics: Collection[str],
+        user_id: str | None = None,
     ) -> Sequence[PastCard]:
-        """Only the cards of these topics that have feedback (what a snooze needs: a
-        patient-view call issues cards on every chart opening, few are answered)."""
+        """Only the cards of these topics that have feedback (what a snooze and order-time
+        "not twice" need: a patient-view call issues cards on every chart opening, few are
+        answered)."""
         ...

@@ -22,6 +22,13 @@ from service.pipeline.rules.model import Decision
 from service.thresholds.model import Thresholds
 
 OVERRIDDEN = "overridden"
+# Topics whose snooze follows one override reason only (docs/clinical-rules.md §7: an
+# order-time trigger drug "tolerated before"); every other topic: any override.
+SNOOZE_REASON: dict[str, str] = {"order-trigger-drug": "tolerated-before"}
+
+
+def _reason_snoozes(card: PastCard) -> bool:
+    return SNOOZE_REASON.get(card.topic, card.override_code) == card.override_code
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,7 @@ def snoozing_card(
             and card.snooze_key == snooze_key
             and card.status == "issued"
             and card.outcome == OVERRIDDEN
+            and _reason_snoozes(card)
             and card.outcome_at is not None
             and card.snooze_cleared_at is None
             and card.fingerprint == fingerprint
@@ -119,6 +127,7 @@ def active_snoozes(
             days <= 0
             or card.status != "issued"
             or card.outcome != OVERRIDDEN
+            or not _reason_snoozes(card)
             or card.outcome_at is None
             or card.snooze_cleared_at is not None
             or card.fingerprint is None

@@ -39,6 +39,16 @@ TEST_PATIENT_PREFIX_ENV = "MCAS_TEST_PATIENT_PREFIX"
 DEFAULT_TEST_PATIENT_PREFIX = "mcas-test-"
 
 
+# The CDS service that answers each hook (the ids of the discovery document,
+# service/cdshooks/discovery.py; a test keeps the two equal): a fixture is fired at the
+# service of its request's hook.
+SERVICE_FOR_HOOK: dict[str, str] = {
+    "patient-view": "mcas-therapy-tier",
+    "order-select": "mcas-order-safety-select",
+    "order-sign": "mcas-order-safety-sign",
+}
+
+
 def scenario_patient_prefix() -> str:
     """``MCAS_TEST_PATIENT_PREFIX`` (the service's setting, service/settings.py) when set,
     else ``mcas-test-``; read when called, never at import."""
@@ -84,6 +94,18 @@ class Fixture:
     # Topics that fire but are folded into the ladder card, not cards of their own
     # (docs/clinical-rules.md §4 "Fewer cards"): mediator-evidence, biologic-review.
     folded_topics: frozenset[str] = field(default_factory=frozenset)
+    # topic -> the indicator its cards must have, where it differs from the topic's own
+    # (order time: celecoxib's order-trigger-drug card is info).
+    indicators: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def hook(self) -> str:
+        return str(self.request.get("hook") or "patient-view")
+
+    @property
+    def service_id(self) -> str:
+        """The CDS service this fixture is fired at (its request's hook decides)."""
+        return SERVICE_FOR_HOOK.get(self.hook, SERVICE_FOR_HOOK["patient-view"])
 
     @property
     def invalid(self) -> frozenset[str]:
@@ -143,13 +165,16 @@ def load_fixture(path: Path) -> Fixture:
         raise FixtureError(f"{path.name}: foldedTopics needs a ladder card to fold into")
     if set(folded) & (set(topics) | absent):
         raise FixtureError(f"{path.name}: a folded topic is also expected or absent")
-    for key in ("suggests", "firstSuggestion"):
+    for key in ("suggests", "firstSuggestion", "indicators"):
         if not set(data.get(key, {})) <= set(topics):
             raise FixtureError(f"{path.name}: {key} names a topic that is not expected")
     if not set(data.get("mentions", {})) <= set(topics) | set(folded):
         raise FixtureError(f"{path.name}: mentions names a topic that is not expected")
     if not isinstance(data["request"], dict):
         raise FixtureError(f"{path.name}: request must be a JSON object")
+    if data["request"].get("hook", "patient-view") not in SERVICE_FOR_HOOK:
+        raise FixtureError(
+            f"{path.name}: request.hook must be one of {', '.join(SERVICE_FOR_HOOK)}")
     if "malformed" in data:
         raise FixtureError(
             f"{path.name}: 'malformed' was replaced by 'unreadable' (left out and counted) "
@@ -181,6 +206,7 @@ def load_fixture(path: Path) -> Fixture:
         mentions={topic: tuple(words) for topic, words in data.get("mentions", {}).items()},
         raw=data,
         listed_topics=tuple(topics),
+        indicators=dict(data.get("indicators", {})),
         folded_topics=frozenset(folded),
     )
 

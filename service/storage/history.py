@@ -31,7 +31,7 @@ from service.pipeline.ports import PastCard
 from service.storage.database import Storage
 from service.storage.issued import RECORDING_BACKOFF_SECONDS, _safe_reason
 from service.storage.models import UTCDateTime, feedback, issued_cards
-from service.storage.patient_hash import patient_hash
+from service.storage.patient_hash import context_hash, patient_hash
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,9 @@ def _query(answered_only: bool) -> Select[Any]:
             issued_cards.c.status,
             issued_cards.c.snooze_key,
             issued_cards.c.snooze_cleared_at,
+            issued_cards.c.hook,
+            issued_cards.c.draft_order_id,
+            issued_cards.c.user_hash,
         )
         .select_from(joined)
         .where(
@@ -99,7 +102,11 @@ def _deadline(connection: Connection, deadline: float) -> Iterator[None]:
 
 
 def _read(
-    connection: Connection, hashed: str, since: datetime, topics: Collection[str] | None = None
+    connection: Connection,
+    hashed: str,
+    since: datetime,
+    topics: Collection[str] | None = None,
+    user_hash: str | None = None,
 ) -> list[PastCard]:
     statement = _ALL_CARDS if topics is None else _ANSWERED_CARDS
     rows = connection.execute(statement, {"hashed": hashed, "since": since}).all()
@@ -107,8 +114,16 @@ def _read(
     cards: dict[str, PastCard] = {}
     for row in rows:
         if topics is None or row.topic in topics:
-            # by name: other services add fields to PastCard (merge-safe)
-            cards[row.card_uuid] = PastCard(**row._asdict())
+            # by name: other services add fields to PastCard (merge-safe). The core never
+            # sees the user's hash, only whether the card was issued to this call's user.
+            values = row._asdict()
+            draft_order = values.pop("draft_order_id")
+            card_user = values.pop("user_hash")
+            cards[row.card_uuid] = PastCard(
+                **values,
+                draft_order=draft_order,
+                same_user=user_hash is not None and card_user == user_hash,
+            )
     return list(cards.values())
 
 
@@ -123,35 +138,54 @@ class StoredCardHistory:
         self._store = store
         self._budget = budget
 
-    def past_cards(self, patient_id: str, since: datetime) -> Sequence[PastCard]:
-        return self._history(patient_id, since, None)
+    def past_cards(
+        self, patient_id: str, since: datetime, user_id: str | None = None
+    ) -> Sequence[PastCard]:
+        return self._history(patient_id, since, None, user_id)
 
     def answered_cards(
-        self, patient_id: str, since: datetime, topics: Collection[str]
+        self,
+        patient_id: str,
+        since: datetime,
+        topics: Collection[str],
+        user_id: str | None = None,
     ) -> Sequence[PastCard]:
-        return self._history(patient_id, since, topics)
+        return self._history(patient_id, since, topics, user_id)
 
     def _history(
-        self, patient_id: str, since: datetime, topics: Collection[str] | None
+        self,
+        patient_id: str,
+        since: datetime,
+        topics: Collection[str] | None,
+        user_id: str | None,
     ) -> list[PastCard]:
         if self._budget is None:
-            hashed = patient_hash(self._store.salt(), patient_id)
+            salt = self._store.salt()
+            hashed = patient_hash(salt, patient_id)
+            user_hash = context_hash(salt, "user", user_id) if user_id else None
             try:
                 with self._store.engine().connect() as connection:
-                    return _read(connection, hashed, since, topics)
+                    return _read(connection, hashed, since, topics, user_hash)
             except SQLAlchemyError as exc:
                 raise StorageUnavailable("The card history could not be read.") from exc
-        return self._within_budget(patient_id, since, topics, self._budget)
+        return self._within_budget(patient_id, since, topics, user_id, self._budget)
 
     def _within_budget(
-        self, patient_id: str, since: datetime, topics: Collection[str] | None, budget: float
+        self,
+        patient_id: str,
+        since: datetime,
+        topics: Collection[str] | None,
+        user_id: str | None,
+        budget: float,
     ) -> list[PastCard]:
         store = self._store
         if time.monotonic() < store.recording_paused_until:
             metrics.record_snooze_read_failure("paused")
             raise StorageUnavailable("The card history is not read after a database failure.")
         try:
-            hashed = patient_hash(store.salt(), patient_id)
+            salt = store.salt()
+            hashed = patient_hash(salt, patient_id)
+            user_hash = context_hash(salt, "user", user_id) if user_id else None
             # Had before the budget starts: the engine (and SQLite's first migration) is a
             # cost recording pays anyway; a database that is down fails below, in time.
             engine = store.read_engine(budget)
@@ -166,7 +200,7 @@ class StoredCardHistory:
                 # a server that refuses fails at once.
                 deadline = time.monotonic() + budget
                 with connection.begin(), _deadline(connection, deadline):
-                    cards = _read(connection, hashed, since, topics)
+                    cards = _read(connection, hashed, since, topics, user_hash)
         except Exception as exc:  # any failure: the cards are shown unsnoozed
             late = time.monotonic() >= deadline
             self._fail("timeout" if late else "error", f"{type(exc).__name__}: "

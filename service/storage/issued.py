@@ -15,9 +15,10 @@ from datetime import datetime
 
 from service.cdshooks.cards import Card
 from service.ops import metrics
+from service.pipeline.hook import OrderCardRecord
 from service.storage.database import Storage
 from service.storage.models import issued_cards
-from service.storage.patient_hash import patient_hash
+from service.storage.patient_hash import context_hash, patient_hash
 from service.storage.upsert import insert_many_or_ignore
 
 log = logging.getLogger(__name__)
@@ -50,13 +51,20 @@ def record_issued_cards(
     thresholds_version: str,
     fingerprints: Mapping[str, str] | None = None,
     test: bool = False,
-    snoozed: Iterable[tuple[str, str]] = (),
+    snoozed: Iterable[tuple[str, str] | tuple[str, str, str | None]] = (),
+    hook: str | None = None,
+    user_id: str | None = None,
+    encounter_id: str | None = None,
+    orders: Mapping[str, OrderCardRecord] | None = None,
 ) -> bool:
     """Store one row per card; False (logged, counted) when that failed. Never raises.
 
     ``fingerprints``: topic -> fingerprint (service/pipeline/fingerprint.py); ``test``: a
-    test patient's cards; ``snoozed``: (topic, fingerprint) of each decision held back by
-    a snooze, recorded with status ``snoozed`` so the outcomes view can count them.
+    test patient's cards; ``snoozed``: (topic, fingerprint[, snooze key]) of each decision
+    held back by a snooze, recorded with status ``snoozed`` so the outcomes view can count
+    them. ``orders``: for order-time cards, card uuid -> the draft order it judged, its
+    snooze key and fingerprint; their user and encounter are stored as salted hashes, like
+    the patient.
     """
     cards = list(cards)
     snoozed = list(snoozed)
@@ -69,34 +77,48 @@ def record_issued_cards(
         log.debug("card recording paused after a failure; %d card(s) not recorded", len(cards))
         return False
     try:
-        hashed = patient_hash(store.salt(), patient_id)
+        salt = store.salt()
+        orders = orders or {}
+        user_hash = context_hash(salt, "user", user_id) if user_id and orders else None
+        encounter_hash = (
+            context_hash(salt, "encounter", encounter_id) if encounter_id and orders else None
+        )
         common = {
             "hook_instance": hook_instance,
             "issued_at": issued_at,
             "thresholds_version": thresholds_version,
-            "patient_hash": hashed,
+            "patient_hash": patient_hash(salt, patient_id),
             "test": test,
+            "hook": hook,
         }
-        rows = [
-            {
+        rows = []
+        for card in cards:
+            topic = str(card["source"]["topic"]["code"])
+            order = orders.get(str(card["uuid"]))
+            rows.append({
                 **common,
                 "card_uuid": str(card["uuid"]),
-                "topic": str(card["source"]["topic"]["code"]),
-                "fingerprint": fingerprints.get(str(card["source"]["topic"]["code"])),
+                "topic": topic,
+                "fingerprint": order.fingerprint if order else fingerprints.get(topic),
                 "status": "issued",
-            }
-            for card in cards
-        ]
-        rows += [
-            {
+                "snooze_key": order.snooze_key if order else None,
+                "user_hash": user_hash if order else None,
+                "encounter_hash": encounter_hash if order else None,
+                "draft_order_id": order.draft_order if order else None,
+            })
+        for topic, fingerprint, *key in snoozed:
+            rows.append({
                 **common,
                 "card_uuid": str(uuid.uuid4()),
                 "topic": topic,
                 "fingerprint": fingerprint,
                 "status": "snoozed",
-            }
-            for topic, fingerprint in snoozed
-        ]
+                "snooze_key": key[0] if key else None,
+                # one statement for every row: the same columns in each
+                "user_hash": None,
+                "encounter_hash": None,
+                "draft_order_id": None,
+            })
         # One transaction, one statement for all of the call's rows, committed before
         # the answer is sent (the snooze reads them); without waiting for an fsync on
         # SQLite (Storage.recording_engine, docs/storage.md "Durability").

@@ -69,6 +69,14 @@ issued_cards = Table(
     Column("snooze_key", String(128), nullable=True),
     # Set when an administrator cleared the snooze this card's override made.
     Column("snooze_cleared_at", UTCDateTime(), nullable=True),
+    # Migration 0006 (order time, issue 15): the hook the card was issued at; for
+    # order-time cards the user and encounter (salted hashes, like the patient) and the
+    # draft order judged ("MedicationRequest/<id>"); the trigger's ingredient and route
+    # is the snooze_key above.
+    Column("hook", String(32), nullable=True),
+    Column("user_hash", String(64), nullable=True),
+    Column("encounter_hash", String(64), nullable=True),
+    Column("draft_order_id", String(160), nullable=True),
     UniqueConstraint("card_uuid", name="uq_issued_cards_card_uuid"),
 )
 Index("ix_issued_cards_issued_at", issued_cards.c.issued_at)

@@ -35,6 +35,12 @@ def patient_hash(salt: bytes, patient_id: str) -> str:
     return hmac.new(salt, patient_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def context_hash(salt: bytes, kind: str, value: str) -> str:
+    """The salted hash of a user or encounter id of an order-time card (issue 15): only
+    compared for equality, never shown; ``kind`` keeps it apart from patient hashes."""
+    return patient_hash(salt, f"{kind}\x1f{value}")
+
+
 def generated_salt(directory: Path) -> bytes:
     """The salt kept in ``directory``, created on first use; safe against racing workers."""
     path = directory / SALT_FILE

@@ -71,6 +71,7 @@ def thresholds_to_mapping(thresholds: Thresholds) -> dict[str, Any]:
         "tryptase_sm_flag": thresholds.tryptase_sm_flag,
         "steroid_max_days": thresholds.steroid_max_days,
         "biologic_review_window_days": list(thresholds.biologic_review_window_days),
+        "order_dedupe_minutes": thresholds.order_dedupe_minutes,
         "cards_enabled": dict(thresholds.cards_enabled),
         "snooze_days": dict(thresholds.snooze_days),
     }

@@ -61,6 +61,10 @@ class Thresholds:
     tryptase_sm_flag: float  # ng/mL: a baseline at least this is a systemic mastocytosis flag
     steroid_max_days: int
     biologic_review_window_days: tuple[int, int]
+    # Order time (docs/clinical-rules.md §7): a card shown at order-select is not shown
+    # again at order-sign for the same draft order and topic when the same user answered
+    # it (accepted or overridden) within this many minutes.
+    order_dedupe_minutes: int
     cards_enabled: Mapping[str, bool]
     # After a clinician overrides a card, the same topic is not shown again to that patient
     # for this many days unless the facts behind it changed (docs/clinical-rules.md §8);

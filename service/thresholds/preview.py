@@ -20,11 +20,12 @@ from typing import Any, TypedDict
 
 from service.cards_html.render import render_card
 from service.cdshooks.cards import Card
-from service.cdshooks.envelope import load_hook_request
+from service.cdshooks.envelope import ORDER_SELECT, ORDER_SIGN, load_hook_request
 from service.errors import ServiceError
 from service.knowledge.model import Knowledge
 from service.ops.request_log import quiet_logs
 from service.pipeline.hook import run_hook
+from service.pipeline.orders import run_order_hook
 from service.scenarios.fixtures import FIXTURES_DIR, FixtureError, load_fixture, request_for
 from service.settings import Setting
 from service.thresholds.model import Thresholds
@@ -101,16 +102,30 @@ def _saved(path: Path, now: datetime) -> Scenario:
     return Scenario(path.stem, "saved", "", data)
 
 
+ORDER_HOOKS = frozenset({ORDER_SELECT, ORDER_SIGN})
+
+
 def _outcome(
     scenario: Scenario, knowledge: Knowledge, thresholds: Thresholds, now: datetime
 ) -> tuple[list[Card], str | None]:
+    hook = scenario.request.get("hook")
     try:
-        result = run_hook(
-            load_hook_request(scenario.request),
-            knowledge=knowledge,
-            thresholds=thresholds,
-            now=now,
-        )
+        if hook in ORDER_HOOKS:
+            # An order-time scenario runs the order core (without the card history: the
+            # preview compares thresholds, not what clinicians answered before).
+            result = run_order_hook(
+                load_hook_request(scenario.request, str(hook)),
+                knowledge=knowledge,
+                thresholds=thresholds,
+                now=now,
+            )
+        else:
+            result = run_hook(
+                load_hook_request(scenario.request),
+                knowledge=knowledge,
+                thresholds=thresholds,
+                now=now,
+            )
     except ServiceError as exc:
         # The same request fails the same way under both versions (status, not content).
         return [], f"HTTP {exc.status}"

@@ -20,7 +20,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from service.cdshooks.validation_errors import error_pairs
-from service.knowledge.topics import TOPICS
+from service.knowledge.topics import ALL_TOPICS, SNOOZE_TOPICS
 from service.thresholds.model import (
     ANALYTES_WITH_THRESHOLD,
     REMOVED_FIELDS,
@@ -76,8 +76,8 @@ def _strict(schema_fields: dict[str, fields.Field[Any]]) -> type[Schema]:
 _MinTrialSchema = _strict({tier: _days() for tier in TIERS})
 _ResponseOnsetSchema = _strict({tier: _days() for tier in TIERS})
 _MediatorSchema = _strict({name: _number() for name in ANALYTES_WITH_THRESHOLD})
-_CardsEnabledSchema = _strict({topic: _Bool(required=True) for topic in TOPICS})
-_SnoozeDaysSchema = _strict({topic: _days() for topic in TOPICS})
+_CardsEnabledSchema = _strict({topic: _Bool(required=True) for topic in ALL_TOPICS})
+_SnoozeDaysSchema = _strict({topic: _days() for topic in SNOOZE_TOPICS})
 
 
 class ThresholdsSchema(Schema):
@@ -106,6 +106,7 @@ class ThresholdsSchema(Schema):
     biologic_review_window_days = fields.List(
         _Int(validate=validate.Range(min=0)), required=True, validate=validate.Length(equal=2)
     )
+    order_dedupe_minutes = _days(minimum=1)
     cards_enabled = fields.Nested(_CardsEnabledSchema, required=True)
     snooze_days = fields.Nested(_SnoozeDaysSchema, required=True)
 
@@ -297,6 +298,7 @@ def _build(data: dict[str, Any]) -> Thresholds:
         tryptase_sm_flag=canonical["tryptase_sm_flag"],
         steroid_max_days=data["steroid_max_days"],
         biologic_review_window_days=(low, high),
+        order_dedupe_minutes=data["order_dedupe_minutes"],
         cards_enabled=MappingProxyType(dict(data["cards_enabled"])),
         snooze_days=MappingProxyType(dict(data["snooze_days"])),
         version=canonical_version(canonical),

@@ -7,7 +7,7 @@ import logging
 from flask import Blueprint, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from service.cdshooks.discovery import SERVICE_ID
+from service.cdshooks.discovery import SERVICE_HOOKS
 from service.cdshooks.feedback import load_feedback
 from service.cdshooks.json_body import parse_json_body
 from service.ops import metrics
@@ -22,7 +22,7 @@ bp = Blueprint("feedback", __name__)
 
 @bp.post("/cds-services/<service_id>/feedback")
 def receive_feedback(service_id: str) -> ResponseReturnValue:
-    if service_id != SERVICE_ID:
+    if service_id not in SERVICE_HOOKS:  # every service's cards take feedback
         abort(404, description=f"No CDS service with id '{service_id[:64]}'.")
     items = load_feedback(parse_json_body(request.get_data(cache=False)))
     # Never 200 for feedback that was not stored: 503 + Retry-After tells the EHR to retry.

@@ -10,16 +10,21 @@ MEDIATOR_LOINCS = [
 ]
 
 
-def test_discovery_lists_the_one_service(client: FlaskClient) -> None:
+def test_discovery_lists_the_services(client: FlaskClient) -> None:
     response = client.get("/cds-services")
     assert response.status_code == 200
     services = response.get_json()["services"]
-    assert len(services) == 1
-    service = services[0]
-    assert service["id"] == "mcas-therapy-tier"
-    assert service["hook"] == "patient-view"
-    for member in ("title", "description", "usageRequirements"):
-        assert isinstance(service[member], str) and service[member]
+    assert [(s["id"], s["hook"]) for s in services] == [
+        ("mcas-therapy-tier", "patient-view"),
+        # issue 15: the order-time services, one per hook, on the same core
+        ("mcas-order-safety-select", "order-select"),
+        ("mcas-order-safety-sign", "order-sign"),
+    ]
+    for service in services:
+        for member in ("title", "description", "usageRequirements"):
+            assert isinstance(service[member], str) and service[member]
+        # the same prefetch templates as patient-view: facts are read the same way
+        assert service["prefetch"] == services[0]["prefetch"]
 
 
 def test_prefetch_templates_are_exactly_the_published_ones(client: FlaskClient) -> None:

@@ -67,7 +67,18 @@ def _good_card() -> dict[str, Any]:
     }
 
 
+def _order_card() -> dict[str, Any]:
+    """An order-time card (issue 15): replace a ranitidine draft by a famotidine draft."""
+    card = _good_card()
+    card["suggestions"][0]["actions"].append(
+        {"type": "delete", "description": "Remove the draft order",
+         "resourceId": "MedicationRequest/draft-ranitidine"})
+    card["extension"] = {"org.mcas-cds.draft-order": "MedicationRequest/draft-ranitidine"}
+    return card
+
+
 GOOD_RESPONSES: dict[str, dict[str, Any]] = {
+    "order card replacing a draft": {"cards": [_order_card()]},
     "no guidance (req 77)": {"cards": []},
     "full card": {"cards": [_good_card()]},
     "minimal card": {
@@ -168,6 +179,11 @@ BAD_CARDS: dict[str, Callable[[dict[str, Any]], None]] = {
     "req 3 empty array deep in a resource": _set(
         "suggestions.0.actions.0.resource.dosageInstruction", []
     ),
+    "req 134 delete without resourceId": _set(
+        "suggestions.0.actions.0", {"type": "delete", "description": "Remove"}),
+    "req 134 resourceId not a relative reference": _set(
+        "suggestions.0.actions.0",
+        {"type": "delete", "description": "Remove", "resourceId": "draft-ranitidine"}),
     "misspelt member": _set("overrideReason", [{"system": "s", "code": "c", "display": "d"}]),
     "req 122 two recommended with at-most-one": _set(
         "suggestions",

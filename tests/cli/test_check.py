@@ -226,3 +226,35 @@ def test_check_every_fixture_through_the_fhir_fallback(
                            "--no-prefetch", "--fhir-server", fhir_server)
     assert code == 1
     assert "HTTP 412 (expected 200)" in row(out, "fixture sandbox-patient")[2]
+
+
+def test_check_every_order_fixture_at_a_verifying_service(
+    run_cli: Run, fixtures_dir: Path, serve_app: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Issue 15: the order-time fixtures (order-select, order-sign) fired over HTTP with JWT
+    verification on; each goes to the service of its hook, and discovery lists both."""
+    from service.scenarios.fixtures import FIXTURES_DIR, iter_fixtures
+
+    order = [f for f in iter_fixtures(FIXTURES_DIR) if f.hook != "patient-view"]
+    assert len(order) >= 10
+    for fixture in order:
+        (fixtures_dir / fixture.path.name).write_text(fixture.path.read_text())
+    url = _verifying_service(serve_app, run_cli, tmp_path)
+    key = str(tmp_path / "keys" / "private-key.pem")
+    code, out, _ = run_cli("check", "--verbose", url, "--fixtures-dir", str(fixtures_dir),
+                           "--key", key, "--iss", ISSUER)
+    discovery = " ".join(row(out, "discovery")[1:])
+    assert discovery.startswith("pass "), out
+    assert "also mcas-order-safety-select, mcas-order-safety-sign" in discovery
+    for fixture in order:
+        assert " ".join(row(out, f"fixture {fixture.name}")[1:]).startswith("pass"), out
+    assert " ".join(row(out, "fixture order-ranitidine--fires--ranitidine-draft")[1:]) == (
+        "pass order-ranitidine")
+    assert code == 0, out
+
+    code, out, _ = run_cli("fire", "order-trigger-drug--fires--ibuprofen-at-order-sign",
+                           "--url", url, "--fixtures-dir", str(fixtures_dir),
+                           "--key", key, "--iss", ISSUER)
+    assert code == 0, out
+    assert f"POST {url}/cds-services/mcas-order-safety-sign" in out
+    assert "ibuprofen 400 mg tablet: NSAIDs can trigger mast cell mediator release" in out

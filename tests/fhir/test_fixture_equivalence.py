@@ -23,7 +23,6 @@ from service.scenarios.fixtures import Fixture, iter_fixtures, request_for
 from tests.support.fhir_fallback import make_app
 from tests.support.sekmet_server import SekmetServer
 
-URL = "/cds-services/mcas-therapy-tier"
 FIXTURES = list(iter_fixtures())
 NOW = datetime.now(UTC).replace(microsecond=0)  # one instant for the module: fixtures shift to it
 
@@ -81,6 +80,7 @@ def test_same_cards_from_the_prefetch_or_from_the_fhir_server(
     fixture: Fixture, fhir_server: SekmetServer, app: Flask
 ) -> None:
     request = request_for(fixture, NOW)
+    url = f"/cds-services/{fixture.service_id}"  # order fixtures: the order-time service
     prefetch = request.get("prefetch") or {}
     templates = prefetch_templates(app.extensions["mcas"].knowledge)
 
@@ -88,7 +88,7 @@ def test_same_cards_from_the_prefetch_or_from_the_fhir_server(
     prefetch_only = copy.deepcopy(request)
     prefetch_only.pop("fhirServer", None)
     prefetch_only.pop("fhirAuthorization", None)
-    expected = _answer(app.test_client().post(URL, json=prefetch_only))
+    expected = _answer(app.test_client().post(url, json=prefetch_only))
     assert expected[0] == fixture.expected_status
 
     # From the FHIR server alone, holding the same resources.
@@ -109,6 +109,6 @@ def test_same_cards_from_the_prefetch_or_from_the_fhir_server(
         "scope": " ".join(f"user/{t}.read" for t in sorted(readable)),
         "subject": "mcas-cds",
     }
-    actual = _answer(app.test_client().post(URL, json=from_server))
+    actual = _answer(app.test_client().post(url, json=from_server))
 
     assert actual == expected

@@ -17,7 +17,9 @@ def test_bundled_knowledge_loads_with_every_topic_and_reference() -> None:
     assert set(knowledge.cards.topics) == set(TOPICS)
     assert set(knowledge.references) == {
         "weiler2019", "valent2012", "valent2019", "valent2019alg", "castells2019",
-        "matheny2025", "dupilumab2023"}
+        "matheny2025", "dupilumab2023",
+        # order-time triggers (knowledge.md "Literature for triggers")
+        "dewachter2014", "lang1995", "lang2008", "jacobs1981", "tms_periop"}
     assert knowledge.references["dupilumab2023"].verified is False
     assert "not verified" in knowledge.references["dupilumab2023"].label
     assert all(reason.display for reason in knowledge.cards.override_reasons.values())

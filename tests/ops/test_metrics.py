@@ -70,8 +70,9 @@ def test_cards_are_counted_per_topic(
         {"source": {"label": "x", "topic": {"code": "mcas-data-missing"}}},
     ]
     monkeypatch.setattr(hooks, "run_hook", lambda *a, **k: HookResult(cards=cards))
-    two = {"topic": "mcas-tier-2-suggestion", "test": "false"}
-    missing = {"topic": "mcas-data-missing", "test": "false"}
+    pv = {"service": "mcas-therapy-tier", "test": "false"}
+    two = {"topic": "mcas-tier-2-suggestion", **pv}
+    missing = {"topic": "mcas-data-missing", **pv}
     before_two = sample("mcas_cards_issued_total", **two)
     before_missing = sample("mcas_cards_issued_total", **missing)
     response = client.post("/cds-services/mcas-therapy-tier", json=sandbox_hook["body"])
@@ -79,6 +80,29 @@ def test_cards_are_counted_per_topic(
     # The Sandbox's patient (mcas-1) is no test patient.
     assert sample("mcas_cards_issued_total", **two) == before_two + 2
     assert sample("mcas_cards_issued_total", **missing) == before_missing + 1
+
+
+def test_cards_and_latency_are_counted_per_service(
+    client: FlaskClient, sandbox_hook: dict[str, Any]
+) -> None:
+    """Issue 15: the order-time services have their own cards and hook latency series."""
+    from tests.support.orders import SIGN_URL, order_request
+
+    sign = {"service": "mcas-order-safety-sign"}
+    pv = {"service": "mcas-therapy-tier"}
+    # order fixtures are test patients (mcas-test-...)
+    sign_cards = {"topic": "order-trigger-drug", "test": "true", **sign}
+    cards = sample("mcas_cards_issued_total", **sign_cards)
+    order_calls = sample("mcas_hook_duration_seconds_count", **sign)
+    pv_calls = sample("mcas_hook_duration_seconds_count", **pv)
+    request = order_request("order-trigger-drug--fires--ibuprofen-at-order-sign")
+    assert client.post(SIGN_URL, json=request).status_code == 200
+    assert client.post("/cds-services/mcas-therapy-tier", json=sandbox_hook["body"]
+                       ).status_code == 200
+    assert sample("mcas_cards_issued_total", **sign_cards) == cards + 1
+    assert sample("mcas_hook_duration_seconds_count", **sign) == order_calls + 1
+    assert sample("mcas_hook_duration_seconds_count", **pv) == pv_calls + 1
+    assert "mcas_hook_duration_seconds" in scrape(client)
 
 
 def test_folded_cards_are_counted_per_topic(

@@ -7,6 +7,7 @@ web layer are tested in tests/web/test_snooze.py.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -188,7 +189,13 @@ def test_pure_helpers_general_enough_for_order_time() -> None:
                          now=NOW, snooze_key="aspirin|iv") is None
     shown, held = hold_back([], {}, [card], THRESHOLDS, NOW)
     assert (shown, held) == ([], [])
-    assert active_snoozes([card], THRESHOLDS, NOW) == []  # not a topic with snooze_days
+    # order-trigger-drug snoozes after "tolerated before" only (docs/clinical-rules.md §7)
+    assert active_snoozes([card], THRESHOLDS, NOW) == [(card, card.outcome_at + timedelta(
+        days=THRESHOLDS.snooze_for("order-trigger-drug")))]
+    other = dataclasses.replace(card, override_code="benefit-outweighs-risk")
+    assert active_snoozes([other], THRESHOLDS, NOW) == []
+    assert snoozing_card([other], topic="order-trigger-drug", fingerprint="fp", days=7,
+                         now=NOW, snooze_key="aspirin|po") is None
 
 
 def test_test_patients_by_prefix_or_listed_id() -> None:

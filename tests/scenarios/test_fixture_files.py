@@ -16,14 +16,22 @@ from typing import Any
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
+from service.cdshooks.discovery import SERVICE_HOOKS
 from service.scenarios.fixtures import (
+    SERVICE_FOR_HOOK,
     Fixture,
     FixtureError,
     fixture_paths,
     iter_fixtures,
     load_fixture,
 )
-from tests.support.scenarios import KNOWN_TOPICS, PREFETCH_KEYS, REQUIRED_PREFETCH_KEYS
+from tests.support.scenarios import (
+    HOOK_SERVICES,
+    KNOWN_TOPICS,
+    ORDER_TOPICS,
+    PREFETCH_KEYS,
+    REQUIRED_PREFETCH_KEYS,
+)
 
 FIXTURES = list(iter_fixtures())
 
@@ -80,7 +88,12 @@ def _ids(fixtures: list[Fixture]) -> list[str]:
 
 
 def resources_in(request: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(prefetch key, resource) for every resource the prefetch carries."""
+    """(prefetch key, resource) for every resource the prefetch carries, and
+    ("draftOrders", resource) for the draft orders of an order-time request."""
+    drafts = (request.get("context") or {}).get("draftOrders")
+    if isinstance(drafts, dict):
+        for entry in drafts.get("entry", ()):
+            yield "draftOrders", entry["resource"]
     for key, value in (request.get("prefetch") or {}).items():
         if not isinstance(value, dict):
             continue
@@ -181,13 +194,35 @@ def test_fixture_format(fixture: Fixture) -> None:
         assert codes <= KNOWN_RXNORM
 
 
+def test_fixtures_fire_at_the_services_of_the_discovery_document() -> None:
+    assert {hook: service for service, hook in SERVICE_HOOKS.items()} == SERVICE_FOR_HOOK
+    assert SERVICE_FOR_HOOK == HOOK_SERVICES
+    hooks = {f.hook for f in FIXTURES}
+    assert hooks == set(HOOK_SERVICES), "fixtures for every hook the service answers"
+
+
 @pytest.mark.parametrize("fixture", FIXTURES, ids=_ids(FIXTURES))
-def test_fixture_request_is_a_complete_patient_view_call(fixture: Fixture) -> None:
+def test_fixture_request_is_a_complete_hook_call(fixture: Fixture) -> None:
     request = fixture.request
-    assert request["hook"] == "patient-view"
+    assert request["hook"] in HOOK_SERVICES
     uuid.UUID(request["hookInstance"])
     patient_id = request["context"]["patientId"]
     assert patient_id and request["context"]["userId"]
+    if request["hook"] == "patient-view":
+        assert not fixture.expected_topics & ORDER_TOPICS
+    else:
+        # order-select / order-sign (CDS Hooks 2.0): draftOrders is a Bundle of draft
+        # orders, each with an id; order-select names the orders just selected.
+        assert fixture.name.startswith(("order-", "out-of-scope--", "missing-data--"))
+        assert fixture.expected_topics <= ORDER_TOPICS
+        drafts = request["context"]["draftOrders"]
+        assert drafts["resourceType"] == "Bundle" and drafts["type"] == "collection"
+        ids = [f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in drafts["entry"]]
+        assert ids and len(set(ids)) == len(ids)
+        if request["hook"] == "order-select":
+            assert set(request["context"]["selections"]) <= set(ids)
+        else:
+            assert "selections" not in request["context"]
     prefetch = request["prefetch"]
     assert set(prefetch) <= PREFETCH_KEYS
     missing = REQUIRED_PREFETCH_KEYS - set(prefetch)

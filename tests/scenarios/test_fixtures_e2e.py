@@ -23,10 +23,9 @@ from flask.testing import FlaskClient
 from service import create_app
 from service.knowledge.loader import bundled_cards_dir, load_knowledge
 from service.scenarios.fixtures import Fixture, iter_fixtures, request_for
-from tests.support.scenarios import KNOWN_TOPICS, PREFETCH_KEYS
+from tests.support.scenarios import KNOWN_TOPICS, ORDER_TOPICS, PREFETCH_KEYS
 from tests.support.schemas import response_validator
 
-URL = "/cds-services/mcas-therapy-tier"
 FIXTURES = list(iter_fixtures())
 SCHEMA = response_validator()
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -74,8 +73,16 @@ FORBIDDEN_WORDS = re.compile(
 FORBIDDEN_CODES = frozenset({"9143", "302379", "1876376", "1876366", "8640", "8638", "6902",
                              "3264", "312617"})
 WARNING_TOPICS = frozenset(
-    {"epinephrine-autoinjector", "aspirin-caution", "steroid-long-term", "ranitidine-switch"}
+    {"epinephrine-autoinjector", "aspirin-caution", "steroid-long-term", "ranitidine-switch",
+     "order-trigger-drug", "order-beta-blocker", "order-aspirin", "order-ranitidine",
+     "order-steroid-course"}
 )
+# Order time (docs/clinical-rules.md §7): the per-topic override reasons, and the one topic
+# whose suggestion changes an order (replace the ranitidine draft by a famotidine draft).
+ORDER_OVERRIDE_REASONS = frozenset(
+    {"benefit-outweighs-risk", "premedicated", "tolerated-before", "not-applicable"})
+FAMOTIDINE = "4278"
+DRAFT_ORDER = "org.mcas-cds.draft-order"  # extension: the draft order an order card judged
 # knowledge.md's literature table: the only evidence links a card may carry.
 EVIDENCE_LINKS = frozenset(
     {
@@ -86,6 +93,12 @@ EVIDENCE_LINKS = frozenset(
         "https://doi.org/10.1016/j.jaip.2019.02.002",
         "https://doi.org/10.2500/aap.2025.46.240076",
         "https://pubmed.ncbi.nlm.nih.gov/?term=Treatment+of+idiopathic+anaphylaxis+with+dupilumab",
+        # order-time triggers (knowledge.md "Literature for triggers")
+        "https://pubs.asahq.org/anesthesiology/article/120/3/753/13713/Perioperative-Management-of-Patients-with",
+        "https://doi.org/10.2165/00002018-199512050-00002",
+        "https://doi.org/10.1007/s11882-008-0008-8",
+        "https://doi.org/10.1016/0091-6749(81)90170-6",
+        "https://tmsforacure.org/perioperative-management/",
     }
 )
 UNAVAILABLE_WORDING = re.compile(
@@ -128,8 +141,13 @@ def frozen_client(now: datetime) -> FlaskClient:
     return frozen_app(now).test_client()
 
 
+def url_of(fixture: Fixture) -> str:
+    """The service of the fixture's hook (order-select/order-sign: mcas-order-safety-*)."""
+    return f"/cds-services/{fixture.service_id}"
+
+
 def fire(client: FlaskClient, fixture: Fixture, now: datetime) -> Any:
-    return client.post(URL, json=request_for(fixture, now))
+    return client.post(url_of(fixture), json=request_for(fixture, now))
 
 
 def topics_of(body: dict[str, Any]) -> list[str]:
@@ -148,7 +166,12 @@ def check_response(fixture: Fixture, response: Any) -> dict[str, Any]:
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in SCHEMA.iter_errors(body)]
     assert errors == []
     topics = topics_of(body)
-    assert len(topics) == len(set(topics)), f"a topic twice: {topics}"
+    # Patient-view: each topic once. Order time: once per draft order (its extension).
+    per_card = [
+        (card["source"]["topic"]["code"], card.get("extension", {}).get(DRAFT_ORDER))
+        for card in body["cards"]
+    ]
+    assert len(per_card) == len(set(per_card)), f"a topic twice: {topics}"
     assert set(topics) == fixture.expected_topics
     assert not set(topics) & fixture.absent_topics
     for folded in fixture.folded_topics:  # folded into the ladder card (docs/clinical-rules.md §4)
@@ -171,7 +194,13 @@ def check_card(card: dict[str, Any], patient_id: str, fixture: Fixture) -> None:
     topic = card["source"]["topic"]["code"]
     assert topic in KNOWN_TOPICS
     uuid.UUID(card["uuid"])
-    assert card["indicator"] == ("warning" if topic in WARNING_TOPICS else "info"), topic
+    expected_indicator = fixture.indicators.get(
+        topic, "warning" if topic in WARNING_TOPICS else "info")
+    assert card["indicator"] == expected_indicator, topic
+    assert len(card["summary"]) < 140
+    if topic in ORDER_TOPICS:
+        check_order_card(card, patient_id, fixture)
+        return
     detail = card.get("detail", "")
     text = f"{card['summary']}\n{detail}"
     assert detail, "detail shows why (docs/clinical-rules.md §5)"
@@ -214,6 +243,56 @@ def check_card(card: dict[str, Any], patient_id: str, fixture: Fixture) -> None:
         assert LEFT_OUT_WORDING.search(detail), "the card says resources were left out"
 
 
+def check_order_card(card: dict[str, Any], patient_id: str, fixture: Fixture) -> None:
+    """An order-time card (docs/clinical-rules.md §5, §7): the evidence strength first,
+    the draft order named, per-topic override reasons, evidence links; only the ranitidine
+    card suggests a change: create famotidine without a dose, delete the draft by id."""
+    topic = card["source"]["topic"]["code"]
+    detail = card["detail"]
+    assert detail.startswith("**Strength of evidence: "), "the detail opens with the evidence"
+    assert not RAW_HTML.search(detail)
+    assert re.search(r"decision support", detail, re.IGNORECASE)
+    draft = card["extension"]["org.mcas-cds.draft-order"]
+    drafts = {f"{e['resource']['resourceType']}/{e['resource']['id']}": e["resource"]
+              for e in fixture.request["context"]["draftOrders"]["entry"]}
+    assert draft in drafts
+    if fixture.hook == "order-select":
+        assert draft in fixture.request["context"]["selections"]
+    words = drafts[draft]["medicationCodeableConcept"]["text"].split()[0]
+    assert card["summary"].lower().startswith(words.lower()), "the order's own words first"
+    reasons = {r["code"] for r in card["overrideReasons"]}
+    assert reasons and reasons <= ORDER_OVERRIDE_REASONS
+    for link in card.get("links") or []:
+        assert link["type"] == "absolute" and link["url"] in EVIDENCE_LINKS, link["url"]
+    assert card.get("links"), "evidence links"
+    for pattern in fixture.mentions.get(topic, ()):
+        text = f"{card['summary']}\n{detail}"
+        assert re.search(pattern, text, re.IGNORECASE), f"{topic} card should mention {pattern}"
+    if topic != "order-ranitidine":
+        assert "suggestions" not in card, f"{topic} changes nothing in the order"
+        return
+    [suggestion] = card["suggestions"]
+    check_ranitidine_suggestion(suggestion, draft, patient_id)
+
+
+def check_ranitidine_suggestion(suggestion: dict[str, Any], draft: str, patient_id: str) -> None:
+    """Replace the draft: create famotidine (draft, no dose), delete the draft by its id."""
+    uuid.UUID(suggestion["uuid"])
+    assert len(suggestion["label"]) <= 60
+    assert not FORBIDDEN_WORDS.search(suggestion["label"])
+    kinds = {a["type"]: a for a in suggestion["actions"]}
+    assert sorted(kinds) == ["create", "delete"] and len(suggestion["actions"]) == 2
+    assert kinds["delete"]["resourceId"] == draft
+    assert "resource" not in kinds["delete"]
+    resource = kinds["create"]["resource"]
+    assert resource["resourceType"] == "MedicationRequest" and resource["status"] == "draft"
+    assert "dosageInstruction" not in resource, "no dose: the prescriber completes it"
+    assert resource["subject"]["reference"] == f"Patient/{patient_id}"
+    codes = {c["code"] for c in resource["medicationCodeableConcept"]["coding"]
+             if c["system"] == RXNORM}
+    assert codes == {FAMOTIDINE}
+    assert not FORBIDDEN_WORDS.search(json.dumps(resource))
+    get_fhir_model_class("MedicationRequest").model_validate(resource)
 LADDER = frozenset({"tier-1", "tier-2", "confirm-before-biologic", "tier-3", "omalizumab-dose",
                     "tier-4", "specialist-referral"})
 
@@ -341,9 +420,14 @@ def test_shifted_requests_differ_but_answers_agree(
 
 
 def test_fixtures_use_the_discovery_prefetch_keys(frozen_client: FlaskClient) -> None:
-    """The scenarios prefetch exactly what the service asks EHRs for (issue 2 interface)."""
+    """The scenarios prefetch exactly what the service asks EHRs for (issue 2 interface);
+    the order-time services ask for the same keys (issue 15)."""
     services = frozen_client.get("/cds-services").get_json()["services"]
-    assert set(services[0]["prefetch"]) == PREFETCH_KEYS
+    assert [s["id"] for s in services] == [
+        "mcas-therapy-tier", "mcas-order-safety-select", "mcas-order-safety-sign"]
+    for service in services:
+        assert set(service["prefetch"]) == PREFETCH_KEYS
+        assert service["prefetch"] == services[0]["prefetch"]
 
 
 def test_fixtures_also_hold_at_their_own_evaluation_instant() -> None:
@@ -355,4 +439,4 @@ def test_fixtures_also_hold_at_their_own_evaluation_instant() -> None:
             if fixture.evaluated_at != moment or fixture.name in KNOWN_BUGS:
                 continue
             request = dict(fixture.request)
-            check_response(fixture, client.post(URL, json=request))
+            check_response(fixture, client.post(url_of(fixture), json=request))

@@ -30,8 +30,7 @@ def test_the_report_indexes_are_the_head() -> None:
     """0007 (the outcomes report's indexes, issue 16) is the head."""
     scripts = ScriptDirectory(SCRIPT_LOCATION)
     assert scripts.get_heads() == ["0007"]
-    # on 0006 (order time) once it is merged; on 0005 (snoozes) until then
-    assert scripts.get_revision("0007").down_revision in {"0005", "0006"}
+    assert scripts.get_revision("0007").down_revision == "0006"
 
 
 def test_the_snooze_columns_come_after_the_timeline_tables() -> None:
@@ -72,3 +71,9 @@ def test_0005_keeps_existing_cards_as_shown_real_cards_and_goes_back(
         assert "test" not in {c["name"] for c in inspect(engine).get_columns("feedback")}
     finally:
         engine.dispose()
+def test_the_order_time_columns_come_last() -> None:
+    """0006 (order time: hook, user, draft order, encounter of issued cards) sits on 0005;
+    0007 (the outcomes report's indexes) on it."""
+    scripts = ScriptDirectory(SCRIPT_LOCATION)
+    assert scripts.get_heads() == ["0007"]
+    assert scripts.get_revision("0006").down_revision == "0005"

@@ -9,8 +9,18 @@ KNOWN_TOPICS = frozenset(
         "specialist-referral",
         "epinephrine-autoinjector", "albuterol", "aspirin-caution", "steroid-long-term",
         "ranitidine-switch", "mediator-evidence", "biologic-review",
+        # order time (docs/clinical-rules.md §7)
+        "order-trigger-drug", "order-beta-blocker", "order-aspirin", "order-ranitidine",
+        "order-ladder", "order-steroid-course",
     }
 )
+ORDER_TOPICS = frozenset(t for t in KNOWN_TOPICS if t.startswith("order-"))
+# The hooks a fixture may be written for, and the CDS service that answers each.
+HOOK_SERVICES = {
+    "patient-view": "mcas-therapy-tier",
+    "order-select": "mcas-order-safety-select",
+    "order-sign": "mcas-order-safety-sign",
+}
 # The keys the service needs (a missing one is fetched or unavailable), and the optional
 # ones of the course rule (docs/clinical-rules.md §2: absent, they suppress nothing).
 REQUIRED_PREFETCH_KEYS = frozenset(

@@ -49,6 +49,7 @@ RULES_MD: dict[str, tuple[float, float, float]] = {
     "tryptase_sm_flag": (20, 15, 25),
     "steroid_max_days": (14, 3, 90),
     "biologic_review_window_days.0": (90, 60, 180),
+    "order_dedupe_minutes": (60, 5, 240),
     # docs/clinical-rules.md §8: 30 days for info cards [0-180], 7 for warnings [0-30]
     **{
         f"snooze_days.{topic}": (30, 0, 180)
@@ -59,7 +60,7 @@ RULES_MD: dict[str, tuple[float, float, float]] = {
     **{
         f"snooze_days.{topic}": (7, 0, 30)
         for topic in ("epinephrine-autoinjector", "aspirin-caution", "steroid-long-term",
-                      "ranitidine-switch")
+                      "ranitidine-switch", "order-trigger-drug")
     },
 }
 NO_RANGE = ("count_triggered_anaphylaxis", "count_respiratory_with_airway_disease")

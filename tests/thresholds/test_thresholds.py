@@ -46,7 +46,8 @@ def test_defaults_load_with_every_rules_md_value() -> None:
     assert (t.tryptase_acute_window_hours, t.tryptase_baseline_gap_hours) == (4, 24)
     assert t.tryptase_sm_flag == 20
     assert t.steroid_max_days == 14 and t.biologic_review_window_days == (90, 180)
-    assert all(t.cards_enabled.values()) and len(t.cards_enabled) == 14
+    assert all(t.cards_enabled.values()) and len(t.cards_enabled) == 20  # 14 + 6 order-time
+    assert t.order_dedupe_minutes == 60
     assert t.version.startswith("sha256:") and len(t.version) == len("sha256:") + 12
 
 

@@ -84,7 +84,10 @@ def test_active_shows_the_file_with_meaning_and_unit(storage_app: Flask) -> None
     assert all(f["meaning"] and f["unit"] for f in body["fields"])
     # a warning card: 7 days (docs/clinical-rules.md §8)
     assert fields["snooze_days.aspirin-caution"]["value"] == 7
-    assert len(fields) == 56  # 42, and one snooze_days per topic (issue 14)
+    assert fields["snooze_days.order-trigger-drug"]["value"] == 7
+    # 42, one snooze_days per patient-view topic (issue 14), order_dedupe_minutes, six
+    # order-time cards_enabled and order-trigger-drug's snooze_days (issue 15)
+    assert len(fields) == 64
 
 
 @pytest.mark.parametrize(

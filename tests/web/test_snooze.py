@@ -110,7 +110,8 @@ def test_a_test_patient_is_never_snoozed_unless_asked(storage_config: dict[str, 
     body = sandbox_body("mcas-test-snooze")
     app = _unsigned_app(storage_config)
     client = app.test_client()
-    issued_before = sample_value("mcas_cards_issued_total", topic="tier-2", test="true")
+    issued_before = sample_value("mcas_cards_issued_total", topic="tier-2", test="true",
+                                 service="mcas-therapy-tier")
     test_overrides = sample_value("mcas_feedback_items_total", outcome="overridden", test="true")
     first = client.post(HOOK, json=body)
     override(app, card_of(first, "tier-2")["uuid"])
@@ -119,7 +120,7 @@ def test_a_test_patient_is_never_snoozed_unless_asked(storage_config: dict[str, 
     ) == test_overrides + 1
     assert topics(client.post(HOOK, json=body)) == ["tier-2", "albuterol"]
     assert sample_value(
-        "mcas_cards_issued_total", topic="tier-2", test="true"
+        "mcas_cards_issued_total", topic="tier-2", test="true", service="mcas-therapy-tier"
     ) == issued_before + 2
     assert all(r.test for r in _rows(app, issued_cards))
     assert all(r.test for r in _rows(app, feedback))

@@ -334,3 +334,37 @@ def _dosage_readable(dosage: dict[str, Any]) -> bool:
     """A dosage whose elements the rules read are valid; another is left out of the reading."""
     return all(valid(datatype, dosage.get(element)) for element, datatype in _DOSAGE_ELEMENTS)
 
+
+
+@dataclass(frozen=True)
+class Identified:
+    """The drug of a medication resource, read as a therapy's is (used for draft orders)."""
+
+    drugs: tuple[str, ...]  # drug-table keys whose form the product, dose form and route allow
+    concepts: tuple[Any, ...]  # the medication concepts (or the referenced Medication's)
+    form_text: str  # product names, dose form and routes: the words forms are read from
+
+
+def identify(
+    resource: dict[str, Any], knowledge: Knowledge, medications: Mapping[str, dict[str, Any]],
+) -> Identified:
+    """Drugs, concepts and form words of one medication resource, as the facts read them
+    (codes decide when known, else names; form-dependent classes by product, dose form and
+    route: a route that is not a valid CodeableConcept is not read)."""
+    medication = _referenced(resource, medications)
+    concepts = _concepts(resource, medication)
+    table = knowledge.drugs
+    drug_keys, product_text = _drugs(concepts, table, knowledge)
+    form_text = " | ".join(
+        filter(None, [product_text, _form_text(medication, concepts, _dosages(resource))]))
+    allowed = tuple(k for k in drug_keys
+                    if _form_allows(table.drugs[k].requires_form, form_text, table))
+    return Identified(allowed, tuple(concepts), form_text)
+
+
+def reasons_of(
+    resource: dict[str, Any], knowledge: Knowledge, conditions: Mapping[str, dict[str, Any]]
+) -> list[Any]:
+    """The reason concepts of a medication resource: reasonCode, and the code of each
+    Condition its reasonReference names."""
+    return _reasons(resource, knowledge, conditions)

@@ -34,6 +34,7 @@ from service.errors import PreconditionFailed
 from service.knowledge.loader import bundled_cards_dir, load_knowledge
 from service.pipeline.facts import Facts, extract_facts
 from service.pipeline.hook import run_hook
+from service.pipeline.orders import run_order_hook
 from service.pipeline.prefetch import prefetch_templates, resolve_prefetch
 from service.scenarios.fixtures import Fixture, iter_fixtures
 from service.thresholds.files import load_thresholds
@@ -79,9 +80,14 @@ def _facts(request: dict[str, Any]) -> Facts:
 
 def _decide(request: dict[str, Any], now: datetime) -> tuple[str, ...]:
     """The topics the rules decide (sorted), or ("412",)."""
+    hook = request.get("hook", "patient-view")
     try:
-        result = run_hook(load_hook_request(copy.deepcopy(request)), knowledge=KNOWLEDGE,
-                          thresholds=THRESHOLDS, now=now)
+        if hook == "patient-view":
+            result = run_hook(load_hook_request(copy.deepcopy(request)), knowledge=KNOWLEDGE,
+                              thresholds=THRESHOLDS, now=now)
+        else:  # an order-time fixture (docs/clinical-rules.md §7): the order core
+            result = run_order_hook(load_hook_request(copy.deepcopy(request), hook),
+                                    knowledge=KNOWLEDGE, thresholds=THRESHOLDS, now=now)
     except PreconditionFailed:
         return ("412",)
     return tuple(sorted(result.topics))
@@ -209,8 +215,8 @@ def hook_client() -> Any:
     return app.test_client()
 
 
-def _answer(client: Any, request: dict[str, Any]) -> TestResponse:
-    return client.post(URL, json=request)  # type: ignore[no-any-return]
+def _answer(client: Any, request: dict[str, Any], url: str = URL) -> TestResponse:
+    return client.post(url, json=request)  # type: ignore[no-any-return]
 
 
 # Shapes that made the hook answer 500 once, kept as explicit examples.
@@ -253,5 +259,5 @@ def test_no_resource_shape_among_real_ones_makes_the_hook_fail(
         else:
             prefetch[key] = data.draw(fs.prefetch_values())
     note(f"fixture {fixture.name}")
-    response = _answer(hook_client, request)
+    response = _answer(hook_client, request, f"/cds-services/{fixture.service_id}")
     assert response.status_code < 500, response.get_data(as_text=True)[:300]

@@ -7,8 +7,7 @@
 - thresholds_versions (created_at): the versions applied in the period (chart markers).
 
 Revision ID: 0007
-Revises: 0006 (order time). Until 0006 is merged it sits on 0005 (snoozes); that merge
-sets down_revision to "0006".
+Revises: 0006 (order time)
 Create Date: 2026-12-06
 """
 
@@ -17,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
