@@ -19,6 +19,7 @@ from service.knowledge.model import Knowledge
 from service.pipeline.card_detail import sentence
 from service.pipeline.facts.model import Event, Facts, Result, Therapy
 from service.pipeline.hook import run_hook
+from service.pipeline.orders import run_order_hook
 from service.pipeline.ports import CardHistory
 from service.pipeline.prefetch import Fetcher
 from service.pipeline.rules.episodes import Episode, Respiratory
@@ -42,13 +43,20 @@ def explain_hook(
     patient's past cards, so the snoozes that apply are shown (read only)."""
     trace = Trace()
     body: dict[str, Any] = {
-        "hook": SUPPORTED_HOOK,
+        "hook": request.hook,
         "evaluated_at": _iso(now),
         "thresholds_version": thresholds.version,
     }
     try:
-        result = run_hook(request, knowledge=knowledge, thresholds=thresholds, now=now,
-                          fetch_missing=fetch_missing, history=history, trace=trace)
+        if request.hook == SUPPORTED_HOOK:
+            result = run_hook(request, knowledge=knowledge, thresholds=thresholds, now=now,
+                              fetch_missing=fetch_missing, history=history, trace=trace)
+        else:
+            # order-select / order-sign: the order core, reading the record the same way;
+            # its rules record no comparisons yet (what was read and the cards are given).
+            result = run_order_hook(request, knowledge=knowledge, thresholds=thresholds,
+                                    now=now, fetch_missing=fetch_missing, history=history,
+                                    trace=trace)
     except ServiceError as exc:
         # The hook would refuse this request: say so with the reason, and what was read.
         body["refused"] = {"status": exc.status, "reasons": list(exc.messages)}
@@ -72,7 +80,17 @@ def explain_hook(
         ]
     body["read"] = _read(trace, knowledge)
     body["comparisons"] = [c.as_dict() for c in trace.comparisons]
-    body["decisions"] = _decisions(trace, knowledge, [c["topic"] for c in body["cards"]], held)
+    if request.hook == SUPPORTED_HOOK:
+        body["decisions"] = _decisions(trace, knowledge, [c["topic"] for c in body["cards"]],
+                                       held)
+    else:
+        # Order-time: each card is one draft order judged by its rule (docs/clinical-rules.md
+        # §7); the rules' comparisons are not recorded yet, so only the cards are explained.
+        body["decisions"] = [
+            {"topic": card["topic"], "fired": True, "shown": True,
+             "why": f"a draft order matched this rule: {card['summary']}"}
+            for card in body["cards"]
+        ]
     return body
 
 

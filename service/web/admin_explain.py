@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from service.cdshooks.envelope import load_hook_request
+from service.cdshooks.envelope import CONTEXT_SCHEMAS, SUPPORTED_HOOK, load_hook_request
 from service.cdshooks.json_body import parse_json_body
 from service.errors import BadRequest, NotFound
 from service.ops import metrics
@@ -53,7 +53,10 @@ def _explain(body: Any, source: str) -> ResponseReturnValue:
     current = state()
     now = current.clock()
     try:
-        hook_request = load_hook_request(body)
+        # patient-view, order-select or order-sign: the request's own hook decides
+        hook = body.get("hook") if isinstance(body, dict) else None
+        hook_request = load_hook_request(
+            body, hook if isinstance(hook, str) and hook in CONTEXT_SCHEMAS else SUPPORTED_HOOK)
     except BadRequest:
         metrics.record_explain("refused")
         raise

@@ -14,6 +14,7 @@ from service.knowledge.loader import load_knowledge
 from service.knowledge.model import Knowledge
 from service.pipeline.explain import explain_hook
 from service.pipeline.hook import run_hook
+from service.pipeline.orders import run_order_hook
 from service.pipeline.rules import evaluate
 from service.pipeline.rules.trace import NO_TRACE, Trace
 from service.scenarios.fixtures import FIXTURES_DIR, fixture_paths, load_fixture, request_for
@@ -51,12 +52,14 @@ def test_explain_gives_the_hooks_cards_for_every_fixture(
     path: Path, knowledge: Knowledge, thresholds: Thresholds
 ) -> None:
     fixture = load_fixture(path)
-    request = load_hook_request(request_for(fixture, fixture.evaluated_at))
+    request = load_hook_request(request_for(fixture, fixture.evaluated_at), fixture.hook)
     answer = explain_hook(request, knowledge=knowledge, thresholds=thresholds,
                           now=fixture.evaluated_at)
+    assert answer["hook"] == fixture.hook
+    core = run_hook if fixture.hook == "patient-view" else run_order_hook
     try:
-        hook = run_hook(request, knowledge=knowledge, thresholds=thresholds,
-                        now=fixture.evaluated_at)
+        hook = core(request, knowledge=knowledge, thresholds=thresholds,
+                    now=fixture.evaluated_at)
     except ServiceError as exc:
         assert answer["refused"]["status"] == exc.status
         assert answer["cards"] == []

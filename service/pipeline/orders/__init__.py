@@ -29,6 +29,7 @@ from service.pipeline.orders.not_twice import (
 from service.pipeline.orders.rules import order_decisions, order_scope
 from service.pipeline.ports import CardHistory, PastCard
 from service.pipeline.prefetch import Fetcher, ResolvedPrefetch
+from service.pipeline.rules.trace import NO_TRACE, Recorder
 from service.thresholds.model import Thresholds
 
 __all__ = ["run_order_hook"]
@@ -62,6 +63,7 @@ def run_order_hook(
     fetch_missing: Fetcher | None = None,
     history: CardHistory | None = None,
     snooze: bool = True,
+    trace: Recorder = NO_TRACE,
 ) -> HookResult:
     """Cards for one order-select or order-sign request.
 
@@ -71,6 +73,9 @@ def run_order_hook(
     still applies, the "tolerated before" snooze does not.
     """
     prefetch, facts = read_record(request, knowledge, fetch_missing)
+    # explain's recorder sees what was read (the order rules report no comparisons yet)
+    trace.observe("facts", facts)
+    trace.observe("unavailable", dict(prefetch.unavailable))
     patient_scope = order_scope(facts, now)
     if not patient_scope.in_scope:
         return HookResult(cards=[], skipped_resources=facts.skipped_resources)
