@@ -84,8 +84,9 @@ def explain_hook(
         body["decisions"] = _decisions(trace, knowledge, [c["topic"] for c in body["cards"]],
                                        held)
     else:
-        # Order-time: each card is one draft order judged by its rule (docs/clinical-rules.md
-        # §7); the rules' comparisons are not recorded yet, so only the cards are explained.
+        # Order-time: each card is one draft order judged by its rule
+        # (docs/clinical-rules.md §7); the rules' comparisons are not recorded yet, so only
+        # the cards are explained.
         body["decisions"] = [
             {"topic": card["topic"], "fired": True, "shown": True,
              "why": f"a draft order matched this rule: {card['summary']}"}
