@@ -299,7 +299,7 @@ def _omalizumab_comparisons(draft: DraftOrder, record: _Record, trace: Recorder)
     if record.medications_known:
         first_line = record.counts.get("first_line", 0)
         trace.compare("order.ladder.tier1_incomplete", first_line, "first-line classes", 2,
-                      "<", not record.tier1_complete, "H1 and H2 antihistamine active",
+                      "<", not record.tier1_complete, "an active H1 and an active H2 antihistamine",
                       draft=draft.reference)
     else:
         _ladder_unused(draft, "tier1_incomplete", "first-line classes", 2,
