@@ -79,7 +79,7 @@ def order_scope(facts: Facts, now: datetime, trace: Recorder = NO_TRACE) -> Orde
     if trace.enabled:
         trace.observe("order_scope", found)
         trace.compare("order.scope", int(found.in_scope), "", 1, "==", found.in_scope,
-                      "an MCAS diagnosis section 1 accepts" if mcas
+                      "an MCAS diagnosis on record (docs/clinical-rules.md §1)" if mcas
                       else f"clonal mast cell disease on record ({code})" if code
                       else "no MCAS diagnosis and no clonal mast cell disease on record")
     return found

@@ -67,8 +67,9 @@
     $("x-history").textContent = history.read
       ? "Card history read as the hook reads it (since " + history.since + "): " +
         history.answered_cards + " answered card(s); not twice within " +
-        history.order_dedupe_minutes + " minutes, tolerated before for " +
-        history.snooze_days + " days."
+        history.order_dedupe_minutes + " minutes; " + (history.snooze_days > 0
+          ? "tolerated before for " + history.snooze_days + " days."
+          : "no tolerated-before snooze for this patient (a test patient, or switched off).")
       : "Card history not read: " + history.why;
   }
 
@@ -97,7 +98,7 @@
     answer.comparisons.forEach((c) => {
       const about = [c.draft ? draftName(c.draft, drafts) : "", c.detail || ""]
         .filter(Boolean).join(": ");
-      row("x-comparisons", [c.rule, (c.value === null ? "—" : c.value) + " " + unit(c.unit),
+      row("x-comparisons", [c.rule, c.value === null ? "none" : c.value + " " + unit(c.unit),
         c.op, c.threshold, c.result ? "yes" : "no", about]);
     });
     renderDrafts(answer);
