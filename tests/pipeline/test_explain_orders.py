@@ -322,3 +322,19 @@ def test_the_hook_result_is_the_same_with_no_trace_and_with_trace(path: Path) ->
                     return ("refused", exc.status, exc.messages)
 
             assert run(NO_TRACE) == run(Trace())
+
+
+def test_a_ladder_reason_without_its_data_is_compared_as_not_used() -> None:
+    fixture = load_fixture(FIXTURES_DIR / "order-ladder--fires--omalizumab-with-tier-1-"
+                           "incomplete.json")
+    body = request_for(fixture, fixture.evaluated_at)
+    del body["prefetch"]["observations"]
+    request = load_hook_request(body, fixture.hook)
+    answer = explain_hook(request, knowledge=KNOWLEDGE, thresholds=THRESHOLDS,
+                          now=fixture.evaluated_at)
+    evidence = _entry(answer, "order.ladder.no_evidence")
+    assert evidence["value"] is None and evidence["result"] is False
+    assert "could not be read" in evidence["detail"]
+    # the first-line reason needs the medications, which were read: it still fires
+    assert _entry(answer, "order.ladder.tier1_incomplete")["result"] is True
+    assert [c["topic"] for c in answer["cards"]] == ["order-ladder"]
