@@ -113,11 +113,16 @@ feedback = Table(
     Column("received_at", UTCDateTime(), nullable=False),
     # Feedback on a test patient's card (its issued card's flag; false when unknown).
     Column("test", Boolean, nullable=False, server_default=false()),
+    # The card's patient hash, copied when the feedback arrives (migration 0008, issue 18):
+    # the snooze read starts from a patient's answered cards, not from all their cards.
+    # NULL for feedback on a card the service never recorded.
+    Column("patient_hash", String(64), nullable=True),
     UniqueConstraint("item_key", name="uq_feedback_item_key"),
 )
 Index("ix_feedback_card_uuid", feedback.c.card_uuid)
 Index("ix_feedback_outcome_at", feedback.c.outcome_at)
 Index("ix_feedback_report", feedback.c.outcome_at, feedback.c.outcome, feedback.c.card_uuid)
+Index("ix_feedback_patient_hash", feedback.c.patient_hash, feedback.c.card_uuid)
 
 # Versions of the administrator thresholds (issue 6). A version is never changed once
 # written; the active pointer (one row) says which one the service uses. The id is the

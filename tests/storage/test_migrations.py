@@ -26,11 +26,17 @@ def test_the_timeline_tables_come_after_the_replay_cache() -> None:
     assert scripts.get_revision("0004").down_revision == "0003"
 
 
-def test_the_report_indexes_are_the_head() -> None:
-    """0007 (the outcomes report's indexes, issue 16) is the head."""
+def test_the_report_indexes_come_after_the_order_time_columns() -> None:
+    """0007 (the outcomes report's indexes, issue 16) sits on 0006."""
     scripts = ScriptDirectory(SCRIPT_LOCATION)
-    assert scripts.get_heads() == ["0007"]
     assert scripts.get_revision("0007").down_revision == "0006"
+
+
+def test_the_feedback_patient_hash_is_the_head() -> None:
+    """0008 (feedback's patient hash for the snooze read, issue 18) is the head."""
+    scripts = ScriptDirectory(SCRIPT_LOCATION)
+    assert scripts.get_heads() == ["0008"]
+    assert scripts.get_revision("0008").down_revision == "0007"
 
 
 def test_the_snooze_columns_come_after_the_timeline_tables() -> None:
@@ -75,5 +81,40 @@ def test_the_order_time_columns_come_last() -> None:
     """0006 (order time: hook, user, draft order, encounter of issued cards) sits on 0005;
     0007 (the outcomes report's indexes) on it."""
     scripts = ScriptDirectory(SCRIPT_LOCATION)
-    assert scripts.get_heads() == ["0007"]
     assert scripts.get_revision("0006").down_revision == "0005"
+
+
+def test_0008_fills_feedbacks_patient_hash_from_its_card_and_goes_back(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Feedback stored before 0008 gets its card's patient hash (the snooze read finds it
+    by that); feedback on a card never recorded keeps NULL; the downgrade drops both."""
+    if backend == "postgresql":
+        url = request.getfixturevalue("fresh_postgres_url")(False)
+        engine = create_engine(url.replace("postgresql:", "postgresql+psycopg:"))
+    else:
+        engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    try:
+        upgrade(engine, "0007")
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO issued_cards (card_uuid, topic, hook_instance, issued_at, "
+                "thresholds_version, patient_hash) VALUES ('c-1', 'tier-2', 'h', "
+                "'2026-11-25 11:44:40', 'v', 'abc')"))
+            for key, card_uuid in (("k-1", "c-1"), ("k-2", "c-unknown")):
+                connection.execute(text(
+                    "INSERT INTO feedback (item_key, card_uuid, topic, outcome, outcome_at, "
+                    "received_at) VALUES (:key, :card, 'tier-2', 'overridden', "
+                    "'2026-11-26 10:00:00', '2026-11-26 10:00:01')"),
+                    {"key": key, "card": card_uuid})
+        upgrade(engine)
+        with engine.connect() as connection:
+            rows = dict(connection.execute(text(
+                "SELECT card_uuid, patient_hash FROM feedback")).all())
+        assert rows == {"c-1": "abc", "c-unknown": None}
+        assert "ix_feedback_patient_hash" in {
+            i["name"] for i in inspect(engine).get_indexes("feedback")}
+        downgrade(engine, "0007")
+        assert "patient_hash" not in {c["name"] for c in inspect(engine).get_columns("feedback")}
+    finally:
+        engine.dispose()
