@@ -47,15 +47,14 @@ def _topic() -> str | None:
 
 
 def _report(topic: str | None) -> dict[str, Any]:
+    now = state().clock()
     try:
-        since, until = parse_period(
-            request.args.get("since"), request.args.get("until"), state().clock()
-        )
+        since, until = parse_period(request.args.get("since"), request.args.get("until"), now)
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
     # A database that cannot answer becomes 503 + Retry-After (service/web/errors.py).
     return outcomes_report(storage().engine(), since, until, topic=topic,
-                           include_test=_flag("include_test"))
+                           include_test=_flag("include_test"), now=now)
 
 
 @bp.get("/admin/api/feedback-report")

@@ -1,0 +1,223 @@
+"""The outcomes report's daily roll-up: counts per closed UTC day, written once.
+
+A day is *closed* when it ended more than ``MARGIN`` ago: a card or a feedback item is
+stamped (``issued_at``, ``received_at``) when its request arrives and committed within
+that request, seconds later; an hour also covers clocks of replicas a little apart. The
+roll-up is filled by the report itself when it finds closed days not yet rolled up, and by
+``flask --app service db purge``; never on the hook or feedback path.
+
+One *batch* rolls up everything from the state row's ``closed_until`` to the newest closed
+midnight, and the feedback received up to ``received_until`` (now - MARGIN), in ONE
+transaction that starts by a compare-and-set of the state row's ``batch``: a second
+instance doing the same at the same moment finds the batch number moved and writes
+nothing (PostgreSQL: the UPDATE waits for the first transaction's row lock, then matches
+no row; SQLite: one writer at a time). Each rolled-up day also gets a marker row
+(``report_rollup_days``, the day is its primary key).
+
+A batch counts:
+- the cards issued in [closed_until, new closed_until);
+- the feedback items whose outcome day lies in those days and that were received up to
+  the new ``received_until``, and the items of older, already rolled-up days received
+  since the previous ``received_until`` (late feedback). The report reads the live rows
+  received after ``received_until`` itself, so late feedback is never lost;
+- the distinct patients of each day, topic and service, as a HyperLogLog sketch.
+Rows carry their batch; the report reads the rolled-up rows of batches up to the state it
+read, so a batch committed while a report runs is not counted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, select, true, update
+
+from service.ops import metrics
+from service.storage import sketch
+from service.storage.models import (
+    feedback,
+    issued_cards,
+    report_daily_cards,
+    report_daily_items,
+    report_daily_outcomes,
+    report_daily_patients,
+    report_rollup_days,
+    report_rollup_state,
+)
+from service.storage.report_rows import (
+    acted_rows,
+    card_rows,
+    item_rows,
+    patient_rows,
+    unindexed,
+)
+from service.storage.upsert import insert_or_ignore
+
+log = logging.getLogger(__name__)
+
+MARGIN = timedelta(hours=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ROLLUP_TABLES = (report_daily_cards, report_daily_outcomes, report_daily_items,
+                 report_daily_patients)
+
+
+@dataclass(frozen=True)
+class State:
+    batch: int
+    closed_until: datetime  # a UTC midnight: days before it are rolled up
+    received_until: datetime  # feedback received up to this is in the roll-up
+
+
+def midnight(moment: datetime) -> datetime:
+    return datetime.combine(moment.astimezone(UTC).date(), time(), tzinfo=UTC)
+
+
+def closed_until(now: datetime) -> datetime:
+    """The end of the newest closed day: days before it are rolled up when asked."""
+    return midnight(now - MARGIN)
+
+
+def day_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).date().isoformat()
+
+
+def read_state(connection: Connection) -> State | None:
+    row = connection.execute(
+        select(report_rollup_state.c.batch, report_rollup_state.c.closed_until,
+               report_rollup_state.c.received_until)
+        .where(report_rollup_state.c.id == 1)
+    ).first()
+    return None if row is None else State(row[0], row[1], row[2])
+
+
+def roll_up(engine: Engine, now: datetime, *, by: str = "report") -> int:
+    """Roll up the closed days not rolled up yet; the number of days this call wrote
+    (0 when there was none, or another instance did it at the same moment)."""
+    target = closed_until(now)
+    with engine.connect() as connection:
+        state = read_state(connection)
+    if state is None:
+        with engine.begin() as connection:
+            insert_or_ignore(connection, report_rollup_state, {
+                "id": 1, "batch": 0, "closed_until": EPOCH, "received_until": EPOCH,
+                "updated_at": now}, "id")
+        with engine.connect() as connection:
+            state = read_state(connection)
+        assert state is not None
+    if target <= state.closed_until:
+        return 0
+    received = max(state.received_until, now - MARGIN)
+    batch = state.batch + 1
+    with engine.begin() as connection:
+        # First statement: the compare-and-set (takes the write lock before any read).
+        moved = connection.execute(
+            update(report_rollup_state)
+            .where((report_rollup_state.c.id == 1) & (report_rollup_state.c.batch == state.batch))
+            .values(batch=batch, closed_until=target, received_until=received, updated_at=now)
+        ).rowcount
+        if moved != 1:
+            connection.rollback()
+            return 0
+        days = _write_batch(connection, state, batch, target, received, now)
+    metrics.record_rolled_up(days, by)
+    log.info("outcomes roll-up: batch %d, %d day(s) up to %s", batch, days, day_text(target))
+    return days
+
+
+def _write_batch(connection: Connection, state: State, batch: int, target: datetime,
+                 received: datetime, now: datetime) -> int:
+    start = state.closed_until
+    cards_in = (issued_cards.c.issued_at >= start) & (issued_cards.c.issued_at < target)
+    card_counts = [
+        {"batch": batch, "day": day, "topic": topic, "service": service,
+         "thresholds_version": tv, "rules_version": rv, "test": bool(test),
+         "status": status, "cards": count}
+        for topic, service, tv, rv, day, status, test, count in card_rows(connection, cards_in)
+    ]
+    # New feedback: items of the newly closed days received up to the watermark, and
+    # items of days rolled up before, received since the previous watermark.
+    new_days = ((feedback.c.outcome_at >= start) & (feedback.c.outcome_at < target)
+                & (unindexed(feedback.c.received_at) <= received))
+    late = ((feedback.c.received_at > state.received_until)
+            & (feedback.c.received_at <= received)
+            & (unindexed(feedback.c.outcome_at) < start))
+    outcome_counts: list[dict[str, Any]] = []
+    item_counts: list[dict[str, Any]] = []
+    for where in (new_days, late):
+        outcome_counts.extend(
+            {"batch": batch, "day": day, "topic": topic, "service": service,
+             "thresholds_version": tv, "rules_version": rv, "test": bool(test),
+             "outcome": outcome, "cards": count}
+            for topic, service, tv, rv, day, outcome, test, count in acted_rows(connection, where)
+        )
+        item_counts.extend(
+            {"batch": batch, "day": day, "topic": topic, "test": bool(test), "outcome": outcome,
+             "override_system": system, "override_code": code, "override_display": display,
+             "items": count, "comments": comments}
+            for topic, day, test, outcome, system, code, display, count, comments
+            in item_rows(connection, where)
+        )
+    sketches: dict[tuple[str, str, str, bool], list[str]] = defaultdict(list)
+    for day, topic, service, test, patient in patient_rows(connection, cards_in):
+        sketches[(day, topic, service, bool(test))].append(patient)
+    patient_counts = [
+        {"batch": batch, "day": day, "topic": topic, "service": service, "test": test,
+         "sketch": sketch.dump(sketch.add(sketch.empty(), patients))}
+        for (day, topic, service, test), patients in sketches.items()
+    ]
+    for table, rows in ((report_daily_cards, card_counts),
+                        (report_daily_outcomes, outcome_counts),
+                        (report_daily_items, item_counts),
+                        (report_daily_patients, patient_counts)):
+        if rows:
+            connection.execute(table.insert(), rows)
+    days = _days_with_data(start, target, card_counts, item_counts)
+    if days:
+        connection.execute(report_rollup_days.insert(),
+                           [{"day": day, "batch": batch, "rolled_at": now} for day in days])
+    return len(days)
+
+
+def _days_with_data(start: datetime, target: datetime,
+                    *counted: Iterable[dict[str, Any]]) -> list[str]:
+    """The days of [start, target), each to get its marker row; the first batch (from
+    1970) starts at its first day with data, or marks only its last day."""
+    begin = start.date()
+    if start == EPOCH:
+        first = min((row["day"] for rows in counted for row in rows), default=None)
+        begin = (date.fromisoformat(first) if first is not None
+                 else (target - timedelta(days=1)).date())
+    days = []
+    while begin < target.date():
+        days.append(begin.isoformat())
+        begin += timedelta(days=1)
+    return days
+
+
+def purge_before(connection: Connection, before: datetime | None,
+                 test_before: datetime, apply: bool) -> dict[str, int]:
+    """Retention for the roll-up: rows of days wholly before ``before`` (any) or
+    ``test_before`` (test traffic), sketches included; counted, or deleted with ``apply``."""
+    counts: dict[str, int] = {}
+    for table in (*ROLLUP_TABLES, report_rollup_days):
+        conditions = []
+        if before is not None:
+            conditions.append(table.c.day < day_text(before))
+        if "test" in table.c:
+            conditions.append((table.c.test == true()) & (table.c.day < day_text(test_before)))
+        if not conditions:
+            counts[table.name] = 0
+            continue
+        condition = conditions[0]
+        for more in conditions[1:]:
+            condition = condition | more
+        if apply:
+            counts[table.name] = connection.execute(delete(table).where(condition)).rowcount
+        else:
+            counts[table.name] = int(connection.execute(
+                select(func.count()).select_from(table).where(condition)).scalar_one())
+    return counts
