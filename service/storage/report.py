@@ -119,6 +119,7 @@ class _Fold:
         self.by_rules: dict[tuple[str, str], dict[str, Any]] = defaultdict(_counts)
         self.weekly: dict[tuple[str, str], dict[str, Any]] = defaultdict(_counts)
         self.rules_first: dict[str, str] = {}
+        self.topic_rules_first: dict[tuple[str, str], str] = {}
         self.reasons: dict[tuple[str, str | None, str], list[Any]] = {}
 
     def cards(self, rows: Iterable[tuple[Any, ...]]) -> None:
@@ -134,6 +135,8 @@ class _Fold:
                 self.weekly[(topic, _monday(day))]["issued"] += count
                 if day < self.rules_first.get(rules, "9999"):
                     self.rules_first[rules] = day
+                if day < self.topic_rules_first.get((topic, rules), "9999"):
+                    self.topic_rules_first[(topic, rules)] = day
 
     def acted(self, rows: Iterable[tuple[Any, ...]]) -> None:
         for topic, service, stamped, rules, day, outcome, _test, count in rows:
@@ -376,6 +379,7 @@ def _assemble(fold: _Fold, since: datetime, until: datetime, topic: str | None,
     for (name, rules), entry in sorted(fold.by_rules.items()):
         _rate(entry)
         rules_rows.append({"topic": name, "rules_version": rules,
+                           "first_issued": fold.topic_rules_first.get((name, rules)),
                            **{k: entry[k] for k in ("issued", "snoozed", "accepted",
                                                     "overridden", "acceptance_rate")}})
     week_rows = [
@@ -411,23 +415,33 @@ CSV_COLUMNS = ("scope", "name", "issued", "patients", "snoozed", "accepted", "ov
 
 
 def report_csv(report: dict[str, Any]) -> str:
-    """One row per topic, then one per service, with the numbers of the JSON report."""
+    """One row per topic, then one per service, then one per topic and rules version
+    (scope ``rules_version``, name "<topic> rules <version>", patients empty), with the
+    numbers of the JSON report; patients read "about N" when estimated."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for row in report["topics"]:
         reasons = "; ".join(f"{r.get('display') or r['code']} ({r['count']})"
                             for r in row["override_reasons"])
-        writer.writerow(_csv_cells("topic", row["topic"], row, reasons))
+        writer.writerow(_csv_cells("topic", row["topic"], row, reasons,
+                                   estimated=report.get("patients_estimated", False)))
     for row in report["services"]:
-        writer.writerow(_csv_cells("service", row["service"], row, ""))
+        writer.writerow(_csv_cells("service", row["service"], row, "",
+                                   estimated=report.get("patients_estimated", False)))
+    for row in report.get("by_rules_version", []):
+        # patients are not split by rules version: left empty
+        writer.writerow(_csv_cells("rules_version", f"{row['topic']} rules {row['rules_version']}",
+                                   {**row, "patients": ""}, ""))
     return out.getvalue()
 
 
-def _csv_cells(scope: str, name: str, row: dict[str, Any], reasons: str) -> list[str]:
+def _csv_cells(scope: str, name: str, row: dict[str, Any], reasons: str,
+               *, estimated: bool = False) -> list[str]:
     rate = row["acceptance_rate"]
+    patients = f"about {row['patients']}" if estimated else str(row["patients"])
     return [
-        _safe(scope), _safe(name), str(row["issued"]), str(row["patients"]),
+        _safe(scope), _safe(name), str(row["issued"]), patients,
         str(row["snoozed"]), str(row["accepted"]), str(row["overridden"]),
         "" if rate is None else f"{rate:.4f}",
         str(row.get("overridden_without_reason", "")), _safe(reasons),
@@ -450,9 +464,9 @@ def report_table(report: dict[str, Any]) -> str:
         ]
         if row["overridden_without_reason"]:
             reasons.append(f"no reason given ({row['overridden_without_reason']})")
-        lines.append((row["topic"], *_numbers(row), "; ".join(reasons) or "-"))
+        lines.append((row["topic"], *_numbers(row, report), "; ".join(reasons) or "-"))
     for row in report["services"]:
-        lines.append((f"[{row['service']}]", *_numbers(row), ""))
+        lines.append((f"[{row['service']}]", *_numbers(row, report), ""))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
     test = " (test traffic included)" if report.get("include_test") else ""
     out = [f"Card outcomes from {report['since']} until {report['until']}{test}"]
@@ -461,12 +475,22 @@ def report_table(report: dict[str, Any]) -> str:
         out.append("  ".join([*cells, line[-1]]).rstrip())
     if not report["topics"]:
         out.append("(no cards issued and no feedback in this period)")
+    if report.get("patients_estimated"):
+        out.append("patients: estimated (many cards in the period), about 1.6 % either way")
+    seen = [f"{r['rules_version']} (first issued {r['first_issued']})"
+            if r["rules_version"] != "unknown"
+            else f"unknown (cards recorded before migration 0008, first {r['first_issued']})"
+            for r in report.get("rules_versions", [])]
+    if seen:
+        out.append("rules versions: " + "; ".join(seen))
     return "\n".join(out)
 
 
-def _numbers(row: dict[str, Any]) -> tuple[str, ...]:
+def _numbers(row: dict[str, Any], report: dict[str, Any]) -> tuple[str, ...]:
     rate = "-" if row["acceptance_rate"] is None else f"{row['acceptance_rate']:.0%}"
-    return (str(row["issued"]), str(row["patients"]), str(row["snoozed"]),
+    patients = (f"about {row['patients']}" if report.get("patients_estimated")
+                else str(row["patients"]))
+    return (str(row["issued"]), patients, str(row["snoozed"]),
             str(row["accepted"]), str(row["overridden"]), rate)
 
 

@@ -119,3 +119,42 @@ def test_test_traffic_is_left_out_unless_asked_for(storage_app: Flask) -> None:
             "--format", "json"]
     assert json.loads(runner.invoke(args=[*args, "--include-test"]).output) == both
     assert json.loads(runner.invoke(args=args).output) == real
+
+
+def test_rules_versions_are_recorded_reported_and_marked(storage_app: Flask) -> None:
+    """Cards fired through the app record the rules version (migration 0008): the report
+    splits by it, lists its first day, the weekly chart marks it and the CSV has its rows;
+    a card recorded without one (before 0008) is "unknown", never guessed."""
+    from sqlalchemy import insert
+
+    from service.pipeline.rules import RULES_VERSION
+    from service.storage.models import issued_cards
+    from tests.support.storage_fixtures import NOW, engine_of
+
+    cards = seed(storage_app)
+    with engine_of(storage_app).begin() as connection:
+        connection.execute(insert(issued_cards).values(
+            card_uuid="before-0008", topic="tier-2", hook_instance="h", issued_at=NOW,
+            thresholds_version="sha256:old", patient_hash="b" * 64))
+        stored = {v for (v,) in connection.exec_driver_sql(
+            "SELECT DISTINCT rules_version FROM issued_cards")}
+    assert stored == {RULES_VERSION, None}
+    report = _api(storage_app).get_json()
+    assert report["rules_versions"] == [
+        {"rules_version": RULES_VERSION, "first_issued": NOW.date().isoformat()},
+        {"rules_version": "unknown", "first_issued": NOW.date().isoformat()},
+    ]  # by first day, then name
+    by_rules = {(r["topic"], r["rules_version"]): r for r in report["by_rules_version"]}
+    assert by_rules[("tier-2", "unknown")]["issued"] == 1
+    assert sum(r["issued"] for (_, v), r in by_rules.items() if v == RULES_VERSION) == len(
+        cards)
+    assert by_rules[("tier-2", RULES_VERSION)]["first_issued"] == NOW.date().isoformat()
+    weekly = storage_app.test_client().get(
+        "/admin/api/outcomes/weekly.svg", query_string={**PERIOD, "topic": "tier-2"},
+        headers=ADMIN).get_data(as_text=True)
+    assert f"rules v{RULES_VERSION}" in weekly and "rules vunknown" not in weekly
+    assert f"Rules version {RULES_VERSION}: first card issued on 2026-11-25" in weekly
+    rows = list(csv.reader(io.StringIO(_api(storage_app, format="csv").get_data(as_text=True))))
+    scoped = {row[1]: row for row in rows if row[0] == "rules_version"}
+    assert scoped["tier-2 rules unknown"][2] == "1"
+    assert scoped[f"tier-2 rules {RULES_VERSION}"][3] == ""  # patients are not split
