@@ -159,6 +159,7 @@ report_daily_cards = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("batch", Integer, nullable=False),
     Column("day", String(10), nullable=False),
+    Column("week", String(10), nullable=False),  # the Monday of the day
     Column("topic", String(64), nullable=False),
     Column("service", String(16), nullable=False),
     Column("thresholds_version", String(64), nullable=False),
@@ -176,6 +177,7 @@ report_daily_outcomes = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("batch", Integer, nullable=False),
     Column("day", String(10), nullable=False),
+    Column("week", String(10), nullable=False),  # the Monday of the day
     Column("topic", String(64), nullable=False),
     Column("service", String(16), nullable=False),
     Column("thresholds_version", String(64), nullable=False),

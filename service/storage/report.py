@@ -36,8 +36,8 @@ import csv
 import io
 import time
 from collections import defaultdict
-from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -75,7 +75,7 @@ from service.storage.report_rows import (
     service_of,
     unindexed,
 )
-from service.storage.rollup import day_text, midnight, read_state, roll_up
+from service.storage.rollup import day_text, midnight, monday, read_state, roll_up
 
 __all__ = ["ORDER_TIME", "PATIENT_VIEW", "outcomes_report", "report_csv", "report_table"]
 
@@ -83,11 +83,6 @@ __all__ = ["ORDER_TIME", "PATIENT_VIEW", "outcomes_report", "report_csv", "repor
 # sketches (estimated); up to it they are counted exactly from the covering index, which
 # takes about 0.1 s per 20,000 cards on SQLite (bench/RESULTS.md).
 EXACT_PATIENTS_LIMIT = 20_000
-
-
-def _monday(day: str) -> str:
-    moment = date.fromisoformat(day)
-    return (moment - timedelta(days=moment.weekday())).isoformat()
 
 
 def _counts() -> dict[str, Any]:
@@ -123,7 +118,9 @@ class _Fold:
         self.reasons: dict[tuple[str, str | None, str], list[Any]] = {}
 
     def cards(self, rows: Iterable[tuple[Any, ...]]) -> None:
-        for topic, service, stamped, rules, day, status, _test, count in rows:
+        """(topic, service, thresholds version, rules version, first day, week, status,
+        cards)."""
+        for topic, service, stamped, rules, day, week, status, count in rows:
             key = "issued" if status == "issued" else "snoozed" if status == "snoozed" else None
             if key is None:
                 continue
@@ -132,24 +129,26 @@ class _Fold:
             self.by_rules[(topic, rules)][key] += count
             if key == "issued":
                 self.by_version[(topic, stamped)]["issued"] += count
-                self.weekly[(topic, _monday(day))]["issued"] += count
+                self.weekly[(topic, week)]["issued"] += count
                 if day < self.rules_first.get(rules, "9999"):
                     self.rules_first[rules] = day
                 if day < self.topic_rules_first.get((topic, rules), "9999"):
                     self.topic_rules_first[(topic, rules)] = day
 
     def acted(self, rows: Iterable[tuple[Any, ...]]) -> None:
-        for topic, service, stamped, rules, day, outcome, _test, count in rows:
+        """(topic, service, thresholds version, rules version, week, outcome, cards)."""
+        for topic, service, stamped, rules, week, outcome, count in rows:
             if outcome not in {"accepted", "overridden"}:
                 continue
             self.topics[topic][outcome] += count
             self.services[service][outcome] += count
             self.by_version[(topic, stamped)][outcome] += count
             self.by_rules[(topic, rules)][outcome] += count
-            self.weekly[(topic, _monday(day))][outcome] += count
+            self.weekly[(topic, week)][outcome] += count
 
     def items(self, rows: Iterable[tuple[Any, ...]]) -> None:
-        for topic, _day, _test, outcome, system, code, display, count, comments in rows:
+        """(topic, outcome, reason system, code, display, items, comments)."""
+        for topic, outcome, system, code, display, count, comments in rows:
             if comments:
                 self.topics[topic]["user_comments"] += comments
             if outcome != "overridden":
@@ -195,11 +194,11 @@ def outcomes_report(
         card_filter = _card_filter(topic, include_test)
         for a, b in live:
             in_range = (issued_cards.c.issued_at >= a) & (issued_cards.c.issued_at < b)
-            fold.cards(card_rows(connection, card_filter & in_range))
+            fold.cards(_live_cards(card_rows(connection, card_filter & in_range)))
             acted_where, items_where = _feedback_filters(
                 (feedback.c.outcome_at >= a) & (feedback.c.outcome_at < b), topic, include_test)
-            fold.acted(acted_rows(connection, acted_where))
-            fold.items(item_rows(connection, items_where))
+            fold.acted(_live_acted(acted_rows(connection, acted_where)))
+            fold.items(_live_items(item_rows(connection, items_where)))
         if rolled is not None and state is not None:
             days = (day_text(rolled[0]), day_text(rolled[1]))
             fold.cards(_rolled_cards(connection, days, state.batch, topic, include_test))
@@ -210,8 +209,8 @@ def outcomes_report(
                     & (unindexed(feedback.c.outcome_at) >= rolled[0])
                     & (unindexed(feedback.c.outcome_at) < rolled[1]))
             acted_where, items_where = _feedback_filters(late, topic, include_test)
-            fold.acted(acted_rows(connection, acted_where))
-            fold.items(item_rows(connection, items_where))
+            fold.acted(_live_acted(acted_rows(connection, acted_where)))
+            fold.items(_live_items(item_rows(connection, items_where)))
 
         shown = sum(entry["issued"] for entry in fold.topics.values())
         estimated = rolled is not None and state is not None and shown > EXACT_PATIENTS_LIMIT
@@ -234,6 +233,21 @@ def outcomes_report(
     report = _assemble(fold, since, until, topic, include_test, estimated, applied)
     metrics.record_report_seconds(time.perf_counter() - started)
     return report
+
+
+def _live_cards(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    for topic, service, stamped, rules, day, status, _test, count in rows:
+        yield topic, service, stamped, rules, day, monday(day), status, count
+
+
+def _live_acted(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    for topic, service, stamped, rules, day, outcome, _test, count in rows:
+        yield topic, service, stamped, rules, monday(day), outcome, count
+
+
+def _live_items(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    for topic, _day, _test, outcome, system, code, display, count, comments in rows:
+        yield topic, outcome, system, code, display, count, comments
 
 
 def _card_filter(topic: str | None, include_test: bool) -> ColumnElement[bool]:
@@ -267,36 +281,35 @@ def _rolled_where(table: Table, days: tuple[str, str], batch: int, topic: str | 
 
 def _rolled_cards(connection: Connection, days: tuple[str, str], batch: int,
                   topic: str | None, include_test: bool) -> Iterable[tuple[Any, ...]]:
+    # By week, with the first day (the rules versions' markers): a year is 52 groups.
     t = report_daily_cards
     return connection.execute(
-        select(t.c.topic, t.c.service, t.c.thresholds_version, t.c.rules_version, t.c.day,
-               t.c.status, t.c.test, func.sum(t.c.cards))
+        select(t.c.topic, t.c.service, t.c.thresholds_version, t.c.rules_version,
+               func.min(t.c.day), t.c.week, t.c.status, func.sum(t.c.cards))
         .where(_rolled_where(t, days, batch, topic, include_test))
-        .group_by(t.c.topic, t.c.service, t.c.thresholds_version, t.c.rules_version, t.c.day,
-                  t.c.status, t.c.test))
+        .group_by(t.c.topic, t.c.service, t.c.thresholds_version, t.c.rules_version,
+                  t.c.week, t.c.status))
 
 
 def _rolled_outcomes(connection: Connection, days: tuple[str, str], batch: int,
                      topic: str | None, include_test: bool) -> Iterable[tuple[Any, ...]]:
     t = report_daily_outcomes
     return connection.execute(
-        select(t.c.topic, t.c.service, t.c.thresholds_version, t.c.rules_version, t.c.day,
-               t.c.outcome, t.c.test, func.sum(t.c.cards))
+        select(t.c.topic, t.c.service, t.c.thresholds_version, t.c.rules_version, t.c.week,
+               t.c.outcome, func.sum(t.c.cards))
         .where(_rolled_where(t, days, batch, topic, include_test))
-        .group_by(t.c.topic, t.c.service, t.c.thresholds_version, t.c.rules_version, t.c.day,
-                  t.c.outcome, t.c.test))
+        .group_by(t.c.topic, t.c.service, t.c.thresholds_version, t.c.rules_version,
+                  t.c.week, t.c.outcome))
 
 
 def _rolled_items(connection: Connection, days: tuple[str, str], batch: int,
                   topic: str | None, include_test: bool) -> Iterable[tuple[Any, ...]]:
     t = report_daily_items
     return connection.execute(
-        select(t.c.topic, t.c.day, t.c.test, t.c.outcome, t.c.override_system,
-               t.c.override_code, func.max(t.c.override_display), func.sum(t.c["items"]),
-               func.sum(t.c.comments))
+        select(t.c.topic, t.c.outcome, t.c.override_system, t.c.override_code,
+               func.max(t.c.override_display), func.sum(t.c["items"]), func.sum(t.c.comments))
         .where(_rolled_where(t, days, batch, topic, include_test))
-        .group_by(t.c.topic, t.c.day, t.c.test, t.c.outcome, t.c.override_system,
-                  t.c.override_code))
+        .group_by(t.c.topic, t.c.outcome, t.c.override_system, t.c.override_code))
 
 
 def _exact_patients(connection: Connection, fold: _Fold, since: datetime, until: datetime,
@@ -319,15 +332,19 @@ def _exact_patients(connection: Connection, fold: _Fold, since: datetime, until:
 def _estimated_patients(connection: Connection, fold: _Fold, live: list[tuple[datetime, datetime]],
                         rolled: tuple[datetime, datetime], batch: int, topic: str | None,
                         include_test: bool) -> None:
-    by_topic: dict[str, sketch.Registers] = defaultdict(sketch.empty)
-    by_service: dict[str, sketch.Registers] = defaultdict(sketch.empty)
     t = report_daily_patients
     days = (day_text(rolled[0]), day_text(rolled[1]))
+    blobs: dict[tuple[str, str], list[bytes]] = defaultdict(list)
     for name, service, blob in connection.execute(
         select(t.c.topic, t.c.service, t.c.sketch)
         .where(_rolled_where(t, days, batch, topic, include_test))
     ):
-        registers = sketch.load(blob)
+        blobs[(name, service)].append(blob)
+    # one merge per topic and service over all its days (numpy, not a loop per sketch)
+    merged = {key: sketch.merge_all(found) for key, found in blobs.items()}
+    by_topic: dict[str, sketch.Registers] = defaultdict(sketch.empty)
+    by_service: dict[str, sketch.Registers] = defaultdict(sketch.empty)
+    for (name, service), registers in merged.items():
         sketch.merge(by_topic[name], registers)
         sketch.merge(by_service[service], registers)
     card_filter = _card_filter(topic, include_test)

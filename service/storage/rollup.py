@@ -32,6 +32,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select, true, update
@@ -74,6 +75,13 @@ class State:
 
 def midnight(moment: datetime) -> datetime:
     return datetime.combine(moment.astimezone(UTC).date(), time(), tzinfo=UTC)
+
+
+@lru_cache(maxsize=4096)
+def monday(day: str) -> str:
+    """The Monday (UTC) of the week of ``day``, both YYYY-MM-DD."""
+    moment = date.fromisoformat(day)
+    return (moment - timedelta(days=moment.weekday())).isoformat()
 
 
 def closed_until(now: datetime) -> datetime:
@@ -133,7 +141,7 @@ def _write_batch(connection: Connection, state: State, batch: int, target: datet
     start = state.closed_until
     cards_in = (issued_cards.c.issued_at >= start) & (issued_cards.c.issued_at < target)
     card_counts = [
-        {"batch": batch, "day": day, "topic": topic, "service": service,
+        {"batch": batch, "day": day, "week": monday(day), "topic": topic, "service": service,
          "thresholds_version": tv, "rules_version": rv, "test": bool(test),
          "status": status, "cards": count}
         for topic, service, tv, rv, day, status, test, count in card_rows(connection, cards_in)
@@ -149,9 +157,9 @@ def _write_batch(connection: Connection, state: State, batch: int, target: datet
     item_counts: list[dict[str, Any]] = []
     for where in (new_days, late):
         outcome_counts.extend(
-            {"batch": batch, "day": day, "topic": topic, "service": service,
-             "thresholds_version": tv, "rules_version": rv, "test": bool(test),
-             "outcome": outcome, "cards": count}
+            {"batch": batch, "day": day, "week": monday(day), "topic": topic,
+             "service": service, "thresholds_version": tv, "rules_version": rv,
+             "test": bool(test), "outcome": outcome, "cards": count}
             for topic, service, tv, rv, day, outcome, test, count in acted_rows(connection, where)
         )
         item_counts.extend(

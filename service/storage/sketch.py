@@ -69,5 +69,13 @@ def dump(registers: Registers) -> bytes:
     return zlib.compress(registers.tobytes(), 6)
 
 
+def merge_all(blobs: list[bytes]) -> Registers:
+    """The union of stored sketches, in one numpy reduction."""
+    if not blobs:
+        return empty()
+    stacked = np.frombuffer(b"".join(zlib.decompress(blob) for blob in blobs), dtype=np.uint8)
+    return np.asarray(stacked.reshape(len(blobs), REGISTERS).max(axis=0), dtype=np.uint8)
+
+
 def load(blob: bytes) -> Registers:
     return np.frombuffer(zlib.decompress(blob), dtype=np.uint8).copy()

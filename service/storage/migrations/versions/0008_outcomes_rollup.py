@@ -61,6 +61,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("batch", sa.Integer, nullable=False),
         sa.Column("day", sa.String(10), nullable=False),
+        # the Monday of the day (weeks from Monday, UTC): the report reads by week
+        sa.Column("week", sa.String(10), nullable=False),
         sa.Column("topic", sa.String(64), nullable=False),
         sa.Column("service", sa.String(16), nullable=False),
         sa.Column("thresholds_version", sa.String(64), nullable=False),
@@ -76,6 +78,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("batch", sa.Integer, nullable=False),
         sa.Column("day", sa.String(10), nullable=False),
+        # the Monday of the day (weeks from Monday, UTC): the report reads by week
+        sa.Column("week", sa.String(10), nullable=False),
         sa.Column("topic", sa.String(64), nullable=False),
         sa.Column("service", sa.String(16), nullable=False),
         sa.Column("thresholds_version", sa.String(64), nullable=False),
