@@ -26,10 +26,12 @@ def test_the_timeline_tables_come_after_the_replay_cache() -> None:
     assert scripts.get_revision("0004").down_revision == "0003"
 
 
-def test_the_report_indexes_are_the_head() -> None:
-    """0007 (the outcomes report's indexes, issue 16) is the head."""
+def test_the_report_roll_up_is_the_head() -> None:
+    """0008 (the outcomes report's daily roll-up and the cards' rules version, issue 16)
+    is the head, on 0007 (the report's indexes)."""
     scripts = ScriptDirectory(SCRIPT_LOCATION)
-    assert scripts.get_heads() == ["0007"]
+    assert scripts.get_heads() == ["0008"]
+    assert scripts.get_revision("0008").down_revision == "0007"
     assert scripts.get_revision("0007").down_revision == "0006"
 
 
@@ -73,7 +75,54 @@ def test_0005_keeps_existing_cards_as_shown_real_cards_and_goes_back(
         engine.dispose()
 def test_the_order_time_columns_come_last() -> None:
     """0006 (order time: hook, user, draft order, encounter of issued cards) sits on 0005;
-    0007 (the outcomes report's indexes) on it."""
+    0007 (the outcomes report's indexes) on it, 0008 (the roll-up) on that."""
     scripts = ScriptDirectory(SCRIPT_LOCATION)
-    assert scripts.get_heads() == ["0007"]
+    assert scripts.get_heads() == ["0008"]
     assert scripts.get_revision("0006").down_revision == "0005"
+
+
+def test_0008_leaves_older_cards_without_rules_version_and_goes_back(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A card recorded before 0008 has no rules version (NULL: the report says
+    "unknown"); the roll-up tables and indexes come and go; the downgrade restores
+    0007's report indexes."""
+    if backend == "postgresql":
+        url = request.getfixturevalue("fresh_postgres_url")(False)
+        engine = create_engine(url.replace("postgresql:", "postgresql+psycopg:"))
+    else:
+        engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    try:
+        upgrade(engine, "0007")
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO issued_cards (card_uuid, topic, hook_instance, issued_at, "
+                "thresholds_version, patient_hash) VALUES ('c-1', 'tier-2', 'h', "
+                "'2026-11-25 11:44:40', 'v', 'abc')"))
+        upgrade(engine)
+        with engine.connect() as connection:
+            assert connection.execute(text(
+                "SELECT rules_version FROM issued_cards")).scalar_one() is None
+        inspector = inspect(engine)
+        tables = set(inspector.get_table_names())
+        assert {"report_rollup_state", "report_rollup_days", "report_daily_cards",
+                "report_daily_outcomes", "report_daily_items",
+                "report_daily_patients"} <= tables
+        report_index = {i["name"]: i["column_names"]
+                        for i in inspector.get_indexes("issued_cards")}["ix_issued_cards_report"]
+        assert "hook" in report_index and "rules_version" in report_index
+        assert {"ix_feedback_received_at", "ix_feedback_first"} <= {
+            i["name"] for i in inspector.get_indexes("feedback")}
+        downgrade(engine, "0007")
+        inspector = inspect(engine)
+        assert "report_daily_cards" not in inspector.get_table_names()
+        assert "rules_version" not in {c["name"] for c in inspector.get_columns("issued_cards")}
+        indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes("issued_cards")}
+        assert indexes["ix_issued_cards_report"] == [
+            "issued_at", "topic", "thresholds_version", "patient_hash"]
+        assert indexes["ix_issued_cards_card_topic"] == [
+            "card_uuid", "topic", "thresholds_version"]
+        assert "ix_feedback_received_at" not in {
+            i["name"] for i in inspector.get_indexes("feedback")}
+    finally:
+        engine.dispose()
