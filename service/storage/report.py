@@ -75,7 +75,14 @@ from service.storage.report_rows import (
     service_of,
     unindexed,
 )
-from service.storage.rollup import day_text, midnight, monday, read_state, roll_up
+from service.storage.rollup import (
+    REPORT_BUDGET_SECONDS,
+    day_text,
+    midnight,
+    monday,
+    read_state,
+    roll_up,
+)
 
 __all__ = ["ORDER_TIME", "PATIENT_VIEW", "outcomes_report", "report_csv", "report_table"]
 
@@ -171,12 +178,14 @@ def outcomes_report(
     include_test: bool = False,
     now: datetime | None = None,
     rollup: bool = True,
+    rollup_budget: float | None = REPORT_BUDGET_SECONDS,
 ) -> dict[str, Any]:
-    """The report; with ``rollup``, closed days not rolled up yet are rolled up first."""
+    """The report; with ``rollup``, closed days not rolled up yet are rolled up first
+    (for at most ``rollup_budget`` seconds; None: all of them, as the command line)."""
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     if rollup:
-        roll_up(engine, now)
+        roll_up(engine, now, budget_seconds=rollup_budget)
     fold = _Fold()
     with engine.connect() as connection:
         state = read_state(connection) if rollup else None

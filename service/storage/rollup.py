@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from time import monotonic
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select, true, update
@@ -61,6 +61,10 @@ from service.storage.upsert import insert_or_ignore
 log = logging.getLogger(__name__)
 
 MARGIN = timedelta(hours=1)
+# A batch covers at most this many days (about 20,000 cards a week at a million a year:
+# about a second); a report over HTTP starts no new batch after REPORT_BUDGET_SECONDS.
+BATCH_DAYS = 7
+REPORT_BUDGET_SECONDS = 5.0
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ROLLUP_TABLES = (report_daily_cards, report_daily_outcomes, report_daily_items,
                  report_daily_patients)
@@ -102,38 +106,62 @@ def read_state(connection: Connection) -> State | None:
     return None if row is None else State(row[0], row[1], row[2])
 
 
-def roll_up(engine: Engine, now: datetime, *, by: str = "report") -> int:
-    """Roll up the closed days not rolled up yet; the number of days this call wrote
-    (0 when there was none, or another instance did it at the same moment)."""
+def roll_up(engine: Engine, now: datetime, *, by: str = "report",
+            budget_seconds: float | None = None) -> int:
+    """Roll up the closed days not rolled up yet, oldest first, in batches of at most
+    ``BATCH_DAYS`` days; the number of days this call wrote (0 when there was none, or
+    another instance is doing it). With ``budget_seconds`` it starts no new batch once
+    that time is spent: a report served over HTTP stays within the worker's timeout, and
+    the days left are read live and rolled up by the next report."""
+    started = monotonic()
     target = closed_until(now)
+    state = _state(engine, now, target)
+    total = 0
+    while state.closed_until < target:
+        if budget_seconds is not None and total and monotonic() - started >= budget_seconds:
+            break
+        step = min(target, state.closed_until + timedelta(days=BATCH_DAYS))
+        received = max(state.received_until, now - MARGIN)
+        batch = state.batch + 1
+        with engine.begin() as connection:
+            # First statement: the compare-and-set (takes the write lock before any read).
+            moved = connection.execute(
+                update(report_rollup_state)
+                .where((report_rollup_state.c.id == 1)
+                       & (report_rollup_state.c.batch == state.batch))
+                .values(batch=batch, closed_until=step, received_until=received,
+                        updated_at=now)
+            ).rowcount
+            if moved != 1:  # another instance is rolling up: leave it to it
+                connection.rollback()
+                break
+            days = _write_batch(connection, state, batch, step, received, now)
+        metrics.record_rolled_up(days, by)
+        log.info("outcomes roll-up: batch %d, %d day(s) up to %s", batch, days, day_text(step))
+        total += days
+        state = State(batch, step, received)
+    return total
+
+
+def _state(engine: Engine, now: datetime, target: datetime) -> State:
+    """The roll-up's state; made on first use, starting at the first day with data (or
+    at ``target`` in an empty database: cards are never recorded in the past)."""
     with engine.connect() as connection:
         state = read_state(connection)
-    if state is None:
-        with engine.begin() as connection:
-            insert_or_ignore(connection, report_rollup_state, {
-                "id": 1, "batch": 0, "closed_until": EPOCH, "received_until": EPOCH,
-                "updated_at": now}, "id")
-        with engine.connect() as connection:
-            state = read_state(connection)
-        assert state is not None
-    if target <= state.closed_until:
-        return 0
-    received = max(state.received_until, now - MARGIN)
-    batch = state.batch + 1
+        if state is not None:
+            return state
+        firsts = [connection.execute(select(func.min(issued_cards.c.issued_at))).scalar(),
+                  connection.execute(select(func.min(feedback.c.outcome_at))).scalar()]
+    found = [moment for moment in firsts if moment is not None]
+    start = min(midnight(min(found)), target) if found else target
     with engine.begin() as connection:
-        # First statement: the compare-and-set (takes the write lock before any read).
-        moved = connection.execute(
-            update(report_rollup_state)
-            .where((report_rollup_state.c.id == 1) & (report_rollup_state.c.batch == state.batch))
-            .values(batch=batch, closed_until=target, received_until=received, updated_at=now)
-        ).rowcount
-        if moved != 1:
-            connection.rollback()
-            return 0
-        days = _write_batch(connection, state, batch, target, received, now)
-    metrics.record_rolled_up(days, by)
-    log.info("outcomes roll-up: batch %d, %d day(s) up to %s", batch, days, day_text(target))
-    return days
+        insert_or_ignore(connection, report_rollup_state, {
+            "id": 1, "batch": 0, "closed_until": start, "received_until": EPOCH,
+            "updated_at": now}, "id")
+    with engine.connect() as connection:
+        made = read_state(connection)
+    assert made is not None
+    return made
 
 
 def _write_batch(connection: Connection, state: State, batch: int, target: datetime,
@@ -183,22 +211,16 @@ def _write_batch(connection: Connection, state: State, batch: int, target: datet
                         (report_daily_patients, patient_counts)):
         if rows:
             connection.execute(table.insert(), rows)
-    days = _days_with_data(start, target, card_counts, item_counts)
+    days = _days(start, target)
     if days:
         connection.execute(report_rollup_days.insert(),
                            [{"day": day, "batch": batch, "rolled_at": now} for day in days])
     return len(days)
 
 
-def _days_with_data(start: datetime, target: datetime,
-                    *counted: Iterable[dict[str, Any]]) -> list[str]:
-    """The days of [start, target), each to get its marker row; the first batch (from
-    1970) starts at its first day with data, or marks only its last day."""
+def _days(start: datetime, target: datetime) -> list[str]:
+    """The days of [start, target), each to get its marker row."""
     begin = start.date()
-    if start == EPOCH:
-        first = min((row["day"] for rows in counted for row in rows), default=None)
-        begin = (date.fromisoformat(first) if first is not None
-                 else (target - timedelta(days=1)).date())
     days = []
     while begin < target.date():
         days.append(begin.isoformat())

@@ -148,3 +148,36 @@ def test_the_fixed_history_on_sqlite_counts_late_feedback(template: Path,
         assert [r["rules_version"] for r in report["rules_versions"]] == ["unknown", "2", "3"]
     finally:
         engine.dispose()
+
+
+def test_a_report_with_a_time_budget_rolls_up_one_batch_and_reads_the_rest_live(
+    template: Path, tmp_path: Path,
+) -> None:
+    """Over HTTP the report starts no new roll-up batch once its budget is spent (the
+    first batch always runs): the days left are read live, the numbers are the same, and
+    each report moves the roll-up on by a batch (BATCH_DAYS)."""
+    from sqlalchemy import select as select_
+
+    from service.storage.models import report_rollup_state
+    from service.storage.rollup import BATCH_DAYS
+
+    path = tmp_path / "db.sqlite3"
+    shutil.copy(template, path)
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        cards = [Card(day * 1440 + 600, "tier-2", "patient-view", "issued", False, day % 3,
+                      "sha256:aa", "2") for day in range(20)]
+        answers = [Feedback(index, 30, "accepted", 0, 0, False) for index in range(0, 20, 3)]
+        replay(engine, History(cards=cards, feedback=answers, rollups=[]))
+        now, since, until = at(22 * 1440), at(0), at(21 * 1440)
+        closed = []
+        for _ in range(2):
+            rolled = outcomes_report(engine, since, until, now=now, rollup_budget=0.0)
+            assert rolled == outcomes_report(engine, since, until, now=now, rollup=False)
+            with engine.connect() as connection:
+                closed.append(connection.execute(
+                    select_(report_rollup_state.c.closed_until)).scalar_one())
+        assert closed == [at(BATCH_DAYS * 1440), at(2 * BATCH_DAYS * 1440)]
+        assert rolled["topics"][0]["issued"] == 20 and rolled["topics"][0]["accepted"] == 7
+    finally:
+        engine.dispose()

@@ -132,7 +132,7 @@ def feedback_report(since: str | None, until: str | None, output: str, as_csv: b
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     report = outcomes_report(existing_database(), start, end, topic=topic,
-                             include_test=include_test, now=now)
+                             include_test=include_test, now=now, rollup_budget=None)
     if as_csv or output == "csv":
         click.echo(report_csv(report), nl=False)
     elif output == "json":
