@@ -158,3 +158,32 @@ def test_rules_versions_are_recorded_reported_and_marked(storage_app: Flask) -> 
     scoped = {row[1]: row for row in rows if row[0] == "rules_version"}
     assert scoped["tier-2 rules unknown"][2] == "1"
     assert scoped[f"tier-2 rules {RULES_VERSION}"][3] == ""  # patients are not split
+
+
+def test_the_roll_up_and_the_report_time_are_counted_in_metrics(storage_app: Flask) -> None:
+    """/metrics: days rolled up (by the report) and the report's time."""
+    from datetime import timedelta
+
+    from prometheus_client import REGISTRY
+    from sqlalchemy import insert
+
+    from service.storage.models import issued_cards
+    from tests.support.storage_fixtures import NOW, engine_of
+
+    with engine_of(storage_app).begin() as connection:
+        connection.execute(insert(issued_cards).values(
+            card_uuid="three-days-ago", topic="tier-2", hook_instance="h",
+            issued_at=NOW - timedelta(days=3), thresholds_version="sha256:aa",
+            patient_hash="c" * 64))
+
+    def sample(name: str, labels: dict[str, str]) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    days = sample("mcas_report_days_rolled_up_total", {"by": "report"})
+    timed = sample("mcas_outcomes_report_seconds_count", {"patients": "exact"})
+    report = _api(storage_app).get_json()
+    assert report["topics"][0]["issued"] == 1 and not report["patients_estimated"]
+    assert sample("mcas_report_days_rolled_up_total", {"by": "report"}) == days + 3
+    assert sample("mcas_outcomes_report_seconds_count", {"patients": "exact"}) == timed + 1
+    scrape = storage_app.test_client().get("/metrics").get_data(as_text=True)
+    assert "mcas_report_days_rolled_up_total" in scrape
