@@ -85,13 +85,13 @@ def weekly_svg(report: dict[str, Any], topic: str) -> str:
             x = _x(when, weeks)
             gid = f"rules-{index}"
             ax.axvline(x, color="#000000", linestyle="-.", linewidth=1.2, gid=gid)
-            # below the thresholds labels, so two markers in one week stay readable
-            ax.text(x, top * 0.98, f" rules v{rules['rules_version']}", fontsize=8,
-                    va="top")
+            # above the thresholds labels, so two markers in one week stay readable
+            ax.text(x, top * 1.17, f" rules v{rules['rules_version']}", fontsize=8,
+                    va="bottom")
             tips[gid] = (f"Rules version {rules['rules_version']}: first card issued on "
                          f"{when.isoformat()}")
         ax.set_xticks(xs, [w.strftime("%d %b") for w in weeks], rotation=45, ha="right")
-        ax.set_ylim(0, top * 1.25 + 0.5)
+        ax.set_ylim(0, top * 1.3 + 0.5)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("cards per week")
         ax.grid(axis="y", color="#dddddd", linewidth=0.5)
