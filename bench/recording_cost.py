@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.stats import latency_summary  # noqa: E402
 from service import create_app  # noqa: E402
 from service.pipeline.hook import HookResult  # noqa: E402
 from service.web import hooks  # noqa: E402
@@ -78,13 +78,6 @@ def _time_calls(app: Any, body: dict[str, Any], calls: int) -> list[float]:
     return out
 
 
-def _summary(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "median_ms": round(statistics.median(ordered) * 1000, 3),
-        "p95_ms": round(ordered[int(len(ordered) * 0.95) - 1] * 1000, 3),
-        "mean_ms": round(statistics.fmean(ordered) * 1000, 3),
-    }
 
 
 def main() -> None:
@@ -124,7 +117,7 @@ def main() -> None:
         "backend": backend,
         "calls_per_mode": args.calls,
         "synthetic_cards": synthetic,
-        **{mode: _summary(values) for mode, values in samples.items()},
+        **{mode: latency_summary(values) for mode, values in samples.items()},
     }
     result["median_cost_ms"] = round(
         result["recording_on"]["median_ms"] - result["recording_off"]["median_ms"], 3

@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import copy
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from prometheus_client import REGISTRY  # noqa: E402
 
+from bench.stats import latency_summary  # noqa: E402
 from service import create_app  # noqa: E402
 from service.errors import StorageUnavailable  # noqa: E402
 from service.storage.history import SNOOZE_READ_BUDGET_SECONDS, StoredCardHistory  # noqa: E402
@@ -121,13 +121,6 @@ def _failures() -> float:
     )
 
 
-def _summary(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "median_ms": round(statistics.median(ordered) * 1000, 3),
-        "p95_ms": round(ordered[int(len(ordered) * 0.95) - 1] * 1000, 3),
-        "mean_ms": round(statistics.fmean(ordered) * 1000, 3),
-    }
 
 
 def main() -> None:
@@ -180,7 +173,7 @@ def main() -> None:
         # reads past the 100 ms budget (or skipped in the back-off after one): the hook
         # showed the cards unsnoozed; a loaded machine makes these
         "read_failures": failures,
-        **{mode: _summary(values) for mode, values in samples.items()},
+        **{mode: latency_summary(values) for mode, values in samples.items()},
     }
     result["median_added_ms"] = round(
         result["snooze_read_on"]["median_ms"] - result["snooze_read_off"]["median_ms"], 3

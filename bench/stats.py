@@ -29,6 +29,17 @@ def summarize(seconds: Sequence[float]) -> dict[str, Any]:
     }
 
 
+def latency_summary(seconds: Sequence[float]) -> dict[str, float]:
+    """Median, p95 (nearest rank) and mean in milliseconds: the in-process cost benches'
+    summary (bench/recording_cost.py, bench/snooze_cost.py)."""
+    ordered = sorted(seconds)
+    return {
+        "median_ms": round(statistics.median(ordered) * 1000, 3),
+        "p95_ms": round(percentile(ordered, 0.95) * 1000, 3),
+        "mean_ms": round(statistics.fmean(ordered) * 1000, 3),
+    }
+
+
 def ratio(numerator: float | None, denominator: float | None) -> float | None:
     if not numerator or not denominator:
         return None

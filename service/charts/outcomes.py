@@ -3,7 +3,7 @@
 - ``weekly_svg``: one topic's cards issued, accepted and overridden per week, with a
   labelled vertical marker at each thresholds version applied in the period (dashed) and
   at the first day each rules version's cards were issued in it (dash-dot; cards recorded
-  before migration 0008 carry no rules version and get no marker).
+  before migration 0009 carry no rules version and get no marker).
 - ``reasons_svg``: override reasons per topic as stacked horizontal bars.
 Readable without colour: each series has its own marker and line style, each reason its
 own hatch, every number is written in text, and the page shows the same numbers in a

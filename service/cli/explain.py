@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from service.cdshooks.envelope import load_hook_request
+from service.cdshooks.envelope import CONTEXT_SCHEMAS, SUPPORTED_HOOK, load_hook_request
 from service.cli.arguments import EXIT_OK, add_fixtures_dir
 from service.cli.client import UsageError
 from service.errors import ServiceError
@@ -78,7 +78,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot load the cards or thresholds: {exc}") from None
     try:
-        request = load_hook_request(body)
+        # patient-view, order-select or order-sign: the request's own hook decides
+        hook = body.get("hook") if isinstance(body, dict) else None
+        request = load_hook_request(
+            body, hook if isinstance(hook, str) and hook in CONTEXT_SCHEMAS else SUPPORTED_HOOK)
     except ServiceError as exc:
         raise UsageError("not a CDS Hooks request: " + "; ".join(exc.messages)) from None
     answer = explain_hook(request, knowledge=knowledge, thresholds=thresholds, now=now)
@@ -100,20 +103,39 @@ def explain_text(answer: dict[str, Any]) -> list[str]:
                      + " ".join(refused["reasons"]))
     cards = answer["cards"]
     lines.append("Cards: " + (", ".join(c["topic"] for c in cards) or "none"))
+    drafts = answer.get("read", {}).get("drafts")
+    if drafts is not None:
+        lines += ["", "Draft orders:"]
+        for draft in drafts:
+            if draft["judged"]:
+                lines.append(f"  {draft['position']}. {draft['draft']}: {draft['words']} "
+                             f"(route {draft['route']}): judged")
+            else:
+                lines.append(f"  {draft['position']}. {draft['draft']}: not judged "
+                             f"({draft['why']})")
     lines += ["", "Decisions:"]
     for decision in answer["decisions"]:
         if decision["fired"] or decision["shown"]:
             state = "shown" if decision["shown"] else "held back"
             lines.append(f"  {decision['topic']}: {state} ({decision['why']})")
+        for entry in decision.get("drafts", []):  # order time: each draft judged
+            lines.append(f"    {entry['draft']}: {_draft_state(entry)} ({entry['why']})")
     quiet = [d["topic"] for d in answer["decisions"] if not d["fired"]]
     if quiet:
         lines.append("  not fired: " + ", ".join(quiet))
+    history = answer.get("history")
+    if history is not None:
+        lines.append("  card history: " + (
+            f"read since {history['since']}, {history['answered_cards']} answered card(s)"
+            if history["read"] else f"not read ({history['why']})"))
     lines += ["", "Comparisons:"]
     for entry in answer["comparisons"]:
         mark = "yes" if entry["result"] else "no"
         detail = f" ({entry['detail']})" if entry.get("detail") else ""
-        lines.append(f"  {entry['rule']}: {entry['value']} {entry['unit']} {entry['op']} "
-                     f"{entry['threshold']} -> {mark}{detail}")
+        draft = f" [{entry['draft']}]" if entry.get("draft") else ""
+        compared = " ".join(str(part) for part in (
+            _number(entry["value"]), entry["unit"], entry["op"], entry["threshold"]) if part != "")
+        lines.append(f"  {entry['rule']}{draft}: {compared} -> {mark}{detail}")
     if not answer["comparisons"]:
         lines.append("  none (out of scope, or refused before the rules ran)")
     read = answer.get("read", {})
@@ -138,3 +160,14 @@ def explain_text(answer: dict[str, Any]) -> list[str]:
         lines.append(f"  {item['count']} {item['resource_type']} {item['problem']}")
     return lines
 
+
+def _draft_state(entry: dict[str, Any]) -> str:
+    if entry["shown"]:
+        return "shown"
+    if entry["held_back"]:
+        return f"held back ({entry['held_back'].replace('_', ' ')})"
+    return "fired" if entry["fired"] else "not fired"
+
+
+def _number(value: Any) -> str:
+    return "none" if value is None else str(value)

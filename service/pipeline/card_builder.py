@@ -135,7 +135,7 @@ def _mediator_tests(facts: Facts, knowledge: Knowledge) -> Suggestion:
 def _stoppable(decision: Decision) -> list[Therapy]:
     """The ranitidine orders a card may set to stopped: requests with an id."""
     return [t for t in decision.therapies if t.drug == RANITIDINE
-            and t.source == "MedicationRequest" and t.resource_id]
+            and t.source == "MedicationRequest" and t.ref is not None and t.ref.id]
 
 
 def _ranitidine_switch(decision: Decision, facts: Facts, knowledge: Knowledge) -> Suggestion:
@@ -148,9 +148,10 @@ def _ranitidine_switch(decision: Decision, facts: Facts, knowledge: Knowledge) -
     ranitidine = knowledge.drugs.drugs[RANITIDINE]
     actions: list[Action] = []
     for order in _stoppable(decision):
+        order_id = order.ref.id if order.ref is not None else None
         resource = _subject({
             "resourceType": "MedicationRequest",
-            "id": order.resource_id,
+            "id": order_id,
             "status": "stopped",
             "intent": order.intent or "order",
             "medicationCodeableConcept": {
@@ -158,7 +159,7 @@ def _ranitidine_switch(decision: Decision, facts: Facts, knowledge: Knowledge) -
                 "text": order.label,
             },
         }, facts)
-        reference = f"MedicationRequest/{order.resource_id}"
+        reference = f"MedicationRequest/{order_id}"
         actions.append({"type": "update", "resource": resource,
                         "description": drafts.switch_stop_description.format(
                             reference=reference)})

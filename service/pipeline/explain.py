@@ -17,9 +17,17 @@ from service.cdshooks.envelope import SUPPORTED_HOOK, HookRequest
 from service.errors import ServiceError
 from service.knowledge.model import Knowledge
 from service.pipeline.card_detail import sentence
+from service.pipeline.explain_orders import (
+    drafts_read,
+    history_read,
+    holds,
+    order_decisions,
+    order_scope_read,
+)
 from service.pipeline.facts.model import Event, Facts, Result, Therapy
 from service.pipeline.hook import run_hook
 from service.pipeline.orders import run_order_hook
+from service.pipeline.orders.cards import DRAFT_ORDER_EXTENSION
 from service.pipeline.ports import CardHistory
 from service.pipeline.prefetch import Fetcher
 from service.pipeline.rules.episodes import Episode, Respiratory
@@ -38,9 +46,11 @@ def explain_hook(
     now: datetime,
     fetch_missing: Fetcher | None = None,
     history: CardHistory | None = None,
+    snooze: bool = True,
 ) -> dict[str, Any]:
     """Everything explain answers for one request (JSON-ready). ``history``: the
-    patient's past cards, so the snoozes that apply are shown (read only)."""
+    patient's past cards, so the snoozes that apply are shown (read only).
+    ``snooze``: order time, as the hook's (False: a test patient, only "not twice")."""
     trace = Trace()
     body: dict[str, Any] = {
         "hook": request.hook,
@@ -53,10 +63,10 @@ def explain_hook(
                               fetch_missing=fetch_missing, history=history, trace=trace)
         else:
             # order-select / order-sign: the order core, reading the record the same way;
-            # its rules record no comparisons yet (what was read and the cards are given).
+            # its rules tell the recorder each comparison per draft order.
             result = run_order_hook(request, knowledge=knowledge, thresholds=thresholds,
                                     now=now, fetch_missing=fetch_missing, history=history,
-                                    trace=trace)
+                                    snooze=snooze, trace=trace)
     except ServiceError as exc:
         # The hook would refuse this request: say so with the reason, and what was read.
         body["refused"] = {"status": exc.status, "reasons": list(exc.messages)}
@@ -65,7 +75,8 @@ def explain_hook(
         held: dict[str, str] = {}
     else:
         body["snoozes"] = [
-            {"topic": s.topic, "until": _iso(s.until), "overridden_card": s.overridden_card}
+            {"topic": s.topic, "until": _iso(s.until), "overridden_card": s.overridden_card,
+             **({"snooze_key": s.snooze_key} if s.snooze_key else {})}
             for s in result.snoozed
         ]
         if result.snooze_unavailable:
@@ -73,26 +84,33 @@ def explain_hook(
         held = {s.topic: f"snoozed until {_iso(s.until)}: a clinician overrode the same card "
                          f"({s.overridden_card}) and its facts have not changed"
                 for s in result.snoozed}
-        body["cards"] = [
-            {"topic": card["source"]["topic"]["code"], "summary": card["summary"],
-             "indicator": card["indicator"]}
-            for card in result.cards
-        ]
+        body["cards"] = [_card(card) for card in result.cards]
     body["read"] = _read(trace, knowledge)
     body["comparisons"] = [c.as_dict() for c in trace.comparisons]
     if request.hook == SUPPORTED_HOOK:
         body["decisions"] = _decisions(trace, knowledge, [c["topic"] for c in body["cards"]],
                                        held)
     else:
-        # Order-time: each card is one draft order judged by its rule
-        # (docs/clinical-rules.md §7); the rules' comparisons are not recorded yet, so only
-        # the cards are explained.
-        body["decisions"] = [
-            {"topic": card["topic"], "fired": True, "shown": True,
-             "why": f"a draft order matched this rule: {card['summary']}"}
-            for card in body["cards"]
-        ]
+        # Order time (docs/clinical-rules.md §7): each decision per draft order judged,
+        # what held any back, and the card history read for that.
+        scope = order_scope_read(trace)
+        if scope is not None:
+            body["read"]["scope"] = scope
+        body["read"]["drafts"] = drafts_read(request, trace)
+        body["decisions"] = order_decisions(trace, knowledge, body["cards"],
+                                            body["read"]["drafts"])
+        body["held_back"] = holds(trace)
+        body["history"] = history_read(trace)
     return body
+
+
+def _card(card: Any) -> dict[str, Any]:
+    entry = {"topic": card["source"]["topic"]["code"], "summary": card["summary"],
+             "indicator": card["indicator"]}
+    draft = card.get("extension", {}).get(DRAFT_ORDER_EXTENSION)
+    if draft:  # an order-time card: the draft order it judged
+        entry["draft"] = draft
+    return entry
 
 
 def _iso(moment: datetime | None) -> str | None:

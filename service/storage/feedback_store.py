@@ -33,14 +33,17 @@ def store_feedback(
         cards = sorted({item.card for item in items})
         topics: dict[str, str] = {}
         tests: dict[str, bool] = {}
+        patients: dict[str, str] = {}
         counts: dict[tuple[str, bool], int] = {}
         if cards:
             query = select(
-                issued_cards.c.card_uuid, issued_cards.c.topic, issued_cards.c.test
+                issued_cards.c.card_uuid, issued_cards.c.topic, issued_cards.c.test,
+                issued_cards.c.patient_hash,
             ).where(issued_cards.c.card_uuid.in_(cards))
             for found in connection.execute(query):
                 topics[found.card_uuid] = found.topic
                 tests[found.card_uuid] = bool(found.test)
+                patients[found.card_uuid] = found.patient_hash
         for item in items:
             test = tests.get(item.card, False)
             row = {
@@ -61,6 +64,8 @@ def store_feedback(
                 "received_at": received_at,
                 # a test patient's card: its feedback is test traffic too (issue 14)
                 "test": test,
+                # the snooze read finds a patient's answered cards by it (0008)
+                "patient_hash": patients.get(item.card),
             }
             if insert_or_ignore(connection, feedback, row, "item_key"):
                 stored += 1

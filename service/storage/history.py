@@ -40,15 +40,19 @@ SNOOZE_READ_BUDGET_SECONDS = 0.1
 
 def _query(answered_only: bool) -> Select[Any]:
     """The patient's cards since ``since`` with their feedback; ``answered_only``: only the
-    cards with feedback (an inner join: the index on (patient_hash, topic, issued_at)
-    finds the patient's cards, the one on feedback.card_uuid their answers). Built once,
-    with bound parameters: building a statement per call costs more than running it."""
+    cards with feedback, found from the feedback side (its patient hash, 0008), so the
+    read costs what the patient's answered cards cost, not every card they were ever
+    shown; otherwise all the patient's cards (index on (patient_hash, topic, issued_at))
+    with their feedback, if any. Built once, with bound parameters: building a statement
+    per call costs more than running it."""
     if answered_only:
-        joined = issued_cards.join(feedback, feedback.c.card_uuid == issued_cards.c.card_uuid)
+        joined = feedback.join(issued_cards, feedback.c.card_uuid == issued_cards.c.card_uuid)
+        patient = feedback.c.patient_hash == bindparam("hashed")
     else:
         joined = issued_cards.outerjoin(
             feedback, feedback.c.card_uuid == issued_cards.c.card_uuid
         )
+        patient = issued_cards.c.patient_hash == bindparam("hashed")
     return (
         select(
             issued_cards.c.card_uuid,
@@ -67,7 +71,7 @@ def _query(answered_only: bool) -> Select[Any]:
         )
         .select_from(joined)
         .where(
-            issued_cards.c.patient_hash == bindparam("hashed"),
+            patient,
             issued_cards.c.issued_at >= bindparam("since", type_=UTCDateTime()),
         )
         .order_by(issued_cards.c.issued_at, issued_cards.c.id, feedback.c.outcome_at)

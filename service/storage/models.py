@@ -78,13 +78,13 @@ issued_cards = Table(
     Column("user_hash", String(64), nullable=True),
     Column("encounter_hash", String(64), nullable=True),
     Column("draft_order_id", String(160), nullable=True),
-    # Migration 0008: the rules version of the card (service/pipeline/rules RULES_VERSION,
-    # passed in by the hook layer); NULL for cards recorded before 0008 ("unknown").
+    # Migration 0009: the rules version of the card (service/pipeline/rules RULES_VERSION,
+    # passed in by the hook layer); NULL for cards recorded before 0009 ("unknown").
     Column("rules_version", String(32), nullable=True),
     UniqueConstraint("card_uuid", name="uq_issued_cards_card_uuid"),
 )
 Index("ix_issued_cards_issued_at", issued_cards.c.issued_at)
-# The outcomes report (migrations 0007, 0008): the period's cards by topic, service (hook),
+# The outcomes report (migrations 0007, 0009): the period's cards by topic, service (hook),
 # status, test flag and versions, their distinct patients, and a feedback item's card,
 # each read from an index alone.
 Index("ix_issued_cards_report", issued_cards.c.issued_at, issued_cards.c.topic,
@@ -120,18 +120,23 @@ feedback = Table(
     Column("received_at", UTCDateTime(), nullable=False),
     # Feedback on a test patient's card (its issued card's flag; false when unknown).
     Column("test", Boolean, nullable=False, server_default=false()),
+    # The card's patient hash, copied when the feedback arrives (migration 0008, issue 18):
+    # the snooze read starts from a patient's answered cards, not from all their cards.
+    # NULL for feedback on a card the service never recorded.
+    Column("patient_hash", String(64), nullable=True),
     UniqueConstraint("item_key", name="uq_feedback_item_key"),
 )
 Index("ix_feedback_card_uuid", feedback.c.card_uuid)
 Index("ix_feedback_outcome_at", feedback.c.outcome_at)
 Index("ix_feedback_report", feedback.c.outcome_at, feedback.c.outcome, feedback.c.card_uuid)
-# 0008: feedback received after the roll-up's watermark (late feedback), and "the first
+Index("ix_feedback_patient_hash", feedback.c.patient_hash, feedback.c.card_uuid)
+# 0009: feedback received after the roll-up's watermark (late feedback), and "the first
 # item of this outcome the service received for the card" (service/storage/report.py).
 Index("ix_feedback_received_at", feedback.c.received_at)
 Index("ix_feedback_first", feedback.c.card_uuid, feedback.c.outcome, feedback.c.received_at,
       feedback.c.id)
 
-# The outcomes report's daily roll-up (migration 0008, service/storage/rollup.py): counts
+# The outcomes report's daily roll-up (migration 0009, service/storage/rollup.py): counts
 # per closed UTC day, written in batches; a batch is one transaction guarded by the single
 # state row (compare-and-set on ``batch``), so two instances never count a day twice.
 report_rollup_state = Table(

@@ -17,7 +17,7 @@
   ``overridden_without_reason``. User comments are counted, never shown: they are free
   text and may name a patient.
 The same per service (patient-view, order-time), per thresholds version and per rules
-version stamped on the cards (``unknown`` for cards recorded before migration 0008), and
+version stamped on the cards (``unknown`` for cards recorded before migration 0009), and
 per ISO week (the chart); ``rules_versions`` lists the rules versions issued in the period
 with the first day each was. Test traffic (``mcas-cds check``'s cards and their feedback,
 marked ``test``) is left out unless ``include_test``. Feedback for cards the service never
@@ -507,7 +507,7 @@ def report_table(report: dict[str, Any]) -> str:
         out.append("patients: estimated (many cards in the period), about 1.6 % either way")
     seen = [f"{r['rules_version']} (first issued {r['first_issued']})"
             if r["rules_version"] != "unknown"
-            else f"unknown (cards recorded before migration 0008, first {r['first_issued']})"
+            else f"unknown (cards recorded before migration 0009, first {r['first_issued']})"
             for r in report.get("rules_versions", [])]
     if seen:
         out.append("rules versions: " + "; ".join(seen))

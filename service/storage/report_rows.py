@@ -2,7 +2,7 @@
 
 Used twice, with the same meaning: by the report for the parts of its period that are not
 rolled up (today, partial days, late feedback) and by the roll-up (service/storage/rollup.py)
-to count a closed day once. Every read goes through an index (migrations 0007, 0008;
+to count a closed day once. Every read goes through an index (migrations 0007, 0009;
 tests/storage/test_report_plans.py).
 
 "A card counts once per outcome": on the UTC day of the ``outcomeTimestamp`` of the first

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Executable, Table
 from sqlalchemy.dialects import postgresql, sqlite
+
+
+@cache
+def _ignoring(dialect: str, table: Table, key: str) -> Executable:
+    """The INSERT ... ON CONFLICT DO NOTHING of ``table`` on ``key``, built once: building
+    the statement and its cache key on every call cost about as much as running it
+    (issue 18; bench/RESULTS.md)."""
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
+    raise NotImplementedError(f"no insert-or-ignore for {dialect}")
 
 
 def insert_or_ignore(connection: Connection, table: Table, row: dict[str, Any], key: str) -> bool:
@@ -30,12 +43,4 @@ def insert_many_or_ignore(
     connection: Connection, table: Table, rows: list[dict[str, Any]], key: str
 ) -> None:
     """Insert every row whose ``key`` is new, as one statement executed for all rows."""
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
-        connection.execute(
-            postgresql.insert(table).on_conflict_do_nothing(index_elements=[key]), rows
-        )
-    elif dialect == "sqlite":
-        connection.execute(sqlite.insert(table).on_conflict_do_nothing(index_elements=[key]), rows)
-    else:
-        raise NotImplementedError(f"no insert-or-ignore for {dialect}")
+    connection.execute(_ignoring(connection.dialect.name, table, key), rows)

@@ -61,10 +61,14 @@ def _explain(body: Any, source: str) -> ResponseReturnValue:
         metrics.record_explain("refused")
         raise
     store = storage()
-    # The snoozes that apply, read (never written) as the hook would read them.
+    # The snoozes (and at order time "not twice") that apply, read (never written) as the
+    # hook reads them (service/web/hooks.py): within the same budget, test patients never
+    # snoozed, "not twice" for them too.
+    snoozable = current.test_patients.snoozable(hook_request.patient_id)
+    order_time = hook_request.hook != SUPPORTED_HOOK
     history = (
-        StoredCardHistory(store)
-        if store.record_cards and current.test_patients.snoozable(hook_request.patient_id)
+        StoredCardHistory(store, budget=_budget_seconds())
+        if store.record_cards and (snoozable or order_time)
         else None
     )
     with quiet_logs():  # the pipeline's own log lines could name what was read
@@ -74,15 +78,21 @@ def _explain(body: Any, source: str) -> ResponseReturnValue:
             thresholds=current.thresholds(),
             now=now,
             history=history,
+            snooze=snoozable,
         )
     metrics.record_explain(source)
     log.info("explain called", extra={"audit": "explain", "admin": who, "reason": source})
     return jsonify(answer)
 
 
+def _budget_seconds() -> float:
+    # MCAS_SNOOZE_READ_BUDGET_MS, as the hook reads the card history (service/web/hooks.py)
+    return max(1, int(current_app.config["SNOOZE_READ_BUDGET_MS"])) / 1000
+
+
 @bp.post("")
 def explain_request() -> ResponseReturnValue:
-    """Explain a pasted CDS Hooks request (patient-view)."""
+    """Explain a pasted CDS Hooks request (patient-view, order-select or order-sign)."""
     return _explain(parse_json_body(request.get_data(cache=False)), "request")
 
 

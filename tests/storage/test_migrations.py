@@ -26,13 +26,24 @@ def test_the_timeline_tables_come_after_the_replay_cache() -> None:
     assert scripts.get_revision("0004").down_revision == "0003"
 
 
-def test_the_report_roll_up_is_the_head() -> None:
-    """0008 (the outcomes report's daily roll-up and the cards' rules version, issue 16)
-    is the head, on 0007 (the report's indexes)."""
+def test_the_report_indexes_come_after_the_order_time_columns() -> None:
+    """0007 (the outcomes report's indexes, issue 16) sits on 0006."""
     scripts = ScriptDirectory(SCRIPT_LOCATION)
-    assert scripts.get_heads() == ["0008"]
-    assert scripts.get_revision("0008").down_revision == "0007"
     assert scripts.get_revision("0007").down_revision == "0006"
+
+
+def test_the_feedback_patient_hash_comes_after_the_report_indexes() -> None:
+    """0008 (feedback's patient hash for the snooze read, issue 18) sits on 0007."""
+    scripts = ScriptDirectory(SCRIPT_LOCATION)
+    assert scripts.get_revision("0008").down_revision == "0007"
+
+
+def test_the_report_roll_up_is_the_head() -> None:
+    """0009 (the outcomes report's daily roll-up and the cards' rules version, issue 16)
+    is the head, on 0008."""
+    scripts = ScriptDirectory(SCRIPT_LOCATION)
+    assert scripts.get_heads() == ["0009"]
+    assert scripts.get_revision("0009").down_revision == "0008"
 
 
 def test_the_snooze_columns_come_after_the_timeline_tables() -> None:
@@ -75,16 +86,51 @@ def test_0005_keeps_existing_cards_as_shown_real_cards_and_goes_back(
         engine.dispose()
 def test_the_order_time_columns_come_last() -> None:
     """0006 (order time: hook, user, draft order, encounter of issued cards) sits on 0005;
-    0007 (the outcomes report's indexes) on it, 0008 (the roll-up) on that."""
+    0007 (the outcomes report's indexes) on it."""
     scripts = ScriptDirectory(SCRIPT_LOCATION)
-    assert scripts.get_heads() == ["0008"]
     assert scripts.get_revision("0006").down_revision == "0005"
 
 
-def test_0008_leaves_older_cards_without_rules_version_and_goes_back(
+def test_0008_fills_feedbacks_patient_hash_from_its_card_and_goes_back(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    """A card recorded before 0008 has no rules version (NULL: the report says
+    """Feedback stored before 0008 gets its card's patient hash (the snooze read finds it
+    by that); feedback on a card never recorded keeps NULL; the downgrade drops both."""
+    if backend == "postgresql":
+        url = request.getfixturevalue("fresh_postgres_url")(False)
+        engine = create_engine(url.replace("postgresql:", "postgresql+psycopg:"))
+    else:
+        engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    try:
+        upgrade(engine, "0007")
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO issued_cards (card_uuid, topic, hook_instance, issued_at, "
+                "thresholds_version, patient_hash) VALUES ('c-1', 'tier-2', 'h', "
+                "'2026-11-25 11:44:40', 'v', 'abc')"))
+            for key, card_uuid in (("k-1", "c-1"), ("k-2", "c-unknown")):
+                connection.execute(text(
+                    "INSERT INTO feedback (item_key, card_uuid, topic, outcome, outcome_at, "
+                    "received_at) VALUES (:key, :card, 'tier-2', 'overridden', "
+                    "'2026-11-26 10:00:00', '2026-11-26 10:00:01')"),
+                    {"key": key, "card": card_uuid})
+        upgrade(engine)
+        with engine.connect() as connection:
+            rows = dict(connection.execute(text(
+                "SELECT card_uuid, patient_hash FROM feedback")).all())
+        assert rows == {"c-1": "abc", "c-unknown": None}
+        assert "ix_feedback_patient_hash" in {
+            i["name"] for i in inspect(engine).get_indexes("feedback")}
+        downgrade(engine, "0007")
+        assert "patient_hash" not in {c["name"] for c in inspect(engine).get_columns("feedback")}
+    finally:
+        engine.dispose()
+
+
+def test_0009_leaves_older_cards_without_rules_version_and_goes_back(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A card recorded before 0009 has no rules version (NULL: the report says
     "unknown"); the roll-up tables and indexes come and go; the downgrade restores
     0007's report indexes."""
     if backend == "postgresql":
@@ -93,7 +139,7 @@ def test_0008_leaves_older_cards_without_rules_version_and_goes_back(
     else:
         engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     try:
-        upgrade(engine, "0007")
+        upgrade(engine, "0008")
         with engine.begin() as connection:
             connection.execute(text(
                 "INSERT INTO issued_cards (card_uuid, topic, hook_instance, issued_at, "
@@ -113,7 +159,7 @@ def test_0008_leaves_older_cards_without_rules_version_and_goes_back(
         assert "hook" in report_index and "rules_version" in report_index
         assert {"ix_feedback_received_at", "ix_feedback_first"} <= {
             i["name"] for i in inspector.get_indexes("feedback")}
-        downgrade(engine, "0007")
+        downgrade(engine, "0008")
         inspector = inspect(engine)
         assert "report_daily_cards" not in inspector.get_table_names()
         assert "rules_version" not in {c["name"] for c in inspector.get_columns("issued_cards")}

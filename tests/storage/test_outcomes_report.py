@@ -122,9 +122,9 @@ def test_test_traffic_is_left_out_unless_asked_for(storage_app: Flask) -> None:
 
 
 def test_rules_versions_are_recorded_reported_and_marked(storage_app: Flask) -> None:
-    """Cards fired through the app record the rules version (migration 0008): the report
+    """Cards fired through the app record the rules version (migration 0009): the report
     splits by it, lists its first day, the weekly chart marks it and the CSV has its rows;
-    a card recorded without one (before 0008) is "unknown", never guessed."""
+    a card recorded without one (before 0009) is "unknown", never guessed."""
     from sqlalchemy import insert
 
     from service.pipeline.rules import RULES_VERSION
@@ -134,7 +134,7 @@ def test_rules_versions_are_recorded_reported_and_marked(storage_app: Flask) -> 
     cards = seed(storage_app)
     with engine_of(storage_app).begin() as connection:
         connection.execute(insert(issued_cards).values(
-            card_uuid="before-0008", topic="tier-2", hook_instance="h", issued_at=NOW,
+            card_uuid="before-0009", topic="tier-2", hook_instance="h", issued_at=NOW,
             thresholds_version="sha256:old", patient_hash="b" * 64))
         stored = {v for (v,) in connection.exec_driver_sql(
             "SELECT DISTINCT rules_version FROM issued_cards")}

@@ -314,7 +314,6 @@ def _therapies(
         therapies.append(Therapy(
             drug=drug.key, drug_class=drug.drug_class, tier=table.classes[drug.drug_class].tier,
             label=label or drug.key, start=start.when, source=kind, status=status,
-            resource_id=_text_or_none(resource.get("id")),
             intent=_text_or_none(resource.get("intent")),
             active=status == "active", as_needed=_as_needed(readable), ended=end.when,
             indication=indication if drug.drug_class in {"omalizumab", "dupilumab"} else None,

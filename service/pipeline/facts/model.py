@@ -88,9 +88,8 @@ class Therapy:
     start: datetime | None  # the therapy's own date; the rules replace it by its course start
     source: str  # MedicationStatement or MedicationRequest
     status: str = "active"
-    # the record's id and (a request) intent: a card may propose to stop that order. No
-    # rule reads them, so they take no part in comparing facts.
-    resource_id: str | None = field(default=None, compare=False)
+    # a request's intent: a card may propose to stop that order (by the id in ``ref``).
+    # No rule reads it, so it takes no part in comparing facts.
     intent: str | None = field(default=None, compare=False)
     # an active therapy (docs/clinical-rules.md §2): status active (a request: also an
     # order intent), not a doNotPerform order. Whether it has ended is decided against

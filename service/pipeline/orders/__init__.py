@@ -6,7 +6,9 @@ fallback, facts, the 412 rules), once. Then: scope (MCAS or clonal disease on re
 the judged drafts (the request's data decides: order-select sends ``selections``, only
 those are judged; order-sign judges every draft), the rules per draft, "not twice" and
 the order-time snooze through the CardHistory port (the same budgeted read of answered
-cards as patient-view's snoozes), and the cards.
+cards as patient-view's snoozes), and the cards. Explain passes its recorder
+(``trace``): the rules, "not twice" and the snooze tell it each comparison and outcome,
+per draft order; the hook's ``NO_TRACE`` hears nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from service.pipeline.hook import HookResult, OrderCardRecord, read_record, requ
 from service.pipeline.orders.cards import order_card
 from service.pipeline.orders.drafts import read_drafts
 from service.pipeline.orders.not_twice import (
+    HistoryRead,
     Windows,
     not_twice,
     order_fingerprint,
@@ -73,32 +76,41 @@ def run_order_hook(
     still applies, the "tolerated before" snooze does not.
     """
     prefetch, facts = read_record(request, knowledge, fetch_missing)
-    # explain's recorder sees what was read (the order rules report no comparisons yet)
+    # explain's recorder sees what was read
     trace.observe("facts", facts)
     trace.observe("unavailable", dict(prefetch.unavailable))
-    patient_scope = order_scope(facts, now)
+    patient_scope = order_scope(facts, now, trace)
     if not patient_scope.in_scope:
         return HookResult(cards=[], skipped_resources=facts.skipped_resources)
     require_medications(prefetch)
     drafts = read_drafts(_judged(request), knowledge, _by_id(prefetch, "Medication"),
-                         _by_id(prefetch, "Condition"))
-    decisions = order_decisions(drafts, facts, knowledge, thresholds, now, patient_scope)
+                         _by_id(prefetch, "Condition"), trace)
+    trace.observe("drafts", drafts)
+    decisions = order_decisions(drafts, facts, knowledge, thresholds, now, patient_scope,
+                                trace)
     windows = Windows(
         thresholds.order_dedupe_minutes,
         thresholds.snooze_for(SNOOZABLE_TOPIC) if snooze else 0,
     )
     past: list[PastCard] = []
     snooze_unavailable = None
+    read = False
     if decisions and history is not None and request.patient_id:
         try:
             past = list(history.answered_cards(
                 request.patient_id, windows.since(now), {d.topic for d in decisions},
                 user_id=request.user_id,
             ))
+            read = True
         except StorageUnavailable as exc:
             snooze_unavailable = str(exc)  # show the cards (docs/clinical-rules.md §7)
+    if trace.enabled and decisions:
+        trace.observe("history", HistoryRead(
+            read, windows.since(now), len(past), windows.dedupe_minutes, windows.snooze_days,
+            snooze_unavailable))
+    # the history's comparisons only when it was read: otherwise none of them was made
     filtered = not_twice(decisions, past, hook=request.hook, knowledge=knowledge,
-                         windows=windows, now=now)
+                         windows=windows, now=now, trace=trace if read else NO_TRACE)
     cards = []
     orders: dict[str, OrderCardRecord] = {}
     for decision in filtered.shown:

@@ -17,6 +17,7 @@ from typing import Any
 from service.knowledge.model import Knowledge
 from service.pipeline.facts.codes import codes_in, condition_sets, indication_of, items, words_of
 from service.pipeline.facts.medications import identify, reasons_of
+from service.pipeline.rules.trace import NO_TRACE, Recorder
 
 # A Duration's unit in days (docs/clinical-rules.md §6.15: a month is 30 days).
 _DAYS = {
@@ -103,7 +104,8 @@ def ordered_duration(resource: Mapping[str, Any]) -> float | None:
     return max(bounds) if bounds else None
 
 
-def _triggers(concepts: tuple[Any, ...], form_text: str, knowledge: Knowledge) -> tuple[str, ...]:
+def _triggers(concepts: tuple[Any, ...], form_text: str, knowledge: Knowledge,
+              reference: str = "", trace: Recorder = NO_TRACE) -> tuple[str, ...]:
     table = knowledge.triggers
     codes = [code for concept in concepts for code in codes_in(concept, "rxnorm", knowledge)]
     # Codes decide when either table knows one (docs/clinical-rules.md §6.13).
@@ -111,24 +113,37 @@ def _triggers(concepts: tuple[Any, ...], form_text: str, knowledge: Knowledge) -
         found = table.by_codes(codes)
     else:
         found = table.by_names(" | ".join(w for c in concepts for w in words_of(c)))
-    return tuple(
+    kept = tuple(
         key for key in found
         if not table.in_form(table.drugs[key].trigger_class, form_text)
     )
+    if trace.enabled:
+        for key in found:
+            if key not in kept:  # explain: a trigger in a form that gets no card
+                trigger_class = table.classes[table.drugs[key].trigger_class]
+                why = (f"{key} ({trigger_class.label}) in a form that gets no card "
+                       f"({trigger_class.skip_forms})")
+                trace.compare("order.trigger.form_excluded", 1, "", 0, "==", False, why,
+                              draft=reference)
+                trace.outcome(trigger_class.topic, False, why, draft=reference)
+    return kept
 
 
 def read_drafts(
     drafts: Iterable[Mapping[str, Any]], knowledge: Knowledge,
     medications: Mapping[str, dict[str, Any]], conditions: Mapping[str, dict[str, Any]],
+    trace: Recorder = NO_TRACE,
 ) -> list[DraftOrder]:
-    """The draft MedicationRequests worth judging, in the order the EHR sent them."""
+    """The draft MedicationRequests worth judging, in the order the EHR sent them.
+    ``trace``: told of the trigger drugs left out for their form (explain)."""
     found = []
     for draft in drafts:
         if draft.get("resourceType") != "MedicationRequest" or draft.get("doNotPerform") is True:
             continue
         resource = dict(draft)
         read = identify(resource, knowledge, medications)
-        triggers = _triggers(read.concepts, read.form_text, knowledge)
+        reference = f"MedicationRequest/{draft.get('id')}"
+        triggers = _triggers(read.concepts, read.form_text, knowledge, reference, trace)
         if not read.drugs and not triggers:
             continue
         # Reasons matter only for a biologic (another indication) or a steroid
@@ -138,7 +153,7 @@ def read_drafts(
         indication = next(
             (i for i in (indication_of(c, knowledge) for c in reasons) if i), None)
         found.append(DraftOrder(
-            reference=f"MedicationRequest/{draft.get('id')}",
+            reference=reference,
             words=_words(read.concepts, (read.drugs or triggers)[0]),
             drugs=read.drugs,
             triggers=triggers,

@@ -5,6 +5,10 @@ The rules stay pure: they take a ``Recorder`` and tell it each comparison they m
 The hook passes ``NO_TRACE``, whose methods do nothing, so a hook call costs a few no-op
 calls and no allocation beyond their arguments; ``Trace`` keeps everything for explain.
 Nothing here changes a decision: a recorder only listens.
+
+Order-time rules (service/pipeline/orders) judge one draft order at a time: their
+comparisons and outcomes name it (``draft``, "MedicationRequest/<id>"); patient-view
+entries leave it empty, and their JSON is unchanged.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class Comparison:
     op: str
     result: bool
     detail: str = ""
+    draft: str = ""  # order time: the draft order compared ("MedicationRequest/<id>")
 
     def as_dict(self) -> dict[str, object]:
         entry: dict[str, object] = {
@@ -38,16 +43,24 @@ class Comparison:
         }
         if self.detail:
             entry["detail"] = self.detail
+        if self.draft:
+            entry["draft"] = self.draft
         return entry
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """A card topic's decision: fired, not fired, or held back after firing (and why)."""
+    """A card topic's decision: fired, not fired, or held back after firing (and why).
+
+    Order time: one per draft order and topic (``draft``); ``held`` names what held back
+    a decision after its rule fired ("switched_off", "not_twice", "snoozed"), else "".
+    """
 
     topic: str
     fired: bool
     why: str
+    draft: str = ""
+    held: str = ""
 
 
 class Recorder(Protocol):
@@ -55,12 +68,13 @@ class Recorder(Protocol):
 
     def compare(
         self, rule: str, value: Number | None, unit: str, threshold: Number | None, op: str,
-        result: bool, detail: str = "",
+        result: bool, detail: str = "", *, draft: str = "",
     ) -> None: ...
 
     def observe(self, key: str, value: object) -> None: ...
 
-    def outcome(self, topic: str, fired: bool, why: str) -> None: ...
+    def outcome(self, topic: str, fired: bool, why: str, *, draft: str = "",
+                held: str = "") -> None: ...
 
 
 class NoTrace:
@@ -70,14 +84,15 @@ class NoTrace:
 
     def compare(
         self, rule: str, value: Number | None, unit: str, threshold: Number | None, op: str,
-        result: bool, detail: str = "",
+        result: bool, detail: str = "", *, draft: str = "",
     ) -> None:
         return None
 
     def observe(self, key: str, value: object) -> None:
         return None
 
-    def outcome(self, topic: str, fired: bool, why: str) -> None:
+    def outcome(self, topic: str, fired: bool, why: str, *, draft: str = "",
+                held: str = "") -> None:
         return None
 
 
@@ -95,12 +110,14 @@ class Trace:
 
     def compare(
         self, rule: str, value: Number | None, unit: str, threshold: Number | None, op: str,
-        result: bool, detail: str = "",
+        result: bool, detail: str = "", *, draft: str = "",
     ) -> None:
-        self.comparisons.append(Comparison(rule, value, unit, threshold, op, result, detail))
+        self.comparisons.append(
+            Comparison(rule, value, unit, threshold, op, result, detail, draft))
 
     def observe(self, key: str, value: object) -> None:
         self.observed[key] = value
 
-    def outcome(self, topic: str, fired: bool, why: str) -> None:
-        self.outcomes.append(Outcome(topic, fired, why))
+    def outcome(self, topic: str, fired: bool, why: str, *, draft: str = "",
+                held: str = "") -> None:
+        self.outcomes.append(Outcome(topic, fired, why, draft, held))

@@ -41,10 +41,43 @@
       .replace(/\{creat\}/g, " creatinine").replace(/\bug\//g, "mcg/");
   }
 
+  // Order time: a draft order named by its position and id ("draft 2, MedicationRequest/x").
+  function draftName(reference, drafts) {
+    const found = (drafts || []).find((d) => d.draft === reference);
+    return found ? "draft " + found.position + " (" + reference + ")" : reference;
+  }
+
+  function renderDrafts(answer) {
+    const read = answer.read || {};
+    const drafts = read.drafts;
+    $("x-drafts").hidden = !drafts;
+    $("x-history").hidden = !answer.history;
+    if (!drafts) return;
+    drafts.forEach((d) => {
+      const what = d.judged
+        ? [d.ingredients.concat(d.trigger_drugs).join(", "), "route " + d.route,
+          d.duration_days === null ? "" : d.duration_days + " days",
+          d.other_indication ? "for " + d.other_indication : "",
+          d.replacement_therapy ? "replacement therapy" : ""].filter(Boolean).join("; ")
+        : d.why;
+      row("x-drafts", [String(d.position), d.judged ? d.words : d.draft,
+        d.judged ? "yes" : "no", what]);
+    });
+    const history = answer.history;
+    $("x-history").textContent = history.read
+      ? "Card history read as the hook reads it (since " + history.since + "): " +
+        history.answered_cards + " answered card(s); not twice within " +
+        history.order_dedupe_minutes + " minutes; " + (history.snooze_days > 0
+          ? "tolerated before for " + history.snooze_days + " days."
+          : "no tolerated-before snooze for this patient (a test patient, or switched off).")
+      : "Card history not read: " + history.why;
+  }
+
   function render(answer) {
-    ["x-decisions", "x-comparisons", "x-read"].forEach((id) => {
+    ["x-decisions", "x-comparisons", "x-read", "x-drafts"].forEach((id) => {
       document.querySelector("#" + id + " tbody").replaceChildren();
     });
+    const drafts = (answer.read || {}).drafts;
     const cards = answer.cards.map((c) => c.topic).join(", ") || "no card";
     $("x-summary").textContent = (answer.refused
       ? "The hook would refuse this request (HTTP " + answer.refused.status + "): " +
@@ -54,11 +87,21 @@
     answer.decisions.forEach((d) => {
       const decision = d.shown ? "shown" : d.fired ? "held back" : "not fired";
       row("x-decisions", [d.topic, decision, d.why], d.shown ? "changed" : "");
+      // order time: the decision for each draft order the topic's rule judged
+      (d.drafts || []).forEach((e) => {
+        const state = e.shown ? "shown" : e.held_back ? "held back (" +
+          e.held_back.replace("_", " ") + ")" : e.fired ? "fired" : "not fired";
+        row("x-decisions", [d.topic + ", " + draftName(e.draft, drafts), state, e.why],
+          e.shown ? "changed" : "");
+      });
     });
     answer.comparisons.forEach((c) => {
-      row("x-comparisons", [c.rule, c.value + " " + unit(c.unit), c.op, c.threshold,
-        c.result ? "yes" : "no", c.detail || ""]);
+      const about = [c.draft ? draftName(c.draft, drafts) : "", c.detail || ""]
+        .filter(Boolean).join(": ");
+      row("x-comparisons", [c.rule, c.value === null ? "none" : c.value + " " + unit(c.unit),
+        c.op, c.threshold, c.result ? "yes" : "no", about]);
     });
+    renderDrafts(answer);
     const read = answer.read || {};
     (read.therapies || []).forEach((t) => row("x-read", ["therapy",
       t.label + " (" + t.class_label + (t.tier ? ", tier " + t.tier : "") + ")", day(t.start),

@@ -1,7 +1,7 @@
 """The outcomes report's daily roll-up and the rules version of issued cards (issue 16).
 
 - issued_cards.rules_version: the rules version of each card (NULL for cards recorded
-  before 0008: reported as "unknown", never guessed).
+  before 0009: reported as "unknown", never guessed).
 - The report's covering index gains the hook (the report groups by service), the status,
   the test flag and the rules version; the card lookup of feedback gains the same.
 - feedback (received_at): the late feedback read; feedback (card_uuid, outcome,
@@ -9,8 +9,8 @@
 - report_rollup_state / report_rollup_days and the report_daily_* tables: counts per
   closed UTC day, filled by the report and by `db purge` (service/storage/rollup.py).
 
-Revision ID: 0008
-Revises: 0007 (outcomes report indexes)
+Revision ID: 0009
+Revises: 0008 (feedback's patient hash)
 Create Date: 2026-12-06
 """
 
@@ -21,23 +21,23 @@ from alembic import op
 
 from service.storage.models import UTCDateTime
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-_REPORT_0008 = ["issued_at", "topic", "hook", "status", "test", "thresholds_version",
+_REPORT_0009 = ["issued_at", "topic", "hook", "status", "test", "thresholds_version",
                 "rules_version", "patient_hash"]
-_CARD_0008 = ["card_uuid", "topic", "hook", "thresholds_version", "rules_version"]
+_CARD_0009 = ["card_uuid", "topic", "hook", "thresholds_version", "rules_version"]
 
 
 def upgrade() -> None:
     # A plain ADD COLUMN (no table rebuild): cards recorded before stay NULL ("unknown").
     op.add_column("issued_cards", sa.Column("rules_version", sa.String(32), nullable=True))
     op.drop_index("ix_issued_cards_report", table_name="issued_cards")
-    op.create_index("ix_issued_cards_report", "issued_cards", _REPORT_0008)
+    op.create_index("ix_issued_cards_report", "issued_cards", _REPORT_0009)
     op.drop_index("ix_issued_cards_card_topic", table_name="issued_cards")
-    op.create_index("ix_issued_cards_card_topic", "issued_cards", _CARD_0008)
+    op.create_index("ix_issued_cards_card_topic", "issued_cards", _CARD_0009)
     op.create_index("ix_feedback_received_at", "feedback", ["received_at"])
     op.create_index("ix_feedback_first", "feedback",
                     ["card_uuid", "outcome", "received_at", "id"])
