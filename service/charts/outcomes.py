@@ -1,8 +1,9 @@
 """The outcome charts of the administrator page, drawn from the outcomes report (issue 16).
 
 - ``weekly_svg``: one topic's cards issued, accepted and overridden per week, with a
-  dashed vertical marker at each thresholds version applied in the period (and the rules
-  version in force named in the title).
+  labelled vertical marker at each thresholds version applied in the period (dashed) and
+  at the first day each rules version's cards were issued in it (dash-dot; cards recorded
+  before migration 0009 carry no rules version and get no marker).
 - ``reasons_svg``: override reasons per topic as stacked horizontal bars.
 Readable without colour: each series has its own marker and line style, each reason its
 own hatch, every number is written in text, and the page shows the same numbers in a
@@ -48,7 +49,11 @@ def _day(text: str) -> date:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).date()
 
 
-def weekly_svg(report: dict[str, Any], topic: str, rules_version: str) -> str:
+def _x(when: date, weeks: list[date]) -> float:
+    return (when - weeks[0]).days / 7 - 0.5 if weeks else 0
+
+
+def weekly_svg(report: dict[str, Any], topic: str) -> str:
     weeks = _mondays(_day(report["since"]), _day(report["until"]))
     counts = {(r["week"], key): r[key] for r in report["weekly"] if r["topic"] == topic
               for key, *_ in SERIES}
@@ -67,21 +72,33 @@ def weekly_svg(report: dict[str, Any], topic: str, rules_version: str) -> str:
                 f"{w.isoformat()}: {y}" for w, y in zip(weeks, ys, strict=True))
         for index, change in enumerate(report.get("thresholds_changes", [])):
             when = _day(change["created_at"])
-            x = (when - weeks[0]).days / 7 - 0.5 if weeks else 0
+            x = _x(when, weeks)
             gid = f"version-{index}"
             ax.axvline(x, color="#000000", linestyle="--", linewidth=1, gid=gid)
             ax.text(x, top * 1.08, f" thresholds v{change['number']}", fontsize=8,
                     va="bottom")
             tips[gid] = (f"Thresholds version {change['number']} ({change['action']}) applied "
                          f"on {when.isoformat()}")
+        known = [r for r in report.get("rules_versions", []) if r["rules_version"] != "unknown"]
+        for index, rules in enumerate(known):
+            when = date.fromisoformat(rules["first_issued"])
+            x = _x(when, weeks)
+            gid = f"rules-{index}"
+            ax.axvline(x, color="#000000", linestyle="-.", linewidth=1.2, gid=gid)
+            # above the thresholds labels, so two markers in one week stay readable
+            ax.text(x, top * 1.17, f" rules v{rules['rules_version']}", fontsize=8,
+                    va="bottom")
+            tips[gid] = (f"Rules version {rules['rules_version']}: first card issued on "
+                         f"{when.isoformat()}")
         ax.set_xticks(xs, [w.strftime("%d %b") for w in weeks], rotation=45, ha="right")
-        ax.set_ylim(0, top * 1.25 + 0.5)
+        ax.set_ylim(0, top * 1.3 + 0.5)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("cards per week")
         ax.grid(axis="y", color="#dddddd", linewidth=0.5)
         ax.legend(loc="upper left", fontsize=8)
-        ax.set_title(f"{topic}: cards per week (weeks from Monday, UTC); rules version "
-                     f"{rules_version}", fontsize=9, loc="left")
+        ax.set_title(f"{topic}: cards per week (weeks from Monday, UTC); dashed: thresholds "
+                     "version applied, dash-dot: rules version first issued", fontsize=9,
+                     loc="left")
         buffer = io.StringIO()
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     summary = (f"Weekly cards issued, accepted and overridden for {topic} from "

@@ -181,6 +181,20 @@ PURGED_ROWS = Counter(
     "Rows deleted by the retention purge (flask --app service db purge), by table.",
     ["table"],
 )
+ROLLUP_DAYS = Counter(
+    "mcas_report_days_rolled_up",
+    "UTC days the outcomes report rolled up into its daily counts (service/storage/rollup.py), "
+    "by who did it: report (the report found closed days) or purge (db purge).",
+    ["by"],
+)
+REPORT_SECONDS = Histogram(
+    "mcas_outcomes_report_seconds",
+    "Time the outcomes report took (GET /admin/api/feedback-report, its charts and the "
+    "feedback-report command), the roll-up of closed days it did included; by patients: "
+    "exact (a period of few cards) or estimated (the roll-up's sketches).",
+    ["patients"],
+    buckets=LATENCY_BUCKETS,
+)
 
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _UNSAFE_LABEL = re.compile(r"[^A-Za-z0-9_.:\-]")
@@ -291,6 +305,18 @@ def record_explain(source: str) -> None:
 def record_purged(table: str, rows: int) -> None:
     """Count rows the retention purge deleted from ``table``."""
     PURGED_ROWS.labels(table=_label(table)).inc(rows)
+
+
+def record_rolled_up(days: int, by: str) -> None:
+    """Count days rolled up: ``by`` is ``report`` or ``purge``."""
+    if days:
+        ROLLUP_DAYS.labels(by=_label(by)).inc(days)
+
+
+def record_report_seconds(seconds: float, estimated: bool) -> None:
+    # A label, so no series exists before the first report: a labelless metric would
+    # make a file for the preloading master under gunicorn's multiprocess mode.
+    REPORT_SECONDS.labels(patients="estimated" if estimated else "exact").observe(seconds)
 
 
 def _route_label() -> str:

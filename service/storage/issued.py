@@ -56,6 +56,7 @@ def record_issued_cards(
     user_id: str | None = None,
     encounter_id: str | None = None,
     orders: Mapping[str, OrderCardRecord] | None = None,
+    rules_version: str | None = None,
 ) -> bool:
     """Store one row per card; False (logged, counted) when that failed. Never raises.
 
@@ -64,7 +65,9 @@ def record_issued_cards(
     held back by a snooze, recorded with status ``snoozed`` so the outcomes view can count
     them. ``orders``: for order-time cards, card uuid -> the draft order it judged, its
     snooze key and fingerprint; their user and encounter are stored as salted hashes, like
-    the patient.
+    the patient. ``rules_version``: the rules version the cards were decided by (the hook
+    layer passes service.pipeline.rules.RULES_VERSION), stored on every row, snoozed ones
+    included: the outcomes chart marks when a version was first issued.
     """
     cards = list(cards)
     snoozed = list(snoozed)
@@ -90,6 +93,7 @@ def record_issued_cards(
             "patient_hash": patient_hash(salt, patient_id),
             "test": test,
             "hook": hook,
+            "rules_version": rules_version,
         }
         rows = []
         for card in cards:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -77,15 +78,21 @@ issued_cards = Table(
     Column("user_hash", String(64), nullable=True),
     Column("encounter_hash", String(64), nullable=True),
     Column("draft_order_id", String(160), nullable=True),
+    # Migration 0009: the rules version of the card (service/pipeline/rules RULES_VERSION,
+    # passed in by the hook layer); NULL for cards recorded before 0009 ("unknown").
+    Column("rules_version", String(32), nullable=True),
     UniqueConstraint("card_uuid", name="uq_issued_cards_card_uuid"),
 )
 Index("ix_issued_cards_issued_at", issued_cards.c.issued_at)
-# The outcomes report (migration 0007): the period's cards by topic and version, their
-# distinct patients, and a feedback item's card, each read from an index alone.
+# The outcomes report (migrations 0007, 0009): the period's cards by topic, service (hook),
+# status, test flag and versions, their distinct patients, and a feedback item's card,
+# each read from an index alone.
 Index("ix_issued_cards_report", issued_cards.c.issued_at, issued_cards.c.topic,
-      issued_cards.c.thresholds_version, issued_cards.c.patient_hash)
+      issued_cards.c.hook, issued_cards.c.status, issued_cards.c.test,
+      issued_cards.c.thresholds_version, issued_cards.c.rules_version,
+      issued_cards.c.patient_hash)
 Index("ix_issued_cards_card_topic", issued_cards.c.card_uuid, issued_cards.c.topic,
-      issued_cards.c.thresholds_version)
+      issued_cards.c.hook, issued_cards.c.thresholds_version, issued_cards.c.rules_version)
 # The snooze read: one patient's cards of the last snooze_days (service/storage/history.py).
 Index(
     "ix_issued_cards_patient_hash",
@@ -123,6 +130,101 @@ Index("ix_feedback_card_uuid", feedback.c.card_uuid)
 Index("ix_feedback_outcome_at", feedback.c.outcome_at)
 Index("ix_feedback_report", feedback.c.outcome_at, feedback.c.outcome, feedback.c.card_uuid)
 Index("ix_feedback_patient_hash", feedback.c.patient_hash, feedback.c.card_uuid)
+# 0009: feedback received after the roll-up's watermark (late feedback), and "the first
+# item of this outcome the service received for the card" (service/storage/report.py).
+Index("ix_feedback_received_at", feedback.c.received_at)
+Index("ix_feedback_first", feedback.c.card_uuid, feedback.c.outcome, feedback.c.received_at,
+      feedback.c.id)
+
+# The outcomes report's daily roll-up (migration 0009, service/storage/rollup.py): counts
+# per closed UTC day, written in batches; a batch is one transaction guarded by the single
+# state row (compare-and-set on ``batch``), so two instances never count a day twice.
+report_rollup_state = Table(
+    "report_rollup_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # always 1
+    Column("batch", Integer, nullable=False),
+    # Cards issued before this (a UTC midnight) are rolled up ...
+    Column("closed_until", UTCDateTime(), nullable=False),
+    # ... and feedback received up to this on those days (the late-feedback watermark).
+    Column("received_until", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+# One marker row per rolled-up day (its unique key: a day is rolled up once).
+report_rollup_days = Table(
+    "report_rollup_days",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("batch", Integer, nullable=False),
+    Column("rolled_at", UTCDateTime(), nullable=False),
+)
+report_daily_cards = Table(
+    "report_daily_cards",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("batch", Integer, nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("week", String(10), nullable=False),  # the Monday of the day
+    Column("topic", String(64), nullable=False),
+    Column("service", String(16), nullable=False),
+    Column("thresholds_version", String(64), nullable=False),
+    Column("rules_version", String(32), nullable=False),
+    Column("test", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("cards", Integer, nullable=False),
+)
+Index("ix_report_daily_cards_day", report_daily_cards.c.day, report_daily_cards.c.topic,
+      report_daily_cards.c.batch)
+# Cards counted per outcome, on the day of the first such feedback item received for them.
+report_daily_outcomes = Table(
+    "report_daily_outcomes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("batch", Integer, nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("week", String(10), nullable=False),  # the Monday of the day
+    Column("topic", String(64), nullable=False),
+    Column("service", String(16), nullable=False),
+    Column("thresholds_version", String(64), nullable=False),
+    Column("rules_version", String(32), nullable=False),
+    Column("test", Boolean, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("cards", Integer, nullable=False),
+)
+Index("ix_report_daily_outcomes_day", report_daily_outcomes.c.day,
+      report_daily_outcomes.c.topic, report_daily_outcomes.c.batch)
+# Feedback items per outcome day, topic, outcome and override reason; user comments counted.
+report_daily_items = Table(
+    "report_daily_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("batch", Integer, nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("topic", String(64), nullable=False),
+    Column("test", Boolean, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("override_system", String(256), nullable=True),
+    Column("override_code", String(128), nullable=True),
+    Column("override_display", String(256), nullable=True),
+    Column("items", Integer, nullable=False),
+    Column("comments", Integer, nullable=False),
+)
+Index("ix_report_daily_items_day", report_daily_items.c.day, report_daily_items.c.topic,
+      report_daily_items.c.batch)
+# Distinct patients per day, topic and service as a HyperLogLog sketch (mergeable).
+report_daily_patients = Table(
+    "report_daily_patients",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("batch", Integer, nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("topic", String(64), nullable=False),
+    Column("service", String(16), nullable=False),
+    Column("test", Boolean, nullable=False),
+    Column("sketch", LargeBinary, nullable=False),
+)
+Index("ix_report_daily_patients_day", report_daily_patients.c.day,
+      report_daily_patients.c.topic, report_daily_patients.c.batch)
 
 # Versions of the administrator thresholds (issue 6). A version is never changed once
 # written; the active pointer (one row) says which one the service uses. The id is the

@@ -5,6 +5,11 @@
 ``flask --app service db purge`` counts what would go and deletes only with ``--apply``
 (docs/operations.md "Retention"). Each table is purged by its own time column through its
 index, in one transaction, so a purge stopped half-way leaves whole tables done or not.
+
+The outcomes report's daily roll-up (service/storage/rollup.py) holds counts and patient
+sketches per day: an applied purge first rolls up the closed days not rolled up yet (so
+the report's numbers for the days kept do not change), then deletes the roll-up's rows of
+days wholly before the retention (test traffic's before its own), sketches included.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Column, ColumnElement, Engine, Table, delete, func, select, true
 
 from service.storage.models import metadata
+from service.storage.rollup import purge_before, roll_up
 
 # table name -> the column that dates its rows. Snoozes are issued_cards rows (status
 # "snoozed", migration 0005), so they go with the cards; test rows carry ``test``.
@@ -78,6 +84,8 @@ def purge(
     before = now - timedelta(days=retention_days) if retention_days is not None else None
     test_before = now - timedelta(days=test_retention_days)
     rows: dict[str, int] = {}
+    if apply:
+        roll_up(engine, now, by="purge")
     with engine.begin() as connection:
         for table, dated in _tables():
             condition = _old(table, dated, before, test_before)
@@ -89,5 +97,6 @@ def purge(
             else:
                 counted = select(func.count()).select_from(table).where(condition)
                 rows[table.name] = int(connection.execute(counted).scalar_one())
+        rows.update(purge_before(connection, before, test_before, apply))
     return Purge(before, test_before, rows, apply)
 

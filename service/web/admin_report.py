@@ -15,7 +15,6 @@ from flask.typing import ResponseReturnValue
 from service.charts.outcomes import reasons_svg, weekly_svg
 from service.errors import BadRequest
 from service.ops.state import state
-from service.pipeline.rules import RULES_VERSION
 from service.storage.report import outcomes_report, parse_period, report_csv
 from service.web.admin_auth import require_admin
 from service.web.storage import storage
@@ -47,15 +46,14 @@ def _topic() -> str | None:
 
 
 def _report(topic: str | None) -> dict[str, Any]:
+    now = state().clock()
     try:
-        since, until = parse_period(
-            request.args.get("since"), request.args.get("until"), state().clock()
-        )
+        since, until = parse_period(request.args.get("since"), request.args.get("until"), now)
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
     # A database that cannot answer becomes 503 + Retry-After (service/web/errors.py).
     return outcomes_report(storage().engine(), since, until, topic=topic,
-                           include_test=_flag("include_test"))
+                           include_test=_flag("include_test"), now=now)
 
 
 @bp.get("/admin/api/feedback-report")
@@ -81,12 +79,13 @@ def _svg(text: str) -> Response:
 @bp.get("/admin/api/outcomes/weekly.svg")
 @require_admin
 def weekly_chart() -> ResponseReturnValue:
-    """One topic's cards per week, thresholds versions marked (the page draws it inline)."""
+    """One topic's cards per week, thresholds and rules versions marked (the page draws
+    it inline)."""
     topic = _topic()
     if topic is None:
         raise BadRequest("topic: a card topic is required for the weekly chart.",
                          fields=["topic"])
-    return _svg(weekly_svg(_report(topic), topic, RULES_VERSION))
+    return _svg(weekly_svg(_report(topic), topic))
 
 
 @bp.get("/admin/api/outcomes/reasons.svg")

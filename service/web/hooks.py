@@ -15,6 +15,7 @@ from service.ops.gc_pause import collection_paused
 from service.ops.state import state
 from service.pipeline.hook import HookResult, run_hook
 from service.pipeline.orders import run_order_hook
+from service.pipeline.rules import RULES_VERSION
 from service.storage.history import StoredCardHistory
 from service.storage.issued import record_issued_cards
 from service.web.storage import storage
@@ -95,6 +96,7 @@ def _cards_for(service_id: str) -> list[Card]:
         user_id=hook_request.user_id,
         encounter_id=hook_request.encounter_id,
         orders=result.orders,
+        rules_version=RULES_VERSION,
     )
     metrics.record_cards(result.topics, service=service_id, test=test)
     metrics.record_snoozed([s.topic for s in result.snoozed], test=test)

@@ -32,11 +32,18 @@ def test_the_report_indexes_come_after_the_order_time_columns() -> None:
     assert scripts.get_revision("0007").down_revision == "0006"
 
 
-def test_the_feedback_patient_hash_is_the_head() -> None:
-    """0008 (feedback's patient hash for the snooze read, issue 18) is the head."""
+def test_the_feedback_patient_hash_comes_after_the_report_indexes() -> None:
+    """0008 (feedback's patient hash for the snooze read, issue 18) sits on 0007."""
     scripts = ScriptDirectory(SCRIPT_LOCATION)
-    assert scripts.get_heads() == ["0008"]
     assert scripts.get_revision("0008").down_revision == "0007"
+
+
+def test_the_report_roll_up_is_the_head() -> None:
+    """0009 (the outcomes report's daily roll-up and the cards' rules version, issue 16)
+    is the head, on 0008."""
+    scripts = ScriptDirectory(SCRIPT_LOCATION)
+    assert scripts.get_heads() == ["0009"]
+    assert scripts.get_revision("0009").down_revision == "0008"
 
 
 def test_the_snooze_columns_come_after_the_timeline_tables() -> None:
@@ -116,5 +123,52 @@ def test_0008_fills_feedbacks_patient_hash_from_its_card_and_goes_back(
             i["name"] for i in inspect(engine).get_indexes("feedback")}
         downgrade(engine, "0007")
         assert "patient_hash" not in {c["name"] for c in inspect(engine).get_columns("feedback")}
+    finally:
+        engine.dispose()
+
+
+def test_0009_leaves_older_cards_without_rules_version_and_goes_back(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A card recorded before 0009 has no rules version (NULL: the report says
+    "unknown"); the roll-up tables and indexes come and go; the downgrade restores
+    0007's report indexes."""
+    if backend == "postgresql":
+        url = request.getfixturevalue("fresh_postgres_url")(False)
+        engine = create_engine(url.replace("postgresql:", "postgresql+psycopg:"))
+    else:
+        engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    try:
+        upgrade(engine, "0008")
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO issued_cards (card_uuid, topic, hook_instance, issued_at, "
+                "thresholds_version, patient_hash) VALUES ('c-1', 'tier-2', 'h', "
+                "'2026-11-25 11:44:40', 'v', 'abc')"))
+        upgrade(engine)
+        with engine.connect() as connection:
+            assert connection.execute(text(
+                "SELECT rules_version FROM issued_cards")).scalar_one() is None
+        inspector = inspect(engine)
+        tables = set(inspector.get_table_names())
+        assert {"report_rollup_state", "report_rollup_days", "report_daily_cards",
+                "report_daily_outcomes", "report_daily_items",
+                "report_daily_patients"} <= tables
+        report_index = {i["name"]: i["column_names"]
+                        for i in inspector.get_indexes("issued_cards")}["ix_issued_cards_report"]
+        assert "hook" in report_index and "rules_version" in report_index
+        assert {"ix_feedback_received_at", "ix_feedback_first"} <= {
+            i["name"] for i in inspector.get_indexes("feedback")}
+        downgrade(engine, "0008")
+        inspector = inspect(engine)
+        assert "report_daily_cards" not in inspector.get_table_names()
+        assert "rules_version" not in {c["name"] for c in inspector.get_columns("issued_cards")}
+        indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes("issued_cards")}
+        assert indexes["ix_issued_cards_report"] == [
+            "issued_at", "topic", "thresholds_version", "patient_hash"]
+        assert indexes["ix_issued_cards_card_topic"] == [
+            "card_uuid", "topic", "thresholds_version"]
+        assert "ix_feedback_received_at" not in {
+            i["name"] for i in inspector.get_indexes("feedback")}
     finally:
         engine.dispose()

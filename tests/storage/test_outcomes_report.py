@@ -119,3 +119,71 @@ def test_test_traffic_is_left_out_unless_asked_for(storage_app: Flask) -> None:
             "--format", "json"]
     assert json.loads(runner.invoke(args=[*args, "--include-test"]).output) == both
     assert json.loads(runner.invoke(args=args).output) == real
+
+
+def test_rules_versions_are_recorded_reported_and_marked(storage_app: Flask) -> None:
+    """Cards fired through the app record the rules version (migration 0009): the report
+    splits by it, lists its first day, the weekly chart marks it and the CSV has its rows;
+    a card recorded without one (before 0009) is "unknown", never guessed."""
+    from sqlalchemy import insert
+
+    from service.pipeline.rules import RULES_VERSION
+    from service.storage.models import issued_cards
+    from tests.support.storage_fixtures import NOW, engine_of
+
+    cards = seed(storage_app)
+    with engine_of(storage_app).begin() as connection:
+        connection.execute(insert(issued_cards).values(
+            card_uuid="before-0009", topic="tier-2", hook_instance="h", issued_at=NOW,
+            thresholds_version="sha256:old", patient_hash="b" * 64))
+        stored = {v for (v,) in connection.exec_driver_sql(
+            "SELECT DISTINCT rules_version FROM issued_cards")}
+    assert stored == {RULES_VERSION, None}
+    report = _api(storage_app).get_json()
+    assert report["rules_versions"] == [
+        {"rules_version": RULES_VERSION, "first_issued": NOW.date().isoformat()},
+        {"rules_version": "unknown", "first_issued": NOW.date().isoformat()},
+    ]  # by first day, then name
+    by_rules = {(r["topic"], r["rules_version"]): r for r in report["by_rules_version"]}
+    assert by_rules[("tier-2", "unknown")]["issued"] == 1
+    assert sum(r["issued"] for (_, v), r in by_rules.items() if v == RULES_VERSION) == len(
+        cards)
+    assert by_rules[("tier-2", RULES_VERSION)]["first_issued"] == NOW.date().isoformat()
+    weekly = storage_app.test_client().get(
+        "/admin/api/outcomes/weekly.svg", query_string={**PERIOD, "topic": "tier-2"},
+        headers=ADMIN).get_data(as_text=True)
+    assert f"rules v{RULES_VERSION}" in weekly and "rules vunknown" not in weekly
+    assert f"Rules version {RULES_VERSION}: first card issued on 2026-11-25" in weekly
+    rows = list(csv.reader(io.StringIO(_api(storage_app, format="csv").get_data(as_text=True))))
+    scoped = {row[1]: row for row in rows if row[0] == "rules_version"}
+    assert scoped["tier-2 rules unknown"][2] == "1"
+    assert scoped[f"tier-2 rules {RULES_VERSION}"][3] == ""  # patients are not split
+
+
+def test_the_roll_up_and_the_report_time_are_counted_in_metrics(storage_app: Flask) -> None:
+    """/metrics: days rolled up (by the report) and the report's time."""
+    from datetime import timedelta
+
+    from prometheus_client import REGISTRY
+    from sqlalchemy import insert
+
+    from service.storage.models import issued_cards
+    from tests.support.storage_fixtures import NOW, engine_of
+
+    with engine_of(storage_app).begin() as connection:
+        connection.execute(insert(issued_cards).values(
+            card_uuid="three-days-ago", topic="tier-2", hook_instance="h",
+            issued_at=NOW - timedelta(days=3), thresholds_version="sha256:aa",
+            patient_hash="c" * 64))
+
+    def sample(name: str, labels: dict[str, str]) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    days = sample("mcas_report_days_rolled_up_total", {"by": "report"})
+    timed = sample("mcas_outcomes_report_seconds_count", {"patients": "exact"})
+    report = _api(storage_app).get_json()
+    assert report["topics"][0]["issued"] == 1 and not report["patients_estimated"]
+    assert sample("mcas_report_days_rolled_up_total", {"by": "report"}) == days + 3
+    assert sample("mcas_outcomes_report_seconds_count", {"patients": "exact"}) == timed + 1
+    scrape = storage_app.test_client().get("/metrics").get_data(as_text=True)
+    assert "mcas_report_days_rolled_up_total" in scrape

@@ -82,3 +82,34 @@ def test_test_traffic_goes_after_its_own_days(storage_app: Flask) -> None:
     with engine_of(storage_app).connect() as connection:
         kept = {r for (r,) in connection.execute(select(issued_cards.c.card_uuid))}
     assert kept == {"card-0", "card-2"}
+
+
+def test_purge_rolls_up_first_and_deletes_old_roll_up_rows(retained_app: Flask) -> None:
+    """--apply rolls up the closed days (the report's numbers for the days kept stay), then
+    deletes the roll-up's rows (counts and patient sketches) of days before the retention."""
+    from service.storage.models import (
+        report_daily_cards,
+        report_daily_patients,
+        report_rollup_days,
+    )
+    from service.storage.report import outcomes_report
+
+    _seed(retained_app, [10, 364, 366, 800])
+    engine = engine_of(retained_app)
+    period = (NOW - timedelta(days=300), NOW)
+    before = outcomes_report(engine, *period, now=NOW, rollup=False)
+    runner = retained_app.test_cli_runner()
+    counted = runner.invoke(args=["db", "purge"])
+    assert "report_daily_cards: would delete (dry run; --apply deletes) 0 row(s)" in (
+        counted.output)
+    assert _count(retained_app, report_daily_cards) == 0  # a dry run writes nothing
+    done = runner.invoke(args=["db", "purge", "--apply"])
+    assert done.exit_code == 0, done.output
+    assert "report_daily_cards: deleted 2 row(s)" in done.output
+    assert "report_daily_patients: deleted 2 row(s)" in done.output
+    assert _count(retained_app, report_daily_cards) == 2
+    assert _count(retained_app, report_daily_patients) == 2
+    with engine.connect() as connection:
+        days = sorted(d for (d,) in connection.execute(select(report_rollup_days.c.day)))
+    assert days[0] >= (NOW - timedelta(days=365)).date().isoformat()
+    assert outcomes_report(engine, *period, now=NOW) == before

@@ -95,6 +95,42 @@ def test_outcomes_tab_shows_the_reports_numbers_charts_and_csv(page_app: Flask) 
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_outcomes_tab_shows_the_order_time_rows_and_rules_markers(page_app: Flask) -> None:
+    """Real order cards (order-select, order-sign), their feedback and a snoozed one: the
+    page's per-service rows are the report's, which match what was fired
+    (tests/web/test_admin_outcomes_orders.py); the rules version's table and markers."""
+    from playwright.sync_api import expect
+
+    from service.pipeline.rules import RULES_VERSION
+    from tests.support.outcomes_orders import seed_orders
+
+    seeded = seed_orders(page_app)
+    api = page_app.test_client().get("/admin/api/feedback-report", query_string=PERIOD,
+                                     headers=ADMIN).get_json()
+    services = {row["service"]: row for row in api["services"]}
+    assert services["order-time"]["issued"] == len(seeded.ordered)
+    assert services["order-time"]["snoozed"] == 1
+    with served(page_app) as base, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})  # type: ignore[attr-defined]
+        _sign_in(page, base)
+        page.get_by_role("button", name="Outcomes").click()
+        page.get_by_label("From").fill(PERIOD["since"])
+        page.get_by_label("Until (not included)").fill(PERIOD["until"])
+        page.get_by_role("button", name="Show").click()
+        expect(page.locator("#status")).to_contain_text("Outcomes shown", timeout=60_000)
+        for name, row in services.items():
+            line = page.locator("#o-services tbody tr", has_text=name).first
+            cells = line.locator("td").all_inner_texts()
+            assert cells[:5] == [str(row["issued"]), str(row["patients"]), str(row["snoozed"]),
+                                 str(row["accepted"]), str(row["overridden"])], row
+        rules = page.locator("#o-rules tbody tr", has_text="order-trigger-drug").first
+        expect(rules).to_contain_text(RULES_VERSION)
+        markers = page.locator("#o-weekly table", has_text="the chart's markers").first
+        expect(markers).to_contain_text(f"rules version {RULES_VERSION} first issued")
+        expect(markers).to_contain_text("dash-dot line")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_explain_tab_explains_a_fixture(page_app: Flask) -> None:
     from playwright.sync_api import expect
 

@@ -126,12 +126,13 @@ def db_purge(really: bool, days: int | None) -> None:
 def feedback_report(since: str | None, until: str | None, output: str, as_csv: bool,
                     topic: str | None, include_test: bool) -> None:
     """Card outcomes per topic and service: issued, patients, accepted, overridden, rate."""
+    now = state().clock()
     try:
-        start, end = parse_period(since, until, state().clock())
+        start, end = parse_period(since, until, now)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     report = outcomes_report(existing_database(), start, end, topic=topic,
-                             include_test=include_test)
+                             include_test=include_test, now=now, rollup_budget=None)
     if as_csv or output == "csv":
         click.echo(report_csv(report), nl=False)
     elif output == "json":

@@ -42,6 +42,37 @@
     }
   }
 
+  // "about 1,234" when the distinct patients are an estimate (a long period: the report's
+  // roll-up merges daily sketches, about 1.6 % off).
+  function patients(report, value) {
+    return report.patients_estimated ? "about " + value : value;
+  }
+
+  function table(captionText, headers, items) {
+    const element = document.createElement("table");
+    const caption = document.createElement("caption");
+    caption.textContent = captionText;
+    element.appendChild(caption);
+    const head = document.createElement("tr");
+    headers.forEach((text) => {
+      const th = document.createElement("th");
+      th.scope = "col";
+      th.textContent = text;
+      head.appendChild(th);
+    });
+    const thead = document.createElement("thead");
+    thead.appendChild(head);
+    element.appendChild(thead);
+    const body = document.createElement("tbody");
+    items.forEach((values) => {
+      const row = document.createElement("tr");
+      values.forEach((v) => MCAS.cell(row, String(v)));
+      body.appendChild(row);
+    });
+    element.appendChild(body);
+    return element;
+  }
+
   function reasonsText(row) {
     const parts = row.override_reasons.map((r) => (r.display || r.code) + " (" + r.count + ")");
     if (row.overridden_without_reason) parts.push("no reason given (" + row.overridden_without_reason + ")");
@@ -69,12 +100,15 @@
     $("o-period").textContent = "From " + report.since.slice(0, 10) + " until " +
       report.until.slice(0, 10) + " (UTC)" + (report.include_test
         ? ", test traffic included." : ", test traffic left out.");
-    rows("o-topics", report.topics, (r) => [r.topic, r.issued, r.patients, r.snoozed,
-      r.accepted, r.overridden, rate(r.acceptance_rate), reasonsText(r)]);
-    rows("o-services", report.services, (r) => [r.service, r.issued, r.patients, r.snoozed,
-      r.accepted, r.overridden, rate(r.acceptance_rate)]);
+    rows("o-topics", report.topics, (r) => [r.topic, r.issued, patients(report, r.patients),
+      r.snoozed, r.accepted, r.overridden, rate(r.acceptance_rate), reasonsText(r)]);
+    rows("o-services", report.services, (r) => [r.service, r.issued,
+      patients(report, r.patients), r.snoozed, r.accepted, r.overridden,
+      rate(r.acceptance_rate)]);
     rows("o-versions", report.by_thresholds_version, (r) => [r.topic, r.thresholds_version,
       r.issued, r.accepted, r.overridden, rate(r.acceptance_rate)]);
+    rows("o-rules", report.by_rules_version, (r) => [r.topic, r.rules_version, r.issued,
+      r.snoozed, r.accepted, r.overridden, rate(r.acceptance_rate)]);
     await svgInto($("o-reasons-chart"), "/admin/api/outcomes/reasons.svg?" + query());
     if (mine !== generation) return;
     const weekly = $("o-weekly");
@@ -88,28 +122,21 @@
       weekly.appendChild(box);
       await svgInto(box, "/admin/api/outcomes/weekly.svg?" + query({ topic }));
       if (mine !== generation) return;
-      const table = document.createElement("table");
-      const caption = document.createElement("caption");
-      caption.textContent = topic + " per week (the chart's numbers)";
-      table.appendChild(caption);
-      const head = document.createElement("tr");
-      ["Week from", "Issued", "Accepted", "Overridden"].forEach((text) => {
-        const th = document.createElement("th");
-        th.scope = "col";
-        th.textContent = text;
-        head.appendChild(th);
-      });
-      const thead = document.createElement("thead");
-      thead.appendChild(head);
-      table.appendChild(thead);
-      const body = document.createElement("tbody");
-      report.weekly.filter((w) => w.topic === topic).forEach((w) => {
-        const row = document.createElement("tr");
-        [w.week, w.issued, w.accepted, w.overridden].forEach((v) => MCAS.cell(row, String(v)));
-        body.appendChild(row);
-      });
-      table.appendChild(body);
-      weekly.appendChild(table);
+      weekly.appendChild(table(topic + " per week (the chart's numbers)",
+        ["Week from", "Issued", "Accepted", "Overridden"],
+        report.weekly.filter((w) => w.topic === topic)
+          .map((w) => [w.week, w.issued, w.accepted, w.overridden])));
+      // The chart's markers, as the chart draws them.
+      const markers = report.thresholds_changes.map((c) => [c.created_at.slice(0, 10),
+        "thresholds version " + c.number + " (" + c.action + ")", "dashed line"])
+        .concat(report.by_rules_version.filter((r) => r.topic === topic &&
+          r.rules_version !== "unknown" && r.first_issued)
+          .map((r) => [r.first_issued, "rules version " + r.rules_version + " first issued",
+            "dash-dot line"]));
+      if (markers.length) {
+        weekly.appendChild(table(topic + ": the chart's markers",
+          ["Day (UTC)", "Marker", "Drawn as"], markers));
+      }
     }
     loaded = true;
     MCAS.say("Outcomes shown: " + report.topics.length + " topic(s).");
