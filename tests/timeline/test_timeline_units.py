@@ -94,17 +94,22 @@ def test_launch_state_expires(store: TimelineStore) -> None:
     assert store.take_launch("s1", NOW + timedelta(minutes=10)) is None
 
 
+# Long enough that the encrypted secret (base64 of random bytes) cannot hold it by chance:
+# "p1" did, now and then, and failed the test.
+PATIENT = "mcas-test-timeline-patient-0001"
+
+
 def test_sessions_expire_and_are_purged(store: TimelineStore) -> None:
-    cookie = store.create_session(iss="https://ehr/fhir", patient="p1",
+    cookie = store.create_session(iss="https://ehr/fhir", patient=PATIENT,
                                   access_token="token-1", now=NOW,
                                   expires_at=NOW + timedelta(minutes=60))
     with store._engine().connect() as connection:
         row = connection.execute(select(timeline_sessions)).one()
     assert cookie not in row.session_key and "token-1" not in row.secret_json
-    assert "p1" not in row.secret_json
+    assert PATIENT not in row.secret_json
     session = store.session(cookie, NOW + timedelta(minutes=59))
     assert session is not None and session.access_token == "token-1"
-    assert session.patient == "p1"
+    assert session.patient == PATIENT
     assert store.session(cookie, NOW + timedelta(minutes=60)) is None
     assert store.session("another", NOW) is None
     store.purge(NOW + timedelta(minutes=61))
