@@ -158,18 +158,27 @@ report_rollup_days = Table(
     Column("batch", Integer, nullable=False),
     Column("rolled_at", UTCDateTime(), nullable=False),
 )
+
+
+def _daily_split() -> list[Column[Any]]:
+    """What the daily card and outcome counts are split by (fresh columns per table)."""
+    return [
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("batch", Integer, nullable=False),
+        Column("day", String(10), nullable=False),
+        Column("week", String(10), nullable=False),  # the Monday of the day
+        Column("topic", String(64), nullable=False),
+        Column("service", String(16), nullable=False),
+        Column("thresholds_version", String(64), nullable=False),
+        Column("rules_version", String(32), nullable=False),
+        Column("test", Boolean, nullable=False),
+    ]
+
+
 report_daily_cards = Table(
     "report_daily_cards",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("batch", Integer, nullable=False),
-    Column("day", String(10), nullable=False),
-    Column("week", String(10), nullable=False),  # the Monday of the day
-    Column("topic", String(64), nullable=False),
-    Column("service", String(16), nullable=False),
-    Column("thresholds_version", String(64), nullable=False),
-    Column("rules_version", String(32), nullable=False),
-    Column("test", Boolean, nullable=False),
+    *_daily_split(),
     Column("status", String(16), nullable=False),
     Column("cards", Integer, nullable=False),
 )
@@ -179,15 +188,7 @@ Index("ix_report_daily_cards_day", report_daily_cards.c.day, report_daily_cards.
 report_daily_outcomes = Table(
     "report_daily_outcomes",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("batch", Integer, nullable=False),
-    Column("day", String(10), nullable=False),
-    Column("week", String(10), nullable=False),  # the Monday of the day
-    Column("topic", String(64), nullable=False),
-    Column("service", String(16), nullable=False),
-    Column("thresholds_version", String(64), nullable=False),
-    Column("rules_version", String(32), nullable=False),
-    Column("test", Boolean, nullable=False),
+    *_daily_split(),
     Column("outcome", String(16), nullable=False),
     Column("cards", Integer, nullable=False),
 )
