@@ -16,6 +16,8 @@ Create Date: 2026-12-06
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -29,6 +31,22 @@ depends_on = None
 _REPORT_0009 = ["issued_at", "topic", "hook", "status", "test", "thresholds_version",
                 "rules_version", "patient_hash"]
 _CARD_0009 = ["card_uuid", "topic", "hook", "thresholds_version", "rules_version"]
+
+
+def _daily_split() -> list[sa.Column[Any]]:
+    """What the daily card and outcome counts are split by (fresh columns per table)."""
+    return [
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("batch", sa.Integer, nullable=False),
+        sa.Column("day", sa.String(10), nullable=False),
+        # the Monday of the day (weeks from Monday, UTC): the report reads by week
+        sa.Column("week", sa.String(10), nullable=False),
+        sa.Column("topic", sa.String(64), nullable=False),
+        sa.Column("service", sa.String(16), nullable=False),
+        sa.Column("thresholds_version", sa.String(64), nullable=False),
+        sa.Column("rules_version", sa.String(32), nullable=False),
+        sa.Column("test", sa.Boolean, nullable=False),
+    ]
 
 
 def upgrade() -> None:
@@ -58,16 +76,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "report_daily_cards",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("batch", sa.Integer, nullable=False),
-        sa.Column("day", sa.String(10), nullable=False),
-        # the Monday of the day (weeks from Monday, UTC): the report reads by week
-        sa.Column("week", sa.String(10), nullable=False),
-        sa.Column("topic", sa.String(64), nullable=False),
-        sa.Column("service", sa.String(16), nullable=False),
-        sa.Column("thresholds_version", sa.String(64), nullable=False),
-        sa.Column("rules_version", sa.String(32), nullable=False),
-        sa.Column("test", sa.Boolean, nullable=False),
+        *_daily_split(),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("cards", sa.Integer, nullable=False),
     )
@@ -75,16 +84,7 @@ def upgrade() -> None:
                     ["day", "topic", "batch"])
     op.create_table(
         "report_daily_outcomes",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("batch", sa.Integer, nullable=False),
-        sa.Column("day", sa.String(10), nullable=False),
-        # the Monday of the day (weeks from Monday, UTC): the report reads by week
-        sa.Column("week", sa.String(10), nullable=False),
-        sa.Column("topic", sa.String(64), nullable=False),
-        sa.Column("service", sa.String(16), nullable=False),
-        sa.Column("thresholds_version", sa.String(64), nullable=False),
-        sa.Column("rules_version", sa.String(32), nullable=False),
-        sa.Column("test", sa.Boolean, nullable=False),
+        *_daily_split(),
         sa.Column("outcome", sa.String(16), nullable=False),
         sa.Column("cards", sa.Integer, nullable=False),
     )
