@@ -10,9 +10,17 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Engine, create_engine, inspect, text
 
 from service.storage.migrate import SCRIPT_LOCATION, downgrade, upgrade
+
+
+def _empty_database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Engine:
+    """An engine on a database with no tables: a fresh PostgreSQL database or an SQLite file."""
+    if backend == "postgresql":
+        url = request.getfixturevalue("fresh_postgres_url")(False)
+        return create_engine(url.replace("postgresql:", "postgresql+psycopg:"))
+    return create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
 
 
 def test_the_migrations_have_exactly_one_head() -> None:
@@ -58,11 +66,7 @@ def test_0005_keeps_existing_cards_as_shown_real_cards_and_goes_back(
 ) -> None:
     """A card recorded before 0005 reads as issued, not test, without a fingerprint (it
     never snoozes); the downgrade removes the columns and the index again."""
-    if backend == "postgresql":
-        url = request.getfixturevalue("fresh_postgres_url")(False)
-        engine = create_engine(url.replace("postgresql:", "postgresql+psycopg:"))
-    else:
-        engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    engine = _empty_database(backend, tmp_path, request)
     try:
         upgrade(engine, "0004")
         with engine.begin() as connection:
@@ -96,11 +100,7 @@ def test_0008_fills_feedbacks_patient_hash_from_its_card_and_goes_back(
 ) -> None:
     """Feedback stored before 0008 gets its card's patient hash (the snooze read finds it
     by that); feedback on a card never recorded keeps NULL; the downgrade drops both."""
-    if backend == "postgresql":
-        url = request.getfixturevalue("fresh_postgres_url")(False)
-        engine = create_engine(url.replace("postgresql:", "postgresql+psycopg:"))
-    else:
-        engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    engine = _empty_database(backend, tmp_path, request)
     try:
         upgrade(engine, "0007")
         with engine.begin() as connection:
@@ -133,11 +133,7 @@ def test_0009_leaves_older_cards_without_rules_version_and_goes_back(
     """A card recorded before 0009 has no rules version (NULL: the report says
     "unknown"); the roll-up tables and indexes come and go; the downgrade restores
     0007's report indexes."""
-    if backend == "postgresql":
-        url = request.getfixturevalue("fresh_postgres_url")(False)
-        engine = create_engine(url.replace("postgresql:", "postgresql+psycopg:"))
-    else:
-        engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    engine = _empty_database(backend, tmp_path, request)
     try:
         upgrade(engine, "0008")
         with engine.begin() as connection:
