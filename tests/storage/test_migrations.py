@@ -23,6 +23,15 @@ def _empty_database(backend: str, tmp_path: Path, request: pytest.FixtureRequest
     return create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
 
 
+def _record_an_old_card(engine: Engine) -> None:
+    """Card c-1 (tier-2, patient hash "abc") as the columns every revision has store it."""
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO issued_cards (card_uuid, topic, hook_instance, issued_at, "
+            "thresholds_version, patient_hash) VALUES ('c-1', 'tier-2', 'h', "
+            "'2026-11-25 11:44:40', 'v', 'abc')"))
+
+
 def test_the_migrations_have_exactly_one_head() -> None:
     heads = ScriptDirectory(SCRIPT_LOCATION).get_heads()
     assert len(heads) == 1, f"alembic heads: {heads}; merge them (alembic merge)"
@@ -69,11 +78,7 @@ def test_0005_keeps_existing_cards_as_shown_real_cards_and_goes_back(
     engine = _empty_database(backend, tmp_path, request)
     try:
         upgrade(engine, "0004")
-        with engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO issued_cards (card_uuid, topic, hook_instance, issued_at, "
-                "thresholds_version, patient_hash) VALUES ('c-1', 'tier-2', 'h', "
-                "'2026-11-25 11:44:40', 'v', 'abc')"))
+        _record_an_old_card(engine)
         upgrade(engine)
         with engine.connect() as connection:
             row = connection.execute(text(
@@ -103,11 +108,8 @@ def test_0008_fills_feedbacks_patient_hash_from_its_card_and_goes_back(
     engine = _empty_database(backend, tmp_path, request)
     try:
         upgrade(engine, "0007")
+        _record_an_old_card(engine)
         with engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO issued_cards (card_uuid, topic, hook_instance, issued_at, "
-                "thresholds_version, patient_hash) VALUES ('c-1', 'tier-2', 'h', "
-                "'2026-11-25 11:44:40', 'v', 'abc')"))
             for key, card_uuid in (("k-1", "c-1"), ("k-2", "c-unknown")):
                 connection.execute(text(
                     "INSERT INTO feedback (item_key, card_uuid, topic, outcome, outcome_at, "
@@ -136,11 +138,7 @@ def test_0009_leaves_older_cards_without_rules_version_and_goes_back(
     engine = _empty_database(backend, tmp_path, request)
     try:
         upgrade(engine, "0008")
-        with engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO issued_cards (card_uuid, topic, hook_instance, issued_at, "
-                "thresholds_version, patient_hash) VALUES ('c-1', 'tier-2', 'h', "
-                "'2026-11-25 11:44:40', 'v', 'abc')"))
+        _record_an_old_card(engine)
         upgrade(engine)
         with engine.connect() as connection:
             assert connection.execute(text(
